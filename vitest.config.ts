@@ -1,0 +1,13 @@
+import {defineConfig} from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests start real MariaDB servers; two cores take two files at a time.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // oclif writes through process.stdout; vitest must not swallow it.
+    disableConsoleIntercept: true,
+  },
+})
