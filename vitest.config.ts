@@ -9,5 +9,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // oclif writes through process.stdout; vitest must not swallow it.
     disableConsoleIntercept: true,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 })

@@ -1,0 +1,231 @@
+import {randomBytes} from 'node:crypto'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {type ArmEmulator, type ReplicaControl, startArmEmulator} from './arm-emulator.js'
+import {AzureServerState, type SkuTier} from './azure-state.js'
+import {type Gateway, startGateway} from './gateway.js'
+import {assertMariaDbInstalled, MariaDbServer} from './mariadb-server.js'
+import {type ProcedureSchema, PROCEDURE_DEFINER, replicaProcedureStatements} from './replica-procedures.js'
+import {sampleDataStatements} from './sample-data.js'
+import {ensureCa, issueCertificate} from './tls.js'
+
+export interface SandboxOptions {
+  /** Folder for everything the sandbox writes; default a new temp dir, removed by stop(). */
+  dir?: string
+  /** Where the CAs live; reused when they exist (tests share one so Node can trust it). */
+  caDir?: string
+  /** Rows of sample data on the source (0: none). Default 1000. */
+  sampleRows?: number
+  /** Schema that holds the az_replication_* procedures: Azure's `mysql`, or `mariadb` as one document says. */
+  procedureSchema?: ProcedureSchema
+  /** Leave the procedures out, to test what datain says when a replica lacks them. */
+  withoutProcedures?: boolean
+  tier?: SkuTier
+  source?: {
+    serverId?: number
+    binlog?: boolean
+    binlogFormat?: 'ROW' | 'STATEMENT' | 'MIXED'
+    lowerCaseTableNames?: 0 | 1 | 2
+    tls?: boolean
+  }
+  replica?: {serverId?: number}
+}
+
+export interface Endpoint {
+  host: string
+  port: number
+  user: string
+  password: string
+  /** PEM file of the CA that signed this server's certificate. */
+  sslCa: string
+}
+
+export interface Sandbox {
+  dir: string
+  source: Endpoint & {server: MariaDbServer}
+  /** `host`/`port` are the gateway's: as on Azure, clients reach the replica only through it. */
+  replica: Endpoint & {server: MariaDbServer; serverName: string}
+  gateway: Gateway
+  azure: {state: AzureServerState; arm: ArmEmulator; subscriptionId: string; resourceGroup: string; token: string}
+  procedureSchema: ProcedureSchema
+  /** The settings datain and a person need, as environment variables. */
+  env(): Record<string, string>
+  stop(): Promise<void>
+}
+
+export const SOURCE_ADMIN = 'datain_admin'
+export const SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000da7a'
+export const RESOURCE_GROUP = 'datain-sandbox'
+export const REPLICA_SERVER_NAME = 'datain-replica'
+
+// Passwords with quotes, `$` and a backslash: whatever handles them wrong breaks in the sandbox first.
+const password = (prefix: string) => `${prefix}'"$\\${randomBytes(6).toString('hex')}`
+
+/** The privileges a DBA hands datain on the source: enough for every step, not SUPER, not root. */
+const sourceAdminGrants = (user: string) => [
+  `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, BINLOG MONITOR, REPLICATION SLAVE,
+     CREATE USER, READ_ONLY ADMIN ON *.* TO ${user} WITH GRANT OPTION`,
+]
+
+/**
+ * What Azure gives the server admin: most DDL and DML, no SUPER, REPLICATION SLAVE ADMIN,
+ * BINLOG ADMIN, READ_ONLY ADMIN or SET USER. SLAVE MONITOR stands in for what 10.2/10.3's
+ * REPLICATION CLIENT allowed (SHOW SLAVE STATUS), split off in 10.5.
+ */
+const replicaAdminGrants = (user: string) => [
+  `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES,
+     CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, CREATE VIEW,
+     SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO ${user} WITH GRANT OPTION`,
+]
+
+const account = (user: string, host = '%') => `'${user.replaceAll("'", "''")}'@'${host}'`
+const sqlString = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+
+/** Starts a source, an emulated Azure replica behind an emulated gateway, and an emulated ARM. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  assertMariaDbInstalled()
+  const ownsDir = !options.dir
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'datain-sandbox-')))
+  const stack: Array<() => Promise<void>> = []
+  const stopAll = async () => {
+    for (const stop of stack.reverse()) await stop().catch(() => {})
+    stack.length = 0
+    if (ownsDir) await rm(dir, {recursive: true, force: true})
+  }
+
+  try {
+    const caDir = options.caDir ?? process.env.DATAIN_SANDBOX_CA_DIR ?? path.join(dir, 'ca')
+    const sourceCa = await ensureCa(caDir, 'source')
+    const azureCa = await ensureCa(caDir, 'azure')
+    const certDir = path.join(dir, 'certs')
+    const hosts = ['localhost', '127.0.0.1']
+    const sourceCert = await issueCertificate(certDir, sourceCa, 'source', hosts)
+    const replicaCert = await issueCertificate(certDir, azureCa, 'replica', hosts)
+    const armCert = await issueCertificate(certDir, azureCa, 'arm', hosts)
+
+    const sourceOptions = options.source ?? {}
+    const source = await MariaDbServer.start({
+      dir: path.join(dir, 'source'),
+      serverId: sourceOptions.serverId ?? 1,
+      binlog: sourceOptions.binlog,
+      binlogFormat: sourceOptions.binlogFormat,
+      lowerCaseTableNames: sourceOptions.lowerCaseTableNames ?? 1,
+      tls: sourceOptions.tls === false ? undefined : {ca: sourceCa.cert, cert: sourceCert.cert, key: sourceCert.key},
+    })
+    stack.push(() => source.stop())
+    const sourcePassword = password('Src')
+    await source.execute([
+      `CREATE USER ${account(SOURCE_ADMIN)} IDENTIFIED BY ${sqlString(sourcePassword)}`,
+      ...sourceAdminGrants(account(SOURCE_ADMIN)),
+      ...(options.sampleRows === 0 ? [] : sampleDataStatements({rows: options.sampleRows ?? 1000})),
+    ])
+
+    const replica = await MariaDbServer.start({
+      dir: path.join(dir, 'replica'),
+      serverId: options.replica?.serverId ?? 2,
+      lowerCaseTableNames: 1,
+      tls: {ca: azureCa.cert, cert: replicaCert.cert, key: replicaCert.key},
+      // Azure's default: sslEnforcement Enabled.
+      extraArgs: ['--require-secure-transport=ON', '--log-bin-trust-function-creators=OFF'],
+    })
+    stack.push(() => replica.stop())
+    // Azure's admin is `name@server` on single servers; the sandbox makes that the account name itself.
+    const replicaUser = `azureadmin@${REPLICA_SERVER_NAME}`
+    const replicaPassword = password('Rep')
+    const procedureSchema = options.procedureSchema ?? 'mysql'
+    await replica.execute([
+      `CREATE USER ${PROCEDURE_DEFINER} ACCOUNT LOCK`,
+      `GRANT ALL PRIVILEGES ON *.* TO ${PROCEDURE_DEFINER} WITH GRANT OPTION`,
+      ...(options.withoutProcedures ? [] : replicaProcedureStatements(procedureSchema)),
+      `CREATE USER ${account(replicaUser)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
+      ...replicaAdminGrants(account(replicaUser)),
+    ])
+
+    const state = new AzureServerState()
+    if (options.tier) state.tier = options.tier
+    const gateway = await startGateway({target: {host: '127.0.0.1', port: replica.port}, isAllowed: (ip) => state.isAllowed(ip)})
+    stack.push(() => gateway.close())
+
+    const token = randomBytes(24).toString('base64url')
+    const arm = await startArmEmulator({
+      subscriptionId: SUBSCRIPTION_ID,
+      resourceGroup: RESOURCE_GROUP,
+      serverName: REPLICA_SERVER_NAME,
+      token,
+      tls: armCert,
+      state,
+      replica: replicaControl(replica),
+      fqdn: '127.0.0.1',
+    })
+    stack.push(() => arm.close())
+
+    const sandbox: Sandbox = {
+      dir,
+      source: {host: '127.0.0.1', port: source.port, user: SOURCE_ADMIN, password: sourcePassword, sslCa: sourceCa.cert, server: source},
+      replica: {
+        host: gateway.host,
+        port: gateway.port,
+        user: replicaUser,
+        password: replicaPassword,
+        sslCa: azureCa.cert,
+        server: replica,
+        serverName: REPLICA_SERVER_NAME,
+      },
+      gateway,
+      azure: {state, arm, subscriptionId: SUBSCRIPTION_ID, resourceGroup: RESOURCE_GROUP, token},
+      procedureSchema,
+      env: () => sandboxEnv(sandbox),
+      stop: stopAll,
+    }
+    return sandbox
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+/** The environment a person (or datain) needs to use this sandbox. */
+export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
+  return {
+    DATAIN_SOURCE_HOST: sandbox.source.host,
+    DATAIN_SOURCE_PORT: String(sandbox.source.port),
+    DATAIN_SOURCE_USER: sandbox.source.user,
+    DATAIN_SOURCE_PASSWORD: sandbox.source.password,
+    DATAIN_SOURCE_SSL_CA: sandbox.source.sslCa,
+    DATAIN_REPLICA_HOST: sandbox.replica.host,
+    DATAIN_REPLICA_PORT: String(sandbox.replica.port),
+    DATAIN_REPLICA_USER: sandbox.replica.user,
+    DATAIN_REPLICA_PASSWORD: sandbox.replica.password,
+    DATAIN_REPLICA_SSL_CA: sandbox.replica.sslCa,
+    DATAIN_SUBSCRIPTION: sandbox.azure.subscriptionId,
+    DATAIN_RESOURCE_GROUP: sandbox.azure.resourceGroup,
+    DATAIN_SERVER: sandbox.replica.serverName,
+    DATAIN_ARM_ENDPOINT: sandbox.azure.arm.url,
+    DATAIN_ARM_TOKEN: sandbox.azure.token,
+    // The emulated ARM's HTTPS certificate comes from the sandbox's "azure" CA.
+    NODE_EXTRA_CA_CERTS: sandbox.replica.sslCa,
+  }
+}
+
+function replicaControl(replica: MariaDbServer): ReplicaControl {
+  const checkName = (name: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`not a variable name: ${name}`)
+  }
+  return {
+    async version() {
+      const [row] = await replica.query<Array<{v: string}>>('SELECT VERSION() AS v')
+      return row!.v
+    },
+    async getVariable(name) {
+      checkName(name)
+      const rows = await replica.query<Array<{Value: string}>>('SHOW GLOBAL VARIABLES WHERE Variable_name = ?', [name])
+      return rows[0]?.Value ?? null
+    },
+    async setVariable(name, value) {
+      checkName(name)
+      // Numeric variables refuse a quoted number (error 1232), so pass digits as a number.
+      await replica.query(`SET GLOBAL ${name} = ?`, [/^\d+$/.test(value) ? Number(value) : value])
+    },
+  }
+}
