@@ -3,6 +3,7 @@ import {defineConfig} from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Integration tests start real MariaDB servers; two cores take two files at a time.
     maxWorkers: 2,
     testTimeout: 60_000,
