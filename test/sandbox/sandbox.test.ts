@@ -222,7 +222,7 @@ async function linkFromNow(conn: Connection, mode: 'gtid' | 'file/position', tls
   const ca = tls ? readFileSync(sandbox.source.sslCa, 'utf8') : ''
   const {host, port} = {host: '127.0.0.1', port: sandbox.source.port}
   if (mode === 'gtid') {
-    const [{gtid}] = await sandbox.source.server.query<Array<{gtid: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [master!.File, master!.Position])
+    const [{gtid}] = (await sandbox.source.server.query<Array<{gtid: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [master!.File, master!.Position])) as [{gtid: string}]
     await conn.execute('CALL mysql.az_replication_change_master_with_gtid(?, ?, ?, ?, ?, ?)', [host, user, password, port, gtid, ca])
   } else {
     await conn.execute('CALL mysql.az_replication_change_master(?, ?, ?, ?, ?, ?, ?)', [host, user, password, port, master!.File, master!.Position, ca])
