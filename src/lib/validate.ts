@@ -1,0 +1,75 @@
+import {readFileSync} from 'node:fs'
+import {isIP} from 'node:net'
+import {DatainError, ExitCode} from './errors.js'
+
+/** Bad input: exit 2, one paragraph naming the flag, what is wrong, and what would be right. */
+export function badInput(flag: string, message: string): DatainError {
+  return new DatainError(`${flag}: ${message}`, {code: 'E_BAD_INPUT', exit: ExitCode.usage})
+}
+
+const HOST = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/
+
+export function parseHost(flag: string, value: string): string {
+  const host = value.trim()
+  if (isIP(host)) return host
+  if (!HOST.test(host) || host.includes('..')) {
+    throw badInput(flag, `'${value}' is not a host name or an IP address. Give a name such as db.example.com or an address such as 203.0.113.10.`)
+  }
+  return host
+}
+
+export function parsePort(flag: string, value: string | number): number {
+  const text = String(value).trim()
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
+    throw badInput(flag, `'${value}' is not a TCP port. Give a whole number from 1 to 65535 (MariaDB listens on 3306 by default).`)
+  }
+  return port
+}
+
+export function parseIpv4(flag: string, value: string): string {
+  const ip = value.trim()
+  if (isIP(ip) !== 4) {
+    throw badInput(flag, `'${value}' is not an IPv4 address. Azure firewall rules take addresses such as 203.0.113.10.`)
+  }
+  return ip
+}
+
+/** `--databases a,b`: names as MariaDB allows them (quotes, spaces, unicode), none empty or too long. */
+export function parseDatabases(flag: string, value: string): string[] {
+  const names = value.split(',').map((name) => name.trim())
+  if (value.trim() === '' || names.some((name) => name === '')) {
+    throw badInput(flag, `'${value}' holds an empty database name. Give a comma-separated list such as shop,crm, or leave the flag out to copy every database.`)
+  }
+  for (const name of names) {
+    if ([...name].length > 64) throw badInput(flag, `the database name '${name}' is longer than MariaDB's 64 characters.`)
+  }
+  const system = names.filter((name) => SYSTEM_DATABASES.has(name.toLowerCase()))
+  if (system.length > 0) {
+    throw badInput(flag, `${system.join(', ')} ${system.length > 1 ? 'are system databases' : 'is a system database'}, which Data-in Replication does not copy. Leave ${system.length > 1 ? 'them' : 'it'} out.`)
+  }
+  return [...new Set(names)]
+}
+
+export const SYSTEM_DATABASES = new Set(['mysql', 'information_schema', 'performance_schema', 'sys'])
+
+export function parseUserName(flag: string, value: string): string {
+  if (value.length === 0 || [...value].length > 80) {
+    throw badInput(flag, `'${value}' is not a MariaDB user name: give 1 to 80 characters.`)
+  }
+  return value
+}
+
+/** A CA bundle file: it must exist and hold at least one PEM certificate. Returns its absolute path. */
+export function parseCaFile(flag: string, file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw badInput(flag, `cannot read '${file}' (${(error as NodeJS.ErrnoException).code ?? error}). Give the path of the CA certificate, a PEM file.`)
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw badInput(flag, `'${file}' holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line). Give the CA certificate in PEM form.`)
+  }
+  return file
+}

@@ -1,0 +1,64 @@
+import type {MariaDBManagementClient, Server} from '@azure/arm-mariadb'
+import type {Connection} from 'mariadb'
+import type {AzureTarget} from '../lib/azure.js'
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'not-run'
+
+/** One line of the preflight report: what was checked, how it went, why, and how to fix it. */
+export interface CheckResult {
+  id: string
+  title: string
+  status: CheckStatus
+  /** Why it passed, warned or failed, in a sentence. */
+  message: string
+  /** What to do about a warn or fail. */
+  fix?: string
+  /** Every offender (tables without a primary key, accounts, ...), not only the first. */
+  offenders?: string[]
+}
+
+/** What the settings say the checks are about; no secrets. */
+export interface PreflightSettings {
+  databases: string[]
+  gtid: boolean
+  replicationUser: string
+  force: boolean
+  useArm: boolean
+  manageFirewall: boolean
+  sourceTls: boolean
+  /** Source host the replica will connect to (for the firewall rule and the link). */
+  sourcePublicHost: string
+}
+
+/** What a resumed setup already did, so that its own work is not taken for a conflict. */
+export interface OwnWork {
+  /** Databases datain created on the replica (the snapshot step records them). */
+  replicaDatabases: string[]
+  /** True when datain created the replication user on the source. */
+  replicationUserCreated: boolean
+  /** Firewall rule names datain created. */
+  firewallRules: string[]
+}
+
+export interface PreflightContext {
+  settings: PreflightSettings
+  source: Connection
+  /** Absent when the replica could not be reached (see `replicaUnavailable`). */
+  replica?: Connection
+  /** Why the replica checks cannot run, e.g. the gateway refused this machine's IP. */
+  replicaUnavailable?: string
+  /** Absent with --no-arm. */
+  arm?: {client: MariaDBManagementClient; target: AzureTarget; server: Server}
+  own: OwnWork
+  /** Databases the copy will take: the selection, or every non-system database of the source. */
+  databases: string[]
+}
+
+/** A preflight check. `run` only reads: no check changes anything on any server or in Azure. */
+export interface Check {
+  id: string
+  title: string
+  /** The connections it needs; without them it is reported as not run. */
+  needs: Array<'replica' | 'arm'>
+  run(ctx: PreflightContext): Promise<Omit<CheckResult, 'id' | 'title'> | Array<CheckResult>>
+}

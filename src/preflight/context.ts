@@ -1,0 +1,75 @@
+import type {TokenCredential} from '@azure/core-auth'
+import {armCall, armClient, type AzureTarget} from '../lib/azure.js'
+import {connectTo, GatewayRefusedError, type ServerAddress} from '../lib/mariadb.js'
+import {SYSTEM_DATABASES} from '../lib/validate.js'
+import type {OwnWork, PreflightContext, PreflightSettings} from './check.js'
+
+export interface PreflightInput {
+  settings: PreflightSettings
+  source: ServerAddress
+  replica: ServerAddress
+  /** Absent with --no-arm. */
+  azure?: AzureTarget
+  credential?: TokenCredential
+  own?: OwnWork
+}
+
+export interface OpenPreflight extends PreflightContext {
+  /** The address Azure's gateway named when it refused datain, if it did. */
+  refusedClientIp?: string
+  close(): Promise<void>
+}
+
+export const NO_OWN_WORK: OwnWork = {replicaDatabases: [], replicationUserCreated: false, firewallRules: []}
+
+/**
+ * Connects to the source, the replica and ARM for the checks. A source that cannot be reached, or
+ * ARM refusing datain, ends preflight (exit 4 or 2); a replica whose gateway refuses this machine
+ * does not: its checks are then reported as not run.
+ */
+export async function openPreflight(input: PreflightInput): Promise<OpenPreflight> {
+  const arm = input.azure ? await readArmServer(input.azure, input.credential) : undefined
+  const source = await connectTo('source', input.source)
+  let replica: PreflightContext['replica']
+  let replicaUnavailable: string | undefined
+  let refusedClientIp: string | undefined
+  try {
+    replica = await connectTo('replica', input.replica)
+  } catch (error) {
+    if (!(error instanceof GatewayRefusedError)) {
+      await source.end()
+      throw error
+    }
+    refusedClientIp = error.clientIp
+    replicaUnavailable =
+      `the replica's firewall does not let this machine (${error.clientIp}) in yet; ` +
+      `'datain start' adds a rule for it first, then runs this check`
+  }
+
+  const databases = input.settings.databases.length > 0 ? input.settings.databases : await userDatabases(source)
+  return {
+    settings: input.settings,
+    source,
+    replica,
+    replicaUnavailable,
+    refusedClientIp,
+    arm,
+    own: input.own ?? NO_OWN_WORK,
+    databases,
+    async close() {
+      await Promise.allSettled([source.end(), replica?.end()])
+    },
+  }
+}
+
+async function readArmServer(target: AzureTarget, credential?: TokenCredential): Promise<PreflightContext['arm']> {
+  const client = armClient(target, credential)
+  const server = await armCall(target, `read the server '${target.server}'`, () => client.servers.get(target.resourceGroup, target.server))
+  return {client, target, server}
+}
+
+/** Every database of the source but the system ones, sorted. */
+export async function userDatabases(source: PreflightContext['source']): Promise<string[]> {
+  const rows: Array<{name: string}> = await source.query('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME')
+  return rows.map((r) => r.name).filter((name) => !SYSTEM_DATABASES.has(name.toLowerCase()))
+}

@@ -1,0 +1,25 @@
+import type {Check, CheckResult, PreflightContext} from './check.js'
+
+/** Runs every check in order; a check whose connection is missing is reported as not run, with why. */
+export async function runChecks(checks: Check[], ctx: PreflightContext): Promise<CheckResult[]> {
+  const results: CheckResult[] = []
+  for (const check of checks) {
+    if (check.needs.includes('replica') && !ctx.replica) {
+      results.push({id: check.id, title: check.title, status: 'not-run', message: `Not run: ${ctx.replicaUnavailable ?? 'the replica is not reachable'}.`})
+      continue
+    }
+    if (check.needs.includes('arm') && !ctx.arm) {
+      results.push({id: check.id, title: check.title, status: 'not-run', message: 'Not run: --no-arm makes no Azure Resource Manager call.'})
+      continue
+    }
+    const outcome = await check.run(ctx)
+    if (Array.isArray(outcome)) results.push(...outcome)
+    else results.push({id: check.id, title: check.title, ...outcome})
+  }
+  return results
+}
+
+/** Failures first matter to the exit code: any `fail` makes preflight fail. */
+export function preflightPassed(results: CheckResult[]): boolean {
+  return results.every((r) => r.status !== 'fail')
+}
