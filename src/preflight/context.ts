@@ -41,9 +41,7 @@ export async function openPreflight(input: PreflightInput): Promise<OpenPrefligh
       throw error
     }
     refusedClientIp = error.clientIp
-    replicaUnavailable =
-      `the replica's firewall does not let this machine (${error.clientIp}) in yet; ` +
-      `'datain start' adds a rule for it first, then runs this check`
+    replicaUnavailable = `needs the replica, whose firewall does not let this machine (${error.clientIp}) in yet`
   }
 
   const databases = input.settings.databases.length > 0 ? input.settings.databases : await userDatabases(source)

@@ -1,0 +1,68 @@
+import {Flags} from '@oclif/core'
+import {type InitResult, runInit} from '../init/run-init.js'
+import {BaseCommand} from '../lib/base-command.js'
+import {renderChecks} from '../lib/report.js'
+
+export default class Init extends BaseCommand<typeof Init> {
+  static override summary = 'Record a replication profile and run every preflight check. Changes nothing on any server.'
+  static override description =
+    'Connects to the source, to the replica (through Azure\'s gateway) and to Azure Resource Manager, and reports each check as pass, warn, fail or not run, with the reason and the fix. ' +
+    'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --source-host db1.example.com --source-user admin --source-ssl-ca ca.pem --subscription SUB --resource-group rg --server myreplica --replica-user admin@myreplica',
+    '<%= config.bin %> <%= command.id %> --databases shop,crm --no-gtid --json',
+  ]
+
+  static override flags = {
+    'source-host': Flags.string({summary: 'Source MariaDB host, as datain reaches it.', env: 'DATAIN_SOURCE_HOST', helpGroup: 'SOURCE'}),
+    'source-port': Flags.string({summary: 'Source port.', env: 'DATAIN_SOURCE_PORT', default: '3306', helpGroup: 'SOURCE'}),
+    'source-user': Flags.string({summary: 'Source administrator account datain uses.', env: 'DATAIN_SOURCE_USER', helpGroup: 'SOURCE'}),
+    'source-public-host': Flags.string({summary: 'Address the replica uses to reach the source (default: --source-host).', env: 'DATAIN_SOURCE_PUBLIC_HOST', helpGroup: 'SOURCE'}),
+    'source-ip': Flags.string({summary: "Source IP for the replica's firewall rule (default: resolved from the public host).", env: 'DATAIN_SOURCE_IP', helpGroup: 'SOURCE'}),
+    'source-ssl-ca': Flags.string({summary: "CA file (PEM) of the source's TLS certificate; the replica is given its content.", env: 'DATAIN_SOURCE_SSL_CA', helpGroup: 'SOURCE'}),
+    'replica-host': Flags.string({summary: 'Replica host (default: <server>.mariadb.database.azure.com).', env: 'DATAIN_REPLICA_HOST', helpGroup: 'REPLICA'}),
+    'replica-port': Flags.string({summary: 'Replica port.', env: 'DATAIN_REPLICA_PORT', default: '3306', helpGroup: 'REPLICA'}),
+    'replica-user': Flags.string({summary: "Replica admin account (Azure's user@server form works).", env: 'DATAIN_REPLICA_USER', helpGroup: 'REPLICA'}),
+    'replica-ssl-ca': Flags.string({summary: "CA file (PEM) for the replica's certificate (default: the system's CAs).", env: 'DATAIN_REPLICA_SSL_CA', helpGroup: 'REPLICA'}),
+    'replica-ssl-verify': Flags.boolean({summary: "Verify the replica's TLS certificate.", default: true, allowNo: true, helpGroup: 'REPLICA'}),
+    'client-ip': Flags.string({summary: "This machine's address as Azure sees it, for the replica's firewall (default: learnt from Azure's gateway).", env: 'DATAIN_CLIENT_IP', helpGroup: 'AZURE'}),
+    subscription: Flags.string({summary: "Azure subscription id of the replica.", env: 'DATAIN_SUBSCRIPTION', helpGroup: 'AZURE'}),
+    'resource-group': Flags.string({summary: "Resource group of the replica's server.", env: 'DATAIN_RESOURCE_GROUP', helpGroup: 'AZURE'}),
+    server: Flags.string({summary: "The replica's server name in Azure.", env: 'DATAIN_SERVER', helpGroup: 'AZURE'}),
+    'arm-endpoint': Flags.string({summary: 'Azure Resource Manager endpoint (sovereign clouds, emulators).', env: 'DATAIN_ARM_ENDPOINT', helpGroup: 'AZURE'}),
+    arm: Flags.boolean({summary: 'Use Azure Resource Manager; --no-arm makes no ARM call (parameters become checks to do by hand).', default: true, allowNo: true, helpGroup: 'AZURE'}),
+    firewall: Flags.boolean({summary: "Manage the replica's firewall rules; --no-firewall leaves them alone.", default: true, allowNo: true, helpGroup: 'AZURE'}),
+    databases: Flags.string({summary: 'Databases to copy, comma-separated (default: every database but the system ones).', env: 'DATAIN_DATABASES'}),
+    gtid: Flags.boolean({summary: 'Replicate by GTID; --no-gtid for binlog file and position.', default: true, allowNo: true}),
+    'replication-user': Flags.string({summary: 'Name of the replication user datain creates on the source.', env: 'DATAIN_REPLICATION_USER', default: 'datain_repl'}),
+    force: Flags.boolean({summary: 'Record over an existing profile; accept a non-empty replica or an unfiltered subset of databases.', default: false}),
+  }
+
+  async run(): Promise<InitResult> {
+    const {flags} = await this.parse(Init)
+    const result = await runInit({home: this.home, profile: flags.profile, flags, note: (m) => this.note(m)})
+    if (!this.jsonEnabled()) this.log(renderInit(result))
+    if (!result.passed) process.exitCode = 1
+    return result
+  }
+}
+
+function renderInit(result: InitResult): string {
+  const {counts} = result
+  const verdict = result.passed
+    ? counts['not-run'] > 0
+      ? `No check failed, but ${counts['not-run']} could not run yet.`
+      : "Every check passed: run 'datain start'."
+    : `${counts.fail} check${counts.fail === 1 ? '' : 's'} failed: fix ${counts.fail === 1 ? 'it' : 'them'} and run 'datain init' again.`
+  const refused = result.refusedClientIp
+    ? `\nAzure's gateway refused this machine's address ${result.refusedClientIp}: the replica's firewall has no rule for it. ` +
+      `'datain start' adds one first, then runs the checks that could not run here.`
+    : ''
+  return [
+    `Profile '${result.profile}' ${result.recorded === 'unchanged' ? 'unchanged' : result.recorded}. Preflight:`,
+    renderChecks(result.checks),
+    '',
+    `${counts.pass} passed, ${counts.warn} warnings, ${counts.fail} failed, ${counts['not-run']} not run. ${verdict}${refused}`,
+  ].join('\n')
+}

@@ -1,0 +1,17 @@
+import type {OwnWork} from '../preflight/check.js'
+import type {Checkpoint} from './state-schema.js'
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [])
+
+/**
+ * What earlier runs of this profile created, read from the checkpoint's step outputs, so that a
+ * resumed setup does not report its own partial copy, user or rules as conflicts.
+ */
+export function ownWork(checkpoint: Checkpoint): OwnWork {
+  const output = (step: string) => checkpoint.steps[step]?.output ?? {}
+  return {
+    replicaDatabases: strings(output('snapshot').createdDatabases),
+    replicationUserCreated: output('replication-user').created === true,
+    firewallRules: strings(output('firewall').createdRules),
+  }
+}

@@ -1,0 +1,24 @@
+import type {CheckResult, CheckStatus} from '../preflight/check.js'
+
+const LABEL: Record<CheckStatus, string> = {pass: 'PASS', warn: 'WARN', fail: 'FAIL', 'not-run': 'SKIP'}
+
+/** The preflight report as people read it: a line a check, then why, its offenders and its fix. */
+export function renderChecks(results: CheckResult[]): string {
+  const lines: string[] = []
+  const indent = ' '.repeat(8)
+  for (const r of results) {
+    lines.push(`  ${LABEL[r.status]}  ${r.title}`)
+    lines.push(`${indent}${r.message}`)
+    if (r.offenders && r.offenders.length > 0 && r.status !== 'pass') {
+      for (const offender of r.offenders) lines.push(`${indent}- ${offender}`)
+    }
+    if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`${indent}fix: ${r.fix.split('\n').join(`\n${indent}     `)}`)
+  }
+  return lines.join('\n')
+}
+
+export function countByStatus(results: CheckResult[]): Record<CheckStatus, number> {
+  const counts: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, 'not-run': 0}
+  for (const r of results) counts[r.status]++
+  return counts
+}
