@@ -1,0 +1,49 @@
+import type {Check} from '../check.js'
+import {type SourceAccount, sourceAccounts} from './source-accounts.js'
+import {accountSql, parseUserAtHost, plural, sameAccount} from './sql.js'
+
+/** Accounts every server has, or Azure and MariaDB manage themselves: nothing to recreate. */
+const SYSTEM_USERS = new Set(['root', 'mariadb.sys', 'azure_superuser', 'PUBLIC'])
+
+/** Accounts and grants live in the `mysql` schema, which is not replicated: they do not reach the replica. */
+export const accounts: Check = {
+  id: 'accounts',
+  title: 'Accounts that will not exist on the replica',
+  needs: [],
+  async run(ctx) {
+    const [row] = await ctx.source.query<Array<{user: string}>>('SELECT CURRENT_USER() AS user')
+    const admin = parseUserAtHost(row!.user)
+    const {accounts: all, from} = await sourceAccounts(ctx.source)
+    const isSystem = (a: SourceAccount) =>
+      SYSTEM_USERS.has(a.user) ||
+      // mariadb-install-db creates 'mysql'@'localhost' for the system user; '' are anonymous accounts.
+      a.user === '' ||
+      (a.user === 'mysql' && a.host === 'localhost') ||
+      (!a.role && a.user === ctx.settings.replicationUser) ||
+      (!a.role && sameAccount(a, admin))
+    const offenders = all.filter((a) => !isSystem(a)).map((a) => (a.role ? `role ${accountSql(a)}` : accountSql(a)))
+    const seen = from === 'mysql.user' ? '' : ` (read from ${from}: only the accounts this user may see)`
+    const fix =
+      `Create them on the replica by hand (users are not copied): on the source, SHOW CREATE USER and SHOW GRANTS FOR each one, ` +
+      `and run the statements on the replica as its admin, leaving out what Azure refuses (SUPER and other admin privileges).`
+    if (offenders.length === 0 && from !== 'mysql.user') {
+      return {
+        status: 'warn',
+        message: `${accountSql(admin)} may not read mysql.user, so datain cannot list the source's accounts, which are not replicated.`,
+        fix: `List them as an administrator on the source: SELECT User, Host FROM mysql.user; ${fix}`,
+        offenders: [],
+      }
+    }
+    if (offenders.length === 0) {
+      return {status: 'pass', message: `The source has no account to recreate on the replica besides the system ones, datain's user and the replication user${seen}.`}
+    }
+    return {
+      status: 'warn',
+      message:
+        `${plural(offenders.length, 'account or role', 'accounts and roles')} of the source will not exist on the replica, ` +
+        `because accounts and grants are not replicated${seen}: ${offenders.join(', ')}.`,
+      fix,
+      offenders,
+    }
+  },
+}
