@@ -12,6 +12,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['bin/**/*.js'],
+    languageOptions: {globals: {process: 'readonly', URL: 'readonly'}},
+  },
+  {
     files: ['src/**/*.ts'],
     rules: {
       // Library code reports through typed errors and the UI; it never ends the process itself.

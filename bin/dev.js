@@ -1,4 +1,13 @@
 #!/usr/bin/env -S node --import tsx
-import {execute} from '@oclif/core'
+// Runs datain from its TypeScript sources through tsx. The oclif path mapping from dist to src cannot
+// register the tsx release pinned here, so the commands are pointed at src directly.
+import {execute, settings} from '@oclif/core'
+import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
 
-await execute({development: true, dir: import.meta.url})
+const root = fileURLToPath(new URL('..', import.meta.url))
+const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+pjson.oclif.commands = './src/commands'
+settings.enableAutoTranspile = false
+
+await execute({development: process.env.NODE_ENV !== 'test', dir: import.meta.url, loadOptions: {root, pjson}})

@@ -84,12 +84,14 @@ export class MariaDbServer {
     const dir = path.resolve(options.dir)
     const dataDir = path.join(dir, 'data')
     const filesDir = path.join(dir, 'files')
-    await mkdir(dataDir, {recursive: true, mode: 0o700})
-    await mkdir(filesDir, {recursive: true, mode: 0o700})
+    // Its own tmpdir: servers starting side by side in a shared /tmp trip over each other's temp tables.
+    const tmpDir = path.join(dir, 'tmp')
+    for (const d of [dataDir, filesDir, tmpDir]) await mkdir(d, {recursive: true, mode: 0o700})
     const asRoot = process.getuid?.() === 0 ? ['--user=root'] : []
     await execa(bin('mariadb-install-db'), [
       '--no-defaults',
       `--datadir=${dataDir}`,
+      `--tmpdir=${tmpDir}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       ...asRoot,
@@ -101,6 +103,7 @@ export class MariaDbServer {
       ...asRoot,
       `--datadir=${dataDir}`,
       `--socket=${socket}`,
+      `--tmpdir=${tmpDir}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--pid-file=${path.join(dir, 'mariadb.pid')}`,

@@ -1,7 +1,7 @@
 import {mkdir, readFile, rm} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import writeFileAtomic from 'write-file-atomic'
+import {writeFileDurably} from '../src/lib/durable-write.js'
 
 /** What `sandbox up` leaves behind so that `env` and `down` can find a running sandbox. */
 export interface SandboxRecord {
@@ -30,7 +30,7 @@ export function recordPath(name: string): string {
 export async function writeRecord(record: SandboxRecord): Promise<void> {
   await mkdir(registryDir(), {recursive: true, mode: 0o700})
   // It holds the sandbox's passwords: owner-only.
-  await writeFileAtomic(recordPath(record.name), JSON.stringify(record, null, 2) + '\n', {mode: 0o600})
+  await writeFileDurably(recordPath(record.name), JSON.stringify(record, null, 2) + '\n')
 }
 
 export async function readRecord(name: string): Promise<SandboxRecord | undefined> {

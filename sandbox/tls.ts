@@ -1,6 +1,8 @@
 import {execa} from 'execa'
 import {existsSync} from 'node:fs'
-import {mkdir, writeFile} from 'node:fs/promises'
+import {randomBytes} from 'node:crypto'
+import {link, mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {isIP} from 'node:net'
 import path from 'node:path'
 
@@ -20,14 +22,28 @@ export interface Certificate {
 export async function ensureCa(dir: string, name: string): Promise<CertificateAuthority> {
   await mkdir(dir, {recursive: true, mode: 0o700})
   const ca = {cert: path.join(dir, `${name}-ca.pem`), key: path.join(dir, `${name}-ca-key.pem`)}
-  if (existsSync(ca.cert) && existsSync(ca.key)) return ca
+  // The certificate is put in place last: once it exists, so does its key.
+  if (existsSync(ca.cert)) return ca
+  // Written under temp names first: sandboxes starting side by side may share the folder, and one
+  // must never read another's half-written CA.
+  const tmp = `.${process.pid}.${randomBytes(4).toString('hex')}`
   await execa('openssl', [
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3650',
     '-subj', `/CN=datain sandbox ${name} CA`,
     '-addext', 'basicConstraints=critical,CA:TRUE',
     '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', ca.key, '-out', ca.cert,
+    '-keyout', ca.key + tmp, '-out', ca.cert + tmp,
   ])
+  try {
+    // link() is exclusive: of two sandboxes racing here, one wins and the other uses its CA.
+    await link(ca.key + tmp, ca.key)
+    await rename(ca.cert + tmp, ca.cert)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    while (!existsSync(ca.cert)) await sleep(50)
+    await rm(ca.cert + tmp, {force: true})
+  }
+  await rm(ca.key + tmp, {force: true})
   return ca
 }
 

@@ -1,6 +1,7 @@
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {execa} from 'execa'
 import {ensureCa} from '../sandbox/tls.js'
 
 /**
@@ -14,8 +15,11 @@ import {ensureCa} from '../sandbox/tls.js'
  * returns the existing one. A pool of 'threads' would not work: worker threads share this process's CA store.
  */
 export default async function setup(): Promise<() => Promise<void>> {
+  // Tests run the CLI users run, bin/run.js over dist/: build it from the sources under test first.
+  await execa('npx', ['tsc', '-p', 'tsconfig.json'], {cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit'})
   const dir = await mkdtemp(path.join(os.tmpdir(), 'datain-test-ca-'))
   const ca = await ensureCa(dir, 'azure')
+  await ensureCa(dir, 'source')
   process.env.NODE_EXTRA_CA_CERTS = await caBundle(dir, ca.cert)
   process.env.DATAIN_SANDBOX_CA_DIR = dir
   return async () => {
