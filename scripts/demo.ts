@@ -33,7 +33,8 @@ async function ensureMariaDb(): Promise<void> {
 
 async function main(): Promise<void> {
   await ensureMariaDb()
-  if (!existsSync(path.join(root, 'dist', 'commands'))) await execa('npm', ['run', 'build'], {cwd: root, stdio: 'inherit'})
+  // The demo runs the CLI as users get it, bin/run.js over dist/: build it from the current sources.
+  await execa('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'})
 
   say('Starting the sandbox: a source MariaDB with sample data, an emulated Azure replica behind its gateway, an emulated ARM endpoint')
   const sandbox = await startSandbox()
@@ -42,15 +43,17 @@ async function main(): Promise<void> {
   const datain = (...args: string[]) => execa(process.execPath, [path.join(root, 'bin', 'run.js'), ...args], {env, stdio: 'inherit', reject: false})
   try {
     say('datain init: records the profile, connects to both servers and to Azure, runs every preflight check; it changes nothing')
-    console.log('  (the replica\'s firewall has no rule yet, so Azure\'s gateway refuses datain: the replica\'s checks are reported as not run)')
+    console.log("  (the replica's firewall has no rule yet, so Azure's gateway refuses datain: the replica's checks are reported as not run)")
     await datain('init')
 
-    say('A firewall rule for this machine, as `datain start` will add it through ARM; then init again, with --force to re-record the profile')
+    say('The sandbox adds a firewall rule for this machine (datain start will add it through ARM itself); then init again')
     sandbox.azure.state.firewallRules.set('demo-client', {name: 'demo-client', startIpAddress: '127.0.0.1', endIpAddress: '127.0.0.1'})
-    await datain('init', '--force')
+    await datain('init')
 
-    say('The same report for scripts: datain init --json')
-    await datain('init', '--force', '--json')
+    say('The same report for scripts: datain init --json (its first lines)')
+    const json = await execa(process.execPath, [path.join(root, 'bin', 'run.js'), 'init', '--json'], {env, reject: false})
+    console.log(`${String(json.stdout).split('\n').slice(0, 12).join('\n')}\n  ...`)
+
     say('Next: datain start (snapshot, link, replicate), status and stop come with the next issues.')
   } finally {
     await sandbox.stop()

@@ -53,7 +53,9 @@ function renderInit(result: InitResult): string {
   const verdict = result.passed
     ? counts['not-run'] > 0
       ? `No check failed, but ${counts['not-run']} could not run yet.`
-      : "Every check passed: run 'datain start'."
+      : counts.warn > 0
+        ? `No check failed; read the ${counts.warn} warning${counts.warn === 1 ? '' : 's'}, then run 'datain start'.`
+        : "Every check passed: run 'datain start'."
     : `${counts.fail} check${counts.fail === 1 ? '' : 's'} failed: fix ${counts.fail === 1 ? 'it' : 'them'} and run 'datain init' again.`
   const refused = result.refusedClientIp
     ? `\nAzure's gateway refused this machine's address ${result.refusedClientIp}: the replica's firewall has no rule for it. ` +
