@@ -74,6 +74,11 @@ export interface ProfileStore {
    * (see {@link ProfileStore.lock}); the checkpoint must have a fingerprint (see resetCheckpoint).
    */
   markStep(step: string, update: StepRecordUpdate): Promise<Checkpoint>
+  /**
+   * Merges `output` into a running step's output, keeping its state and start time: what a step must
+   * know after a crash in its middle (e.g. the databases a copy created) is written as it happens.
+   */
+  recordProgress(step: string, output: Record<string, unknown>): Promise<Checkpoint>
   /** `undefined` when no password was stored. */
   readSecrets(): Promise<Secrets | undefined>
   writeSecrets(secrets: Secrets): Promise<void>
@@ -187,6 +192,16 @@ class FileProfileStore implements ProfileStore {
       if (update.output !== undefined) record.output = update.output
       if (update.error !== undefined) record.error = update.error
       return {...checkpoint, updatedAt: at, steps: {...checkpoint.steps, [step]: record}}
+    })
+  }
+
+  recordProgress(step: string, output: Record<string, unknown>): Promise<Checkpoint> {
+    return this.#mutateCheckpoint('recordProgress', async () => {
+      const checkpoint = await this.readCheckpoint()
+      const record = checkpoint.steps[step]
+      if (record?.state !== 'running') throw new Error(`bug: recordProgress on step ${step}, which is not running`)
+      const updated: StepRecord = {...record, output: {...record.output, ...output}}
+      return {...checkpoint, updatedAt: now(), steps: {...checkpoint.steps, [step]: updated}}
     })
   }
 

@@ -1,0 +1,72 @@
+import type {MariaDBManagementClient} from '@azure/arm-mariadb'
+import type {Connection} from 'mariadb'
+import type {ProfileStore} from '../engine/profile-store.js'
+import type {Settings, StepRecord} from '../engine/state-schema.js'
+import type {AzureTarget} from '../lib/azure.js'
+import type {ServerAddress} from '../lib/mariadb.js'
+
+/** Persisted in checkpoints: never rename one. */
+export type StepId = 'preflight' | 'binlog' | 'replication-user' | 'firewall' | 'snapshot' | 'link' | 'replicate'
+
+export type StepOutput = Record<string, unknown>
+
+/** One thing a step would do, for `--dry-run`: the SQL, ARM call or process, secrets masked. */
+export interface PlannedAction {
+  on: 'source' | 'replica' | 'azure' | 'local'
+  kind: 'sql' | 'arm' | 'process' | 'check' | 'note'
+  /** The statement, the HTTP call, the command line, or what is checked; `***` for every secret. */
+  text: string
+}
+
+/** What a step sees. Connections open lazily and are shared by the steps of one run. */
+export interface StepContext {
+  profile: string
+  settings: Settings
+  store: ProfileStore
+  /** Outputs of the steps already done in this or earlier runs, by step id. */
+  outputs: Partial<Record<StepId, StepOutput>>
+  /**
+   * This step's record from an earlier run that did not finish (running when datain was killed,
+   * failed or interrupted), with whatever it recorded through `progress`; undefined on a first run.
+   */
+  previous?: StepRecord
+  /** Records partial output as it happens, so that a crash in the middle leaves what a rerun needs. */
+  progress(output: StepOutput): Promise<void>
+  source(): Promise<Connection>
+  /** Throws GatewayRefusedError while the replica's firewall refuses this machine. */
+  replica(): Promise<Connection>
+  /** Where the servers are and how to log in: for child processes (through a private options file). */
+  sourceAddress: ServerAddress
+  replicaAddress: ServerAddress
+  /** Absent with --no-arm. */
+  arm?: {client: MariaDBManagementClient; target: AzureTarget}
+  /** The replication user's password: from DATAIN_REPLICATION_PASSWORD, the profile's secrets, or generated. */
+  replicationPassword(): Promise<string>
+  /** Aborted on Ctrl-C / SIGTERM: pass it to every child process and long wait. */
+  signal: AbortSignal
+  ui: StepUi
+}
+
+/** Progress for people, on stderr; silent under --json. */
+export interface StepUi {
+  info(message: string): void
+  /** A line that replaces itself on a terminal (bytes copied, lag...). */
+  status(message: string): void
+}
+
+/**
+ * A setup step. `run` is safe to run twice: it first looks at the world (SHOW GRANTS, the firewall
+ * rule by name, SHOW SLAVE STATUS...) and does only what is missing, so that a run killed at any
+ * moment and started again finishes the work without doing anything twice. What later steps need
+ * goes in its output, which the checkpoint keeps.
+ */
+export interface Step {
+  id: StepId
+  title: string
+  /** What the step does, in a line, for people watching `datain start`. */
+  describe: string
+  /** Run again on every `datain start` even when done: checks that must see the servers as they are now. */
+  alwaysRun?: boolean
+  plan(ctx: StepContext): Promise<PlannedAction[]>
+  run(ctx: StepContext): Promise<StepOutput>
+}
