@@ -3,9 +3,9 @@ import {replicaProcedureStatements} from '../../sandbox/replica-procedures.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {sampleDataObjects} from '../../sandbox/sample-data.js'
 import {ensureCa} from '../../sandbox/tls.js'
+import {quoteIdentifier, quoteQualified} from '../../src/lib/sql.js'
 import type {CheckResult, OwnWork, PreflightSettings} from '../../src/preflight/check.js'
 import {compatibilityChecks, findReplicationProcedures} from '../../src/preflight/compat/index.js'
-import {quoteIdentifier, quoteTable} from '../../src/preflight/compat/sql.js'
 import {runChecks} from '../../src/preflight/run.js'
 import {allowLoopback, blockLoopback, openSandboxPreflight} from '../helpers/preflight.js'
 
@@ -118,8 +118,8 @@ describe('innodb-tables and primary-keys', () => {
     await weirdDatabase()
     await sandbox.source.server.execute([
       `CREATE TABLE ${shop}.legacy_log (id INT PRIMARY KEY, line TEXT) ENGINE=MyISAM`,
-      `CREATE TABLE ${quoteTable(WEIRD_DB, 'no`tes')} (id INT PRIMARY KEY) ENGINE=Aria`,
-      `CREATE TABLE ${quoteTable(WEIRD_DB, 'fine')} (id INT PRIMARY KEY) ENGINE=InnoDB`,
+      `CREATE TABLE ${quoteQualified(WEIRD_DB, 'no`tes')} (id INT PRIMARY KEY) ENGINE=Aria`,
+      `CREATE TABLE ${quoteQualified(WEIRD_DB, 'fine')} (id INT PRIMARY KEY) ENGINE=InnoDB`,
     ])
     undo.push(() => sandbox.source.server.execute([`DROP TABLE IF EXISTS ${shop}.legacy_log`]))
 
@@ -128,7 +128,7 @@ describe('innodb-tables and primary-keys', () => {
     expect(r.offenders).toEqual([`${WEIRD_DB}.no\`tes (Aria)`, 'shop.legacy_log (MyISAM)'])
     expect(r.message).toContain('2 of the 8 tables')
     const alters = statements(r.fix, 'ALTER TABLE')
-    expect(alters).toEqual([`ALTER TABLE ${quoteTable(WEIRD_DB, 'no`tes')} ENGINE=InnoDB;`, 'ALTER TABLE `shop`.`legacy_log` ENGINE=InnoDB;'])
+    expect(alters).toEqual([`ALTER TABLE ${quoteQualified(WEIRD_DB, 'no`tes')} ENGINE=InnoDB;`, 'ALTER TABLE `shop`.`legacy_log` ENGINE=InnoDB;'])
 
     await sandbox.source.server.execute(alters)
     expect(result(await check(sandbox), 'innodb-tables').status).toBe('pass')
@@ -140,7 +140,7 @@ describe('innodb-tables and primary-keys', () => {
       `CREATE TABLE ${shop}.audit (at DATETIME, what TEXT)`,
       `CREATE TABLE ${shop}.tags (name VARCHAR(50) NOT NULL, kind INT NOT NULL, UNIQUE KEY uq_tags (name, kind))`,
       `CREATE TABLE ${shop}.counters (n INT AUTO_INCREMENT, KEY (n))`,
-      `CREATE TABLE ${quoteTable(WEIRD_DB, 'log lines')} (line TEXT, UNIQUE KEY maybe (line(20)))`,
+      `CREATE TABLE ${quoteQualified(WEIRD_DB, 'log lines')} (line TEXT, UNIQUE KEY maybe (line(20)))`,
     ])
     undo.push(() => sandbox.source.server.execute([`DROP TABLE IF EXISTS ${shop}.audit, ${shop}.tags, ${shop}.counters`]))
 
@@ -152,7 +152,7 @@ describe('innodb-tables and primary-keys', () => {
     expect(r.message).toMatch(/shop\.tags has a UNIQUE key on NOT NULL columns, which is not enough: Azure requires a declared PRIMARY KEY/)
     const alters = statements(r.fix, 'ALTER TABLE')
     expect(alters).toEqual([
-      `ALTER TABLE ${quoteTable(WEIRD_DB, 'log lines')} ADD COLUMN \`datain_row_id\` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE PRIMARY KEY;`,
+      `ALTER TABLE ${quoteQualified(WEIRD_DB, 'log lines')} ADD COLUMN \`datain_row_id\` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE PRIMARY KEY;`,
       'ALTER TABLE `shop`.`audit` ADD COLUMN `datain_row_id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE PRIMARY KEY;',
       'ALTER TABLE `shop`.`counters` ADD PRIMARY KEY (`n`);',
       'ALTER TABLE `shop`.`tags` ADD PRIMARY KEY (`name`, `kind`);',

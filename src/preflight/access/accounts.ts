@@ -1,6 +1,7 @@
+import {parseUserAtHost, quoteAccount, sameAccount} from '../../lib/sql.js'
 import type {Check} from '../check.js'
+import {plural} from '../format.js'
 import {type SourceAccount, sourceAccounts} from './source-accounts.js'
-import {accountSql, parseUserAtHost, plural, sameAccount} from './sql.js'
 
 /** Accounts every server has, or Azure and MariaDB manage themselves: nothing to recreate. */
 const SYSTEM_USERS = new Set(['root', 'mariadb.sys', 'azure_superuser', 'PUBLIC'])
@@ -21,7 +22,7 @@ export const accounts: Check = {
       (a.user === 'mysql' && a.host === 'localhost') ||
       (!a.role && a.user === ctx.settings.replicationUser) ||
       (!a.role && sameAccount(a, admin))
-    const offenders = all.filter((a) => !isSystem(a)).map((a) => (a.role ? `role ${accountSql(a)}` : accountSql(a)))
+    const offenders = all.filter((a) => !isSystem(a)).map((a) => (a.role ? `role ${quoteAccount(a)}` : quoteAccount(a)))
     const seen = from === 'mysql.user' ? '' : ` (read from ${from}: only the accounts this user may see)`
     const fix =
       `Create them on the replica by hand (users are not copied): on the source, SHOW CREATE USER and SHOW GRANTS FOR each one, ` +
@@ -29,7 +30,7 @@ export const accounts: Check = {
     if (offenders.length === 0 && from !== 'mysql.user') {
       return {
         status: 'warn',
-        message: `${accountSql(admin)} may not read mysql.user, so datain cannot list the source's accounts, which are not replicated.`,
+        message: `${quoteAccount(admin)} may not read mysql.user, so datain cannot list the source's accounts, which are not replicated.`,
         fix: `List them as an administrator on the source: SELECT User, Host FROM mysql.user; ${fix}`,
         offenders: [],
       }

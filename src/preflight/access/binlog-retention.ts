@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
+import {globalVariables, isOn, placeholders} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {describeDatabases, formatBytes, formatDuration, globalVariables, placeholders} from './sql.js'
+import {describeDatabases, formatBytes, formatDuration} from '../format.js'
 
 /** A conservative copy rate: a dump streamed over the internet into Azure, restored with its indexes. */
 export const COPY_BYTES_PER_SECOND = 20_000_000
@@ -22,12 +23,12 @@ export const binlogRetention: Check = {
   needs: [],
   async run(ctx) {
     const vars = await globalVariables(ctx.source, ['log_bin', 'expire_logs_days', 'binlog_expire_logs_seconds'])
-    if (vars.get('log_bin') !== 'ON') {
+    if (!isOn(vars.log_bin)) {
       return {status: 'not-run', message: 'Not run: binary logging is off on the source, so no binary log is kept at all (see the binary log check).'}
     }
-    const days = Number(vars.get('expire_logs_days') ?? '0')
+    const days = Number(vars.expire_logs_days ?? '0')
     // 10.6+ has both and keeps them in step; before 10.6 only expire_logs_days exists.
-    const secondsVariable = vars.get('binlog_expire_logs_seconds')
+    const secondsVariable = vars.binlog_expire_logs_seconds
     const seconds = secondsVariable !== undefined && Number(secondsVariable) > 0 ? Number(secondsVariable) : Math.round(days * 86_400)
     const setting =
       secondsVariable === undefined

@@ -1,6 +1,7 @@
+import {parseUserAtHost, quoteAccount, quoteQualified, sameAccount} from '../../lib/sql.js'
 import type {Check} from '../check.js'
+import {describeDatabases, plural} from '../format.js'
 import {storedObjects} from './objects.js'
-import {accountSql, describeDatabases, objectName, parseUserAtHost, plural, sameAccount} from './sql.js'
 
 /**
  * Whose name do the views, routines, triggers and events carry? Azure's admin has no SUPER or SET
@@ -24,13 +25,13 @@ export const definers: Check = {
           objects.length === 0
             ? `No view, routine, trigger or event in ${where}: no definer to rewrite.`
             : `${objects.length === 1 ? 'The only view, routine, trigger or event' : `All ${objects.length} views, routines, triggers and events`} ` +
-              `in ${where} already ${objects.length === 1 ? 'names' : 'name'} the replica admin ${accountSql(admin)} as definer.`,
+              `in ${where} already ${objects.length === 1 ? 'names' : 'name'} the replica admin ${quoteAccount(admin)} as definer.`,
       }
     }
 
     const byDefiner = new Map<string, number>()
     for (const o of foreign) {
-      const definer = accountSql(parseUserAtHost(o.definer))
+      const definer = quoteAccount(parseUserAtHost(o.definer))
       byDefiner.set(definer, (byDefiner.get(definer) ?? 0) + 1)
     }
     const runAsDefiner = foreign.filter((o) => o.security === 'DEFINER').length
@@ -44,8 +45,8 @@ export const definers: Check = {
     return {
       status: 'warn',
       message:
-        `${plural(foreign.length, 'object')} in ${where} ${foreign.length === 1 ? 'names' : 'name'} a definer other than the replica admin ${accountSql(admin)} ` +
-        `(${[...byDefiner].map(([d, n]) => `${d}: ${n}`).join(', ')}); the snapshot rewrites ${foreign.length === 1 ? 'it' : 'them'} to ${accountSql(admin)}, ` +
+        `${plural(foreign.length, 'object')} in ${where} ${foreign.length === 1 ? 'names' : 'name'} a definer other than the replica admin ${quoteAccount(admin)} ` +
+        `(${[...byDefiner].map(([d, n]) => `${d}: ${n}`).join(', ')}); the snapshot rewrites ${foreign.length === 1 ? 'it' : 'them'} to ${quoteAccount(admin)}, ` +
         `so on the replica ${rights}.`,
       fix:
         `Nothing blocks the copy. Review these objects if their definer matters: on the source, ALTER a view or routine to ` +
@@ -53,7 +54,7 @@ export const definers: Check = {
         `(accounts are not copied; Azure's admin cannot name another definer: error 1227).`,
       offenders: foreign.map(
         (o) =>
-          `${o.kind} ${objectName(o.database, o.name)} (DEFINER ${accountSql(parseUserAtHost(o.definer))}` +
+          `${o.kind} ${quoteQualified(o.database, o.name)} (DEFINER ${quoteAccount(parseUserAtHost(o.definer))}` +
           // Triggers and events have no SQL SECURITY clause: they always run as their definer.
           `${o.kind === 'TRIGGER' || o.kind === 'EVENT' ? '' : `, SQL SECURITY ${o.security}`})`,
       ),

@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {placeholders} from './sql.js'
+import {placeholders} from '../../lib/sql.js'
 
 export type ObjectKind = 'VIEW' | 'FUNCTION' | 'PROCEDURE' | 'PACKAGE' | 'PACKAGE BODY' | 'TRIGGER' | 'EVENT'
 

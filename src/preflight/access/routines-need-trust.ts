@@ -1,7 +1,8 @@
+import {isOn, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
+import {describeDatabases, plural} from '../format.js'
 import {storedObjects} from './objects.js'
-import {armParameter, isOn, setByHand} from './server-parameters.js'
-import {describeDatabases, objectName, plural} from './sql.js'
+import {armParameter, setByHand} from './server-parameters.js'
 
 const PARAMETER = 'log_bin_trust_function_creators'
 
@@ -24,7 +25,7 @@ export const routinesNeedTrust: Check = {
     const triggers = objects.length - functions
     const counted = [functions > 0 ? plural(functions, 'stored function') : '', triggers > 0 ? plural(triggers, 'trigger') : '']
     const what = `the ${counted.filter(Boolean).join(' and ')} in ${where}`
-    const offenders = objects.map((o) => `${o.kind} ${objectName(o.database, o.name)}`)
+    const offenders = objects.map((o) => `${o.kind} ${quoteQualified(o.database, o.name)}`)
 
     if (ctx.arm) {
       const parameter = await armParameter(ctx.arm, PARAMETER)

@@ -13,11 +13,6 @@ export async function armParameter(arm: NonNullable<PreflightContext['arm']>, na
   }
 }
 
-/** ON/OFF parameters come back from ARM as ON/OFF, from SQL as 1/0. */
-export function isOn(value: unknown): boolean {
-  return /^(on|1|true)$/i.test(String(value ?? '').trim())
-}
-
 /** How a person sets server parameters without datain, for fixes under --no-arm. */
 export function setByHand(names: string[], value: string): string {
   const az = (name: string) => `az mariadb server configuration set --resource-group <resource-group> --server-name <server> --name ${name} --value ${value}`

@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {type Account, isAccessDenied} from './sql.js'
+import {type Account, isAccessDenied} from '../../lib/sql.js'
 
 export interface SourceAccount extends Account {
   role: boolean

@@ -1,17 +1,18 @@
 import type {Connection} from 'mariadb'
-import type {Check} from '../check.js'
-import {databasePatternMatches, type PrivilegeGrant, parseGrantLine} from './grants.js'
+import {databasePatternMatches, grantsPrivilege, parseGrantLine, parseGrants, type PrivilegeGrant} from '../../lib/grants.js'
 import {
-  accountSql,
   globalVariables,
-  grantDatabase,
   parseUserAtHost,
   parseVersion,
-  plural,
+  quoteAccount,
+  quoteGrantDatabase,
   quoteIdentifier,
+  quoteQualified,
   sqlErrno,
   versionAtLeast,
-} from './sql.js'
+} from '../../lib/sql.js'
+import type {Check} from '../check.js'
+import {plural} from '../format.js'
 
 /** What the snapshot needs on each selected database (mariadb-dump with views, triggers and events). */
 const DATA_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const
@@ -40,22 +41,18 @@ export const sourcePrivileges: Check = {
     )
     const account = parseUserAtHost(who!.user)
     const grants = await readGrants(source, who!.role)
-    const lowerCase = (await globalVariables(source, ['lower_case_table_names'])).get('lower_case_table_names') ?? '0'
+    const lowerCase = (await globalVariables(source, ['lower_case_table_names'])).lower_case_table_names ?? '0'
     const caseInsensitive = lowerCase !== '0'
     // BINLOG MONITOR is REPLICATION CLIENT's name from 10.5.2 on; SHOW GRANTS writes the server's own spelling.
-    const binlogPrivilege = versionAtLeast(parseVersion(who!.version), [10, 5, 2]) ? 'BINLOG MONITOR' : 'REPLICATION CLIENT'
+    const version = parseVersion(who!.version)
+    const binlogPrivilege = version && versionAtLeast(version, 10, 5, 2) ? 'BINLOG MONITOR' : 'REPLICATION CLIENT'
 
-    const globalGrants = grants.filter((g) => g.level === 'global')
-    const holdsGlobal = (privilege: string) => globalGrants.some((g) => g.privileges.has(privilege) || g.privileges.has('ALL'))
-    const holdsOn = (privilege: string, database: string) =>
-      holdsGlobal(privilege) ||
-      grants.some(
-        (g) =>
-          g.level === 'database' &&
-          databasePatternMatches(g.database!, database, caseInsensitive) &&
-          (g.privileges.has(privilege) || g.privileges.has('ALL')),
-      )
-    const same = (a: string | undefined, b: string) => (caseInsensitive ? a?.toLowerCase() === b.toLowerCase() : a === b)
+    const globalGrants = grants.filter((g) => g.on.level === 'global')
+    const holdsGlobal = (privilege: string) => globalGrants.some((g) => grantsPrivilege(g, privilege))
+    const holdsOnDatabase = (privilege: string, database: string) =>
+      grants.some((g) => g.on.level === 'database' && databasePatternMatches(g.on.pattern, database, {caseInsensitive}) && grantsPrivilege(g, privilege))
+    const holdsOn = (privilege: string, database: string) => holdsGlobal(privilege) || holdsOnDatabase(privilege, database)
+    const same = (a: string, b: string) => (caseInsensitive ? a.toLowerCase() === b.toLowerCase() : a === b)
 
     const missing: Missing[] = []
     const globalToGrant: string[] = []
@@ -85,31 +82,28 @@ export const sourcePrivileges: Check = {
       needsGrantOption = true
     }
     if (globalToGrant.length > 0) {
-      statements.push(`GRANT ${globalToGrant.join(', ')} ON *.* TO ${accountSql(account)}${needsGrantOption ? ' WITH GRANT OPTION' : ''};`)
+      statements.push(`GRANT ${globalToGrant.join(', ')} ON *.* TO ${quoteAccount(account)}${needsGrantOption ? ' WITH GRANT OPTION' : ''};`)
     }
 
     // mariadb-dump --routines reads routine bodies from mysql.proc; only their definer sees them otherwise.
     const readsRoutines =
       holdsGlobal('SELECT') ||
       holdsGlobal('SHOW CREATE ROUTINE') ||
-      grants.some(
-        (g) =>
-          (g.level === 'database' && databasePatternMatches(g.database!, 'mysql', caseInsensitive) && (g.privileges.has('SELECT') || g.privileges.has('ALL'))) ||
-          (g.level === 'table' && same(g.database, 'mysql') && same(g.table, 'proc') && (g.privileges.has('SELECT') || g.privileges.has('ALL'))),
-      )
+      holdsOnDatabase('SELECT', 'mysql') ||
+      grants.some((g) => g.on.level === 'table' && same(g.on.database, 'mysql') && same(g.on.table, 'proc') && grantsPrivilege(g, 'SELECT'))
     if (!readsRoutines) {
       missing.push({label: 'SELECT on `mysql`.`proc`', why: 'SELECT on mysql.proc lets mariadb-dump copy the stored routines'})
-      statements.push(`GRANT SELECT ON ${quoteIdentifier('mysql')}.${quoteIdentifier('proc')} TO ${accountSql(account)};`)
+      statements.push(`GRANT SELECT ON ${quoteQualified('mysql', 'proc')} TO ${quoteAccount(account)};`)
     }
 
     for (const database of ctx.databases) {
       const lacking = DATA_PRIVILEGES.filter((p) => !holdsOn(p, database))
       if (lacking.length === 0) continue
       for (const p of lacking) missing.push({label: `${p} on ${quoteIdentifier(database)}.*`, why: 'SELECT, SHOW VIEW, TRIGGER and EVENT let mariadb-dump copy the tables, views, triggers and events'})
-      statements.push(`GRANT ${lacking.join(', ')} ON ${grantDatabase(database)}.* TO ${accountSql(account)};`)
+      statements.push(`GRANT ${lacking.join(', ')} ON ${quoteGrantDatabase(database)}.* TO ${quoteAccount(account)};`)
     }
 
-    const grantee = accountSql(account)
+    const grantee = quoteAccount(account)
     if (missing.length === 0) {
       const seen = [...new Set(globalGrants.flatMap((g) => [...g.privileges]))].filter((p) => p !== 'USAGE')
       return {
@@ -162,5 +156,5 @@ async function readGrants(source: Connection, activeRole: string | null): Promis
     if (sqlErrno(error) !== 1064 && sqlErrno(error) !== 1141) throw error
   }
 
-  return lines.map(parseGrantLine).filter((g): g is PrivilegeGrant => g?.kind === 'privileges')
+  return parseGrants(lines)
 }

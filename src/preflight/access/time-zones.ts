@@ -1,6 +1,6 @@
+import {globalVariables, isAccessDenied, placeholders, quoteQualified, quoteString} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {storedObjects} from './objects.js'
-import {globalVariables, isAccessDenied, objectName, placeholders, sqlString} from './sql.js'
 
 /** SYSTEM and offsets such as +01:00 need no time zone tables; anything else is a name. */
 export function isNamedTimeZone(value: string): boolean {
@@ -35,10 +35,10 @@ export const timeZones: Check = {
   needs: [],
   async run(ctx) {
     const uses: Array<{where: string; zone: string}> = []
-    const globalZone = (await globalVariables(ctx.source, ['time_zone'])).get('time_zone') ?? 'SYSTEM'
+    const globalZone = (await globalVariables(ctx.source, ['time_zone'])).time_zone ?? 'SYSTEM'
     if (isNamedTimeZone(globalZone)) uses.push({where: '@@global.time_zone', zone: globalZone})
     for (const o of await storedObjects(ctx.source, ctx.databases)) {
-      for (const zone of new Set(convertTzNames(o.body ?? ''))) uses.push({where: `${o.kind} ${objectName(o.database, o.name)}`, zone})
+      for (const zone of new Set(convertTzNames(o.body ?? ''))) uses.push({where: `${o.kind} ${quoteQualified(o.database, o.name)}`, zone})
     }
     if (uses.length === 0) {
       return {status: 'pass', message: `The source uses no named time zone (@@global.time_zone=${globalZone}, and no CONVERT_TZ with a zone name in the selected databases).`}
@@ -56,7 +56,7 @@ export const timeZones: Check = {
           zones,
         )
         for (const r of rows) known.add(r.name.toLowerCase())
-        replicaNote = `the replica's mysql.time_zone_name lacks ${zones.filter((z) => !known.has(z.toLowerCase())).map(sqlString).join(', ')}`
+        replicaNote = `the replica's mysql.time_zone_name lacks ${zones.filter((z) => !known.has(z.toLowerCase())).map(quoteString).join(', ')}`
       } catch (error) {
         if (!isAccessDenied(error)) throw error
         replicaNote = "the replica's admin may not read mysql.time_zone_name, so datain could not check it"
@@ -64,15 +64,15 @@ export const timeZones: Check = {
     }
     const unknown = uses.filter((u) => !known.has(u.zone.toLowerCase()))
     if (unknown.length === 0) {
-      return {status: 'pass', message: `The source uses the named time ${zones.length === 1 ? 'zone' : 'zones'} ${zones.map(sqlString).join(', ')}, which the replica's time zone tables hold.`}
+      return {status: 'pass', message: `The source uses the named time ${zones.length === 1 ? 'zone' : 'zones'} ${zones.map(quoteString).join(', ')}, which the replica's time zone tables hold.`}
     }
     return {
       status: 'warn',
       message:
-        `The source uses named time zones (${uses.map((u) => `${u.where}: ${sqlString(u.zone)}`).join('; ')}) and ${replicaNote}: ` +
+        `The source uses named time zones (${uses.map((u) => `${u.where}: ${quoteString(u.zone)}`).join('; ')}) and ${replicaNote}: ` +
         `a replicated statement in an unknown zone stops the replica (error 1298), and CONVERT_TZ with an unknown name returns NULL.`,
       fix: `On the replica, as its admin, load Azure's time zone tables: CALL mysql.az_load_timezone(); or make the source use offsets such as '+01:00' instead of names.`,
-      offenders: unknown.map((u) => `${u.where} uses ${sqlString(u.zone)}`),
+      offenders: unknown.map((u) => `${u.where} uses ${quoteString(u.zone)}`),
     }
   },
 }

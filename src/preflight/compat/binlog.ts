@@ -1,5 +1,5 @@
+import {globalVariables, isOn} from '../../lib/sql.js'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
-import {globalVariables} from './sql.js'
 
 /** Where a DBA finds the file to edit; the `[mariadb]` group is read by every MariaDB server since 10.1. */
 const MY_CNF = "the source's my.cnf (e.g. /etc/mysql/mariadb.conf.d/50-server.cnf on Debian and Ubuntu, /etc/my.cnf.d/server.cnf on RHEL)"
@@ -30,8 +30,8 @@ export const binlogCheck: Check = {
   async run(ctx) {
     const source = await globalVariables(ctx.source, ['log_bin', 'binlog_format', 'server_id', 'gtid_domain_id', 'gtid_binlog_pos', 'gtid_strict_mode'])
     const replica = ctx.replica ? await globalVariables(ctx.replica, ['server_id', 'gtid_domain_id', 'gtid_strict_mode']) : undefined
-    const logBin = Number(source.log_bin) === 1
-    const results: CheckResult[] = [logBinResult(logBin), binlogFormatResult(String(source.binlog_format ?? ''))]
+    const logBin = isOn(source.log_bin)
+    const results: CheckResult[] = [logBinResult(logBin), binlogFormatResult(source.binlog_format ?? '')]
     results.push(...serverIdResults(Number(source.server_id), replica ? Number(replica.server_id) : undefined, ctx))
     results.push(gtidResult(ctx, logBin, source, replica))
     return results
@@ -105,20 +105,20 @@ function serverIdResults(sourceId: number, replicaId: number | undefined, ctx: P
   return [{...base, status: 'pass', message: `The source's server_id is ${sourceId}, the replica's ${replicaId}: set and distinct.`}]
 }
 
-type Vars = Record<string, string | number | null>
+type Vars = Partial<Record<'gtid_domain_id' | 'gtid_binlog_pos' | 'gtid_strict_mode', string>>
 
 function gtidResult(ctx: PreflightContext, logBin: boolean, source: Vars, replica: Vars | undefined): CheckResult {
   const base = {id: 'gtid', title: 'GTID state for GTID-based replication'}
   if (!ctx.settings.gtid) return {...base, status: 'not-run', message: 'Not run: --no-gtid replicates by binary log file and position.'}
   if (!logBin) return {...base, status: 'not-run', message: 'Not run: without a binary log (see log-bin) the source logs no GTIDs.'}
   const domain = Number(source.gtid_domain_id)
-  const pos = String(source.gtid_binlog_pos ?? '')
+  const pos = source.gtid_binlog_pos ?? ''
   const seen = `the source's gtid_domain_id is ${domain} and gtid_binlog_pos '${pos}'`
   if (!replica) {
     return {...base, status: 'pass', message: `GTID replication can start from the source: ${seen}; the replica's gtid_strict_mode was not read (${ctx.replicaUnavailable ?? 'the replica is not reachable'}).`}
   }
   const replicaDomain = Number(replica.gtid_domain_id)
-  const replicaStrict = Number(replica.gtid_strict_mode) === 1
+  const replicaStrict = isOn(replica.gtid_strict_mode)
   // The replica logs its own writes (the snapshot load among them) in its domain: with strict mode,
   // a source event of the same domain with a lower sequence number stops replication (error 1950).
   if (replicaStrict && replicaDomain === domain) {

@@ -1,9 +1,10 @@
 import {isRestError} from '@azure/core-rest-pipeline'
 import type {Connection} from 'mariadb'
 import {armError} from '../../lib/azure.js'
+import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql.js'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'
-import {escapeLike, globalVariables, likeMatch, listText, quoteString} from './sql.js'
+import {listText} from '../format.js'
 import {baseTables, foldsNameCase, schemaMatcher} from './tables.js'
 
 export const FILTER_PARAMETER = 'replicate_wild_ignore_table'
@@ -135,7 +136,7 @@ async function byHand(
   risk: string,
 ): Promise<Omit<CheckResult, 'id' | 'title'>> {
   if (!ctx.replica) return {status: 'not-run', message: `Not run: with --no-arm datain reads the filter on the replica, and ${ctx.replicaUnavailable ?? 'the replica is not reachable'}.`}
-  const current = String((await globalVariables(ctx.replica, [FILTER_PARAMETER]))[FILTER_PARAMETER] ?? '')
+  const current = (await globalVariables(ctx.replica, [FILTER_PARAMETER]))[FILTER_PARAMETER] ?? ''
   const setByHand =
     `Set the server parameter ${FILTER_PARAMETER} to ${filter.value} (Azure portal: the server, Server parameters), or: ` +
     `az mariadb server configuration set --resource-group RG --server-name SERVER --name ${FILTER_PARAMETER} --value ${shellQuote(filter.value)}`

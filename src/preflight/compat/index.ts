@@ -12,7 +12,7 @@ import {tierCheck} from './tier.js'
 
 export {findReplicationProcedures, REPLICATION_PROCEDURES, requiredProcedures} from './procedures.js'
 export {replicationFilter, wildIgnoreTableValue, uncopiedDatabases, FILTER_PARAMETER, type ReplicationFilter} from './database-filter.js'
-export {quoteIdentifier} from './sql.js'
+export {quoteIdentifier} from '../../lib/sql.js'
 
 /**
  * Can this source replicate into this replica at all: versions, engines, keys, binlog, names, tier, procedures.

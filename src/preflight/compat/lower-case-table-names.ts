@@ -1,5 +1,6 @@
+import {globalVariables, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {count, globalVariables, listText, quoteIdentifier, quoteTable} from './sql.js'
+import {listText, plural} from '../format.js'
 import {baseTables, type BaseTable} from './tables.js'
 
 const hasUpper = (s: string) => s !== s.toLowerCase()
@@ -15,7 +16,7 @@ function lowerCasePlan(databases: readonly string[], tables: readonly BaseTable[
     ...upperDatabases.map((db) => `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(db.toLowerCase())};`),
     ...tables
       .filter((t) => hasUpper(t.database) || hasUpper(t.table))
-      .map((t) => `RENAME TABLE ${quoteTable(t.database, t.table)} TO ${quoteTable(t.database.toLowerCase(), t.table.toLowerCase())};`),
+      .map((t) => `RENAME TABLE ${quoteQualified(t.database, t.table)} TO ${quoteQualified(t.database.toLowerCase(), t.table.toLowerCase())};`),
   ]
   const offenders = [...upperDatabases, ...tables.filter((t) => hasUpper(t.table)).map((t) => `${t.database}.${t.table}`)]
   return {offenders, statements, upperDatabases}
@@ -55,7 +56,7 @@ export const lowerCaseTableNamesCheck: Check = {
       status: 'fail',
       message:
         `lower_case_table_names is ${s} on the source but ${r} on the replica, so names that differ only in case would not resolve to the same tables on both sides` +
-        (plan.offenders.length > 0 ? `; ${count(plan.offenders.length, 'selected name')} ${plan.offenders.length === 1 ? 'holds' : 'hold'} upper-case letters: ${listText(plan.offenders)}.` : '.'),
+        (plan.offenders.length > 0 ? `; ${plural(plan.offenders.length, 'selected name')} ${plan.offenders.length === 1 ? 'holds' : 'hold'} upper-case letters: ${listText(plan.offenders)}.` : '.'),
       fix: change + before,
       offenders: plan.offenders.length > 0 ? plan.offenders : undefined,
     }

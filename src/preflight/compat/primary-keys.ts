@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
+import {parseVersion, placeholders, quoteIdentifier, quoteQualified, serverVersion} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {count, databasesText, listText, majorMinor, placeholders, quoteIdentifier, quoteTable, serverVersion} from './sql.js'
+import {databasesText, listText, plural} from '../format.js'
 import {type BaseTable, baseTables, compareText, tableKey, tableLabel} from './tables.js'
 
 /** A unique key whose columns are all NOT NULL: the key InnoDB would cluster on, and the one to promote. */
@@ -22,14 +23,14 @@ export const primaryKeysCheck: Check = {
     const withKey = await primaryKeyTables(ctx.source, ctx.databases)
     const offenders = tables.filter((t) => !withKey.has(tableKey(t.database, t.table)))
     if (offenders.length === 0) {
-      return {status: 'pass', message: `All ${count(tables.length, 'table')} of ${databasesText(ctx.databases)} have a PRIMARY KEY.`}
+      return {status: 'pass', message: `All ${plural(tables.length, 'table')} of ${databasesText(ctx.databases)} have a PRIMARY KEY.`}
     }
     const [unique, autoIncrement, version] = await Promise.all([
       uniqueNotNullKeys(ctx.source, ctx.databases),
       autoIncrementColumns(ctx.source, ctx.databases),
       serverVersion(ctx.source),
     ])
-    const v = majorMinor(version)
+    const v = parseVersion(version)
     // INVISIBLE columns came with MariaDB 10.3.3; on 10.2 the surrogate key is a visible column.
     const invisible = !v || v.major > 10 || v.minor >= 3
     const labels = offenders.map(tableLabel)
@@ -41,7 +42,7 @@ export const primaryKeysCheck: Check = {
     return {
       status: 'fail',
       message:
-        `${offenders.length} of the ${count(tables.length, 'table')} of ${databasesText(ctx.databases)} ${offenders.length === 1 ? 'has' : 'have'} no PRIMARY KEY: ${listText(labels)}${uniqueNote}; ` +
+        `${offenders.length} of the ${plural(tables.length, 'table')} of ${databasesText(ctx.databases)} ${offenders.length === 1 ? 'has' : 'have'} no PRIMARY KEY: ${listText(labels)}${uniqueNote}; ` +
         `Data-in Replication requires one on every table, and without it each replicated row change scans the whole table on the replica.`,
       fix:
         'Add a PRIMARY KEY to each on the source before the snapshot; where columns already identify a row, key them instead of adding a column ' +
@@ -53,7 +54,7 @@ export const primaryKeysCheck: Check = {
 }
 
 function fixStatement(t: BaseTable, unique: UniqueNotNull | undefined, autoIncrement: string | undefined, invisible: boolean): string {
-  const table = quoteTable(t.database, t.table)
+  const table = quoteQualified(t.database, t.table)
   if (unique) {
     const columns = unique.columns.map((c) => `${quoteIdentifier(c.name)}${c.subPart ? `(${c.subPart})` : ''}`).join(', ')
     return `ALTER TABLE ${table} ADD PRIMARY KEY (${columns});`

@@ -1,7 +1,8 @@
 import type {Connection} from 'mariadb'
+import {canExecute, grantsPrivilege, parseGrants} from '../../lib/grants.js'
+import {parseUserAtHost, quoteAccount, quoteQualified, type Account} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {canExecute, parseGrants} from './grants.js'
-import {listText, quoteAccount, quoteIdentifier} from './sql.js'
+import {listText} from '../format.js'
 import {compareText, foldsNameCase} from './tables.js'
 
 export const PROCEDURE_PREFIX = 'az_replication_'
@@ -51,11 +52,10 @@ export function requiredProcedures(gtid: boolean): string[] {
   return [gtid ? p.changeMasterWithGtid : p.changeMaster, p.start, p.stop, p.removeMaster]
 }
 
-async function currentAccount(conn: Connection): Promise<{user: string; host: string}> {
+async function currentAccount(conn: Connection): Promise<Account> {
   const [row] = (await conn.query('SELECT CURRENT_USER() AS account')) as Array<{account: string}>
   // Azure's user names hold '@' themselves (admin@server): the host is after the last one.
-  const at = row!.account.lastIndexOf('@')
-  return {user: row!.account.slice(0, at), host: row!.account.slice(at + 1)}
+  return parseUserAtHost(row!.account)
 }
 
 async function grantLines(conn: Connection): Promise<string[]> {
@@ -71,13 +71,14 @@ export const proceduresCheck: Check = {
     const replica = ctx.replica!
     const [found, account, lines, foldCase] = await Promise.all([findReplicationProcedures(replica), currentAccount(replica), grantLines(replica), foldsNameCase(replica)])
     const grants = parseGrants(lines)
-    const who = quoteAccount(account.user, account.host)
+    const who = quoteAccount(account)
     const required = requiredProcedures(ctx.settings.gtid)
     const optional = REPLICATION_PROCEDURES.skipCounter
     const mode = ctx.settings.gtid ? 'GTID mode' : 'file/position mode (--no-gtid)'
 
     if (!found) {
-      const executesAnything = grants.some((g) => g.privileges.some((p) => p === 'EXECUTE' || p.startsWith('ALL')))
+      // EXECUTE is no table privilege: only global, database and routine grants can give it.
+      const executesAnything = grants.some((g) => g.on.level !== 'table' && grantsPrivilege(g, 'EXECUTE'))
       return {
         status: 'fail',
         message:
@@ -97,7 +98,7 @@ export const proceduresCheck: Check = {
     const missing = required.filter((name) => !names.has(name))
     const denied = required.filter((name) => names.has(name) && !runnable(name))
     const grantFix = (procs: string[]) =>
-      `Run as the server admin on the replica:\n${procs.map((name) => `GRANT EXECUTE ON PROCEDURE ${quoteIdentifier(schema)}.${quoteIdentifier(name)} TO ${who};`).join('\n')}`
+      `Run as the server admin on the replica:\n${procs.map((name) => `GRANT EXECUTE ON PROCEDURE ${quoteQualified(schema, name)} TO ${who};`).join('\n')}`
 
     if (missing.length > 0 || denied.length > 0) {
       const parts = [

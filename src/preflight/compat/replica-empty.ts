@@ -1,5 +1,6 @@
+import {quoteIdentifier} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {listText, quoteIdentifier} from './sql.js'
+import {listText} from '../format.js'
 
 export const replicaEmptyCheck: Check = {
   id: 'replica-empty',

@@ -1,10 +1,10 @@
+import {formatMajorMinor, parseVersion, serverVersion} from '../../lib/sql.js'
 import type {Check, CheckResult} from '../check.js'
-import {formatMajorMinor, majorMinor, serverVersion} from './sql.js'
 
 /** Source and replica on the same major.minor line; pure, so the mismatch can be tested without two versions installed. */
 export function judgeSameVersion(sourceVersion: string, replicaVersion: string): Omit<CheckResult, 'id' | 'title'> {
-  const s = majorMinor(sourceVersion)
-  const r = majorMinor(replicaVersion)
+  const s = parseVersion(sourceVersion)
+  const r = parseVersion(replicaVersion)
   const seen = `the source runs '${sourceVersion}', the replica '${replicaVersion}'`
   if (!s || !r) return {status: 'fail', message: `The versions cannot be compared: ${seen}.`, fix: 'Run SELECT VERSION(); on both servers and check that each reports a MariaDB version.'}
   if (s.major === r.major && s.minor === r.minor) {

@@ -1,5 +1,5 @@
+import {formatMajorMinor, parseVersion, versionAtLeast} from '../../lib/sql.js'
 import type {Check, CheckResult} from '../check.js'
-import {formatMajorMinor, majorMinor} from './sql.js'
 
 type Outcome = Omit<CheckResult, 'id' | 'title'>
 
@@ -20,11 +20,11 @@ export function judgeSourceVersion(version: string, comment: string): Outcome {
         'and its own Data-in Replication, or copy the data once with mysqldump and no replication.',
     }
   }
-  const v = majorMinor(version)
+  const v = parseVersion(version)
   if (!v) {
     return {status: 'fail', message: `The source's version cannot be read: ${seen}.`, fix: "Run SELECT VERSION(); on the source and check that it reports a MariaDB version such as '10.6.16-MariaDB'."}
   }
-  const tooOld = v.major < MIN_SOURCE_VERSION.major || (v.major === MIN_SOURCE_VERSION.major && v.minor < MIN_SOURCE_VERSION.minor)
+  const tooOld = !versionAtLeast(v, MIN_SOURCE_VERSION.major, MIN_SOURCE_VERSION.minor)
   if (tooOld) {
     return {
       status: 'fail',

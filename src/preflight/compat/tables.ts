@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {globalVariables, placeholders} from './sql.js'
+import {globalVariables, placeholders} from '../../lib/sql.js'
 
 export interface BaseTable {
   database: string
