@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {parseVersion, placeholders, quoteIdentifier, quoteQualified, serverVersion} from '../../lib/sql.js'
+import {parseVersion, versionAtLeast, placeholders, quoteIdentifier, quoteQualified, serverVersion} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {databasesText, listText, plural} from '../format.js'
 import {type BaseTable, baseTables, compareText, tableKey, tableLabel} from './tables.js'
@@ -32,7 +32,7 @@ export const primaryKeysCheck: Check = {
     ])
     const v = parseVersion(version)
     // INVISIBLE columns came with MariaDB 10.3.3; on 10.2 the surrogate key is a visible column.
-    const invisible = !v || v.major > 10 || v.minor >= 3
+    const invisible = !v || versionAtLeast(v, 10, 3, 3)
     const labels = offenders.map(tableLabel)
     const promotable = offenders.filter((t) => unique.has(tableKey(t.database, t.table)))
     const uniqueNote =
