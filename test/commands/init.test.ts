@@ -126,6 +126,15 @@ describe('datain init', () => {
     }
   })
 
+  it('fails when a selected database does not exist on the source', async () => {
+    allowLoopback(sandbox)
+    const result = await datain(['init', '--profile', nextProfile(), '--databases', 'shop,no_such_db', '--force', '--json'], env)
+    expect(result.exitCode).toBe(1)
+    const check = (JSON.parse(result.stdout) as InitJson).checks.find((c) => c.id === 'databases-exist')
+    expect(check?.status).toBe('fail')
+    expect(check?.offenders).toEqual(['no_such_db'])
+  })
+
   it('fails on a Basic tier', async () => {
     allowLoopback(sandbox)
     sandbox.azure.state.tier = 'Basic'

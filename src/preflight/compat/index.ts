@@ -1,6 +1,7 @@
 import type {Check} from '../check.js'
 import {binlogCheck} from './binlog.js'
 import {databaseFilterCheck} from './database-filter.js'
+import {databasesExistCheck} from './databases-exist.js'
 import {innodbTablesCheck} from './innodb-tables.js'
 import {lowerCaseTableNamesCheck} from './lower-case-table-names.js'
 import {primaryKeysCheck} from './primary-keys.js'
@@ -22,6 +23,7 @@ export {quoteIdentifier} from '../../lib/sql.js'
 export const compatibilityChecks: Check[] = [
   sourceVersionCheck,
   sameVersionCheck,
+  databasesExistCheck,
   innodbTablesCheck,
   primaryKeysCheck,
   binlogCheck,
