@@ -1,6 +1,8 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {DatainError, ExitCode} from './errors.js'
+import type {StepUi} from '../steps/step.js'
 import {redact, redactValue} from './redact.js'
+import {stderrUi} from './step-ui.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -45,6 +47,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override toSuccessJson<R>(result: R): R {
     return redactValue(result)
+  }
+
+  /** Step progress for people, on stderr; silent under --json. */
+  protected stepUi(): StepUi {
+    return stderrUi({quiet: this.jsonEnabled()})
   }
 
   /** Progress and notes for people: stderr, so that stdout stays the result (and pure JSON under --json). */
