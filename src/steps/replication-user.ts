@@ -1,0 +1,363 @@
+import type {Connection} from 'mariadb'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {parseGrantLine} from '../lib/grants.js'
+import {existingReplicationPassword, nativePasswordHash} from '../lib/passwords.js'
+import {MASK, redact} from '../lib/redact.js'
+import {quoteAccount, quoteString, sqlErrno} from '../lib/sql.js'
+import type {PlannedAction, Step, StepContext} from './step.js'
+
+/** The replica connects from Azure's addresses, which change: the account is for any host. */
+export const REPLICATION_HOST = '%'
+
+/** What the replication-user step leaves in the checkpoint; `created` is what own-work reads. */
+export interface ReplicationUserOutput {
+  [key: string]: unknown
+  user: string
+  host: typeof REPLICATION_HOST
+  /** Always true: the account is datain's (created by it, now or in an earlier run). */
+  created: true
+  requireSsl: boolean
+  /** What this run did to it. */
+  action: 'created' | 'repaired' | 'unchanged'
+}
+
+/**
+ * The replication user on the source: `REPLICATION SLAVE ON *.*` and nothing else, `REQUIRE SSL`
+ * when the source speaks TLS, the password of {@link StepContext.replicationPassword}.
+ *
+ * Safe to re-run: it reads the account first (SHOW CREATE USER, SHOW GRANTS) and issues only the
+ * statements that bring it to that state, so a second run changes nothing. An account of that name
+ * that datain did not create stops the step (E_REPLICATION_USER_EXISTS): it is never taken over.
+ * datain's own is recognised from the checkpoint: the step's output (`created`), or the marker
+ * `{creating: true}` it records before CREATE USER, so that a crash between the two still counts.
+ */
+export const replicationUserStep: Step = {
+  id: 'replication-user',
+  title: 'Replication user on the source',
+  describe: 'Creates (or repairs) the account the replica logs in to the source with: REPLICATION SLAVE only, TLS required when the source speaks it.',
+
+  async plan(ctx): Promise<PlannedAction[]> {
+    const user = checkedUserName(ctx.settings.replicationUser)
+    const requireSsl = ctx.settings.source.sslCa !== undefined
+    const account = quoteAccount({user, host: REPLICATION_HOST})
+    const actions: PlannedAction[] = [{on: 'source', kind: 'check', text: `SHOW CREATE USER ${account}; SHOW GRANTS FOR ${account}`}]
+    const state = await inspectAccount(await ctx.source(), user)
+    if (state && !recordedAsOwn(ctx, user)) {
+      return [...actions, {on: 'source', kind: 'note', text: `Would stop: ${account} exists and datain did not create it (E_REPLICATION_USER_EXISTS).`}]
+    }
+    // No password is generated for a dry run: one that would be generated differs from any on the server.
+    const known = await existingReplicationPassword(ctx.store)
+    const statements = state ? repairs(user, state, requireSsl, known?.password) : creation(user, requireSsl)
+    if (statements.length === 0) return [...actions, {on: 'source', kind: 'note', text: `${account} is datain's and as it should be: nothing to change.`}]
+    return [...actions, ...statements.map((s): PlannedAction => ({on: 'source', kind: 'sql', text: s.text}))]
+  },
+
+  async run(ctx): Promise<ReplicationUserOutput> {
+    const user = checkedUserName(ctx.settings.replicationUser)
+    const requireSsl = ctx.settings.source.sslCa !== undefined
+    const account = quoteAccount({user, host: REPLICATION_HOST})
+    const source = await ctx.source()
+    const state = await inspectAccount(source, user)
+    if (state && !recordedAsOwn(ctx, user)) throw foreignAccount(ctx, account)
+    // Before CREATE USER, so that a crash right after it still finds the account recorded as datain's;
+    // and again on every run, since the runner starts each run's record of the step afresh.
+    await ctx.progress({creating: true, user})
+
+    const password = await ctx.replicationPassword()
+    const statements = state ? repairs(user, state, requireSsl, password) : creation(user, requireSsl, password)
+    for (const statement of statements) {
+      await execute(ctx, source, statement)
+      if (statement.creates) await ctx.progress({created: true})
+    }
+
+    const action = !state ? 'created' : statements.length > 0 ? 'repaired' : 'unchanged'
+    if (action !== 'unchanged') {
+      ctx.ui.info(`${action === 'created' ? 'Created' : 'Repaired'} ${account} on the source: REPLICATION SLAVE only${requireSsl ? ', TLS required' : ''}.`)
+      await ctx.store.journal('replication-user', {user, action, statements: statements.map((s) => s.text)})
+    }
+    return {user, host: REPLICATION_HOST, created: true, requireSsl, action}
+  },
+}
+
+/**
+ * The name as MariaDB stores it, or E_REPLICATION_USER_NAME. Characters beyond the Basic
+ * Multilingual Plane (emoji) become `?` in mysql.user (utf8mb3), and trailing spaces are dropped
+ * (CHAR column): either would make the account another name than the one asked for.
+ */
+export function checkedUserName(name: string): string {
+  const reason =
+    name.length === 0
+      ? 'it is empty'
+      : [...name].length > 80
+        ? 'it is longer than 80 characters (the limit of MariaDB 10.2 and 10.3)'
+        : /[\u{10000}-\u{10FFFF}]/u.test(name)
+          ? 'it holds a character beyond the Basic Multilingual Plane (an emoji, say), which MariaDB stores as "?"'
+          : /^\s|\s$/.test(name)
+            ? 'it starts or ends with a space, which MariaDB drops or keeps depending on the statement'
+            : /[\0]/.test(name)
+              ? 'it holds a NUL character'
+              : undefined
+  if (!reason) return name
+  throw new DatainError(`The replication user name ${quoteString(name)} cannot be used: ${reason}.`, {
+    code: 'E_REPLICATION_USER_NAME',
+    exit: ExitCode.usage,
+    suggestions: ['datain init --replication-user datain_repl --force'],
+  })
+}
+
+/** Whether the checkpoint says this account is datain's: a finished run's output, or an unfinished run's marker. */
+function recordedAsOwn(ctx: StepContext, user: string): boolean {
+  const done = ctx.outputs['replication-user']
+  const previous = ctx.previous?.output
+  const sameUser = (output: Record<string, unknown> | undefined) => output?.user === undefined || output.user === user
+  return (done?.created === true && sameUser(done)) || ((previous?.created === true || previous?.creating === true) && sameUser(previous))
+}
+
+function foreignAccount(ctx: StepContext, account: string): DatainError {
+  const init = `datain init --profile ${ctx.profile} --replication-user OTHER_NAME --force`
+  return new DatainError(
+    `The account ${account} already exists on the source, and datain did not create it. datain does not take it over: ` +
+      `it would change its password and privileges, and 'datain stop --cleanup' would later drop it. ` +
+      `If nothing uses it, drop it on the source (DROP USER ${account};) and run 'datain start --profile ${ctx.profile}' again; ` +
+      `otherwise choose another name: ${init}.`,
+    {code: 'E_REPLICATION_USER_EXISTS', exit: ExitCode.failed, suggestions: [`DROP USER ${account};`, init]},
+  )
+}
+
+/** The account as the source shows it, reduced to what the step compares; undefined when it does not exist. */
+interface AccountState {
+  /** undefined when not known (a dry run without a password yet). */
+  passwordHash: string | undefined
+  /** More than one authentication method (`IDENTIFIED VIA a OR b`). */
+  severalAuth: boolean
+  /** The REQUIRE clause, upper case, quoted values left out: `SSL`, `X509`, `NONE`… */
+  require: string
+  locked: boolean
+  expired: boolean
+  /** Global privileges but USAGE. */
+  globalPrivileges: Set<string>
+  grantOption: boolean
+  /** Database, table and routine grants: REPLICATION SLAVE is global only, so each is an extra. */
+  objectGrants: number
+  roles: string[]
+  defaultRole: boolean
+  /** The proxied accounts of PROXY grants, as SHOW GRANTS writes them (quoted). */
+  proxies: string[]
+}
+
+const QUOTED = /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'/g
+const ACCOUNT_PREFIX = /^CREATE USER\s+(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[^\s@]+)@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\S+)/i
+const PROXY_LINE = /^GRANT PROXY ON ((?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')) TO /i
+
+async function inspectAccount(source: Connection, user: string): Promise<AccountState | undefined> {
+  const what = 'read the replication user on the source'
+  let createUser: string
+  try {
+    const [row] = (await source.query('SHOW CREATE USER ?@?', [user, REPLICATION_HOST])) as Array<Record<string, string>>
+    createUser = Object.values(row ?? {})[0] ?? ''
+  } catch (error) {
+    // 1133: no such account.
+    if (sqlErrno(error) === 1133) return undefined
+    throw sqlError(what, `SHOW CREATE USER ${quoteAccount({user, host: REPLICATION_HOST})}`, error)
+  }
+  let grants: string[]
+  try {
+    const rows = (await source.query('SHOW GRANTS FOR ?@?', [user, REPLICATION_HOST])) as Array<Record<string, string>>
+    grants = rows.map((row) => Object.values(row)[0] ?? '')
+  } catch (error) {
+    throw sqlError(what, `SHOW GRANTS FOR ${quoteAccount({user, host: REPLICATION_HOST})}`, error)
+  }
+  return parseAccount(createUser, grants)
+}
+
+/** SHOW CREATE USER and SHOW GRANTS, read. Exported for unit tests. */
+export function parseAccount(createUser: string, grants: readonly string[]): AccountState {
+  const prefix = ACCOUNT_PREFIX.exec(createUser)
+  // Everything after the account name is the server's own text: hashes and auth strings are the only quoted parts.
+  const clauses = prefix ? createUser.slice(prefix[0].length) : createUser
+  const bare = clauses.replace(QUOTED, "''").toUpperCase()
+  const hash = /^\s+IDENTIFIED (?:BY PASSWORD|VIA mysql_native_password USING) '(\*[0-9A-F]{40})'/i.exec(clauses)?.[1]?.toUpperCase()
+  const require = /\bREQUIRE\s+(.*?)(?=\s+(?:WITH|PASSWORD|ACCOUNT)\b|$)/.exec(bare)?.[1]?.trim() ?? 'NONE'
+  const state: AccountState = {
+    passwordHash: hash,
+    severalAuth: /\bOR\b/.test(bare),
+    require,
+    locked: /\bACCOUNT LOCK\b/.test(bare),
+    expired: /\bPASSWORD EXPIRE\b(?!\s+(?:INTERVAL|NEVER|DEFAULT)\b)/.test(bare),
+    globalPrivileges: new Set(),
+    grantOption: false,
+    objectGrants: 0,
+    roles: [],
+    defaultRole: false,
+    proxies: [],
+  }
+  for (const line of grants) {
+    if (/^SET DEFAULT ROLE\s/i.test(line)) {
+      state.defaultRole ||= !/^SET DEFAULT ROLE NONE\b/i.test(line)
+      continue
+    }
+    const proxy = PROXY_LINE.exec(line)
+    if (proxy) {
+      state.proxies.push(proxy[1]!)
+      continue
+    }
+    const grant = parseGrantLine(line)
+    if (!grant) continue
+    if (grant.kind === 'role') {
+      state.roles.push(...grant.roles)
+      continue
+    }
+    state.grantOption ||= grant.grantOption
+    if (grant.on.level !== 'global') state.objectGrants++
+    else for (const privilege of grant.privileges) if (privilege !== 'USAGE') state.globalPrivileges.add(privilege)
+  }
+  return state
+}
+
+/** One statement: `sql` with `?` for the bound values; `text` for people and the journal, secrets as `***`. */
+interface Statement {
+  sql: string
+  values: unknown[]
+  text: string
+  what: string
+  /** Said when the source refuses it for lack of a privilege. */
+  hint?: string
+  /** Creates the account: ownership is recorded as soon as it succeeds. */
+  creates?: boolean
+  /**
+   * Run instead when the source refuses a password hash: with a password-validation plugin and
+   * strict_password_validation (the default) MariaDB accepts only the password itself (error 1290
+   * for CREATE USER, 1396 for ALTER USER).
+   */
+  withPlainPassword?: Statement
+}
+
+const bound = (user: string) => [user, REPLICATION_HOST]
+
+function creation(user: string, requireSsl: boolean, password?: string): Statement[] {
+  const account = quoteAccount({user, host: REPLICATION_HOST})
+  const require = requireSsl ? ' REQUIRE SSL' : ''
+  const what = 'create the replication user'
+  return [
+    {
+      // The hash, not the password: CREATE USER goes to the binary log and the process list as written.
+      sql: `CREATE USER ?@? IDENTIFIED BY PASSWORD ?${require}`,
+      values: [...bound(user), password === undefined ? undefined : nativePasswordHash(password)],
+      text: `CREATE USER ${account} IDENTIFIED BY PASSWORD '${MASK}'${require}`,
+      what,
+      creates: true,
+      withPlainPassword: {
+        sql: `CREATE USER ?@? IDENTIFIED BY ?${require}`,
+        values: [...bound(user), password],
+        text: `CREATE USER ${account} IDENTIFIED BY '${MASK}'${require}`,
+        what,
+        creates: true,
+      },
+    },
+    grantStatement(user),
+  ]
+}
+
+function grantStatement(user: string): Statement {
+  return {
+    sql: 'GRANT REPLICATION SLAVE ON *.* TO ?@?',
+    values: bound(user),
+    text: `GRANT REPLICATION SLAVE ON *.* TO ${quoteAccount({user, host: REPLICATION_HOST})}`,
+    what: 'grant REPLICATION SLAVE to the replication user',
+  }
+}
+
+/** The statements that bring datain's existing account to the wanted state; none when it is there. */
+function repairs(user: string, state: AccountState, requireSsl: boolean, password: string | undefined): Statement[] {
+  const account = quoteAccount({user, host: REPLICATION_HOST})
+  const on = (sql: string, text: string, what: string, values: unknown[] = bound(user)): Statement => ({sql, values, text, what})
+  const statements: Statement[] = []
+
+  const hash = password === undefined ? undefined : nativePasswordHash(password)
+  const setPassword = hash === undefined || state.passwordHash !== hash || state.severalAuth || state.expired
+  const wantRequire = requireSsl ? 'SSL' : 'NONE'
+  const clauses: string[] = []
+  if (state.require !== wantRequire) clauses.push(`REQUIRE ${wantRequire}`)
+  if (state.locked) clauses.push('ACCOUNT UNLOCK')
+  if (setPassword || clauses.length > 0) {
+    const rest = clauses.map((c) => ` ${c}`).join('')
+    const what = 'repair the replication user'
+    const alter: Statement = setPassword
+      ? {
+          sql: `ALTER USER ?@? IDENTIFIED BY PASSWORD ?${rest}`,
+          values: [...bound(user), hash],
+          text: `ALTER USER ${account} IDENTIFIED BY PASSWORD '${MASK}'${rest}`,
+          what,
+          withPlainPassword: on(`ALTER USER ?@? IDENTIFIED BY ?${rest}`, `ALTER USER ${account} IDENTIFIED BY '${MASK}'${rest}`, what, [...bound(user), password]),
+        }
+      : on(`ALTER USER ?@?${rest}`, `ALTER USER ${account}${rest}`, what)
+    statements.push(alter)
+  }
+
+  // REVOKE ALL takes granted roles too, and needs no more than CREATE USER (a role's own REVOKE needs its ADMIN OPTION).
+  const extras =
+    [...state.globalPrivileges].some((p) => p !== 'REPLICATION SLAVE') || state.grantOption || state.objectGrants > 0 || state.roles.length > 0
+  if (extras) {
+    statements.push(on('REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account}`, 'revoke the replication user\'s other privileges'))
+  }
+  if (extras || !state.globalPrivileges.has('REPLICATION SLAVE')) statements.push(grantStatement(user))
+  // Last, so that a source user without the privileges they need leaves a working account behind.
+  if (state.defaultRole) {
+    const text = `SET DEFAULT ROLE NONE FOR ${account}`
+    // 1044: setting another account's default role needs UPDATE on the mysql database.
+    statements.push({...on('SET DEFAULT ROLE NONE FOR ?@?', text, 'clear the replication user\'s default role'), hint: ` Run it as an administrator (${text};), then 'datain start' again.`})
+  }
+  for (const proxied of state.proxies) {
+    // `proxied` is SHOW GRANTS' own quoting of an account, spliced back as it came.
+    const text = `REVOKE PROXY ON ${proxied} FROM ${account}`
+    // 1698: revoking PROXY needs that PROXY privilege WITH GRANT OPTION.
+    statements.push({...on(`REVOKE PROXY ON ${proxied} FROM ?@?`, text, 'revoke a PROXY grant from the replication user'), hint: ` Run it as an administrator (${text};), then 'datain start' again.`})
+  }
+  return statements
+}
+
+async function execute(ctx: StepContext, source: Connection, statement: Statement): Promise<void> {
+  try {
+    await source.query(statement.sql, statement.values)
+    return
+  } catch (error) {
+    const errno = sqlErrno(error)
+    if (!statement.withPlainPassword || !(errno === 1290 || errno === 1396 || errno === 1819)) throw sqlError(statement.what, statement.text, error, statement.hint)
+  }
+  const plain = statement.withPlainPassword
+  try {
+    await source.query(plain.sql, plain.values)
+  } catch (error) {
+    throw sqlError(plain.what, plain.text, error, plain.hint)
+  }
+  ctx.ui.info(
+    "The source validates passwords (strict_password_validation with a validation plugin), so it took the replication user's password itself " +
+      'rather than its hash; the statement, with the password, is in its binary log.',
+  )
+}
+
+/** A failed statement as a paragraph: what datain tried, the server's words (secrets masked), and what to check. */
+function sqlError(what: string, text: string, error: unknown, hint?: string): DatainError {
+  const errno = sqlErrno(error)
+  const e = error as {sqlMessage?: string; message?: string; fatal?: boolean; code?: string}
+  const detail = redact(e.sqlMessage ?? e.message ?? String(error))
+  // The connector's message repeats the bound values (the password, its hash): the cause keeps only the server's words.
+  const cause = Object.assign(new Error(detail), {errno, code: e.code})
+  // The connector's own errors (45000 and up) mean the connection is gone, not that the SQL was refused.
+  if (errno === undefined || errno >= 45_000 || e.fatal) {
+    return new DatainError(`datain lost its connection to the source while it tried to ${what} (${detail}). Run 'datain start' again: the step checks what was done and goes on.`, {
+      code: 'E_SOURCE_CONNECTION',
+      exit: ExitCode.unreachable,
+      cause,
+    })
+  }
+  const denied = errno === 1227 || errno === 1044 || errno === 1045 || errno === 1142 || errno === 1410 || errno === 1698
+  const privileges = !denied
+    ? ''
+    : (hint ?? " datain's source user needs CREATE USER, REPLICATION SLAVE WITH GRANT OPTION and SELECT on the mysql database to manage the replication user.")
+  return new DatainError(`The source refused to ${what} (error ${errno}: ${detail}). The statement was: ${text}.${privileges}`, {
+    code: 'E_REPLICATION_USER',
+    exit: ExitCode.failed,
+    cause,
+  })
+}
