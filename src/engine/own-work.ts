@@ -11,7 +11,9 @@ export function ownWork(checkpoint: Checkpoint): OwnWork {
   const output = (step: string) => checkpoint.steps[step]?.output ?? {}
   return {
     replicaDatabases: strings(output('snapshot').createdDatabases),
-    replicationUserCreated: output('replication-user').created === true,
-    firewallRules: strings(output('firewall').createdRules),
+    // `creating` is recorded just before CREATE USER: a crash right after it leaves an account that is datain's.
+    replicationUserCreated: output('replication-user').created === true || output('replication-user').creating === true,
+    // The preflight step adds the client's rule when the gateway refuses datain before the firewall step.
+    firewallRules: [...new Set([...strings(output('firewall').createdRules), ...strings(output('preflight').createdRules)])],
   }
 }
