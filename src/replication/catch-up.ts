@@ -1,0 +1,157 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+import type {Connection} from 'mariadb'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {type HintContext, replicationHint, type ThreadError} from './hints.js'
+import {
+  type ReplicaStatus,
+  type ReplicationLag,
+  type ReplicationMode,
+  type SourcePosition,
+  describeLag,
+  readGtidSlavePos,
+  readReplicaStatus,
+  readSourcePosition,
+  replicationLag,
+} from './status.js'
+
+export interface CatchUpOptions {
+  replica: Connection
+  source: Connection
+  mode: ReplicationMode
+  signal: AbortSignal
+  /** Give up after this long (exit 5, still replicating). Default 30 minutes. */
+  timeoutMs?: number
+  /** Time between two looks at the replica. Default 1 s. */
+  pollMs?: number
+  /**
+   * How long the IO thread may keep retrying a connection that fails (Connecting, with an error)
+   * before datain calls replication broken: a blip heals on the next retry, a refused login or a bad
+   * CA does not. Default 30 s.
+   */
+  ioErrorGraceMs?: number
+  /** Called after each look, with the lag and how long the wait has run. */
+  onProgress?: (lag: ReplicationLag, elapsedMs: number) => void
+  hint?: HintContext
+}
+
+export interface CatchUpResult {
+  /** The source's position read when the wait began: what the replica had to reach. */
+  target: SourcePosition
+  status: ReplicaStatus
+  gtidSlavePos: string
+  lag: ReplicationLag
+}
+
+export const DEFAULT_CATCH_UP_TIMEOUT_MS = 30 * 60_000
+
+/**
+ * Waits until both replica threads run and the replica has applied everything the source had written
+ * when the wait began (GTID per domain, or file/position; see {@link replicationLag}). Fails with
+ * E_REPLICATION_BROKEN (exit 3) as soon as a thread stops, quoting the replica's own error and a hint;
+ * with E_REPLICATION_LAGGING (exit 5) when the time is up while it still replicates; with
+ * E_INTERRUPTED when `signal` aborts.
+ */
+export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchUpResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS
+  const pollMs = options.pollMs ?? 1000
+  const graceMs = options.ioErrorGraceMs ?? 30_000
+  const started = Date.now()
+  throwIfAborted(options.signal)
+  const target = await readSourcePosition(options.source)
+  let ioFailingSince: number | undefined
+  let stoppedSince: number | undefined
+
+  for (;;) {
+    const status = await readReplicaStatus(options.replica)
+    if (!status) throw notLinked(options.hint)
+    const gtidSlavePos = options.mode === 'gtid' ? await readGtidSlavePos(options.replica) : ''
+    const lag = replicationLag(status, gtidSlavePos, target, options.mode)
+    const elapsed = Date.now() - started
+    options.onProgress?.(lag, elapsed)
+    if (lag.caughtUp) return {target, status, gtidSlavePos, lag}
+
+    const failure = threadFailure(status)
+    if (failure) {
+      // A connection the IO thread keeps retrying may still heal; a stopped thread will not.
+      const retrying = failure.thread === 'io' && status.ioThread === 'connecting'
+      ioFailingSince = retrying ? (ioFailingSince ?? elapsed) : undefined
+      if (!retrying || elapsed - ioFailingSince! >= graceMs) throw brokenError(failure, status, options.hint)
+    } else {
+      ioFailingSince = undefined
+    }
+    // Both threads stopped with no error: someone stopped replication (az_replication_stop).
+    if (status.ioThread === 'stopped' && !status.sqlRunning && !failure) {
+      stoppedSince ??= elapsed
+      if (elapsed - stoppedSince >= Math.min(graceMs, 5000)) throw stoppedError(options.hint)
+    } else {
+      stoppedSince = undefined
+    }
+
+    if (elapsed >= timeoutMs) throw failure ? brokenError(failure, status, options.hint) : laggingError(lag, timeoutMs, options.hint)
+    try {
+      await sleep(Math.min(pollMs, Math.max(0, timeoutMs - elapsed)), undefined, {signal: options.signal})
+    } catch {
+      throw interrupted()
+    }
+  }
+}
+
+/** The error a stopped (or failing) thread reports, SQL thread first: it is the one that lost data. */
+export function threadFailure(status: ReplicaStatus): ThreadError | undefined {
+  if (!status.sqlRunning && status.lastSqlErrno !== 0) return {thread: 'sql', errno: status.lastSqlErrno, message: status.lastSqlError}
+  if (status.ioThread !== 'running' && status.lastIoErrno !== 0) return {thread: 'io', errno: status.lastIoErrno, message: status.lastIoError}
+  return undefined
+}
+
+/** E_REPLICATION_BROKEN (exit 3): the replica's own words, and what to do. */
+export function brokenError(failure: ThreadError, status: ReplicaStatus, hint: HintContext = {}): DatainError {
+  const which = failure.thread === 'sql' ? 'SQL thread (which applies the changes)' : 'IO thread (which reads the source’s binary log)'
+  const how = failure.thread === 'io' && status.ioThread === 'connecting' ? 'keeps failing' : 'stopped'
+  const advice = replicationHint(failure, hint)
+  return new DatainError(
+    `Replication is broken: the replica's ${which} ${how} with error ${failure.errno}: ${failure.message.trim() || '(no text)'}` +
+      (advice ? `\n${advice.text}` : ''),
+    {code: 'E_REPLICATION_BROKEN', exit: ExitCode.broken, suggestions: advice?.commands},
+  )
+}
+
+function stoppedError(hint: HintContext = {}): DatainError {
+  const schema = hint.procedureSchema ?? 'mysql'
+  return new DatainError(
+    `Replication stopped on the replica without an error (both threads are off): someone ran ${schema}.az_replication_stop, or the replica restarted. ` +
+      `Run datain start again to start it and wait for the catch-up.`,
+    {code: 'E_REPLICATION_BROKEN', exit: ExitCode.broken},
+  )
+}
+
+function notLinked(hint: HintContext = {}): DatainError {
+  return new DatainError(
+    'The replica has no replication source (SHOW SLAVE STATUS is empty): the link was removed while datain waited, or was never made. Run datain start again to link it.',
+    {code: 'E_NOT_LINKED', exit: ExitCode.broken, suggestions: [`datain start${hint.profile && hint.profile !== 'default' ? ` --profile ${hint.profile}` : ''}`]},
+  )
+}
+
+function laggingError(lag: ReplicationLag, timeoutMs: number, hint: HintContext = {}): DatainError {
+  const p = hint.profile && hint.profile !== 'default' ? ` --profile ${hint.profile}` : ''
+  return new DatainError(
+    `Replication runs, but the replica has not caught up with the source after ${formatWait(timeoutMs)}: ${describeLag(lag)}. ` +
+      `It goes on by itself; 'datain status${p} --watch' follows it, ` +
+      `and 'datain start${p}' again waits for the catch-up again.`,
+    {code: 'E_REPLICATION_LAGGING', exit: ExitCode.lagging, suggestions: [`datain status${p} --watch`]},
+  )
+}
+
+function formatWait(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`
+}
+
+function interrupted(): DatainError {
+  return new DatainError("datain was interrupted; the checkpoint records where it stopped. Run 'datain start' again to go on.", {
+    code: 'E_INTERRUPTED',
+    exit: ExitCode.failed,
+  })
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw interrupted()
+}

@@ -1,0 +1,282 @@
+import {readFile} from 'node:fs/promises'
+import type {Connection} from 'mariadb'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {GatewayRefusedError} from '../lib/mariadb.js'
+import {MASK, registerSecret} from '../lib/redact.js'
+import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
+import {FILTER_PARAMETER, replicationFilter, type ReplicationFilter} from '../preflight/compat/database-filter.js'
+import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {parameterAction} from '../replication/plan.js'
+import {compareCoordinates, gtidIncludes, parseGtidPosition, sameGtidPosition} from '../replication/position.js'
+import {assertStatementLogsOff, callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../replication/procedures.js'
+import {linkedTo, type ReplicaStatus, type ReplicationMode, readGtidSlavePos, readReplicaStatus} from '../replication/status.js'
+import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
+
+/** The link step's output, kept in the checkpoint; the replicate step and `datain status` read it. */
+export interface LinkOutput extends StepOutput {
+  procedureSchema: string
+  mode: ReplicationMode
+  /** GTID mode: the position replication starts from (the snapshot's). */
+  gtidPosition?: string
+  /** File mode: the binlog coordinates replication starts from (the snapshot's). */
+  binlogFile?: string
+  binlogPosition?: number
+  sourceHost: string
+  sourcePort: number
+  sourceUser: string
+  /** Whether the replica was given the source's CA (master_ssl_ca), so that it replicates over TLS. */
+  tls: boolean
+  /** The filter a subset of databases needs; absent when every database is copied. */
+  filter?: {parameter: string; value: string; ignored: string[]}
+  /** Server parameters datain set on the replica, so that a cleanup can put them back. */
+  parametersChanged: ParameterChange[]
+  /**
+   * What this run found: `linked` (datain called the procedure), `kept` (already linked to this
+   * source and past the snapshot: calling again would rewind it), `running` (already replicating).
+   */
+  action: 'linked' | 'kept' | 'running'
+}
+
+interface Coordinates {
+  mode: ReplicationMode
+  gtidPosition?: string
+  binlogFile?: string
+  binlogPosition?: number
+}
+
+/**
+ * Points the replica at the source with Azure's `az_replication_change_master[_with_gtid]`, from the
+ * snapshot's coordinates, with the source's CA, and sets the replication filter a subset of databases
+ * needs before anything replicates.
+ *
+ * Safe to re-run: it reads SHOW SLAVE STATUS first. Already replicating from this source (host, port,
+ * user): nothing to do. Linked to it and stopped: the procedure is called again with the same recorded
+ * coordinates, unless the replica has already applied past them (it was started once), in which case
+ * the link is kept, since calling again would rewind it and apply transactions twice. Linked to another
+ * source: refused, unless --force.
+ */
+export const linkStep: Step = {
+  id: 'link',
+  title: 'Link the replica to the source',
+  describe: "Calls Azure's az_replication_change_master procedure on the replica with the snapshot's binlog coordinates and the source's CA, so that it knows where to replicate from.",
+
+  async plan(ctx): Promise<PlannedAction[]> {
+    const coords = plannedCoordinates(ctx)
+    const schema = await plannedSchema(ctx)
+    const actions: PlannedAction[] = [
+      {on: 'replica', kind: 'check', text: 'SHOW SLAVE STATUS -- already replicating from this source: nothing to do; linked to another source: refused without --force'},
+      {on: 'replica', kind: 'check', text: 'SELECT @@global.general_log -- must be OFF: MariaDB would write the password passed to the procedure into it'},
+    ]
+    const filter = await subsetFilter(ctx)
+    if (filter) actions.push(filterAction(ctx, filter))
+    actions.push({on: 'replica', kind: 'sql', text: `${changeMasterText(ctx, schema, coords)}  -- every argument a bound parameter (?), the password never in the statement text`})
+    return actions
+  },
+
+  async run(ctx): Promise<LinkOutput> {
+    const coords = snapshotCoordinates(ctx)
+    const replica = await ctx.replica()
+    const procedure = coords.mode === 'gtid' ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
+    const schema = await replicationProcedureSchema(replica, [procedure, REPLICATION_PROCEDURES.stop])
+    const {source} = ctx.settings
+    let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+    const filter = await subsetFilter(ctx)
+    const output = (action: LinkOutput['action']): LinkOutput => ({
+      procedureSchema: schema,
+      ...coords,
+      sourceHost: source.publicHost,
+      sourcePort: source.port,
+      sourceUser: ctx.settings.replicationUser,
+      tls: source.sslCa !== undefined,
+      ...(filter ? {filter: {parameter: FILTER_PARAMETER, value: filter.value, ignored: filter.ignored}} : {}),
+      parametersChanged,
+      action,
+    })
+    const applyFilter = async () => {
+      if (!filter) return
+      const change = await ensureServerParameter(ctx, FILTER_PARAMETER, filter.value, `so that writes to the databases not copied (${filter.ignored.join(', ')}) do not stop replication (error 1146)`)
+      parametersChanged = mergeChange(parametersChanged, change)
+      if (change.changedByDatain) ctx.ui.info(`Set ${FILTER_PARAMETER}=${filter.value} on the replica, so that it skips the databases not copied.`)
+    }
+
+    let status = await readReplicaStatus(replica)
+    if (status && !linkedToThisSource(status, ctx)) {
+      status = await replaceForeignLink(ctx, replica, schema, status)
+    }
+    if (status && isStarted(status)) {
+      if (!filter || (await filterInPlace(ctx, filter))) {
+        ctx.ui.info(`The replica already replicates from ${source.publicHost}:${source.port}: nothing to link.`)
+        return output('running')
+      }
+      // The replica refuses to change its filter while replicating (error 1198): stop it, and let the replicate step start it again.
+      ctx.ui.info(`Stopping replication to set ${FILTER_PARAMETER}; the next step starts it again.`)
+      await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
+      status = await readReplicaStatus(replica)
+    }
+
+    await applyFilter()
+    if (status && (await appliedPastSnapshot(replica, status, coords))) {
+      ctx.ui.info(
+        `The replica is linked to ${source.publicHost}:${source.port} and has already applied changes past the snapshot; ` +
+          'datain keeps that link, since linking again would start over from the snapshot and apply those changes twice.',
+      )
+      return output('kept')
+    }
+
+    await assertStatementLogsOff(replica, {force: ctx.settings.force, warn: (m) => ctx.ui.info(m), secretName: "replication user's password"})
+    const password = await ctx.replicationPassword()
+    registerSecret(password)
+    const ca = await sourceCaText(ctx)
+    const position = coords.mode === 'gtid' ? [coords.gtidPosition!] : [coords.binlogFile!, coords.binlogPosition!]
+    await callProcedure(replica, schema, procedure, [source.publicHost, ctx.settings.replicationUser, password, source.port, ...position, ca], {secret: true})
+    const result = output('linked')
+    await ctx.store.journal('replica-linked', {statement: changeMasterText(ctx, schema, coords), ...result})
+    ctx.ui.info(
+      `Linked the replica to ${source.publicHost}:${source.port} as ${ctx.settings.replicationUser}` +
+        (coords.mode === 'gtid' ? `, from GTID ${coords.gtidPosition}` : `, from ${coords.binlogFile}:${coords.binlogPosition}`) +
+        (ca ? ', over TLS.' : ', without TLS (the source has no CA).'),
+    )
+    return result
+  },
+}
+
+/** The snapshot's coordinates, for the mode of the settings. E_NO_SNAPSHOT when the checkpoint lacks them. */
+function snapshotCoordinates(ctx: StepContext): Coordinates {
+  const snapshot = ctx.outputs.snapshot ?? {}
+  const missing = (what: string) =>
+    new DatainError(
+      `The link step needs the snapshot's ${what}, and the checkpoint of profile "${ctx.profile}" holds none. ` +
+        `Run datain start again: the snapshot step copies the data and records where the source stood.`,
+      {code: 'E_NO_SNAPSHOT', exit: ExitCode.failed},
+    )
+  if (ctx.settings.gtid) {
+    const gtidPosition = snapshot.gtidPosition
+    if (typeof gtidPosition !== 'string' || gtidPosition.trim() === '') throw missing('GTID position')
+    try {
+      parseGtidPosition(gtidPosition)
+    } catch {
+      throw new DatainError(`The snapshot's GTID position in the checkpoint of profile "${ctx.profile}" is not one: '${gtidPosition}'.`, {
+        code: 'E_NO_SNAPSHOT',
+        exit: ExitCode.failed,
+      })
+    }
+    return {mode: 'gtid', gtidPosition}
+  }
+  const {binlogFile, binlogPosition} = snapshot
+  if (typeof binlogFile !== 'string' || binlogFile === '' || typeof binlogPosition !== 'number' || !Number.isInteger(binlogPosition)) {
+    throw missing('binlog file and position')
+  }
+  return {mode: 'file', binlogFile, binlogPosition}
+}
+
+function plannedCoordinates(ctx: StepContext): Coordinates {
+  try {
+    return snapshotCoordinates(ctx)
+  } catch (error) {
+    if (!(error instanceof DatainError)) throw error
+    return ctx.settings.gtid
+      ? {mode: 'gtid', gtidPosition: '<GTID position of the snapshot>'}
+      : {mode: 'file', binlogFile: '<binlog file of the snapshot>', binlogPosition: undefined}
+  }
+}
+
+/** Where the procedures are; `mysql` (Azure's) in a plan made while the replica's firewall still refuses this machine. */
+async function plannedSchema(ctx: StepContext): Promise<string> {
+  let replica: Connection
+  try {
+    replica = await ctx.replica()
+  } catch (error) {
+    if (error instanceof GatewayRefusedError) return 'mysql'
+    throw error
+  }
+  const procedure = ctx.settings.gtid ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
+  return replicationProcedureSchema(replica, [procedure])
+}
+
+/** The CALL as a person reads it: the password `***`, the CA `<PEM of FILE>`. */
+function changeMasterText(ctx: StepContext, schema: string, coords: Coordinates): string {
+  const {source} = ctx.settings
+  const ca = source.sslCa ? `<PEM of ${source.sslCa}>` : ''
+  const position = coords.mode === 'gtid' ? [coords.gtidPosition ?? ''] : [coords.binlogFile ?? '', coords.binlogPosition ?? '<binlog position of the snapshot>']
+  const name = coords.mode === 'gtid' ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
+  return procedureCallText(schema, name, [source.publicHost, ctx.settings.replicationUser, MASK, source.port, ...position, ca])
+}
+
+/** The filter `--databases` needs, computed from the source's databases now; undefined when every one is copied. */
+async function subsetFilter(ctx: StepContext): Promise<ReplicationFilter | undefined> {
+  if (ctx.settings.databases.length === 0) return undefined
+  return replicationFilter(await ctx.source(), ctx.settings.databases)
+}
+
+function filterAction(ctx: StepContext, filter: ReplicationFilter): PlannedAction {
+  return parameterAction(ctx, FILTER_PARAMETER, filter.value, `so that the databases not copied (${filter.ignored.join(', ')}) are skipped`)
+}
+
+async function filterInPlace(ctx: StepContext, filter: ReplicationFilter): Promise<boolean> {
+  const [row] = (await (await ctx.replica()).query(`SELECT @@global.${FILTER_PARAMETER} AS value`)) as Array<{value: string | null}>
+  return (row?.value ?? '') === filter.value
+}
+
+function linkedToThisSource(status: ReplicaStatus, ctx: StepContext): boolean {
+  return linkedTo(status, {host: ctx.settings.source.publicHost, port: ctx.settings.source.port, user: ctx.settings.replicationUser})
+}
+
+/** A replica thread runs (the IO thread also while it retries a connection). */
+function isStarted(status: ReplicaStatus): boolean {
+  return status.ioThread !== 'stopped' || status.sqlRunning
+}
+
+/**
+ * The replica is linked elsewhere: refused (E_REPLICA_LINKED), or with --force stopped so that the
+ * procedure can point it here. Returns the status to go on with (undefined: as if never linked).
+ */
+async function replaceForeignLink(ctx: StepContext, replica: Connection, schema: string, status: ReplicaStatus): Promise<ReplicaStatus | undefined> {
+  const where = `${status.masterHost}:${status.masterPort} as '${status.masterUser}'`
+  const running = isStarted(status)
+  if (!ctx.settings.force) {
+    const {source} = ctx.settings
+    throw new DatainError(
+      `The replica is already linked to another source: it ${running ? 'replicates' : 'was set to replicate'} from ${where}, ` +
+        `not from ${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'. datain does not take over a link it did not make. ` +
+        `If that link is no longer wanted, remove it on the replica (CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;) ` +
+        'and run datain start again, or give --force to have datain replace it.',
+      {code: 'E_REPLICA_LINKED', exit: ExitCode.failed, suggestions: [`CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;`]},
+    )
+  }
+  ctx.ui.info(`Replacing the replica's link to ${where} (--force).`)
+  if (running) await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
+  return undefined
+}
+
+/**
+ * Whether the replica, linked to this source and stopped, has applied changes past the snapshot's
+ * coordinates: then it was started once, and calling the procedure again would rewind it.
+ */
+async function appliedPastSnapshot(replica: Connection, status: ReplicaStatus, coords: Coordinates): Promise<boolean> {
+  if (coords.mode === 'gtid') {
+    const applied = await readGtidSlavePos(replica)
+    return gtidIncludes(applied, coords.gtidPosition!) && !sameGtidPosition(applied, coords.gtidPosition!)
+  }
+  const applied = {file: status.relayMasterLogFile, position: status.execMasterLogPos}
+  return applied.file !== '' && compareCoordinates(applied, {file: coords.binlogFile!, position: coords.binlogPosition!}) > 0
+}
+
+/** The PEM text of --source-ssl-ca, which Azure's procedure takes (not a path); '' for a source without TLS. */
+async function sourceCaText(ctx: StepContext): Promise<string> {
+  const file = ctx.settings.source.sslCa
+  if (!file) return ''
+  let pem: string
+  try {
+    pem = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new DatainError(`datain could not read the source's CA file ${file} (--source-ssl-ca): ${(error as Error).message}.`, {
+      code: 'E_SOURCE_CA',
+      exit: ExitCode.usage,
+      cause: error,
+    })
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new DatainError(`The source's CA file ${file} (--source-ssl-ca) holds no PEM certificate (-----BEGIN CERTIFICATE-----).`, {code: 'E_SOURCE_CA', exit: ExitCode.usage})
+  }
+  return pem
+}

@@ -1,0 +1,152 @@
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
+import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
+import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {parameterAction} from '../replication/plan.js'
+import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../replication/procedures.js'
+import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/status.js'
+import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
+
+/** The replicate step's output, kept in the checkpoint. */
+export interface ReplicateOutput extends StepOutput {
+  mode: ReplicationMode
+  /** When datain started replication; when it found it already running, when it found that. */
+  startedAt: string
+  caughtUpAt: string
+  /** Replication was already running: datain only waited. */
+  alreadyRunning: boolean
+  /** Where the replica stood once caught up: `@@gtid_slave_pos` (GTID mode) or the applied binlog coordinates (file mode). */
+  gtidPosition?: string
+  binlogFile?: string
+  binlogPosition?: number
+  /** The source's position the replica had to reach (read when the wait began). */
+  sourcePosition: {gtid: string; file: string; position: number}
+  parametersChanged: ParameterChange[]
+}
+
+export interface ReplicateOptions {
+  /** How long to wait for the catch-up before giving up with exit 5 (replication goes on). Default 30 min. */
+  timeoutMs?: number
+  /** Time between two looks at the replica while waiting. Default 1 s. */
+  pollMs?: number
+  /** How long the IO thread may retry a failing connection before replication counts as broken. Default 30 s. */
+  ioErrorGraceMs?: number
+}
+
+/** Azure asks for both in file/position mode, so that the replica's position survives its own crash. */
+const SYNC_PARAMETERS = ['sync_master_info', 'sync_relay_log_info'] as const
+
+/**
+ * Starts replication with Azure's `az_replication_start` and waits until both threads run and the
+ * replica has applied everything the source had written when the wait began, showing the lag; a
+ * thread that stops is E_REPLICATION_BROKEN (exit 3) with the replica's own error text and a hint.
+ *
+ * Safe to re-run: replication already running is not started again, only waited for. In
+ * file/position mode, `sync_master_info` and `sync_relay_log_info` are set to 1 first (through ARM;
+ * with --no-arm checked, with the by-hand instruction).
+ */
+export function createReplicateStep(options: ReplicateOptions = {}): Step {
+  return {
+    id: 'replicate',
+    title: 'Start replication and catch up',
+    describe: "Calls Azure's az_replication_start on the replica, then waits until it has applied everything the source wrote meanwhile.",
+
+    async plan(ctx): Promise<PlannedAction[]> {
+      const mode = modeOf(ctx)
+      const schema = typeof ctx.outputs.link?.procedureSchema === 'string' ? ctx.outputs.link.procedureSchema : 'mysql'
+      const actions: PlannedAction[] = []
+      if (mode === 'file') {
+        for (const name of SYNC_PARAMETERS) actions.push(parameterAction(ctx, name, '1', 'Azure asks for it in file/position mode'))
+      }
+      const minutes = Math.round((options.timeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS) / 60_000)
+      actions.push(
+        {on: 'replica', kind: 'check', text: 'SHOW SLAVE STATUS -- replication already running: not started again, only waited for'},
+        {on: 'replica', kind: 'sql', text: procedureCallText(schema, REPLICATION_PROCEDURES.start, [])},
+        {
+          on: 'replica',
+          kind: 'check',
+          text:
+            `SHOW SLAVE STATUS${mode === 'gtid' ? ', SELECT @@global.gtid_slave_pos' : ''} until both threads run and the replica has applied the source's ` +
+            `${mode === 'gtid' ? '@@gtid_binlog_pos' : 'SHOW MASTER STATUS position'} read when the wait begins (at most ${minutes} min)`,
+        },
+      )
+      return actions
+    },
+
+    async run(ctx): Promise<ReplicateOutput> {
+      const mode = modeOf(ctx)
+      const replica = await ctx.replica()
+      let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+      if (mode === 'file') {
+        for (const name of SYNC_PARAMETERS) {
+          const change = await ensureServerParameter(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
+          parametersChanged = mergeChange(parametersChanged, change)
+          if (change.changedByDatain) ctx.ui.info(`Set ${name}=1 on the replica (it was ${change.previous ?? 'unset'}).`)
+        }
+        await ctx.progress({parametersChanged})
+      }
+
+      const schema = await replicationProcedureSchema(replica, [REPLICATION_PROCEDURES.start])
+      const status = await readReplicaStatus(replica)
+      if (!status) {
+        throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty): the link step has not linked it, or the link was removed since. Run datain start again.', {
+          code: 'E_NOT_LINKED',
+          exit: ExitCode.failed,
+        })
+      }
+      const {source} = ctx.settings
+      if (!linkedTo(status, {host: source.publicHost, port: source.port, user: ctx.settings.replicationUser})) {
+        throw new DatainError(
+          `The replica replicates from ${status.masterHost}:${status.masterPort} as '${status.masterUser}', not from the source of this profile ` +
+            `(${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'): its link was changed after datain made it. Run datain start again to link it.`,
+          {code: 'E_REPLICA_LINKED', exit: ExitCode.failed},
+        )
+      }
+      const alreadyRunning = status.ioThread !== 'stopped' && status.sqlRunning
+      const startedAt = new Date().toISOString()
+      if (alreadyRunning) {
+        ctx.ui.info('Replication already runs on the replica; waiting for it to catch up.')
+      } else {
+        await callProcedure(replica, schema, REPLICATION_PROCEDURES.start, [])
+        await ctx.store.journal('replication-started', {statement: procedureCallText(schema, REPLICATION_PROCEDURES.start, [])})
+        ctx.ui.info('Started replication on the replica; waiting for it to catch up with the source.')
+      }
+
+      const result = await waitUntilCaughtUp({
+        replica,
+        source: await ctx.source(),
+        mode,
+        signal: ctx.signal,
+        timeoutMs: options.timeoutMs,
+        pollMs: options.pollMs,
+        ioErrorGraceMs: options.ioErrorGraceMs,
+        hint: {procedureSchema: schema, profile: ctx.profile},
+        onProgress: (lag, elapsed) => ctx.ui.status(`Catching up (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
+      })
+      const caughtUpAt = new Date().toISOString()
+      ctx.ui.info(`The replica has caught up with the source (${describeLag(result.lag)}).`)
+      const reached =
+        mode === 'gtid'
+          ? {gtidPosition: result.gtidSlavePos}
+          : {binlogFile: result.status.relayMasterLogFile, binlogPosition: result.status.execMasterLogPos}
+      return {
+        mode,
+        startedAt,
+        caughtUpAt,
+        alreadyRunning,
+        ...reached,
+        sourcePosition: {gtid: result.target.gtid, file: result.target.file, position: result.target.position},
+        parametersChanged,
+      }
+    },
+  }
+}
+
+/** The replicate step with its defaults (30 min to catch up). */
+export const replicateStep: Step = createReplicateStep()
+
+function modeOf(ctx: StepContext): ReplicationMode {
+  const linked = ctx.outputs.link?.mode
+  if (linked === 'gtid' || linked === 'file') return linked
+  return ctx.settings.gtid ? 'gtid' : 'file'
+}
