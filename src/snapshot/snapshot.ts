@@ -1,0 +1,217 @@
+import type {Connection} from 'mariadb'
+import {interruptedError} from '../lib/child-process.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
+import {placeholders, quoteIdentifier} from '../lib/sql.js'
+import {userDatabases} from '../preflight/context.js'
+import type {PlannedAction, StepContext, StepOutput} from '../steps/step.js'
+import {describeCopy, formatBytes, formatDuration, formatProgress, streamCopy} from './copy.js'
+
+/** The snapshot step's output, kept in the checkpoint: the link step starts replication from these coordinates. */
+export interface SnapshotOutput extends StepOutput {
+  /** The databases copied. */
+  databases: string[]
+  /** Those datain created (or, with --force, replaced) on the replica: the only ones a rerun drops. */
+  createdDatabases: string[]
+  binlogFile: string
+  binlogPosition: number
+  /** The GTID of the snapshot as mariadb-dump wrote it (= BINLOG_GTID_POS(binlogFile, binlogPosition)). */
+  gtidPosition: string
+  /** Bytes of the dump stream, rows of its INSERTs, seconds of the copy. */
+  bytes: number
+  rows: number
+  seconds: number
+  /** Server parameters datain set on the replica for the copy, so that a cleanup can put them back. */
+  parametersChanged: ParameterChange[]
+}
+
+const TRUST = 'log_bin_trust_function_creators'
+
+/**
+ * Copies the selected databases into the replica and returns the coordinates of the copy. Safe to
+ * run again after a crash or failure at any point: the databases an earlier attempt recorded as its
+ * own (`createdDatabases`, written through `ctx.progress` before the first byte reaches the replica)
+ * are dropped first, and the copy starts afresh; no other database is ever dropped, except with
+ * --force the selected ones already on the replica, which it replaces.
+ */
+export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
+  if (ctx.signal.aborted) throw interruptedError()
+  const source = await ctx.source()
+  const databases = await selectedDatabases(ctx, source)
+  const replica = await ctx.replica()
+  const earlier = ctx.previous?.output ?? {}
+  const earlierCreated = strings(earlier.createdDatabases)
+  let parametersChanged = parameterChanges(earlier.parametersChanged)
+
+  if (earlierCreated.length > 0) {
+    ctx.ui.info(`Dropping what an unfinished copy left on the replica: ${earlierCreated.join(', ')}.`)
+    for (const database of earlierCreated) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
+  }
+
+  const present = await presentOnReplica(replica, databases)
+  if (present.length > 0 && !ctx.settings.force) {
+    throw new DatainError(
+      `The replica already has ${present.length === 1 ? 'a database' : 'databases'} named ${present.join(', ')}, which datain did not create; ` +
+        `it copies only into databases that do not exist yet, and will not overwrite them. Drop ${present.length === 1 ? 'it' : 'them'} on the replica ` +
+        `if ${present.length === 1 ? 'it is' : 'they are'} not needed, or give --force to have datain replace ${present.length === 1 ? 'it' : 'them'} with the source's copy.`,
+      {code: 'E_REPLICA_NOT_EMPTY', exit: ExitCode.failed, suggestions: [`DROP DATABASE ${quoteIdentifier(present[0]!)}`, 'datain init --force …']},
+    )
+  }
+
+  if (await holdsFunctionsOrTriggers(source, databases)) {
+    const change = await ensureServerParameter(ctx, TRUST, 'ON', 'so that the copy’s functions and triggers can be created without SUPER (error 1419)')
+    parametersChanged = mergeChange(parametersChanged, change)
+    if (change.changedByDatain) ctx.ui.info(`Set ${TRUST}=ON on the replica (it was ${change.previous ?? 'unset'}).`)
+  }
+
+  // Recorded before anything is created, so that a crash from here on leaves what a rerun must drop.
+  const createdDatabases = [...databases]
+  await ctx.progress({databases, createdDatabases, parametersChanged})
+  for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
+
+  const estimatedRows = await estimateRows(source, databases)
+  const result = await streamCopy({
+    source: ctx.sourceAddress,
+    replica: ctx.replicaAddress,
+    databases,
+    signal: ctx.signal,
+    estimatedRows,
+    onProgress: (p) => ctx.ui.status(`Copying: ${formatProgress(p)}`),
+  })
+
+  const {binlogFile, binlogPosition} = result.coordinates
+  let gtidPosition = result.coordinates.gtidPosition
+  if (gtidPosition === undefined) {
+    if (ctx.settings.gtid) {
+      throw new DatainError(
+        'mariadb-dump wrote no GTID position for its snapshot (`-- SET GLOBAL gtid_slave_pos`), which GTID-based replication starts from. ' +
+          "The source may be too old for GTIDs (MariaDB 10.0+), or its mariadb-dump too old for --gtid: use the client tools of the source's version or later, or set up replication with --no-gtid.",
+        {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
+      )
+    }
+    gtidPosition = ''
+  }
+  const rate = result.seconds > 0 ? `, ${formatBytes(result.bytes / result.seconds)}/s` : ''
+  ctx.ui.info(
+    `Copied ${databases.join(', ')}: ${formatBytes(result.bytes)}, ${result.rows.toLocaleString('en-US')} rows in ${formatDuration(result.seconds)}${rate}; ` +
+      `source position ${binlogFile}:${binlogPosition}${gtidPosition ? `, GTID ${gtidPosition}` : ''}.`,
+  )
+  return {
+    databases,
+    createdDatabases,
+    binlogFile,
+    binlogPosition,
+    gtidPosition,
+    bytes: result.bytes,
+    rows: result.rows,
+    seconds: result.seconds,
+    parametersChanged,
+  }
+}
+
+/** What the snapshot would do, for --dry-run: SQL, the ARM call, both command lines (password `***`), the transform. */
+export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
+  let databases = ctx.settings.databases
+  if (databases.length === 0) {
+    try {
+      databases = await userDatabases(await ctx.source())
+    } catch {
+      databases = []
+    }
+  }
+  const shownDatabases = databases.length > 0 ? databases : ['<every database of the source but the system ones>']
+  const actions: PlannedAction[] = []
+  for (const database of strings(ctx.previous?.output?.createdDatabases)) {
+    actions.push({on: 'replica', kind: 'sql', text: `DROP DATABASE IF EXISTS ${quoteIdentifier(database)}  -- left by an unfinished copy`})
+  }
+  actions.push({
+    on: 'replica',
+    kind: 'check',
+    text: ctx.settings.force
+      ? `the selected databases that already exist on the replica are dropped and replaced (--force): DROP DATABASE IF EXISTS …`
+      : `none of ${shownDatabases.join(', ')} exists on the replica yet`,
+  })
+  if (ctx.arm) {
+    const {target} = ctx.arm
+    const url =
+      `${target.endpoint ?? 'https://management.azure.com'}/subscriptions/${target.subscription}/resourceGroups/${target.resourceGroup}` +
+      `/providers/Microsoft.DBforMariaDB/servers/${target.server}/configurations/${TRUST}?api-version=2018-06-01`
+    actions.push({
+      on: 'azure',
+      kind: 'arm',
+      text: `PUT ${url} {"properties":{"value":"ON","source":"user-override"}}  -- configurations.beginCreateOrUpdateAndWait, only if the copy holds functions or triggers and ${TRUST} is not ON (error 1419)`,
+    })
+  } else {
+    actions.push({on: 'replica', kind: 'check', text: `${TRUST} is ON when the copy holds functions or triggers (--no-arm: set it by hand)`})
+  }
+  const commands = describeCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases: shownDatabases})
+  actions.push(
+    {on: 'local', kind: 'process', text: `${commands.dump} | <datain's transform> | ${commands.load}`},
+    {
+      on: 'local',
+      kind: 'note',
+      text:
+        'the stream is fixed up on the way, with no file on disk: binlog file/position and GTID read from the dump’s comments; DEFINER clauses removed ' +
+        '(routines, views, triggers, events: the replica admin becomes the definer); statements that need SUPER dropped (SET GLOBAL, GTID_PURGED, ' +
+        'SQL_LOG_BIN, CHANGE MASTER, START/STOP SLAVE); events made DISABLE ON SLAVE.',
+    },
+  )
+  return actions
+}
+
+async function selectedDatabases(ctx: StepContext, source: Connection): Promise<string[]> {
+  const databases = ctx.settings.databases.length > 0 ? ctx.settings.databases : await userDatabases(source)
+  if (databases.length === 0) {
+    throw new DatainError('The source has no database to copy (only system databases). Create the application’s databases first, or name them with --databases.', {
+      code: 'E_NOTHING_TO_COPY',
+      exit: ExitCode.failed,
+    })
+  }
+  return databases
+}
+
+/** The selected databases that exist on the replica, by the replica's own rules for name case. */
+async function presentOnReplica(replica: Connection, databases: string[]): Promise<string[]> {
+  const [row] = (await replica.query('SELECT @@lower_case_table_names AS lctn')) as Array<{lctn: number}>
+  const fold = (name: string) => (Number(row?.lctn ?? 0) === 0 ? name : name.toLowerCase())
+  const rows = (await replica.query('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')) as Array<{name: string}>
+  const existing = new Set(rows.map((r) => fold(r.name)))
+  return databases.filter((d) => existing.has(fold(d)))
+}
+
+async function holdsFunctionsOrTriggers(source: Connection, databases: string[]): Promise<boolean> {
+  const [row] = (await source.query(
+    `SELECT (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA IN (${placeholders(databases.length)}))
+          + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (${placeholders(databases.length)})) AS n`,
+    [...databases, ...databases],
+  )) as Array<{n: number}>
+  return Number(row?.n ?? 0) > 0
+}
+
+/** information_schema's row estimate (InnoDB's is approximate): what the progress line counts toward. */
+async function estimateRows(source: Connection, databases: string[]): Promise<number> {
+  const [row] = (await source.query(
+    `SELECT COALESCE(SUM(TABLE_ROWS), 0) AS n FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
+    databases,
+  )) as Array<{n: number}>
+  return Number(row?.n ?? 0)
+}
+
+/** An earlier change of the same parameter by datain stays the one to remember (its `previous` is the user's value). */
+function mergeChange(changes: ParameterChange[], change: ParameterChange): ParameterChange[] {
+  const earlier = changes.find((c) => c.name === change.name)
+  if (earlier?.changedByDatain) return changes
+  return [...changes.filter((c) => c.name !== change.name), change]
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+function parameterChanges(value: unknown): ParameterChange[] {
+  if (!Array.isArray(value)) return []
+  return value.filter(
+    (v): v is ParameterChange =>
+      typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.value === 'string' && typeof v.changedByDatain === 'boolean',
+  )
+}
