@@ -1,0 +1,181 @@
+import type {Connection} from 'mariadb'
+import {azureTarget, replicaAddress, sourceAddress} from '../init/run-init.js'
+import {armClient} from '../lib/azure.js'
+import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
+import {connectTo} from '../lib/mariadb.js'
+import {requirePassword} from '../lib/prompt.js'
+import {redact} from '../lib/redact.js'
+import {existingReplicationPassword, replicationPassword} from '../lib/passwords.js'
+import type {PlannedAction, Step, StepContext, StepId, StepOutput, StepUi} from '../steps/step.js'
+import {SETUP_STEPS} from '../steps/index.js'
+import {setupFingerprint} from './fingerprint.js'
+import {describeTakeOver} from './lock.js'
+import {openProfile, type ProfileStore} from './profile-store.js'
+import type {Checkpoint} from './state-schema.js'
+
+export interface SetupOptions {
+  home: string
+  profile: string
+  dryRun: boolean
+  ui: StepUi
+  /** Aborted on Ctrl-C / SIGTERM. */
+  signal: AbortSignal
+  /** The steps to run; the real list unless a test narrows it. */
+  steps?: Step[]
+}
+
+export interface StepReport {
+  id: StepId
+  title: string
+  /** `done` ran now; `skipped` was done before; `planned` under --dry-run. */
+  result: 'done' | 'skipped' | 'planned'
+  seconds?: number
+  output?: StepOutput
+  plan?: PlannedAction[]
+}
+
+export interface SetupResult {
+  profile: string
+  dryRun: boolean
+  steps: StepReport[]
+}
+
+/**
+ * `datain start`: runs the setup steps in order, or resumes after the last one done. A step is
+ * marked running before it starts and done with its output after, so that a crash at any moment
+ * leaves a checkpoint that says where to pick up; a step left running is run again from its start,
+ * which each step is written to survive.
+ */
+export async function runSetup(options: SetupOptions): Promise<SetupResult> {
+  const store = openProfile(options.home, options.profile)
+  const settings = await store.readSettings()
+  const lock = await store.lock(options.dryRun ? 'start --dry-run' : 'start')
+  if (lock.takenOver) options.ui.info(`datain ${describeTakeOver(lock.takenOver)}.`)
+  const connections: Connection[] = []
+  try {
+    const checkpoint = await checkpointFor(store, setupFingerprint(settings), options)
+    const sourcePassword = await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
+    const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
+    const target = azureTarget(settings)
+    const ctx: StepContext = {
+      profile: options.profile,
+      settings,
+      store,
+      outputs: {},
+      progress: async () => {},
+      sourceAddress: await sourceAddress(settings, sourcePassword),
+      replicaAddress: await replicaAddress(settings, replicaPassword),
+      source: lazyConnection(() => connectTo('source', ctx.sourceAddress), connections),
+      replica: lazyConnection(() => connectTo('replica', ctx.replicaAddress), connections),
+      arm: target ? {client: armClient(target), target} : undefined,
+      replicationPassword: async () => {
+        if (!options.dryRun) return (await replicationPassword(store)).password
+        // A dry run writes nothing: the password shows as *** whatever it will be.
+        return (await existingReplicationPassword(store))?.password ?? '***'
+      },
+      signal: options.signal,
+      ui: options.ui,
+    }
+
+    const reports: StepReport[] = []
+    for (const step of options.steps ?? SETUP_STEPS) {
+      const record = checkpoint.steps[step.id]
+      const done = record?.state === 'done'
+      if (done && !step.alwaysRun) {
+        ctx.outputs[step.id] = record.output ?? {}
+        reports.push({id: step.id, title: step.title, result: 'skipped', output: record.output})
+        continue
+      }
+      const stepCtx: StepContext = {
+        ...ctx,
+        previous: done ? undefined : record,
+        progress: async (output) => {
+          if (!options.dryRun) await store.recordProgress(step.id, output)
+        },
+      }
+      if (options.dryRun) {
+        reports.push({id: step.id, title: step.title, result: 'planned', plan: await step.plan(stepCtx)})
+        continue
+      }
+      reports.push(await runStep(step, stepCtx, record?.state === 'done' ? undefined : record?.output))
+      ctx.outputs[step.id] = reports.at(-1)!.output ?? {}
+      if (options.signal.aborted) throw interrupted()
+    }
+    if (!options.dryRun) await store.journal('setup-complete', {steps: reports.map((r) => `${r.id}:${r.result}`)})
+    return {profile: options.profile, dryRun: options.dryRun, steps: reports}
+  } finally {
+    await Promise.allSettled(connections.map((c) => c.end()))
+    await lock.release()
+  }
+}
+
+async function runStep(step: Step, ctx: StepContext, carried: StepOutput | undefined): Promise<StepReport> {
+  const started = Date.now()
+  // What an unfinished earlier attempt recorded (e.g. databases it created) stays until the step is done.
+  await ctx.store.markStep(step.id, {state: 'running', output: carried})
+  await ctx.store.journal('step-start', {step: step.id, resumed: ctx.previous !== undefined})
+  ctx.ui.info(`▶ ${step.title}: ${step.describe}`)
+  try {
+    crashPoint(step.id, 'start')
+    const output = await step.run(ctx)
+    if (ctx.signal.aborted) throw interrupted()
+    // The worst moment to die: the work is done, the checkpoint does not know it yet.
+    crashPoint(step.id, 'end')
+    await ctx.store.markStep(step.id, {state: 'done', output})
+    const seconds = (Date.now() - started) / 1000
+    await ctx.store.journal('step-done', {step: step.id, seconds, output})
+    return {id: step.id, title: step.title, result: 'done', seconds, output}
+  } catch (error) {
+    const wasAborted = ctx.signal.aborted
+    const known = wasAborted ? interrupted() : isDatainError(error) ? error : undefined
+    const progress = (await ctx.store.readCheckpoint()).steps[step.id]?.output
+    await ctx.store.markStep(step.id, {
+      state: wasAborted ? 'interrupted' : 'failed',
+      output: progress,
+      error: {code: known?.code ?? 'E_INTERNAL', message: redact(known?.message ?? String((error as Error)?.message ?? error))},
+    })
+    await ctx.store.journal(wasAborted ? 'step-interrupted' : 'step-failed', {step: step.id, code: known?.code ?? 'E_INTERNAL'})
+    throw known ?? error
+  }
+}
+
+/** The checkpoint for these servers: a new one on the first start, refused if the servers changed. */
+async function checkpointFor(store: ProfileStore, fingerprint: string, options: SetupOptions): Promise<Checkpoint> {
+  const checkpoint = await store.readCheckpoint()
+  if (checkpoint.fingerprint && checkpoint.fingerprint !== fingerprint) {
+    throw new DatainError(
+      `The profile '${options.profile}' was changed (servers, databases or mode) after its setup began, so its checkpoint ` +
+        `does not describe these servers. Put the settings back with 'datain init --force', or finish with the old setup ` +
+        `('datain stop --remove --cleanup') before starting a new one, or use another --profile.`,
+      {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
+    )
+  }
+  if (checkpoint.fingerprint || options.dryRun) return checkpoint
+  return store.resetCheckpoint(fingerprint)
+}
+
+/** Opens on first use and again when the server dropped it (a restart, a killed session, a timeout). */
+function lazyConnection(open: () => Promise<Connection>, all: Connection[]): () => Promise<Connection> {
+  let connection: Connection | undefined
+  return async () => {
+    if (connection?.isValid()) return connection
+    connection = await open()
+    all.push(connection)
+    return connection
+  }
+}
+
+/**
+ * Fault injection for the resume tests: `DATAIN_TEST_CRASH_AT=snapshot:end` kills datain (SIGKILL,
+ * as a power cut would) when that step starts or has done its work but not yet recorded it.
+ */
+function crashPoint(step: StepId, point: 'start' | 'end'): void {
+  if (process.env.DATAIN_TEST_CRASH_AT === `${step}:${point}`) process.kill(process.pid, 'SIGKILL')
+}
+
+export function interrupted(): DatainError {
+  return new DatainError("datain was interrupted; the checkpoint records where it stopped. Run 'datain start' again to go on.", {
+    code: 'E_INTERRUPTED',
+    exit: ExitCode.failed,
+  })
+}
