@@ -1,16 +1,11 @@
-import type {Connection} from 'mariadb'
-import {azureTarget, replicaAddress, sourceAddress} from '../init/run-init.js'
-import {armClient} from '../lib/azure.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
-import {connectTo} from '../lib/mariadb.js'
-import {requirePassword} from '../lib/prompt.js'
 import {redact} from '../lib/redact.js'
 import {existingReplicationPassword, replicationPassword} from '../lib/passwords.js'
 import type {PlannedAction, Step, StepContext, StepId, StepOutput, StepUi} from '../steps/step.js'
 import {SETUP_STEPS} from '../steps/index.js'
 import {setupFingerprint} from './fingerprint.js'
-import {describeTakeOver} from './lock.js'
-import {openProfile, type ProfileStore} from './profile-store.js'
+import type {ProfileStore} from './profile-store.js'
+import {openSession} from './session.js'
 import type {Checkpoint} from './state-schema.js'
 
 export interface SetupOptions {
@@ -47,27 +42,19 @@ export interface SetupResult {
  * which each step is written to survive.
  */
 export async function runSetup(options: SetupOptions): Promise<SetupResult> {
-  const store = openProfile(options.home, options.profile)
-  const settings = await store.readSettings()
-  const lock = await store.lock(options.dryRun ? 'start --dry-run' : 'start')
-  if (lock.takenOver) options.ui.info(`datain ${describeTakeOver(lock.takenOver)}.`)
-  const connections: Connection[] = []
+  const session = await openSession({
+    home: options.home,
+    profile: options.profile,
+    lockFor: options.dryRun ? 'start --dry-run' : 'start',
+    note: (m) => options.ui.info(m),
+  })
+  const {store, settings} = session
   try {
     const checkpoint = await checkpointFor(store, setupFingerprint(settings), options)
-    const sourcePassword = await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
-    const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
-    const target = azureTarget(settings)
     const ctx: StepContext = {
-      profile: options.profile,
-      settings,
-      store,
+      ...session,
       outputs: {},
       progress: async () => {},
-      sourceAddress: await sourceAddress(settings, sourcePassword),
-      replicaAddress: await replicaAddress(settings, replicaPassword),
-      source: lazyConnection(() => connectTo('source', ctx.sourceAddress), connections),
-      replica: lazyConnection(() => connectTo('replica', ctx.replicaAddress), connections),
-      arm: target ? {client: armClient(target), target} : undefined,
       replicationPassword: async () => {
         if (!options.dryRun) return (await replicationPassword(store)).password
         // A dry run writes nothing: the password shows as *** whatever it will be.
@@ -104,8 +91,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
     if (!options.dryRun) await store.journal('setup-complete', {steps: reports.map((r) => `${r.id}:${r.result}`)})
     return {profile: options.profile, dryRun: options.dryRun, steps: reports}
   } finally {
-    await Promise.allSettled(connections.map((c) => c.end()))
-    await lock.release()
+    await session.close()
   }
 }
 
@@ -152,17 +138,6 @@ async function checkpointFor(store: ProfileStore, fingerprint: string, options: 
   }
   if (checkpoint.fingerprint || options.dryRun) return checkpoint
   return store.resetCheckpoint(fingerprint)
-}
-
-/** Opens on first use and again when the server dropped it (a restart, a killed session, a timeout). */
-function lazyConnection(open: () => Promise<Connection>, all: Connection[]): () => Promise<Connection> {
-  let connection: Connection | undefined
-  return async () => {
-    if (connection?.isValid()) return connection
-    connection = await open()
-    all.push(connection)
-    return connection
-  }
 }
 
 /**

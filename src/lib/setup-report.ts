@@ -17,9 +17,10 @@ export function renderPlan(result: SetupResult): string {
 /** `datain start`: what ran, what had been done before, and where replication stands. */
 export function renderSetup(result: SetupResult): string {
   const lines = [`Setup of profile '${result.profile}':`]
+  const width = Math.max(...result.steps.map((s) => s.title.length))
   for (const step of result.steps) {
     const how = step.result === 'skipped' ? 'done earlier' : `done in ${(step.seconds ?? 0).toFixed(1)} s`
-    lines.push(`  ✔ ${step.title.padEnd(18)} ${how}`)
+    lines.push(`  ✔ ${step.title.padEnd(width)}  ${how}`)
   }
   lines.push('', "Replication is running. Watch it with 'datain status'.")
   return lines.join('\n')

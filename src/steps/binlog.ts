@@ -24,8 +24,8 @@ const SOURCE_VARIABLES = ['log_bin', 'binlog_format', 'server_id'] as const
  */
 export const binlogStep: Step = {
   id: 'binlog',
-  title: 'Binary log on the source',
-  describe: 'Checks that the source writes a row-based binary log under a server_id of its own, which the replica reads every change from.',
+  title: 'Binary log',
+  describe: 'checks that the source writes a row-based binary log under a server_id of its own',
   alwaysRun: true,
 
   async plan(): Promise<PlannedAction[]> {

@@ -42,8 +42,8 @@ export interface FirewallOutput {
  */
 export const firewallStep: Step = {
   id: 'firewall',
-  title: "Replica's firewall",
-  describe: "Lets the source and this machine through the replica's firewall with rules datain names after the profile, reusing any rule that already covers an address.",
+  title: 'Firewall',
+  describe: "lets the source and this machine through the replica's firewall, with rules named after the profile",
 
   async plan(ctx): Promise<PlannedAction[]> {
     const sourceIp = await resolveSourceIp(ctx.settings)

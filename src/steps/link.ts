@@ -57,8 +57,8 @@ interface Coordinates {
  */
 export const linkStep: Step = {
   id: 'link',
-  title: 'Link the replica to the source',
-  describe: "Calls Azure's az_replication_change_master procedure on the replica with the snapshot's binlog coordinates and the source's CA, so that it knows where to replicate from.",
+  title: 'Link',
+  describe: "points the replica at the source with Azure's az_replication_change_master procedure, from the snapshot's position",
 
   async plan(ctx): Promise<PlannedAction[]> {
     const coords = plannedCoordinates(ctx)

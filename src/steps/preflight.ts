@@ -13,7 +13,7 @@ import type {Step, StepContext} from './step.js'
 export const preflightStep: Step = {
   id: 'preflight',
   title: 'Preflight',
-  describe: 'checking both servers and Azure again, as init did',
+  describe: 'checks both servers and Azure again, as init did',
   alwaysRun: true,
 
   async plan() {

@@ -48,8 +48,8 @@ const SYNC_PARAMETERS = ['sync_master_info', 'sync_relay_log_info'] as const
 export function createReplicateStep(options: ReplicateOptions = {}): Step {
   return {
     id: 'replicate',
-    title: 'Start replication and catch up',
-    describe: "Calls Azure's az_replication_start on the replica, then waits until it has applied everything the source wrote meanwhile.",
+    title: 'Replicate',
+    describe: 'starts replication (az_replication_start) and waits until the replica has caught up with the source',
 
     async plan(ctx): Promise<PlannedAction[]> {
       const mode = modeOf(ctx)

@@ -33,8 +33,8 @@ export interface ReplicationUserOutput {
  */
 export const replicationUserStep: Step = {
   id: 'replication-user',
-  title: 'Replication user on the source',
-  describe: 'Creates (or repairs) the account the replica logs in to the source with: REPLICATION SLAVE only, TLS required when the source speaks it.',
+  title: 'Replication user',
+  describe: 'creates the account the replica logs in with: REPLICATION SLAVE only, TLS required when the source has TLS',
 
   async plan(ctx): Promise<PlannedAction[]> {
     const user = checkedUserName(ctx.settings.replicationUser)

@@ -9,7 +9,7 @@ import type {Step} from './step.js'
 export const snapshotStep: Step = {
   id: 'snapshot',
   title: 'Snapshot',
-  describe: 'copies the selected databases into the replica in one consistent stream (no file on disk) and records the source position of that copy',
+  describe: 'copies the selected databases into the replica in one consistent stream and records the source position of that copy',
   plan: planSnapshot,
   run: runSnapshot,
 }

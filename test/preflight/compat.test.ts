@@ -64,6 +64,7 @@ const statements = (fix: string | undefined, prefix: string) => (fix ?? '').spli
 const ALL_IDS = [
   'source-version',
   'same-version',
+  'databases-exist',
   'innodb-tables',
   'primary-keys',
   'log-bin',

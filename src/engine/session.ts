@@ -1,0 +1,86 @@
+import type {MariaDBManagementClient} from '@azure/arm-mariadb'
+import type {Connection} from 'mariadb'
+import {azureTarget, replicaAddress, sourceAddress} from '../init/run-init.js'
+import {armClient, type AzureTarget} from '../lib/azure.js'
+import {connectTo, type ServerAddress} from '../lib/mariadb.js'
+import {requirePassword} from '../lib/prompt.js'
+import {describeTakeOver, type Lock} from './lock.js'
+import {openProfile, type ProfileStore} from './profile-store.js'
+import type {Settings} from './state-schema.js'
+
+/** A profile opened for work: its settings, how to reach both servers and Azure, and its lock. */
+export interface Session {
+  profile: string
+  store: ProfileStore
+  settings: Settings
+  sourceAddress: ServerAddress
+  replicaAddress: ServerAddress
+  /** Opens on first use, again after the server dropped it; a refusal is not cached. */
+  source(): Promise<Connection>
+  /** Throws GatewayRefusedError while the replica's firewall refuses this machine. */
+  replica(): Promise<Connection>
+  /** Absent with --no-arm. */
+  arm?: {client: MariaDBManagementClient; target: AzureTarget}
+  /** Closes the connections and releases the lock. */
+  close(): Promise<void>
+}
+
+export interface SessionOptions {
+  home: string
+  profile: string
+  /** Shown to whoever finds the profile locked; `undefined` takes no lock (read-only commands). */
+  lockFor?: string
+  /** Skip the source password (and connection) when a command can do without the source. */
+  needsSource?: boolean
+  note(message: string): void
+}
+
+/**
+ * Opens a recorded profile: reads its settings, takes its lock when asked, and reads the passwords
+ * (environment or prompt). Every command but `init` starts here.
+ */
+export async function openSession(options: SessionOptions): Promise<Session> {
+  const store = openProfile(options.home, options.profile)
+  const settings = await store.readSettings()
+  let lock: Lock | undefined
+  if (options.lockFor) {
+    lock = await store.lock(options.lockFor)
+    if (lock.takenOver) options.note(`datain ${describeTakeOver(lock.takenOver)}.`)
+  }
+  const connections: Connection[] = []
+  try {
+    const sourcePassword =
+      options.needsSource === false ? '' : await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
+    const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
+    const target = azureTarget(settings)
+    const session: Session = {
+      profile: options.profile,
+      store,
+      settings,
+      sourceAddress: await sourceAddress(settings, sourcePassword),
+      replicaAddress: await replicaAddress(settings, replicaPassword),
+      source: reconnecting(() => connectTo('source', session.sourceAddress), connections),
+      replica: reconnecting(() => connectTo('replica', session.replicaAddress), connections),
+      arm: target ? {client: armClient(target), target} : undefined,
+      async close() {
+        await Promise.allSettled(connections.map((c) => c.end()))
+        await lock?.release()
+      },
+    }
+    return session
+  } catch (error) {
+    await lock?.release()
+    throw error
+  }
+}
+
+/** Opens on first use and again when the server dropped it (a restart, a killed session, a timeout). */
+function reconnecting(open: () => Promise<Connection>, all: Connection[]): () => Promise<Connection> {
+  let connection: Connection | undefined
+  return async () => {
+    if (connection?.isValid()) return connection
+    connection = await open()
+    all.push(connection)
+    return connection
+  }
+}
