@@ -46,15 +46,28 @@ async function main(): Promise<void> {
     console.log("  (the replica's firewall has no rule yet, so Azure's gateway refuses datain: the replica's checks are reported as not run)")
     await datain('init')
 
-    say('The sandbox adds a firewall rule for this machine (datain start will add it through ARM itself); then init again')
-    sandbox.azure.state.firewallRules.set('demo-client', {name: 'demo-client', startIpAddress: '127.0.0.1', endIpAddress: '127.0.0.1'})
-    await datain('init')
+    say('datain start --dry-run: the plan, each step with its SQL and ARM calls, secrets masked; nothing is changed')
+    await datain('start', '--dry-run')
 
-    say('The same report for scripts: datain init --json (its first lines)')
-    const json = await execa(process.execPath, [path.join(root, 'bin', 'run.js'), 'init', '--json'], {env, reject: false})
-    console.log(`${String(json.stdout).split('\n').slice(0, 12).join('\n')}\n  ...`)
+    say('datain start: preflight, binlog, replication user, firewall, snapshot, link, replicate; a checkpoint after each step')
+    await datain('start')
 
-    say('Next: datain start (snapshot, link, replicate), status and stop come with the next issues.')
+    say('A row written on the source now arrives on the replica through replication')
+    const note = `hello from the demo at ${new Date().toISOString()}`
+    await sandbox.source.server.query("UPDATE shop.orders SET `delivery note` = ? WHERE id = 1", [note])
+    console.log(`  source : UPDATE shop.orders SET \`delivery note\` = '${note}' WHERE id = 1`)
+    const deadline = Date.now() + 20_000
+    let seen: string | undefined
+    while (Date.now() < deadline && seen !== note) {
+      const [row] = await sandbox.replica.server.query<Array<{n: string}>>('SELECT `delivery note` AS n FROM shop.orders WHERE id = 1')
+      seen = row?.n
+      if (seen !== note) await new Promise((r) => setTimeout(r, 200))
+    }
+    console.log(`  replica: ${seen === note ? `'${seen}'` : 'not arrived within 20 s'}`)
+    if (seen !== note) process.exitCode = 1
+
+    say('datain start again: every step is done, so it only checks and changes nothing')
+    await datain('start')
   } finally {
     await sandbox.stop()
     await rm(home, {recursive: true, force: true})
