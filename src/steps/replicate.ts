@@ -50,6 +50,8 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     id: 'replicate',
     title: 'Replicate',
     describe: 'starts replication (az_replication_start) and waits until the replica has caught up with the source',
+    // Every `datain start` ends here: replication stopped since is started again, a broken one is reported.
+    alwaysRun: true,
 
     async plan(ctx): Promise<PlannedAction[]> {
       const mode = modeOf(ctx)
