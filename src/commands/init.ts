@@ -57,10 +57,16 @@ function renderInit(result: InitResult): string {
         ? `No check failed; read the ${counts.warn} warning${counts.warn === 1 ? '' : 's'}, then run 'datain start'.`
         : "Every check passed: run 'datain start'."
     : `${counts.fail} check${counts.fail === 1 ? '' : 's'} failed: fix ${counts.fail === 1 ? 'it' : 'them'} and run 'datain init' again.`
-  const refused = result.refusedClientIp
-    ? `\nAzure's gateway refused this machine's address ${result.refusedClientIp}: the replica's firewall has no rule for it. ` +
-      `'datain start' adds one first, then runs the checks that could not run here.`
-    : ''
+  const ip = result.refusedClientIp
+  const {manageFirewall, resourceGroup, server} = result.settings.azure
+  const refused = !ip
+    ? ''
+    : manageFirewall
+      ? `\nAzure's gateway refused this machine's address ${ip}: the replica's firewall has no rule for it. ` +
+        `'datain start' adds one first, then runs the checks that could not run here.`
+      : `\nAzure's gateway refused this machine's address ${ip}, and datain manages no firewall rule here (--no-firewall or --no-arm). ` +
+        `Add one by hand, then run 'datain init' again: az mariadb server firewall-rule create --resource-group ${resourceGroup ?? 'RG'} ` +
+        `--server-name ${server ?? 'SERVER'} --name datain-client --start-ip-address ${ip} --end-ip-address ${ip}`
   return [
     `Profile '${result.profile}' ${result.recorded === 'unchanged' ? 'unchanged' : result.recorded}. Preflight:`,
     renderChecks(result.checks),
