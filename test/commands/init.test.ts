@@ -1,3 +1,4 @@
+import {execa} from 'execa'
 import {mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -199,6 +200,24 @@ describe('datain init', () => {
         await expect(stat(path.join(home, 'profiles', profile, 'settings.json'))).rejects.toThrow()
       })
     }
+  })
+
+  it('asks for a missing password with a hidden prompt when a terminal is attached', async () => {
+    allowLoopback(sandbox)
+    const profile = nextProfile()
+    const {DATAIN_SOURCE_PASSWORD: password, ...rest} = env
+    // script(1) gives datain a pseudo-terminal; the password is typed once the prompt is up.
+    const child = execa('script', ['-qec', `${process.execPath} bin/run.js init --profile ${profile} --json`, '/dev/null'], {
+      env: {PATH: process.env.PATH, HOME: process.env.HOME, ...rest},
+      extendEnv: false,
+      reject: false,
+    })
+    setTimeout(() => child.stdin?.write(`${password}\r`), 2500)
+    const result = await child
+    expect(result.exitCode).toBe(0)
+    expect(String(result.stdout)).toContain('Password for the source user')
+    expect(String(result.stdout)).not.toContain(password)
+    expect(String(result.stdout)).toContain('"passed": true')
   })
 
   it('refuses to change an existing profile without --force, and shows what would change', async () => {
