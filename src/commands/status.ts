@@ -1,0 +1,58 @@
+import {Flags, ux} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {redact} from '../lib/redact.js'
+import {StatusMonitor} from '../status/monitor.js'
+import {renderStatus} from '../status/render.js'
+import type {StatusReport} from '../status/report.js'
+import {watchStatus} from '../status/watch.js'
+
+export default class Status extends BaseCommand<typeof Status> {
+  static override summary = 'Show where the setup stands and how replication is doing.'
+  static override description =
+    'Each setup step and its checkpoint, then live from the replica: both threads, Seconds_Behind_Master, the source position against what the replica ' +
+    'executed (the lag in transactions and bytes), the last errors with what to do, the apply rate and the time to catch up. ' +
+    'Exit 0 healthy, 1 setup not finished, 3 replication broken or stopped, 4 replica unreachable, 5 lagging beyond --max-lag: cron and monitoring can call it as it is.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --watch --interval 5',
+    '<%= config.bin %> <%= command.id %> --json --max-lag 60',
+  ]
+
+  static override flags = {
+    watch: Flags.boolean({summary: 'Refresh until Ctrl-C (not with --json: call status --json in a loop instead).', default: false, exclusive: ['json']}),
+    interval: Flags.integer({summary: 'Seconds between two refreshes with --watch.', default: 2, min: 1}),
+    'max-lag': Flags.integer({summary: 'Seconds behind beyond which replication counts as lagging (exit 5).', default: 300, min: 0, env: 'DATAIN_MAX_LAG'}),
+  }
+
+  async run(): Promise<StatusReport | void> {
+    const {flags} = await this.parse(Status)
+    const monitor = await StatusMonitor.open({home: this.home, profile: flags.profile, maxLag: flags['max-lag'], note: (m) => this.note(m)})
+    try {
+      if (!flags.watch) {
+        const report = await monitor.check({sampleMs: 1000})
+        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: process.stdout.isTTY ? process.stdout.columns : undefined})))
+        process.exitCode = report.exitCode
+        return report
+      }
+      const controller = new AbortController()
+      const stop = () => controller.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        await watchStatus({
+          check: () => monitor.check(),
+          render: (report, width) => renderStatus(report, {paint: ux.colorize, width}),
+          intervalSeconds: flags.interval,
+          signal: controller.signal,
+          out: process.stdout,
+        })
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
+    } finally {
+      await monitor.close()
+    }
+  }
+}

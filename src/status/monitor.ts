@@ -1,0 +1,133 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+import {openSession, type Session} from '../engine/session.js'
+import type {Checkpoint} from '../engine/state-schema.js'
+import {registerSecret} from '../lib/redact.js'
+import type {ReplicationMode} from '../replication/status.js'
+import {SETUP_STEPS} from '../steps/index.js'
+import type {Step} from '../steps/step.js'
+import {readLockHolder} from './lock-holder.js'
+import {type LiveSample, takeSample} from './live.js'
+import {replicationView, type ReplicationView} from './replication.js'
+import {STATE_EXIT_CODES, type StatusReport} from './report.js'
+import {setupProgress, stepStatuses} from './steps.js'
+import {judge} from './verdict.js'
+
+export interface StatusOptions {
+  home: string
+  profile: string
+  /** Seconds behind beyond which a replica counts as lagging (exit 5). */
+  maxLag: number
+  note(message: string): void
+  /** The setup steps; the real list unless a test narrows it. */
+  steps?: Step[]
+}
+
+/**
+ * Looks at a profile, once or again and again (--watch): its checkpoint and lock, and live, the
+ * replica and the source. Takes no lock: it runs beside a running `datain start`. The apply rate
+ * compares each look with the one before.
+ */
+export class StatusMonitor {
+  #previous: LiveSample | undefined
+
+  private constructor(
+    private readonly session: Session,
+    private readonly options: StatusOptions,
+  ) {}
+
+  /** Reads the profile's settings and the passwords (environment or prompt); connects on first use. */
+  static async open(options: StatusOptions): Promise<StatusMonitor> {
+    const session = await openSession({home: options.home, profile: options.profile, lockFor: undefined, note: options.note})
+    // Status never reads it, but should a server ever echo it, it is masked like the others.
+    registerSecret(process.env.DATAIN_REPLICATION_PASSWORD)
+    try {
+      registerSecret((await session.store.readSecrets())?.replicationPassword)
+    } catch (error) {
+      await session.close()
+      throw error
+    }
+    return new StatusMonitor(session, options)
+  }
+
+  /**
+   * One report. `sampleMs`: with no earlier look to compare with, look twice this far apart to
+   * measure the apply rate (one-shot status); without it, the first report has no rate (--watch).
+   */
+  async check(options: {sampleMs?: number} = {}): Promise<StatusReport> {
+    const {session} = this
+    const steps = this.options.steps ?? SETUP_STEPS
+    const checkpoint = await session.store.readCheckpoint()
+    const holder = await readLockHolder(session.store.dir)
+    const statuses = stepStatuses(steps, checkpoint, holder, new Date())
+    const setup = setupProgress(statuses, holder)
+    const link = checkpoint.steps.link
+    const linkOutput = link?.output ?? {}
+    const mode: ReplicationMode = linkOutput.mode === 'gtid' || linkOutput.mode === 'file' ? linkOutput.mode : session.settings.gtid ? 'gtid' : 'file'
+    const hint = {procedureSchema: typeof linkOutput.procedureSchema === 'string' ? linkOutput.procedureSchema : undefined, profile: session.profile}
+
+    let view: ReplicationView | undefined
+    if (setup.kind !== 'not-started') {
+      let sample = await takeSample(session)
+      let previous = this.#previous
+      if (!previous && options.sampleMs && sample.replica.ok && sample.replica.value.status) {
+        await sleep(options.sampleMs)
+        previous = sample
+        sample = await takeSample(session)
+      }
+      this.#previous = sample
+      const {settings} = session
+      view = replicationView(sample, previous, {
+        mode,
+        source: {host: settings.source.host, port: settings.source.port, publicHost: settings.source.publicHost, replicationUser: settings.replicationUser},
+        replica: {host: settings.replica.host, port: settings.replica.port},
+        hint,
+      })
+    }
+
+    const verdict = judge({
+      profile: session.profile,
+      setup,
+      linked: link?.state === 'done',
+      view,
+      maxLag: this.options.maxLag,
+      steps,
+      hint,
+      ...stopRecords(checkpoint),
+    })
+    return {
+      profile: session.profile,
+      state: verdict.state,
+      exitCode: STATE_EXIT_CODES[verdict.state],
+      summary: verdict.summary,
+      next: verdict.next,
+      maxLag: this.options.maxLag,
+      steps: statuses,
+      replication: view?.report ?? null,
+      applyRate: view?.applyRate ?? null,
+      eta: view?.eta ?? null,
+      checkedAt: new Date().toISOString(),
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.close()
+  }
+}
+
+/**
+ * What `datain stop` recorded in the checkpoint, under ids of its own beside the steps' (persisted,
+ * never renamed): `removed` once it removed the link, and the replicate step marked E_STOPPED once it
+ * stopped replication.
+ */
+function stopRecords(checkpoint: Checkpoint): {removed?: {at: string; via: string; linked: boolean}; stoppedByDatain?: string} {
+  const removed = checkpoint.steps.removed
+  const output = removed?.output ?? {}
+  const replicate = checkpoint.steps.replicate
+  return {
+    removed:
+      removed?.state === 'done'
+        ? {at: typeof output.removedAt === 'string' ? output.removedAt : (removed.finishedAt ?? removed.startedAt), via: String(output.via ?? 'remove'), linked: output.linked !== false}
+        : undefined,
+    stoppedByDatain: replicate?.state !== 'done' && replicate?.error?.code === 'E_STOPPED' ? replicate.error.message : undefined,
+  }
+}
