@@ -66,7 +66,10 @@ async function main(): Promise<void> {
     console.log(`  replica: ${seen === note ? `'${seen}'` : 'not arrived within 20 s'}`)
     if (seen !== note) process.exitCode = 1
 
-    say('datain start again: every step is done, so it only checks and changes nothing')
+    say('datain status: the steps from the checkpoint, and replication live from the replica (threads, true lag, errors)')
+    await datain('status')
+
+    say('datain start again: the copy is done, so it only checks and makes sure replication runs')
     await datain('start')
   } finally {
     await sandbox.stop()
