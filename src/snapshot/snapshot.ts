@@ -6,6 +6,9 @@ import {placeholders, quoteIdentifier} from '../lib/sql.js'
 import {userDatabases} from '../preflight/context.js'
 import type {PlannedAction, StepContext, StepOutput} from '../steps/step.js'
 import {describeCopy, formatBytes, formatDuration, formatProgress, streamCopy} from './copy.js'
+import type {SnapshotPoint} from './parallel/consistent-snapshot.js'
+import {defaultThreads, parallelCopy} from './parallel/parallel-copy.js'
+import {describeObjects} from './parallel/schema.js'
 
 /** The snapshot step's output, kept in the checkpoint: the link step starts replication from these coordinates. */
 export interface SnapshotOutput extends StepOutput {
@@ -23,6 +26,12 @@ export interface SnapshotOutput extends StepOutput {
   seconds: number
   /** Server parameters datain set on the replica for the copy, so that a cleanup can put them back. */
   parametersChanged: ParameterChange[]
+  /** `parallel`: workers with LOAD DATA LOCAL; `stream`: mariadb-dump piped into mariadb (--parallel 1). */
+  engine?: 'parallel' | 'stream'
+  threads?: number
+  /** How the parallel copy's transactions were lined up on one binlog position, and how long the source's commits waited for it. */
+  snapshotMethod?: SnapshotPoint['method']
+  writesHeldMs?: number
 }
 
 const TRUST = 'log_bin_trust_function_creators'
@@ -70,15 +79,51 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
 
   const estimatedRows = await estimateRows(source, databases)
-  const result = await streamCopy({
-    source: ctx.sourceAddress,
-    replica: ctx.replicaAddress,
+  const onProgress = (p: Parameters<typeof formatProgress>[0]) => ctx.ui.status(`Copying: ${formatProgress(p)}`)
+  const copy = ctx.parallel === 1 ? await copyStreamed(ctx, databases, estimatedRows, onProgress) : await copyParallel(ctx, source, replica, databases, onProgress)
+  const {binlogFile, binlogPosition, gtidPosition, result} = copy
+  const rate = result.seconds > 0 ? `, ${formatBytes(result.bytes / result.seconds)}/s` : ''
+  const held =
+    copy.snapshotMethod === undefined
+      ? ''
+      : copy.snapshotMethod === 'agreed'
+        ? '; writes on the source were never held (the workers\u2019 snapshots agreed without a lock)'
+        : `; commits on the source were held ${copy.writesHeldMs} ms (${copy.snapshotMethod === 'backup-stage' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'})`
+  ctx.ui.info(
+    `Copied ${databases.join(', ')}: ${formatBytes(result.bytes)}, ${result.rows.toLocaleString('en-US')} rows in ${formatDuration(result.seconds)}${rate}` +
+      `${copy.threads === undefined ? '' : ` with ${copy.threads} thread${copy.threads === 1 ? '' : 's'}`}; ` +
+      `source position ${binlogFile}:${binlogPosition}${gtidPosition ? `, GTID ${gtidPosition}` : ''}${held}.`,
+  )
+  return {
     databases,
-    signal: ctx.signal,
-    estimatedRows,
-    onProgress: (p) => ctx.ui.status(`Copying: ${formatProgress(p)}`),
-  })
+    createdDatabases,
+    binlogFile,
+    binlogPosition,
+    gtidPosition,
+    bytes: result.bytes,
+    rows: result.rows,
+    seconds: result.seconds,
+    parametersChanged,
+    engine: copy.engine,
+    ...(copy.threads === undefined ? {} : {threads: copy.threads}),
+    ...(copy.snapshotMethod === undefined ? {} : {snapshotMethod: copy.snapshotMethod, writesHeldMs: copy.writesHeldMs}),
+  }
+}
 
+interface EngineResult {
+  engine: 'parallel' | 'stream'
+  binlogFile: string
+  binlogPosition: number
+  gtidPosition: string
+  result: {bytes: number; rows: number; seconds: number}
+  threads?: number
+  snapshotMethod?: SnapshotPoint['method']
+  writesHeldMs?: number
+}
+
+/** `--parallel 1`: mariadb-dump --single-transaction piped through the transform into mariadb. */
+async function copyStreamed(ctx: StepContext, databases: string[], estimatedRows: number, onProgress: (p: Parameters<typeof formatProgress>[0]) => void): Promise<EngineResult> {
+  const result = await streamCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, signal: ctx.signal, estimatedRows, onProgress})
   const {binlogFile, binlogPosition} = result.coordinates
   let gtidPosition = result.coordinates.gtidPosition
   if (gtidPosition === undefined) {
@@ -91,21 +136,34 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
     }
     gtidPosition = ''
   }
-  const rate = result.seconds > 0 ? `, ${formatBytes(result.bytes / result.seconds)}/s` : ''
-  ctx.ui.info(
-    `Copied ${databases.join(', ')}: ${formatBytes(result.bytes)}, ${result.rows.toLocaleString('en-US')} rows in ${formatDuration(result.seconds)}${rate}; ` +
-      `source position ${binlogFile}:${binlogPosition}${gtidPosition ? `, GTID ${gtidPosition}` : ''}.`,
-  )
+  return {engine: 'stream', binlogFile, binlogPosition, gtidPosition, result}
+}
+
+/** Several workers in one consistent snapshot, LOAD DATA LOCAL into the replica (see parallelCopy). */
+async function copyParallel(
+  ctx: StepContext,
+  source: Connection,
+  replica: Connection,
+  databases: string[],
+  onProgress: (p: Parameters<typeof formatProgress>[0]) => void,
+): Promise<EngineResult> {
+  let threads = ctx.parallel
+  if (threads === undefined) {
+    const chosen = await defaultThreads(source, replica)
+    threads = chosen.threads
+    ctx.ui.info(`Copying with ${threads} threads (${chosen.why}; --parallel N to choose).`)
+  }
+  const result = await parallelCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, threads, signal: ctx.signal, onProgress})
+  const {point} = result
   return {
-    databases,
-    createdDatabases,
-    binlogFile,
-    binlogPosition,
-    gtidPosition,
-    bytes: result.bytes,
-    rows: result.rows,
-    seconds: result.seconds,
-    parametersChanged,
+    engine: 'parallel',
+    binlogFile: point.binlogFile,
+    binlogPosition: point.binlogPosition,
+    gtidPosition: point.gtidPosition,
+    result,
+    threads: result.threads,
+    snapshotMethod: point.method,
+    writesHeldMs: point.writesHeldMs,
   }
 }
 
@@ -143,6 +201,36 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
     })
   } else {
     actions.push({on: 'replica', kind: 'check', text: `${TRUST} is ON when the copy holds functions or triggers (--no-arm: set it by hand)`})
+  }
+  if (ctx.parallel !== 1) {
+    const threads = ctx.parallel === undefined ? 'N (one per core, 2 to 8, within both servers’ spare connections)' : String(ctx.parallel)
+    actions.push(
+      {
+        on: 'source',
+        kind: 'sql',
+        text:
+          `START TRANSACTION WITH CONSISTENT SNAPSHOT  -- on ${threads} connections at once, kept when every SHOW STATUS LIKE 'binlog_snapshot_%' agrees; ` +
+          'otherwise BACKUP STAGE START; BACKUP STAGE BLOCK_COMMIT (FLUSH TABLES WITH READ LOCK before 10.4) for the milliseconds it takes to open them, then BACKUP STAGE END; ' +
+          'SELECT BINLOG_GTID_POS(file, position)',
+      },
+      {on: 'replica', kind: 'sql', text: 'CREATE DATABASE … / CREATE TABLE …  -- as SHOW CREATE DATABASE / SHOW CREATE TABLE on the source, with their indexes'},
+      {
+        on: 'replica',
+        kind: 'sql',
+        text:
+          "LOAD DATA LOCAL INFILE 'datain-rows' INTO TABLE … CHARACTER SET binary  -- per table, large tables in ranges of their primary key, " +
+          'rows streamed from SELECT CAST(… AS BINARY) in the snapshot, at most 4 MiB a statement, every row and warning checked',
+      },
+      {on: 'local', kind: 'process', text: describeObjects(ctx.sourceAddress, ctx.replicaAddress, shownDatabases)},
+      {
+        on: 'local',
+        kind: 'note',
+        text:
+          'after the rows: routines, events and triggers (which so do not fire for the copied rows), then views; DEFINER clauses removed (the replica admin becomes the definer), ' +
+          'statements that need SUPER dropped, events made DISABLE ON SLAVE. --parallel 1 copies in one stream of mariadb-dump into mariadb instead.',
+      },
+    )
+    return actions
   }
   const commands = describeCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases: shownDatabases})
   actions.push(

@@ -45,6 +45,11 @@ export interface StepContext {
   /** Aborted on Ctrl-C / SIGTERM: pass it to every child process and long wait. */
   signal: AbortSignal
   ui: StepUi
+  /**
+   * Workers of the snapshot's copy (`datain start --parallel N`): undefined, as many as this
+   * machine and both servers allow; 1, the single stream of mariadb-dump into mariadb.
+   */
+  parallel?: number
 }
 
 /** Progress for people, on stderr; silent under --json. */

@@ -29,6 +29,8 @@ export interface TestStepOptions {
   previous?: StepRecord
   noArm?: boolean
   signal?: AbortSignal
+  /** `datain start --parallel N`: 1 for the streamed mariadb-dump copy; default as datain picks. */
+  parallel?: number
 }
 
 /**
@@ -116,6 +118,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     replicationPassword: async () => 'not-used-by-these-steps',
     signal: options.signal ?? new AbortController().signal,
     ui: {info: (m) => infos.push(m), status: (m) => statuses.push(m)},
+    parallel: options.parallel,
   }
 
   let closed = false

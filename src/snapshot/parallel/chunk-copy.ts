@@ -1,0 +1,207 @@
+import {Readable} from 'node:stream'
+import type {Connection} from 'mariadb'
+import {RowEncoder} from './row-encoder.js'
+
+export interface ChunkCopyOptions {
+  /** A connection inside the snapshot transaction. */
+  source: Connection
+  replica: Connection
+  /** The SELECT of the chunk's rows, every column `CAST(… AS BINARY)`, and its bound values. */
+  select: string
+  values: unknown[]
+  /** `LOAD DATA LOCAL INFILE '<name>' INTO TABLE …`: run once per batch. */
+  load: string
+  /**
+   * Bytes sent to the replica by one LOAD DATA statement at most. The connector writes a local
+   * infile stream to its socket without waiting for it to drain, so a batch is what may sit in
+   * memory on the way out; the next batch is read meanwhile, up to as much again.
+   */
+  batchBytes: number
+  /** Called as rows reach the replica (rows and bytes of this call only). */
+  onLoaded?: (rows: number, bytes: number) => void
+}
+
+export interface ChunkCopyResult {
+  rows: number
+  bytes: number
+  statements: number
+}
+
+/** How much the encoder gathers before it hands a piece to the loader. */
+const PIECE_BYTES = 256 * 1024
+
+/**
+ * Copies the rows of one SELECT into one table: rows stream from the source (the connector pauses
+ * the socket when they are not taken: backpressure), are encoded for LOAD DATA, and go to the
+ * replica in statements of at most `batchBytes`, each a transaction of its own. Memory stays
+ * within about two batches whatever the size of the table.
+ *
+ * Throws the first failure of either side; a LOAD DATA LOCAL that skipped or changed a row is a
+ * failure too (with LOCAL the server turns errors into warnings: every warning is checked).
+ */
+export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyResult> {
+  const pending = new PieceQueue(2 * options.batchBytes)
+  const encoder = new RowEncoder(PIECE_BYTES * 2)
+  const rows = options.source.queryStream({sql: options.select, rowsAsArray: true}, options.values)
+  let sourceDone = false
+  let sourceError: unknown
+
+  const flush = () => {
+    if (encoder.length === 0) return
+    const {bytes, rows: n} = encoder.take()
+    pending.put({bytes, rows: n})
+  }
+  const reading = new Promise<void>((resolve, reject) => {
+    rows.on('data', (row: Array<Uint8Array | null>) => {
+      encoder.push(row)
+      if (encoder.length >= PIECE_BYTES) {
+        flush()
+        if (pending.full) {
+          rows.pause()
+          pending.onRoom = () => rows.resume()
+        }
+      }
+    })
+    rows.once('error', (error: unknown) => {
+      sourceError = error
+      pending.fail(error)
+      reject(error)
+    })
+    rows.once('end', () => {
+      flush()
+      sourceDone = true
+      pending.end()
+      resolve()
+    })
+  })
+  reading.catch(() => {})
+
+  const result: ChunkCopyResult = {rows: 0, bytes: 0, statements: 0}
+  try {
+    // At least one statement, even for no rows: it proves the table takes LOAD DATA.
+    do {
+      const batch = pending.batch(options.batchBytes)
+      const loaded = (await options.replica.query({sql: options.load, infileStreamFactory: () => batch.stream})) as {affectedRows: number; warningStatus: number}
+      if (sourceError !== undefined) throw new SourceReadError(sourceError)
+      const sent = batch.sent()
+      result.statements++
+      if (loaded.warningStatus > 0 || Number(loaded.affectedRows) !== sent.rows) {
+        const warnings = (await options.replica.query('SHOW WARNINGS LIMIT 5')) as Array<{Level: string; Code: number; Message: string}>
+        throw new LoadRejectedError(sent.rows, Number(loaded.affectedRows), warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`))
+      }
+      result.rows += sent.rows
+      result.bytes += sent.bytes
+      options.onLoaded?.(sent.rows, sent.bytes)
+    } while (!(sourceDone && pending.empty))
+    await reading
+    return result
+  } catch (error) {
+    // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
+    rows.removeAllListeners('data')
+    throw sourceError !== undefined && !(error instanceof SourceReadError) ? new SourceReadError(sourceError) : error
+  }
+}
+
+/** The source failed while its rows were read (the replica's statement failed only because of it). */
+export class SourceReadError extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause))
+  }
+}
+
+/** LOAD DATA LOCAL reported fewer rows than sent, or warnings: a row was skipped (a duplicate) or changed. */
+export class LoadRejectedError extends Error {
+  constructor(
+    readonly sent: number,
+    readonly loaded: number,
+    readonly warnings: string[],
+  ) {
+    super(`the replica took ${loaded} of ${sent} rows${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`)
+  }
+}
+
+interface Piece {
+  bytes: Buffer
+  rows: number
+}
+
+/**
+ * Encoded pieces between the source's stream and the replica's statements. `batch(n)` makes the
+ * stream one LOAD DATA reads: it takes pieces as they come until `n` bytes went out or the source
+ * ended.
+ */
+class PieceQueue {
+  private pieces: Piece[] = []
+  private bytes = 0
+  private ended = false
+  private error: unknown
+  /** Set by the reader when it paused because the queue was full. */
+  onRoom?: () => void
+  private wake?: () => void
+
+  constructor(private readonly capacity: number) {}
+
+  get full(): boolean {
+    return this.bytes >= this.capacity
+  }
+
+  get empty(): boolean {
+    return this.pieces.length === 0
+  }
+
+  put(piece: Piece): void {
+    this.pieces.push(piece)
+    this.bytes += piece.bytes.length
+    this.wake?.()
+  }
+
+  end(): void {
+    this.ended = true
+    this.wake?.()
+  }
+
+  fail(error: unknown): void {
+    this.error = error
+    this.wake?.()
+  }
+
+  batch(limit: number): {stream: Readable; sent(): {rows: number; bytes: number}} {
+    let rows = 0
+    let bytes = 0
+    let finished = false
+    const feed = (): void => {
+      this.wake = undefined
+      if (finished) return
+      if (this.error !== undefined) {
+        finished = true
+        stream.destroy(this.error instanceof Error ? this.error : new Error(String(this.error)))
+        return
+      }
+      const piece = this.pieces.shift()
+      if (piece) {
+        this.bytes -= piece.bytes.length
+        rows += piece.rows
+        bytes += piece.bytes.length
+        if (this.onRoom && !this.full) {
+          const resume = this.onRoom
+          this.onRoom = undefined
+          resume()
+        }
+        if (bytes >= limit) finished = true
+        stream.push(piece.bytes)
+        if (finished) stream.push(null)
+        return
+      }
+      if (this.ended) {
+        finished = true
+        stream.push(null)
+        return
+      }
+      // Nothing yet: push when the next piece (or the end) comes; read() is not called again until then.
+      this.wake = feed
+    }
+    // The connector listens with 'data' and writes each chunk to its socket as it comes.
+    const stream = new Readable({read: feed})
+    return {stream, sent: () => ({rows, bytes})}
+  }
+}

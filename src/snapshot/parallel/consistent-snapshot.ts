@@ -1,0 +1,170 @@
+import {performance} from 'node:perf_hooks'
+import type {Connection} from 'mariadb'
+import {DatainError, ExitCode} from '../../lib/errors.js'
+import {parseVersion, serverVersion, versionAtLeast} from '../../lib/sql.js'
+
+/** Where the snapshot stands in the source's binary log, and what it cost the source's writers. */
+export interface SnapshotPoint {
+  binlogFile: string
+  binlogPosition: number
+  /** `BINLOG_GTID_POS(binlogFile, binlogPosition)`; empty on a server that never wrote a GTID. */
+  gtidPosition: string
+  /**
+   * How the transactions were lined up: `agreed` — opened together without any lock, and every
+   * one reported the same binlog position; otherwise under a brief lock of commits
+   * (`backup-stage`: BACKUP STAGE BLOCK_COMMIT, MariaDB 10.4.1+) or of all writes
+   * (`flush-tables`: FLUSH TABLES WITH READ LOCK).
+   */
+  method: 'agreed' | 'backup-stage' | 'flush-tables'
+  /** How long commits or writes on the source waited for datain; 0 when `agreed`. */
+  writesHeldMs: number
+  /** Tries without a lock before that. */
+  attempts: number
+}
+
+export interface SnapshotOptions {
+  /** Tries without a lock before taking one; 0 goes straight to the lock. Default 5. */
+  lockFreeAttempts?: number
+  /** Seconds the lock may wait for running statements or DDL before datain gives up. Default 30. */
+  lockWaitSeconds?: number
+}
+
+/**
+ * Opens one REPEATABLE READ snapshot on each of `workers` such that all of them see the same
+ * data, which is the source's state at exactly one binary log position, and returns that position.
+ *
+ * MariaDB takes `START TRANSACTION WITH CONSISTENT SNAPSHOT` under its commit-order lock and
+ * reports the binlog position of that very snapshot (`binlog_snapshot_file/position`), which is
+ * what mariadb-dump --single-transaction --master-data relies on. Two snapshots that report the
+ * same position therefore saw the same commits. So they are first opened together without any
+ * lock, and kept when every position agrees (a quiet source, or a lucky moment on a busy one);
+ * after `lockFreeAttempts` disagreements, commits are held on `coordinator` for as long as it takes
+ * to open them (milliseconds) — the way mydumper and MySQL Shell hold FLUSH TABLES WITH READ LOCK,
+ * but with MariaDB's lighter BACKUP STAGE BLOCK_COMMIT where the server has it.
+ *
+ * The workers must be fresh connections with no transaction open.
+ */
+export async function openConsistentSnapshot(coordinator: Connection, workers: Connection[], options: SnapshotOptions = {}): Promise<SnapshotPoint> {
+  if (workers.length === 0) throw new Error('openConsistentSnapshot: no connection')
+  for (const worker of workers) await worker.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+  const lockFree = options.lockFreeAttempts ?? 5
+  let attempts = 0
+  for (; attempts < lockFree; attempts++) {
+    const positions = await startAll(workers)
+    if (positions.every((p) => samePosition(p, positions[0]!))) {
+      return {...(await withGtid(coordinator, positions[0]!)), method: 'agreed', writesHeldMs: 0, attempts: attempts + 1}
+    }
+    await Promise.all(workers.map((w) => w.query('ROLLBACK')))
+  }
+
+  const version = parseVersion(await serverVersion(coordinator))
+  const backupStage = version !== undefined && versionAtLeast(version, 10, 4, 1) && !/mysql/i.test(await serverVersion(coordinator))
+  await coordinator.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.round(options.lockWaitSeconds ?? 30))}`)
+  let held = 0
+  let positions: Position[]
+  if (backupStage) {
+    // START then BLOCK_COMMIT: running transactions go on, only their commits wait; DDL waits
+    // too (BLOCK_DDL is implied). BACKUP STAGE END lifts it, also when the session ends.
+    await coordinator.query('BACKUP STAGE START')
+    try {
+      await coordinator.query('BACKUP STAGE BLOCK_COMMIT')
+      const from = performance.now()
+      try {
+        positions = await startAll(workers)
+      } finally {
+        await coordinator.query('BACKUP STAGE END')
+        held = performance.now() - from
+      }
+    } catch (error) {
+      await coordinator.query('BACKUP STAGE END').catch(() => {})
+      throw lockError(error)
+    }
+  } else {
+    try {
+      await coordinator.query('FLUSH TABLES WITH READ LOCK')
+    } catch (error) {
+      throw lockError(error)
+    }
+    const from = performance.now()
+    try {
+      positions = await startAll(workers)
+    } finally {
+      await coordinator.query('UNLOCK TABLES')
+      held = performance.now() - from
+    }
+  }
+  if (!positions.every((p) => samePosition(p, positions[0]!))) {
+    throw new DatainError(
+      `The source's binary log moved while datain held its commits (${positions.map((p) => `${p.file}:${p.position}`).join(', ')}), so the copy's ` +
+        'transactions would not see the same data. Something wrote to the binary log without committing through the server (a replica thread of the source?). Run datain start again.',
+      {code: 'E_SNAPSHOT_INCONSISTENT', exit: ExitCode.failed},
+    )
+  }
+  return {
+    ...(await withGtid(coordinator, positions[0]!)),
+    method: backupStage ? 'backup-stage' : 'flush-tables',
+    writesHeldMs: Math.round(held * 10) / 10,
+    attempts,
+  }
+}
+
+interface Position {
+  file: string
+  position: number
+}
+
+async function startAll(workers: Connection[]): Promise<Position[]> {
+  // Sent together: the closer in time they start, the likelier they agree without a lock.
+  await Promise.all(workers.map((w) => w.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')))
+  return Promise.all(workers.map((w) => snapshotPosition(w)))
+}
+
+async function snapshotPosition(conn: Connection): Promise<Position> {
+  const rows = (await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")) as Array<{
+    Variable_name: string
+    Value: string
+  }>
+  const value = (name: string) => rows.find((r) => r.Variable_name.toLowerCase() === name)?.Value ?? ''
+  const file = value('binlog_snapshot_file')
+  const position = Number(value('binlog_snapshot_position'))
+  if (!file || !Number.isSafeInteger(position) || position <= 0) {
+    throw new DatainError(
+      'The source reports no binary log position for its snapshot (binlog_snapshot_file is empty): binary logging is off, so replication could not start where the copy ends. ' +
+        "Turn it on (the binlog step says how) and run 'datain start' again.",
+      {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
+    )
+  }
+  return {file, position}
+}
+
+function samePosition(a: Position, b: Position): boolean {
+  return a.file === b.file && a.position === b.position
+}
+
+async function withGtid(coordinator: Connection, at: Position): Promise<Pick<SnapshotPoint, 'binlogFile' | 'binlogPosition' | 'gtidPosition'>> {
+  const [row] = (await coordinator.query('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [at.file, at.position])) as Array<{gtid: string | null}>
+  return {binlogFile: at.file, binlogPosition: at.position, gtidPosition: row?.gtid ?? ''}
+}
+
+function lockError(error: unknown): DatainError {
+  const errno = (error as {errno?: number})?.errno
+  if (errno === 1205) {
+    return new DatainError(
+      'datain could not hold the source’s commits for the instant it needs to line up the copy’s transactions: a long statement or DDL kept the lock ' +
+        "from being granted within its wait. Run 'datain start' again when the source is quieter.",
+      {code: 'E_SNAPSHOT_LOCK', exit: ExitCode.failed, cause: error},
+    )
+  }
+  if (errno === 1227 || errno === 1044 || errno === 1045) {
+    return new DatainError(
+      'The source user may not hold commits for an instant (BACKUP STAGE / FLUSH TABLES WITH READ LOCK need the RELOAD privilege), which a parallel copy ' +
+        "needs while the source is busy. GRANT RELOAD ON *.* to it, or run 'datain start --parallel 1'.",
+      {code: 'E_SNAPSHOT_LOCK', exit: ExitCode.failed, cause: error},
+    )
+  }
+  return new DatainError(`datain could not hold the source’s commits to line up the copy: ${(error as Error)?.message ?? error}.`, {
+    code: 'E_SNAPSHOT_LOCK',
+    exit: ExitCode.failed,
+    cause: error,
+  })
+}

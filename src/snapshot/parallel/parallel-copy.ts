@@ -1,0 +1,243 @@
+import {availableParallelism} from 'node:os'
+import type {Connection} from 'mariadb'
+import {interruptedError} from '../../lib/child-process.js'
+import {DatainError, ExitCode, isDatainError} from '../../lib/errors.js'
+import type {ServerAddress} from '../../lib/mariadb.js'
+import type {CopyProgress} from '../copy.js'
+import {copyChunk, LoadRejectedError, SourceReadError} from './chunk-copy.js'
+import {connectForCopy} from './connections.js'
+import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
+import {createObjects, createTables, listViews} from './schema.js'
+import {type Chunk, chunkSelect, listTables, loadStatement, planChunks, tableLabel} from './tables.js'
+
+export interface ParallelCopyOptions {
+  source: ServerAddress
+  replica: ServerAddress
+  databases: string[]
+  /** Workers: each one source connection in the snapshot and one replica connection. */
+  threads: number
+  signal: AbortSignal
+  onProgress?: (progress: CopyProgress) => void
+  progressIntervalMs?: number
+  /** Tables larger than this (InnoDB's estimate) are split by primary-key ranges. Default 256 MiB. */
+  chunkBytes?: number
+  /** Bytes of one LOAD DATA statement at most (see copyChunk). Default 4 MiB. */
+  batchBytes?: number
+  snapshot?: SnapshotOptions
+  /** Called once the snapshot is open, before any row is read (tests write to the source then). */
+  onSnapshot?: (point: SnapshotPoint) => void | Promise<void>
+}
+
+export interface ParallelCopyResult {
+  point: SnapshotPoint
+  rows: number
+  /** Bytes of row data sent to the replica (LOAD DATA text). */
+  bytes: number
+  seconds: number
+  tables: number
+  chunks: number
+  threads: number
+  /** DEFINER clauses removed from the routines, triggers, events and views. */
+  definers: number
+}
+
+const DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+/** Connections left to others on either server when datain picks its number of threads. */
+const SPARE_CONNECTIONS = 5
+const MAX_DEFAULT_THREADS = 8
+
+/**
+ * How many workers a copy uses unless told: one per core of this machine (at least 2, at most 8),
+ * and never more than either server has connections to spare (max_connections less those in use
+ * and a few for others; Azure's Basic tier allows 50 in all).
+ */
+export async function defaultThreads(source: Connection, replica: Connection): Promise<{threads: number; why: string}> {
+  const cores = availableParallelism()
+  const wanted = Math.min(MAX_DEFAULT_THREADS, Math.max(2, cores))
+  const spare = async (conn: Connection) => {
+    const [row] = (await conn.query('SELECT @@max_connections AS max, (SELECT COUNT(*) FROM information_schema.PROCESSLIST) AS used')) as Array<{max: number; used: number}>
+    return Math.max(1, Number(row?.max ?? 0) - Number(row?.used ?? 0) - SPARE_CONNECTIONS)
+  }
+  const [sourceSpare, replicaSpare] = await Promise.all([spare(source), spare(replica)])
+  const threads = Math.max(1, Math.min(wanted, sourceSpare, replicaSpare))
+  const limits = [`${cores} core${cores === 1 ? '' : 's'} here`]
+  if (replicaSpare < wanted) limits.push(`${replicaSpare} spare connections on the replica`)
+  if (sourceSpare < wanted) limits.push(`${sourceSpare} spare connections on the source`)
+  return {threads, why: limits.join(', ')}
+}
+
+/**
+ * Copies `databases` from the source into the replica with `threads` workers at once, as one
+ * consistent snapshot: the workers' transactions are lined up on one binary log position (see
+ * openConsistentSnapshot), whose coordinates the result carries. Tables (and ranges of large
+ * tables) are shared out largest first; rows stream from the source into LOAD DATA LOCAL on the
+ * replica with backpressure, so memory stays flat whatever the size. Then the routines, events
+ * and triggers (after the rows: they must not fire for them), then the views.
+ *
+ * The databases must not exist on the replica. Any failure or abort ends every connection (the
+ * source's snapshot with them) and throws; what was loaded stays, for the caller to drop.
+ */
+export async function parallelCopy(options: ParallelCopyOptions): Promise<ParallelCopyResult> {
+  const started = Date.now()
+  const threads = Math.max(1, Math.floor(options.threads))
+  const opened: Connection[] = []
+  let failure: unknown
+  const fail = (error: unknown) => {
+    failure ??= error
+    // Ends every statement in flight: the other workers stop at once.
+    for (const conn of opened) conn.destroy()
+  }
+  const onAbort = () => fail(interruptedError())
+  if (options.signal.aborted) throw interruptedError()
+  options.signal.addEventListener('abort', onAbort, {once: true})
+  const open = async (role: 'source' | 'replica', address: ServerAddress) => {
+    const conn = await connectForCopy(role, address)
+    opened.push(conn)
+    // A connection that dies between statements must not take the process with it.
+    conn.on('error', () => {})
+    if (failure !== undefined) conn.destroy()
+    return conn
+  }
+
+  let rows = 0
+  let bytes = 0
+  let estimatedRows = 0
+  const inFlight = new Map<number, string>()
+  const report = (done = false) => {
+    // Nothing to say before the first rows land (the snapshot, the tables): no rate, no ETA yet.
+    if (rows > 0 || done) options.onProgress?.(progressOf({rows, bytes, estimatedRows, started, inFlight, done}))
+  }
+  const timer = options.onProgress ? setInterval(() => report(), options.progressIntervalMs ?? 1000) : undefined
+
+  try {
+    // The replica first: when it cannot be reached, nothing is asked of the source.
+    const replicas = await Promise.all(Array.from({length: threads}, () => open('replica', options.replica)))
+    await Promise.all(
+      replicas.map((r) => r.query("SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")),
+    )
+    const coordinator = await open('source', options.source)
+    const sources = await Promise.all(Array.from({length: threads}, () => open('source', options.source)))
+    await Promise.all(
+      sources.map((s) =>
+        // A worker whose rows wait for the replica must not be cut off by the source (net_write_timeout).
+        s.query("SET SESSION time_zone = '+00:00', net_write_timeout = 86400, max_statement_time = 0"),
+      ),
+    )
+    const point = await openConsistentSnapshot(coordinator, sources, options.snapshot)
+    await coordinator.end()
+    await options.onSnapshot?.(point)
+
+    const tables = await listTables(sources[0]!, options.databases)
+    const views = await listViews(sources[0]!, options.databases)
+    estimatedRows = tables.reduce((n, t) => n + t.estimatedRows, 0)
+    await createTables(sources[0]!, replicas[0]!, options.databases, tables)
+    const chunks = (await planChunks(sources[0]!, tables, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)).sort((a, b) => b.estimatedBytes - a.estimatedBytes)
+    const queue = [...chunks]
+    const batchBytes = await batchSize(replicas[0]!, options.batchBytes ?? DEFAULT_BATCH_BYTES)
+
+    const worker = async (i: number) => {
+      for (let chunk = queue.shift(); chunk && failure === undefined; chunk = queue.shift()) {
+        inFlight.set(i, tableLabel(chunk.table))
+        const {sql, values} = chunkSelect(chunk)
+        try {
+          await copyChunk({
+            source: sources[i]!,
+            replica: replicas[i]!,
+            select: sql,
+            values,
+            load: loadStatement(chunk.table),
+            batchBytes,
+            onLoaded: (n, b) => {
+              rows += n
+              bytes += b
+            },
+          })
+        } catch (error) {
+          fail(chunkError(chunk, error))
+          return
+        } finally {
+          inFlight.delete(i)
+        }
+      }
+    }
+    await Promise.all(sources.map((_, i) => worker(i)))
+    if (failure !== undefined) throw failure
+    // Every row is read: the source's snapshot can go.
+    await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
+
+    const {definers} = await createObjects({source: options.source, replica: options.replica, databases: options.databases, views, signal: options.signal})
+    if (failure !== undefined) throw failure
+    report(true)
+    return {point, rows, bytes, seconds: (Date.now() - started) / 1000, tables: tables.length, chunks: chunks.length, threads, definers}
+  } catch (error) {
+    if (options.signal.aborted) throw interruptedError()
+    const first = failure ?? error
+    if (isDatainError(first)) throw first
+    throw new DatainError(`The copy failed: ${(first as {sqlMessage?: string})?.sqlMessage ?? (first as Error)?.message ?? String(first)}. Run 'datain start' again.`, {
+      code: 'E_SNAPSHOT_COPY',
+      exit: ExitCode.failed,
+      cause: first,
+    })
+  } finally {
+    if (timer) clearInterval(timer)
+    options.signal.removeEventListener('abort', onAbort)
+    await Promise.allSettled(opened.map((c) => (c.isValid() ? c.end() : Promise.resolve())))
+    for (const conn of opened) conn.destroy()
+  }
+}
+
+/** The batch size, kept well under the replica's max_allowed_packet (the connector sends a batch as one packet). */
+async function batchSize(replica: Connection, wanted: number): Promise<number> {
+  const [row] = (await replica.query('SELECT @@max_allowed_packet AS max')) as Array<{max: number | bigint}>
+  const max = Number(row?.max ?? 0)
+  return max > 0 ? Math.max(64 * 1024, Math.min(wanted, Math.floor(max / 4))) : wanted
+}
+
+function chunkError(chunk: Chunk, error: unknown): unknown {
+  if (isDatainError(error)) return error
+  const where = `${tableLabel(chunk.table)}${chunk.count > 1 ? ` (part ${chunk.index + 1} of ${chunk.count})` : ''}`
+  if (error instanceof SourceReadError) {
+    const cause = error.cause as {errno?: number; sqlMessage?: string; message?: string}
+    const ddl = cause?.errno === 1412 ? ' The table was changed (DDL) after the snapshot began: do not change tables while datain copies them.' : ''
+    return new DatainError(`Reading the rows of ${where} from the source failed: ${cause?.sqlMessage ?? cause?.message ?? String(cause)}.${ddl} Run 'datain start' again.`, {
+      code: 'E_SNAPSHOT_DUMP',
+      exit: ExitCode.failed,
+      cause,
+    })
+  }
+  if (error instanceof LoadRejectedError) {
+    return new DatainError(`The replica did not take every row of ${where}: ${error.message}. Nothing was linked; run 'datain start' again once the cause is fixed.`, {
+      code: 'E_SNAPSHOT_LOAD',
+      exit: ExitCode.failed,
+      cause: error,
+    })
+  }
+  const e = error as {errno?: number; sqlMessage?: string; message?: string}
+  const infile =
+    e?.errno === 1148 || e?.errno === 4166 || e?.errno === 3948
+      ? " The replica refuses LOAD DATA LOCAL (its server parameter local_infile is OFF): turn it ON, or run 'datain start --parallel 1' for the single-stream copy (mariadb-dump piped into mariadb)."
+      : ''
+  return new DatainError(`Loading the rows of ${where} into the replica failed: ${e?.sqlMessage ?? e?.message ?? String(error)}.${infile}`, {
+    code: 'E_SNAPSHOT_LOAD',
+    exit: ExitCode.failed,
+    cause: error,
+  })
+}
+
+function progressOf(s: {rows: number; bytes: number; estimatedRows: number; started: number; inFlight: Map<number, string>; done: boolean}): CopyProgress {
+  const seconds = Math.max(0.001, (Date.now() - s.started) / 1000)
+  const rowsPerSecond = s.rows / seconds
+  const tables = [...new Set(s.inFlight.values())]
+  return {
+    bytes: s.bytes,
+    rows: s.rows,
+    seconds,
+    estimatedRows: s.estimatedRows,
+    bytesPerSecond: s.bytes / seconds,
+    rowsPerSecond,
+    etaSeconds: s.estimatedRows > 0 && rowsPerSecond > 0 ? Math.max(0, s.estimatedRows - s.rows) / rowsPerSecond : undefined,
+    table: tables.length === 0 ? undefined : tables.length === 1 ? tables[0] : `${tables[0]} +${tables.length - 1}`,
+    done: s.done,
+  }
+}

@@ -1,0 +1,315 @@
+import {randomBytes} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import type {Connection} from 'mariadb'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {MariaDbServer} from '../../sandbox/mariadb-server.js'
+import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {benchmarkStatements} from '../../sandbox/sample-data.js'
+import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
+import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
+import {evenBounds} from '../../src/snapshot/parallel/tables.js'
+import {RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
+import type {SnapshotOutput} from '../../src/snapshot/snapshot.js'
+import {snapshotStep} from '../../src/steps/snapshot.js'
+import {allowLoopback} from '../helpers/preflight.js'
+import {testStepContext} from './step-context.js'
+
+/**
+ * The parallel copy's own guarantees, against the sandbox: several workers, tables cut into
+ * primary-key ranges (integer, composite, and a non-integer key that is not cut), every column
+ * type byte for byte, triggers that do not fire for the copied rows, and one snapshot whose
+ * recorded GTID lets replication apply each write made during the copy exactly once.
+ */
+
+const SAMPLE_ROWS = 6000
+const BENCH_ROWS = 40_000
+/** Small enough that every table of a few hundred KB is cut into ranges. */
+const CHUNK_BYTES = 64 * 1024
+
+let sandbox: Sandbox
+let source: ServerAddress
+let replica: ServerAddress
+const homes: string[] = []
+
+beforeAll(async () => {
+  sandbox = await startSandbox({sampleRows: SAMPLE_ROWS})
+  allowLoopback(sandbox)
+  source = {
+    host: sandbox.source.host,
+    port: sandbox.source.port,
+    user: sandbox.source.user,
+    password: sandbox.source.password,
+    tls: {ca: readFileSync(sandbox.source.sslCa, 'utf8'), verify: true},
+  }
+  replica = {
+    host: sandbox.replica.host,
+    port: sandbox.replica.port,
+    user: sandbox.replica.user,
+    password: sandbox.replica.password,
+    tls: {ca: readFileSync(sandbox.replica.sslCa, 'utf8'), verify: true},
+  }
+  await sandbox.source.server.execute([
+    ...benchmarkStatements({tables: 2, rows: BENCH_ROWS}),
+    // A key that is not an integer: copied as one piece.
+    `CREATE TABLE shop.coupons (code VARCHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY, percent TINYINT UNSIGNED NOT NULL, note TEXT)`,
+    `INSERT INTO shop.coupons SELECT CONCAT('C-', LPAD(seq, 6, '0')), seq % 90, IF(seq % 3 = 0, NULL, CONCAT('note ', seq)) FROM shop.seq_1_to_3000`,
+    `CREATE TABLE shop.kinds (
+      id INT NOT NULL PRIMARY KEY,
+      txt VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+      lat VARCHAR(50) CHARACTER SET latin1 NULL,
+      bin VARBINARY(64) NULL,
+      blb LONGBLOB NULL,
+      js JSON NULL,
+      geo GEOMETRY NULL,
+      pt POINT NULL,
+      dt DATETIME(6) NULL,
+      ts TIMESTAMP(3) NULL DEFAULT NULL,
+      tm TIME(6) NULL,
+      yr YEAR NULL,
+      dec1 DECIMAL(32,10) NULL,
+      flt FLOAT NULL,
+      dbl DOUBLE NULL,
+      bits BIT(10) NULL,
+      en ENUM('a', 'b', 'c d') NULL,
+      st SET('x', 'y', 'z') NULL,
+      big BIGINT UNSIGNED NULL,
+      twice INT AS (id * 2) VIRTUAL,
+      shout VARCHAR(210) AS (CONCAT(txt, '!')) PERSISTENT,
+      hidden INT INVISIBLE NOT NULL DEFAULT 7
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `INSERT INTO shop.kinds (id, txt, lat, bin, blb, js, geo, pt, dt, ts, tm, yr, dec1, flt, dbl, bits, en, st, big, hidden) VALUES
+      (1, CONCAT('😀 tab\\there, newline\\nend, back\\\\slash, nul', CHAR(0), ' 𠮷'), 'Ünïcödé', 0x00090A5C4E0D, UNHEX(REPEAT('00090A0D5C4E22275AFF', 500)),
+       '{"a": [1, "\\\\t"], "b": null, "ü": "𠮷"}', ST_GeomFromText('POLYGON((0 0, 10 0, 10 10, 0 0))', 4326), POINT(1.5, -2.25),
+       '2024-02-29 23:59:59.999999', '2038-01-19 03:14:07.999', '-838:59:59.000000', 2155, '-1234567890123456789012.1234567890',
+       0.1234567, 1e-300, b'1010101010', 'c d', 'x,z', 18446744073709551615, 9),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0),
+      (3, '\\\\N', '', '', '', '[]', NULL, POINT(0, 0), '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01.000', '00:00:00', 1901, '0.0000000001',
+       -3.4e38, -1.7976931348623157e308, b'0', 'a', '', 0, -1)`,
+    `INSERT INTO shop.kinds (id, txt, bin, blb, dt, dec1, flt, bits, big) SELECT 100 + seq, CONCAT('row ', seq, CHAR(9), seq), UNHEX(SHA2(seq, 256)),
+       UNHEX(REPEAT(SHA2(seq, 256), 1 + seq % 20)), TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL seq MICROSECOND, seq / 7, seq / 3, seq % 1024, seq * 1000003
+       FROM shop.seq_1_to_3000`,
+    'ANALYZE TABLE shop.customers, shop.products, shop.orders, shop.order_items, shop.daily_sales, shop.coupons, shop.kinds, bench.sbtest1, bench.sbtest2',
+  ])
+  // What the snapshot step would have set through ARM before a copy with functions and triggers.
+  await sandbox.replica.server.execute(['SET GLOBAL log_bin_trust_function_creators = ON'])
+})
+
+afterAll(async () => {
+  await sandbox?.stop()
+  await Promise.all(homes.map((h) => rm(h, {recursive: true, force: true})))
+})
+
+async function copy(options: Partial<ParallelCopyOptions> = {}) {
+  await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS shop', 'DROP DATABASE IF EXISTS bench'])
+  return parallelCopy({source, replica, databases: ['shop', 'bench'], threads: 3, signal: new AbortController().signal, chunkBytes: CHUNK_BYTES, ...options})
+}
+
+/** Row count and CHECKSUM TABLE of every base table of `database`, by table. */
+async function tableState(server: MariaDbServer, database: string): Promise<Record<string, {rows: number; checksum: string}>> {
+  const tables = await server.query<Array<{name: string}>>(
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+    [database],
+  )
+  const state: Record<string, {rows: number; checksum: string}> = {}
+  for (const {name} of tables) {
+    const q = `\`${database}\`.\`${name}\``
+    const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${q}`)
+    const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${q} EXTENDED`)
+    state[name] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
+  }
+  return state
+}
+
+async function expectIdentical(...databases: string[]): Promise<void> {
+  for (const database of databases) {
+    const expected = await tableState(sandbox.source.server, database)
+    expect(Object.keys(expected).length).toBeGreaterThan(0)
+    expect(await tableState(sandbox.replica.server, database), database).toEqual(expected)
+  }
+}
+
+describe('the parallel copy', () => {
+  it('copies with several workers, cutting tables by key ranges, every type byte for byte, without firing the triggers', async () => {
+    const progress: string[] = []
+    const result = await copy({onProgress: (p) => progress.push(`${p.rows} ${p.table ?? ''}`), progressIntervalMs: 50})
+    expect(result.threads).toBe(3)
+    expect(result.tables).toBe(9)
+    // The integer keys (single and composite) were cut; the VARCHAR key of coupons was not.
+    expect(result.chunks).toBeGreaterThan(30)
+    const [{n: rows}] = (await sandbox.source.server.query<Array<{n: bigint}>>(
+      `SELECT (SELECT COUNT(*) FROM shop.customers) + (SELECT COUNT(*) FROM shop.products) + (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.order_items)
+            + (SELECT COUNT(*) FROM shop.daily_sales) + (SELECT COUNT(*) FROM shop.coupons) + (SELECT COUNT(*) FROM shop.kinds)
+            + (SELECT COUNT(*) FROM bench.sbtest1) + (SELECT COUNT(*) FROM bench.sbtest2) AS n`,
+    )) as [{n: bigint}]
+    expect(result.rows).toBe(Number(rows))
+    expect(result.point.method).toBe('agreed')
+    expect(result.point.writesHeldMs).toBe(0)
+    expect(progress.length).toBeGreaterThan(0)
+
+    // CHECKSUM TABLE over every column, the generated and invisible ones included.
+    await expectIdentical('shop', 'bench')
+    // The trigger adds each line to its order's total: had it fired during the load, totals would have doubled.
+    const totals = 'SELECT SUM(total) AS s, COUNT(*) AS n FROM shop.orders'
+    expect(await sandbox.replica.server.query(totals)).toEqual(await sandbox.source.server.query(totals))
+    const [kinds] = await sandbox.replica.server.query<Array<Record<string, unknown>>>(
+      "SELECT txt = CONCAT('😀 tab\\there, newline\\nend, back\\\\slash, nul', CHAR(0), ' 𠮷') AS txt_ok, HEX(bits) AS bits, ST_AsText(geo) AS geo, ST_SRID(geo) AS srid, flt = 0.1234567e0 AS flt_exact, hidden, shout FROM shop.kinds WHERE id = 1",
+    )
+    const [sourceKinds] = await sandbox.source.server.query<Array<Record<string, unknown>>>(
+      'SELECT flt = 0.1234567e0 AS flt_exact FROM shop.kinds WHERE id = 1',
+    )
+    expect(kinds).toMatchObject({txt_ok: 1, bits: '2AA', geo: 'POLYGON((0 0,10 0,10 10,0 0))', srid: 4326, flt_exact: sourceKinds!.flt_exact, hidden: 9})
+    const [literal] = await sandbox.replica.server.query<Array<{txt: string | null}>>('SELECT txt FROM shop.kinds WHERE id = 3')
+    expect(literal!.txt).toBe('\\N')
+
+    // The objects came after the rows and work; the trigger fires for new rows.
+    const conn = await replicaAdmin()
+    try {
+      await conn.query('CALL shop.place_order(1, 1, 3, @order_id)')
+      const [placed] = await conn.query('SELECT o.total = 3 * p.price AS ok FROM shop.orders o JOIN shop.products p ON p.id = 1 WHERE o.id = @order_id')
+      expect(placed.ok).toBe(1)
+      const [view] = await conn.query('SELECT COUNT(*) AS n FROM shop.customer_order_summary')
+      expect(Number(view.n)).toBeGreaterThan(0)
+    } finally {
+      await conn.end()
+    }
+  })
+
+  it('records one GTID from which replication applies every write made during the copy exactly once, lock-free or under a brief commit lock', async () => {
+    for (const lockFreeAttempts of [0, 5]) {
+      const writer = await sandbox.source.server.connectAsRoot({database: 'shop'})
+      let writing = true
+      let inserts = 0
+      const marker = `during copy ${lockFreeAttempts}`
+      const load = (async () => {
+        for (let i = 1; writing; i++) {
+          await writer.query("INSERT INTO orders (customer_id, status, total, placed_at, `delivery note`) VALUES (?, 'pending', 0, NOW(6), ?)", [1 + (i % 100), `${marker} ${i}`])
+          inserts++
+          // The trigger adds the line to the order's total on the source; the replica gets both rows.
+          await writer.query('INSERT INTO order_items (order_id, `order`, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 1, ?, 2, 9.99)', [1 + (i % 50)])
+          await writer.query("UPDATE orders SET status = 'paid', total = total + 1 WHERE id = ?", [1 + ((i * 7919) % SAMPLE_ROWS)])
+          await writer.query('UPDATE kinds SET blb = ?, flt = flt + 1 WHERE id = ?', [randomBytes(64), 101 + (i % 3000)])
+          await writer.query('UPDATE bench.sbtest1 SET k = k + 1 WHERE id = ?', [1 + ((i * 104729) % BENCH_ROWS)])
+          await writer.query('DELETE FROM bench.sbtest2 WHERE id = ?', [BENCH_ROWS - i])
+          await writer.query("INSERT INTO bench.sbtest2 (k, c, pad) VALUES (?, 'during copy', ?)", [i, String(i)])
+        }
+      })()
+      try {
+        await sleep(100)
+        let duringSnapshot = 0
+        const result = await copy({
+          snapshot: {lockFreeAttempts},
+          onSnapshot: () => {
+            duringSnapshot = inserts
+          },
+        })
+        const after = inserts
+        await sleep(200)
+        writing = false
+        await load
+        expect(after - duringSnapshot, 'writes made while the rows were copied').toBeGreaterThan(20)
+        if (lockFreeAttempts === 0) {
+          expect(result.point.method).toBe('backup-stage')
+          expect(result.point.writesHeldMs).toBeGreaterThan(0)
+          expect(result.point.writesHeldMs).toBeLessThan(2000)
+        }
+        const [gtid] = await sandbox.source.server.query<Array<{g: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS g', [result.point.binlogFile, result.point.binlogPosition])
+        expect(result.point.gtidPosition).toBe(gtid!.g)
+
+        await replicateFrom(result.point.gtidPosition)
+        await expectIdentical('shop', 'bench')
+        const [copied] = await sandbox.replica.server.query<Array<{n: bigint}>>('SELECT COUNT(*) AS n FROM shop.orders WHERE `delivery note` LIKE ?', [`${marker} %`])
+        expect(Number(copied!.n)).toBe(inserts)
+      } finally {
+        writing = false
+        await load.catch(() => {})
+        await writer.end()
+        await stopReplication()
+      }
+    }
+  })
+
+  it('as the snapshot step with --parallel N: that many threads, the hold time and method in its output', async () => {
+    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS shop', 'DROP DATABASE IF EXISTS bench'])
+    const home = await mkdtemp(path.join(tmpdir(), 'datain-parallel-test-'))
+    homes.push(home)
+    const t = await testStepContext(sandbox, {home, parallel: 4, settings: {databases: ['shop', 'bench']}})
+    try {
+      const output = (await snapshotStep.run(t.ctx)) as SnapshotOutput
+      expect(output).toMatchObject({engine: 'parallel', threads: 4, snapshotMethod: 'agreed', writesHeldMs: 0, createdDatabases: ['shop', 'bench']})
+      expect(t.infos.join('\n')).toMatch(/Copied shop, bench: .* with 4 threads; source position binlog\.\d+:\d+, GTID \d+-\d+-\d+; writes on the source were never held/)
+      await expectIdentical('shop', 'bench')
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+describe('pieces of the parallel copy', () => {
+  it('encodes rows for LOAD DATA: NULL as \\N, the four special bytes escaped, everything else as it is', () => {
+    const encoder = new RowEncoder(8)
+    encoder.push([Buffer.from('a\tb\nc\\d\0e'), null, Buffer.from('\\N'), Buffer.from(''), Buffer.from('x'.repeat(40))])
+    encoder.push([Buffer.from([0xff, 0x0d, 0x22])])
+    const {bytes, rows} = encoder.take()
+    expect(rows).toBe(2)
+    expect(bytes.toString('latin1')).toBe(`a\\tb\\nc\\\\d\\0e\t\\N\t\\\\N\t\t${'x'.repeat(40)}\n\xff\r"\n`)
+    expect(encoder.length).toBe(0)
+  })
+
+  it('cuts a key range into even pieces that cover it whole', () => {
+    expect(evenBounds(1n, 100n, 4)).toEqual([26n, 51n, 76n])
+    expect(evenBounds(5n, 6n, 8)).toEqual([6n])
+    expect(evenBounds(7n, 7n, 8)).toEqual([])
+    expect(evenBounds(-(2n ** 63n), 2n ** 63n - 1n, 2)).toEqual([0n])
+  })
+})
+
+async function replicaAdmin(): Promise<Connection> {
+  return connectTo('replica', replica)
+}
+
+async function replicateFrom(gtid: string): Promise<void> {
+  const password = `r'e"p$l\\${Date.now()}`
+  await sandbox.source.server.execute(["DROP USER IF EXISTS 'par_repl'@'%'"])
+  await sandbox.source.server.query("CREATE USER 'par_repl'@'%' IDENTIFIED BY ?", [password])
+  await sandbox.source.server.query("GRANT REPLICATION SLAVE ON *.* TO 'par_repl'@'%' REQUIRE SSL")
+  const conn = await replicaAdmin()
+  try {
+    await conn.execute('CALL mysql.az_replication_change_master_with_gtid(?, ?, ?, ?, ?, ?)', [
+      '127.0.0.1',
+      'par_repl',
+      password,
+      sandbox.source.port,
+      gtid,
+      readFileSync(sandbox.source.sslCa, 'utf8'),
+    ])
+    await conn.query('CALL mysql.az_replication_start')
+    const [{target}] = (await sandbox.source.server.query<Array<{target: string}>>('SELECT @@gtid_binlog_pos AS target')) as [{target: string}]
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const [status] = await conn.query('SHOW SLAVE STATUS')
+      if (status?.Last_SQL_Errno || status?.Last_IO_Errno) {
+        throw new Error(`replication broke: ${status.Last_SQL_Errno} ${status.Last_SQL_Error} ${status.Last_IO_Errno} ${status.Last_IO_Error}`)
+      }
+      const [{pos}] = await conn.query('SELECT @@gtid_slave_pos AS pos')
+      if (pos === target) return
+      if (Date.now() > deadline) throw new Error(`replica at ${pos}, source at ${target}`)
+      await sleep(100)
+    }
+  } finally {
+    await conn.end()
+  }
+}
+
+async function stopReplication(): Promise<void> {
+  const conn = await replicaAdmin()
+  try {
+    await conn.query('CALL mysql.az_replication_stop').catch(() => {})
+    await conn.query('CALL mysql.az_replication_remove_master').catch(() => {})
+  } finally {
+    await conn.end()
+  }
+}
