@@ -9,10 +9,22 @@ export default class Start extends BaseCommand<typeof Start> {
     'Runs the steps preflight, binlog, replication-user, firewall, snapshot, link and replicate, each checking first what is ' +
     'already done. Interrupted at any moment (Ctrl-C, kill -9, a lost connection), it simply resumes when run again.'
 
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --profile prod --dry-run']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --profile prod --dry-run',
+    '<%= config.bin %> <%= command.id %> --parallel 4',
+  ]
 
   static override flags = {
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
+    parallel: Flags.integer({
+      summary: 'Threads of the snapshot copy; 1 copies in a single stream of mariadb-dump into mariadb.',
+      description:
+        'Default: one per core of this machine (2 to 8), within the connections both servers have to spare. Each thread holds one ' +
+        'connection to the source (in the snapshot) and one to the replica. Only this run: a resumed start may choose another.',
+      min: 1,
+      max: 64,
+    }),
   }
 
   async run(): Promise<SetupResult> {
@@ -26,6 +38,7 @@ export default class Start extends BaseCommand<typeof Start> {
         home: this.home,
         profile: flags.profile,
         dryRun: flags['dry-run'],
+        parallel: flags.parallel,
         signal: controller.signal,
         ui: this.stepUi(),
       })

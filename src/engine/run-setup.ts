@@ -12,6 +12,8 @@ export interface SetupOptions {
   home: string
   profile: string
   dryRun: boolean
+  /** `--parallel N`: threads of the snapshot's copy (StepContext.parallel). */
+  parallel?: number
   ui: StepUi
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal
@@ -62,6 +64,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
       },
       signal: options.signal,
       ui: options.ui,
+      parallel: options.parallel,
     }
 
     const reports: StepReport[] = []
