@@ -3,6 +3,7 @@ import {redact} from '../lib/redact.js'
 import {existingReplicationPassword, replicationPassword} from '../lib/passwords.js'
 import type {PlannedAction, Step, StepContext, StepId, StepOutput, StepUi} from '../steps/step.js'
 import {SETUP_STEPS} from '../steps/index.js'
+import {assertLinkNotRemoved} from '../stop/state.js'
 import {setupFingerprint} from './fingerprint.js'
 import type {ProfileStore} from './profile-store.js'
 import {openSession} from './session.js'
@@ -139,6 +140,8 @@ async function checkpointFor(store: ProfileStore, fingerprint: string, options: 
       {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
     )
   }
+  // After 'datain stop --remove' or '--cutover' the setup is finished: never link again from the old snapshot.
+  assertLinkNotRemoved(checkpoint, options.profile)
   if (checkpoint.fingerprint || options.dryRun) return checkpoint
   return store.resetCheckpoint(fingerprint)
 }

@@ -1,0 +1,50 @@
+import {confirm} from '@inquirer/prompts'
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {canPrompt} from '../lib/prompt.js'
+import {renderSkip} from '../stop/render.js'
+import {runSkip, type SkipResult} from '../stop/skip.js'
+
+export default class Skip extends BaseCommand<typeof Skip> {
+  static override summary = "Skip the one transaction the replica's SQL thread stopped on, after showing it."
+  static override description =
+    "Shows the replica's SQL error and the transaction it failed on (its GTID and events, from the source's binary log), asks for " +
+    "confirmation (or --yes), calls az_replication_skip_counter and records the skip in the profile's journal. The skipped transaction's " +
+    'changes are missing on the replica for good: skip only when you know the row it failed on is the only difference.'
+
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --yes --json']
+
+  static override flags = {
+    yes: Flags.boolean({char: 'y', summary: 'Skip without asking (needed without a terminal).', default: false}),
+  }
+
+  async run(): Promise<SkipResult> {
+    const {flags} = await this.parse(Skip)
+    const result = await runSkip({
+      home: this.home,
+      profile: flags.profile,
+      ui: this.stepUi(),
+      async confirm(transaction) {
+        if (flags.yes) return true
+        const what = transaction.gtid ? `transaction ${transaction.gtid}` : `the transaction at ${transaction.sourceFile}:${transaction.sourcePosition}`
+        if (!canPrompt()) {
+          throw new DatainError(
+            `Replication stopped on error ${transaction.errno} in ${what}. datain asks before it skips a transaction, and there is no terminal to ask on: ` +
+              'run the command again with --yes to skip it.',
+            {code: 'E_CONFIRMATION_NEEDED', exit: ExitCode.usage, suggestions: [`datain skip${flags.profile === 'default' ? '' : ` --profile ${flags.profile}`} --yes`]},
+          )
+        }
+        try {
+          return await confirm({message: `Skip ${what} (error ${transaction.errno}) on the replica?`, default: false}, {output: process.stderr})
+        } catch (error) {
+          // Ctrl-C at the question is a no.
+          if ((error as Error)?.name === 'ExitPromptError') return false
+          throw error
+        }
+      },
+    })
+    if (!this.jsonEnabled()) this.log(renderSkip(result))
+    return result
+  }
+}

@@ -1,0 +1,218 @@
+import type {FirewallRule} from '@azure/arm-mariadb'
+import {rm} from 'node:fs/promises'
+import path from 'node:path'
+import {PROFILE_FILES} from '../engine/profile-store.js'
+import type {Session} from '../engine/session.js'
+import type {Checkpoint} from '../engine/state-schema.js'
+import {armCall} from '../lib/azure.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {firewallRuleName, mergeNames} from '../lib/firewall.js'
+import {restoreServerParameter, sameValue, type ParameterChange} from '../lib/server-parameters.js'
+import {quoteAccount, sqlErrno} from '../lib/sql.js'
+import {parameterChanges} from '../replication/parameter-changes.js'
+import type {StepUi} from '../steps/step.js'
+import {REPLICATION_HOST} from '../steps/replication-user.js'
+import {STOP_RECORDS, stepOutput, strings} from './state.js'
+
+/** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
+export interface CleanupResult {
+  replicationUser: {
+    user: string
+    host: string
+    /** `dropped` now; `absent` (dropped earlier); `not-created`: datain did not create it and leaves it alone. */
+    action: 'dropped' | 'absent' | 'not-created'
+  }
+  /** The generated replication password, kept for resumed runs, deleted with the account. */
+  secretRemoved: boolean
+  firewallRules: {
+    /** Rules datain created and deleted now. */
+    deleted: string[]
+    /** Rules datain created that no longer exist. */
+    absent: string[]
+    /** Rules datain created but could not delete (no ARM): delete them by hand. */
+    left: string[]
+  }
+  parameters: Array<{
+    name: string
+    /** The value before datain changed it: what the cleanup puts back. */
+    previous: string | null
+    /** The value datain set. */
+    value: string
+    /** `restored` now; `already-restored`; `left`: it has another value now (someone set it since), or cannot be put back. */
+    action: 'restored' | 'already-restored' | 'left'
+    current: string | null
+  }>
+  completedAt: string
+}
+
+export interface CleanupOptions {
+  session: Pick<Session, 'profile' | 'settings' | 'store' | 'source' | 'replica' | 'arm'>
+  checkpoint: Checkpoint
+  ui: StepUi
+}
+
+/**
+ * Removes what datain created for the setup, once the link is removed: puts back the replica's
+ * server parameters it changed (only where they still have datain's value), drops the replication
+ * user on the source (only if datain created it), and deletes the firewall rules it created (only
+ * names recorded in `createdRules`, never a rule it found). The client rule goes last: after it,
+ * Azure's gateway may refuse this machine. Each part first looks at what is there, so a second run
+ * changes nothing; progress is recorded in the checkpoint's `cleanup` record.
+ */
+export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
+  const {store} = o.session
+  await store.markStep(STOP_RECORDS.cleanup, {state: 'running'})
+  const result: Partial<CleanupResult> = {}
+  try {
+    result.parameters = await restoreParameters(o)
+    await store.recordProgress(STOP_RECORDS.cleanup, {parameters: result.parameters})
+    const user = await dropReplicationUser(o)
+    result.replicationUser = user.replicationUser
+    result.secretRemoved = user.secretRemoved
+    await store.recordProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
+    result.firewallRules = await deleteRules(o)
+    result.completedAt = new Date().toISOString()
+    const done = result as CleanupResult
+    await store.markStep(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
+    await store.journal('cleanup-done', {...done})
+    return done
+  } catch (error) {
+    const known = error instanceof DatainError ? error : undefined
+    await store.markStep(STOP_RECORDS.cleanup, {
+      state: 'failed',
+      output: {...result},
+      error: {code: known?.code ?? 'E_INTERNAL', message: known?.message ?? String((error as Error)?.message ?? error)},
+    })
+    throw error
+  }
+}
+
+/** Every parameter change recorded by the steps, the first per name (its `previous` is the user's own value). */
+function recordedChanges(checkpoint: Checkpoint): ParameterChange[] {
+  const all = ['snapshot', 'link', 'replicate'].flatMap((id) => parameterChanges(stepOutput(checkpoint, id).parametersChanged))
+  const byName = new Map<string, ParameterChange>()
+  for (const change of all) {
+    const key = change.name.toLowerCase()
+    const earlier = byName.get(key)
+    if (!earlier || (!earlier.changedByDatain && change.changedByDatain)) byName.set(key, change)
+  }
+  return [...byName.values()].filter((c) => c.changedByDatain)
+}
+
+async function restoreParameters(o: CleanupOptions): Promise<CleanupResult['parameters']> {
+  const out: CleanupResult['parameters'] = []
+  for (const change of recordedChanges(o.checkpoint)) {
+    const restored = await restoreServerParameter(o.session, change)
+    const current = await currentParameter(o, change.name)
+    const action = restored ? 'restored' : current !== null && change.previous !== null && sameValue(current, change.previous) ? 'already-restored' : 'left'
+    out.push({name: change.name, previous: change.previous, value: change.value, action, current})
+    if (restored) {
+      o.ui.info(`Put the replica's server parameter ${change.name} back to ${change.previous}.`)
+      await o.session.store.journal('parameter-restored', {name: change.name, value: change.previous, was: change.value})
+    } else if (action === 'left') {
+      o.ui.info(
+        change.previous === null
+          ? `Left the replica's ${change.name} as it is: its value before datain changed it is not known.`
+          : `Left the replica's ${change.name} at ${current ?? 'its value'}: it no longer has the value datain set (${change.value}), so someone changed it since.`,
+      )
+    }
+  }
+  return out
+}
+
+async function currentParameter(o: CleanupOptions, name: string): Promise<string | null> {
+  if (!o.session.arm) return null
+  const {client, target} = o.session.arm
+  const configuration = await armCall(target, `read the server parameter ${name}`, () => client.configurations.get(target.resourceGroup, target.server, name))
+  return configuration.value ?? null
+}
+
+async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResult, 'replicationUser' | 'secretRemoved'>> {
+  const recorded = stepOutput(o.checkpoint, 'replication-user')
+  const user = typeof recorded.user === 'string' ? recorded.user : o.session.settings.replicationUser
+  // `creating` is recorded just before CREATE USER: a crash right after it leaves an account that is datain's.
+  const own = recorded.created === true || recorded.creating === true
+  const replicationUser = {user, host: REPLICATION_HOST}
+  if (!own) return {replicationUser: {...replicationUser, action: 'not-created'}, secretRemoved: false}
+
+  const account = quoteAccount({user, host: REPLICATION_HOST})
+  const source = await o.session.source()
+  let exists = true
+  try {
+    await source.query('SHOW CREATE USER ?@?', [user, REPLICATION_HOST])
+  } catch (error) {
+    // 1133: no such account.
+    if (sqlErrno(error) !== 1133) throw sourceError(`look for ${account}`, error)
+    exists = false
+  }
+  if (exists) {
+    try {
+      // IF EXISTS: the statement reaches the source's binary log, and a replica of its own that lacks the account must not stop on it (1396).
+      await source.query('DROP USER IF EXISTS ?@?', [user, REPLICATION_HOST])
+    } catch (error) {
+      throw sourceError(`drop ${account}`, error)
+    }
+    o.ui.info(`Dropped the replication user ${account} on the source.`)
+    await o.session.store.journal('replication-user-dropped', {user, host: REPLICATION_HOST})
+  }
+  // The generated password of an account that is gone is of no use to anyone: it is not kept.
+  const secrets = path.join(o.session.store.dir, PROFILE_FILES.secrets)
+  const secretRemoved = (await o.session.store.readSecrets()) !== undefined
+  if (secretRemoved) await rm(secrets, {force: true})
+  return {replicationUser: {...replicationUser, action: exists ? 'dropped' : 'absent'}, secretRemoved}
+}
+
+async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRules']> {
+  const {checkpoint, session} = o
+  const names = mergeNames(strings(stepOutput(checkpoint, 'firewall').createdRules), strings(stepOutput(checkpoint, 'preflight').createdRules))
+  const result: CleanupResult['firewallRules'] = {deleted: [], absent: [], left: []}
+  if (names.length === 0) return result
+  if (!session.arm) {
+    result.left = names
+    o.ui.info(`datain makes no ARM call for this profile, so it leaves its firewall rules ${names.join(', ')}: delete them in the Azure portal or with 'az mariadb server firewall-rule delete'.`)
+    return result
+  }
+  const {client, target} = session.arm
+  const rules = await armCall(target, `list the firewall rules of '${target.server}'`, async () => {
+    const all: FirewallRule[] = []
+    for await (const rule of client.firewallRules.listByServer(target.resourceGroup, target.server)) all.push(rule)
+    return all
+  })
+  // datain's own access goes last: once it is gone, Azure's gateway may refuse this machine.
+  const clientRule = firewallRuleName(session.profile, 'client').toLowerCase()
+  const ordered = [...names].sort((a, b) => Number(a.toLowerCase() === clientRule) - Number(b.toLowerCase() === clientRule))
+  for (const name of ordered) {
+    // ARM compares rule names without regard to case.
+    const rule = rules.find((r) => r.name?.toLowerCase() === name.toLowerCase())
+    if (!rule?.name) {
+      result.absent.push(name)
+      continue
+    }
+    await armCall(target, `delete the firewall rule '${rule.name}' of '${target.server}'`, () =>
+      client.firewallRules.beginDeleteAndWait(target.resourceGroup, target.server, rule.name!),
+    )
+    result.deleted.push(rule.name)
+    o.ui.info(`Deleted the firewall rule ${rule.name} (${rule.startIpAddress}-${rule.endIpAddress}) that datain had added on the replica.`)
+    await o.session.store.journal('firewall-rule-deleted', {name: rule.name, startIpAddress: rule.startIpAddress, endIpAddress: rule.endIpAddress})
+  }
+  return result
+}
+
+function sourceError(what: string, error: unknown): DatainError {
+  const errno = sqlErrno(error)
+  const text = (error as {sqlMessage?: string}).sqlMessage ?? (error as Error)?.message ?? String(error)
+  if (errno === undefined || errno >= 45_000) {
+    return new DatainError(`datain lost its connection to the source while it tried to ${what} (${text}). Run the same command again: the cleanup goes on where it stopped.`, {
+      code: 'E_SOURCE_CONNECTION',
+      exit: ExitCode.unreachable,
+      cause: error,
+    })
+  }
+  const hint =
+    errno === 1290
+      ? ' The source is read-only (read_only=ON, as a cutover with --lock-source leaves it) and datain\'s source user lacks READ_ONLY ADMIN: run the cleanup as an account that has it, or after SET GLOBAL read_only = OFF.'
+      : errno === 1227 || errno === 1044 || errno === 1142
+        ? " datain's source user needs CREATE USER to drop the replication user."
+        : ''
+  return new DatainError(`The source refused to ${what} (error ${errno}: ${text}).${hint}`, {code: 'E_CLEANUP', exit: ExitCode.failed, cause: error})
+}

@@ -1,0 +1,268 @@
+import type {Connection} from 'mariadb'
+import type {Session} from '../engine/session.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import {isOn, sqlErrno} from '../lib/sql.js'
+import {brokenError, threadFailure, waitUntilCaughtUp} from '../replication/catch-up.js'
+import type {HintContext} from '../replication/hints.js'
+import {compareCoordinates, gtidIncludes} from '../replication/position.js'
+import {callProcedure, REPLICATION_PROCEDURES} from '../replication/procedures.js'
+import {describeLag, type ReplicaStatus, type ReplicationMode, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/status.js'
+import type {StepUi} from '../steps/step.js'
+import {removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import type {ReplicaPosition} from './state.js'
+
+/** How many times the cutover stops replication and finds that the source wrote again meanwhile. */
+const MAX_ROUNDS = 3
+/** How long `SET GLOBAL read_only = ON` may wait for the global read lock (a long statement holds it off). */
+const READ_ONLY_LOCK_WAIT_S = 30
+
+export const DEFAULT_CUTOVER_TIMEOUT_MS = 10 * 60_000
+
+export interface CutoverOptions {
+  session: Pick<Session, 'replica' | 'source' | 'store'>
+  mode: ReplicationMode
+  schema: string
+  /** The replica's status, linked to this profile's source. */
+  status: ReplicaStatus
+  /** Make the source read-only (`SET GLOBAL read_only = ON`) before the last catch-up. */
+  lockSource: boolean
+  timeoutMs?: number
+  pollMs?: number
+  signal: AbortSignal
+  ui: StepUi
+  hint: HintContext
+}
+
+/** What the source's read-only switch went through. */
+export interface SourceLock {
+  requested: boolean
+  /** read_only was already ON before the cutover: datain changed nothing. */
+  wasReadOnly: boolean
+  /** datain set read_only = ON. */
+  locked: boolean
+  /** From `SET GLOBAL read_only = ON` until the link was removed; null when datain did not lock. */
+  writesBlockedSeconds: number | null
+  /** read_only at the end. */
+  readOnly: boolean
+}
+
+export interface CutoverOutcome {
+  /** The source's position once replication stopped, which the replica had applied. */
+  finalPosition: SourcePosition
+  /** The replica's position at the same moment. */
+  replicaPosition: ReplicaPosition
+  removedAt: string
+  waitedSeconds: number
+  /** Catch-up rounds: more than one when the source wrote again while replication stopped. */
+  rounds: number
+  /** Replication was stopped (without an error) when the cutover began: datain started it to catch up. */
+  startedReplication: boolean
+  source: SourceLock
+}
+
+/**
+ * The planned move of an application to the replica: waits until the replica has applied
+ * everything the source wrote (GTID per domain, or file/position; never Seconds_Behind_Master),
+ * stops replication, checks that the source did not write again meanwhile (else starts it again and
+ * waits again, a few times), and removes the link. With `lockSource`, the source is made read-only
+ * after a first catch-up, so that writes are blocked only for the last stretch.
+ *
+ * Should anything fail before the link is removed, datain puts things back as it found them: the
+ * source writable again (if datain locked it) and replication running (or stopped) as before; the
+ * error says so, or says what is left to do by hand. Broken replication (a thread stopped on an
+ * error) is refused up front, exit 3: the replica does not have everything and will not get it.
+ */
+export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
+  const replica = await o.session.replica()
+  const source = await o.session.source()
+  const failure = threadFailure(o.status)
+  if (failure && !(failure.thread === 'io' && o.status.ioThread === 'connecting')) {
+    const broken = brokenError(failure, o.status, o.hint)
+    throw new DatainError(`No cutover: the replica does not have everything the source wrote, and will not get it. ${broken.message}`, {
+      code: broken.code ?? 'E_REPLICATION_BROKEN',
+      exit: ExitCode.broken,
+      suggestions: broken.suggestions,
+    })
+  }
+
+  const runningBefore = threadsStarted(o.status)
+  const began = Date.now()
+  const lock: SourceLock = {requested: o.lockSource, wasReadOnly: false, locked: false, writesBlockedSeconds: null, readOnly: false}
+  let lockedAt: number | undefined
+  let startedReplication = false
+  let removed = false
+  const wait = async (what: string) => {
+    if (o.signal.aborted) throw interrupted()
+    return waitUntilCaughtUp({
+      replica,
+      source,
+      mode: o.mode,
+      signal: o.signal,
+      timeoutMs: o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS,
+      pollMs: o.pollMs,
+      hint: o.hint,
+      onProgress: (lag, elapsed) => o.ui.status(`${what} (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
+    })
+  }
+
+  try {
+    if (!runningBefore) {
+      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
+      startedReplication = true
+      await o.session.store.journal('replication-started', {by: 'stop --cutover'})
+      o.ui.info('Replication was stopped: started it, so that the replica catches up before the cutover.')
+    }
+    if (o.lockSource) {
+      // A first catch-up with the source still writable: writes are then blocked only for what comes after.
+      await wait('Catching up before the source is made read-only')
+      lock.wasReadOnly = await readOnly(source)
+      if (lock.wasReadOnly) {
+        o.ui.info('The source is already read-only (read_only=ON): datain leaves it as it is.')
+      } else {
+        await setReadOnly(source, true)
+        lockedAt = Date.now()
+        lock.locked = true
+        await o.session.store.journal('source-read-only', {statement: 'SET GLOBAL read_only = ON'})
+        o.ui.info('Made the source read-only (SET GLOBAL read_only = ON): writes are blocked from now until the cutover ends.')
+      }
+    }
+
+    let rounds = 0
+    let finalPosition: SourcePosition
+    let position: ReplicaPosition
+    for (;;) {
+      rounds++
+      await wait('Waiting for the replica to apply everything the source wrote')
+      if (o.signal.aborted) throw interrupted()
+      const stopped = await stopThreads(replica, o.schema)
+      position = await replicaPosition(replica, stopped, o.mode)
+      finalPosition = await readSourcePosition(source)
+      if (hasApplied(position, finalPosition, o.mode)) break
+      if (rounds >= MAX_ROUNDS) throw stillWriting(rounds, o.lockSource)
+      o.ui.info('The source wrote again while replication was being stopped: starting it again to catch up once more.')
+      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
+    }
+    await o.session.store.journal('replication-stopped', {by: 'stop --cutover', position})
+
+    await removeLink(replica, o.schema)
+    removed = true
+    const removedAt = new Date()
+    if (lockedAt !== undefined) lock.writesBlockedSeconds = (removedAt.getTime() - lockedAt) / 1000
+    lock.readOnly = lock.locked || lock.wasReadOnly
+    return {
+      finalPosition,
+      replicaPosition: position,
+      removedAt: removedAt.toISOString(),
+      waitedSeconds: (removedAt.getTime() - began) / 1000,
+      rounds,
+      startedReplication,
+      source: lock,
+    }
+  } catch (error) {
+    if (removed) throw error
+    const said = await putBack(o, {runningBefore, lockedBySelf: lock.locked})
+    if (!(error instanceof DatainError)) throw error
+    // The catch-up's own words name `datain start`; a cutover is run again as it was.
+    const message =
+      error.code === 'E_INTERRUPTED'
+        ? 'datain was interrupted during the cutover, before the link was removed.'
+        : error.code === 'E_REPLICATION_LAGGING'
+          ? `No cutover: the replica did not catch up with the source within ${Math.round((o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS) / 1000)} s (--timeout). ` +
+            "Run the cutover again when it is closer ('datain status' shows the lag), or with a longer --timeout."
+          : error.message
+    const suggestions = error.code === 'E_REPLICATION_LAGGING' || error.code === 'E_INTERRUPTED' ? [] : error.suggestions
+    throw new DatainError(`${message} ${said}`, {code: error.code ?? 'E_CUTOVER', exit: error.exitCode, suggestions})
+  }
+}
+
+/** Whether the replica's applied position includes the source's. */
+function hasApplied(position: ReplicaPosition, source: SourcePosition, mode: ReplicationMode): boolean {
+  if (mode === 'gtid') return gtidIncludes(position.gtid, source.gtid)
+  return position.file !== '' && compareCoordinates({file: position.file, position: position.position}, source) >= 0
+}
+
+/** Puts replication and the source's read-only switch back as they were; returns a sentence saying how it went. */
+async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBySelf: boolean}): Promise<string> {
+  const done: string[] = []
+  const left: string[] = []
+  try {
+    const replica = await o.session.replica()
+    const status = await readReplicaStatus(replica)
+    if (status && was.runningBefore && !threadsStarted(status) && !threadFailure(status)) {
+      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
+      done.push('replication runs again')
+    } else if (status && !was.runningBefore && threadsStarted(status)) {
+      await stopThreads(replica, o.schema)
+      done.push('replication is stopped again, as it was')
+    }
+  } catch (error) {
+    left.push(`replication could not be put back as it was (${messageOf(error)}): look at it with 'datain status' and run 'datain start' to start it again`)
+  }
+  if (was.lockedBySelf) {
+    try {
+      await setReadOnly(await o.session.source(), false)
+      await o.session.store.journal('source-writable', {statement: 'SET GLOBAL read_only = OFF', why: 'the cutover failed'})
+      done.push('the source is writable again (read_only=OFF)')
+    } catch (error) {
+      left.push(`the source is still read-only (${messageOf(error)}): run SET GLOBAL read_only = OFF on it`)
+    }
+  }
+  o.ui.info(done.length > 0 ? `The cutover did not happen; ${done.join(' and ')}.` : 'The cutover did not happen.')
+  return (
+    'The link is in place.' +
+    (done.length > 0 ? ` datain put things back: ${done.join(', ')}.` : '') +
+    (left.length > 0 ? ` Left to do by hand: ${left.join('; ')}.` : '')
+  )
+}
+
+async function readOnly(source: Connection): Promise<boolean> {
+  const [row] = (await source.query('SELECT @@global.read_only AS ro')) as Array<{ro: unknown}>
+  return isOn(row?.ro)
+}
+
+async function setReadOnly(source: Connection, on: boolean): Promise<void> {
+  try {
+    // SET GLOBAL read_only takes the global read lock: bounded, so that a long statement cannot hang the cutover.
+    await source.query(`SET SESSION lock_wait_timeout = ${READ_ONLY_LOCK_WAIT_S}`)
+    await source.query(`SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`)
+  } catch (error) {
+    const errno = sqlErrno(error)
+    const text = messageOf(error)
+    if (errno === 1227) {
+      throw new DatainError(
+        `The source refused SET GLOBAL read_only = ${on ? 'ON' : 'OFF'} (error 1227: ${text}): datain's source user needs READ_ONLY ADMIN (MariaDB 10.5.2 and later) or SUPER.`,
+        {code: 'E_SOURCE_READ_ONLY', exit: ExitCode.failed, cause: error, suggestions: ["GRANT READ_ONLY ADMIN ON *.* TO <datain's source user>"]},
+      )
+    }
+    if (errno === 1205) {
+      throw new DatainError(
+        `The source could not be made read-only within ${READ_ONLY_LOCK_WAIT_S} s: a long statement or a table lock held the global read lock off (error 1205). ` +
+          'Run the cutover again when the source is quieter.',
+        {code: 'E_SOURCE_READ_ONLY', exit: ExitCode.failed, cause: error},
+      )
+    }
+    throw new DatainError(`The source refused SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}${errno === undefined ? '' : ` (error ${errno})`}: ${text}`, {
+      code: 'E_SOURCE_READ_ONLY',
+      exit: errno === undefined ? ExitCode.unreachable : ExitCode.failed,
+      cause: error,
+    })
+  }
+}
+
+function stillWriting(rounds: number, locked: boolean): DatainError {
+  const why = locked
+    ? 'Although the source is read-only, something still writes to it: accounts with READ_ONLY ADMIN (SUPER before 10.11), or events and replication threads of the source itself.'
+    : 'The application (or something else) still writes to the source: stop its writes first, or let datain block them with --lock-source.'
+  return new DatainError(
+    `The source wrote again each time datain stopped replication for the cutover (${rounds} times), so the replica cannot be said to have everything it wrote. ${why}`,
+    {code: 'E_SOURCE_STILL_WRITING', exit: ExitCode.failed, suggestions: ['datain stop --cutover --lock-source']},
+  )
+}
+
+function interrupted(): DatainError {
+  return new DatainError('datain was interrupted during the cutover.', {code: 'E_INTERRUPTED', exit: ExitCode.failed})
+}
+
+function messageOf(error: unknown): string {
+  return (error as {sqlMessage?: string}).sqlMessage ?? (error as Error)?.message ?? String(error)
+}

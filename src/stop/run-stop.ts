@@ -1,0 +1,323 @@
+import {setupFingerprint} from '../engine/fingerprint.js'
+import {openProfile} from '../engine/profile-store.js'
+import {openSession, type Session} from '../engine/session.js'
+import type {Checkpoint} from '../engine/state-schema.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import type {HintContext} from '../replication/hints.js'
+import {REPLICATION_PROCEDURES, replicationProcedureSchema} from '../replication/procedures.js'
+import type {ReplicationMode} from '../replication/status.js'
+import type {StepUi} from '../steps/step.js'
+import {cleanup, type CleanupResult} from './cleanup.js'
+import {cutover, type CutoverOutcome} from './cutover.js'
+import {enableReplicaEvents} from './events.js'
+import {describePosition, inspectLink, type LinkState, removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS, stepOutput, strings} from './state.js'
+
+export interface StopOptions {
+  home: string
+  profile: string
+  /** Also remove the link: the replica stands alone. */
+  remove: boolean
+  /** Wait until the replica has applied everything the source wrote, then stop and remove. */
+  cutover: boolean
+  /** Make the source read-only for the last stretch of the cutover. */
+  lockSource: boolean
+  /** Remove what datain created (replication user, firewall rules, server parameters); with or after a removal. */
+  cleanup: boolean
+  /** How long the cutover waits for the catch-up; default 10 min. */
+  timeoutMs?: number
+  pollMs?: number
+  signal: AbortSignal
+  ui: StepUi
+}
+
+/** What the cutover did, as `--json` shows it. */
+export interface CutoverResult extends Omit<CutoverOutcome, 'removedAt'> {
+  completedAt: string
+  /** `db.event` enabled on the replica (they were DISABLE ON SLAVE). */
+  eventsEnabled: string[]
+  /** `@@global.event_scheduler` on the replica: the events run only when it is ON. */
+  eventScheduler: string
+  /** What undoes the read-only switch datain left on the source; null when datain did not set it. */
+  undo: string | null
+  /** An earlier `stop --cutover` had done it: only the events were looked at again. */
+  alreadyDone: boolean
+}
+
+/** `datain stop`'s result (`--json`). */
+export interface StopResult {
+  profile: string
+  /** What was asked. */
+  action: 'stop' | 'remove' | 'cutover' | 'cleanup'
+  mode: ReplicationMode
+  /** Where the link stands now: `stopped` (in place; `datain start` starts it again) or `removed` (the replica stands alone). */
+  link: 'stopped' | 'removed'
+  /** What this run changed; both false when it found the work done already. */
+  stoppedNow: boolean
+  removedNow: boolean
+  /** Where the replica had applied up to when it stopped; null when not known (removed by hand, or never linked). */
+  position: ReplicaPosition | null
+  cutover: CutoverResult | null
+  cleanup: CleanupResult | null
+}
+
+/**
+ * `datain stop`: stops replication (`az_replication_stop`), and with `remove` also removes the link
+ * (`az_replication_remove_master`); `cutover` first waits until the replica has applied all the
+ * source wrote; `cleanup` then removes what datain created. Every part looks first at the replica,
+ * so that it is safe to repeat: what is done already is reported, not done again. What makes no
+ * sense is refused with exit 2: nothing linked yet, `--cleanup` before any removal, a cutover after
+ * a removal without one. A link to another source is never touched (exit 1).
+ */
+export async function runStop(options: StopOptions): Promise<StopResult> {
+  const action: StopResult['action'] = options.cutover ? 'cutover' : options.remove ? 'remove' : options.cleanup ? 'cleanup' : 'stop'
+  // What makes no sense is refused from the checkpoint alone, before any password is asked for or server reached.
+  const store = openProfile(options.home, options.profile)
+  await store.readSettings()
+  refuseWhatMakesNoSense(await store.readCheckpoint(), options)
+  const session = await openSession({
+    home: options.home,
+    profile: options.profile,
+    lockFor: `stop${options.cutover ? ' --cutover' : options.remove ? ' --remove' : ''}${options.cleanup ? ' --cleanup' : ''}`,
+    // Stopping or removing needs only the replica: it works while the source is down.
+    needsSource: options.cutover || options.cleanup,
+    note: (m) => options.ui.info(m),
+  })
+  try {
+    const checkpoint = await session.store.readCheckpoint()
+    assertSameServers(session, checkpoint)
+    const mode = modeOf(session, checkpoint)
+    const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null}
+    // Again under the lock: another datain may have changed the checkpoint meanwhile.
+    refuseWhatMakesNoSense(checkpoint, options)
+    const removed = removedRecord(checkpoint)
+    if (removed) {
+      result.link = 'removed'
+      result.position = removed.output.position
+      if (action !== 'cleanup') options.ui.info(`The link was already removed at ${removed.output.removedAt}: the replica stands alone.`)
+      // A cutover that failed after the removal (enabling events) is finished here.
+      if (options.cutover) result.cutover = await finishCutover(session, checkpoint, removed.output, undefined)
+    } else {
+      await stopOrRemove(session, checkpoint, options, result)
+    }
+
+    if (options.cleanup) result.cleanup = await cleanup({session, checkpoint: await session.store.readCheckpoint(), ui: options.ui})
+    return result
+  } finally {
+    await session.close()
+  }
+}
+
+/**
+ * The refusals that need no server (exit 2): --cleanup before any removal, a cutover after a removal
+ * without one, and anything but abandoning (--remove --cleanup) a setup that has not linked yet.
+ */
+function refuseWhatMakesNoSense(checkpoint: Checkpoint, options: StopOptions): void {
+  const wantRemove = options.remove || options.cutover
+  const removed = removedRecord(checkpoint)
+  if (options.cleanup && !wantRemove && !removed) throw cleanupBeforeRemove(options.profile)
+  if (removed) {
+    if (options.cutover && removed.output.via !== 'cutover') throw removedWithoutCutover(options.profile, removed.output)
+    return
+  }
+  // The link step records itself before it calls Azure's procedure: without a record, nothing was linked.
+  if (checkpoint.steps.link === undefined && !(checkpoint.fingerprint && abandoning(options))) throw notLinkedYet(options.profile, checkpoint)
+}
+
+/** `--remove --cleanup` on a setup that never linked: end it and remove what it created. */
+function abandoning(options: StopOptions): boolean {
+  return options.remove && options.cleanup && !options.cutover
+}
+
+async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: StopOptions, result: StopResult): Promise<void> {
+  const {store} = session
+  const wantRemove = options.remove || options.cutover
+  const linkDone = checkpoint.steps.link?.state === 'done'
+  const link: LinkState =
+    checkpoint.steps.link === undefined ? {kind: 'none'} : await inspectLink(await session.replica(), session.settings)
+
+  if (link.kind === 'other') throw linkedElsewhere(session, link)
+  if (link.kind === 'none') {
+    if (!linkDone && !abandoning(options)) throw notLinkedYet(options.profile, checkpoint)
+    if (linkDone && (!wantRemove || options.cutover)) throw linkGone(options.profile, options.cutover)
+    // Linked once and removed behind datain's back, or a setup abandoned before it linked: record it as removed.
+    const at = new Date().toISOString()
+    const output: RemovedOutput = {removedAt: at, via: 'remove', linked: false, position: null}
+    await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+    if (checkpoint.steps.replicate) await markReplicationStopped(store, 'removed', at)
+    await store.journal('link-removed', {found: 'no link on the replica', ...output})
+    options.ui.info(
+      linkDone
+        ? 'The replica has no replication link any more (it was removed outside datain): recorded as removed.'
+        : 'The setup had not linked the replica yet: recorded as ended, nothing to remove on the replica.',
+    )
+    const copied = strings(stepOutput(checkpoint, 'snapshot').createdDatabases)
+    if (!linkDone && copied.length > 0) {
+      options.ui.info(`The replica keeps what the copy wrote (${copied.join(', ')}): drop ${copied.length === 1 ? 'that database' : 'those databases'} on the replica if ${copied.length === 1 ? 'it is' : 'they are'} not wanted.`)
+    }
+    result.link = 'removed'
+    return
+  }
+
+  const replica = await session.replica()
+  const schema = await replicationProcedureSchema(replica, [REPLICATION_PROCEDURES.stop, ...(wantRemove ? [REPLICATION_PROCEDURES.removeMaster] : []), ...(options.cutover ? [REPLICATION_PROCEDURES.start] : [])])
+  if (options.cutover) {
+    const hint: HintContext = {procedureSchema: schema, profile: options.profile}
+    const outcome = await cutover({
+      session,
+      mode: result.mode,
+      schema,
+      status: link.status,
+      lockSource: options.lockSource,
+      timeoutMs: options.timeoutMs,
+      pollMs: options.pollMs,
+      signal: options.signal,
+      ui: options.ui,
+      hint,
+    })
+    const output: RemovedOutput = {removedAt: outcome.removedAt, via: 'cutover', linked: true, position: outcome.replicaPosition, cutover: {...outcome}}
+    await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+    await markReplicationStopped(store, 'removed', outcome.removedAt)
+    await store.journal('link-removed', {by: 'stop --cutover', ...output})
+    options.ui.info(`Removed the replication link: the replica has applied everything the source wrote (${describePosition(outcome.replicaPosition)}) and stands alone.`)
+    Object.assign(result, {link: 'removed', stoppedNow: true, removedNow: true, position: outcome.replicaPosition})
+    result.cutover = await finishCutover(session, await store.readCheckpoint(), output, outcome)
+    return
+  }
+
+  let status = link.status
+  const at = new Date().toISOString()
+  if (threadsStarted(status)) {
+    status = await stopThreads(replica, schema)
+    result.stoppedNow = true
+  }
+  result.position = await replicaPosition(replica, status, result.mode)
+  if (result.stoppedNow) {
+    await store.journal('replication-stopped', {by: 'stop', position: result.position})
+    options.ui.info(`Stopped replication on the replica at ${describePosition(result.position)}.`)
+  } else if (!wantRemove) {
+    options.ui.info(`Replication was already stopped on the replica (at ${describePosition(result.position)}): nothing to do.`)
+  }
+  if (status.lastSqlErrno !== 0 || status.lastIoErrno !== 0) {
+    const errno = status.lastSqlErrno || status.lastIoErrno
+    options.ui.info(`Note: the replica's last error was ${errno}: ${(status.lastSqlError || status.lastIoError).trim()}`)
+  }
+
+  if (!wantRemove) {
+    if (result.stoppedNow || checkpoint.steps.replicate?.state === 'done') await markReplicationStopped(store, 'stopped', at)
+    result.link = 'stopped'
+    return
+  }
+  await removeLink(replica, schema)
+  const removedAt = new Date().toISOString()
+  const output: RemovedOutput = {removedAt, via: 'remove', linked: true, position: result.position}
+  await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+  await markReplicationStopped(store, 'removed', removedAt)
+  await store.journal('link-removed', {by: 'stop --remove', ...output})
+  options.ui.info('Removed the replication link (az_replication_remove_master): the replica stands alone.')
+  result.link = 'removed'
+  result.removedNow = true
+}
+
+/** Enables the replica's events (again: safe to repeat) and records them; the cutover's result. */
+async function finishCutover(session: Session, checkpoint: Checkpoint, removed: RemovedOutput, outcome: CutoverOutcome | undefined): Promise<CutoverResult> {
+  const recorded = (removed.cutover ?? {}) as Partial<CutoverOutcome> & {eventsEnabled?: unknown; eventScheduler?: unknown}
+  const base = outcome ?? (recorded as CutoverOutcome)
+  // A repeated cutover whose events were enabled does not need the replica (a cleanup may have closed its firewall since).
+  if (!outcome && Array.isArray(recorded.eventsEnabled)) {
+    return {...cutoverResult(base, removed, strings(recorded.eventsEnabled), String(recorded.eventScheduler ?? 'unknown')), alreadyDone: true}
+  }
+  const snapshot = stepOutput(checkpoint, 'snapshot')
+  const databases = strings(snapshot.databases).length > 0 ? strings(snapshot.databases) : session.settings.databases
+  const events = await enableReplicaEvents(await session.replica(), databases)
+  const eventsEnabled = [...new Set([...strings(recorded.eventsEnabled), ...events.enabled])]
+  if (events.enabled.length > 0) {
+    await session.store.journal('events-enabled', {events: events.enabled})
+  }
+  const result = {...cutoverResult(base, removed, eventsEnabled, events.scheduler), alreadyDone: outcome === undefined}
+  await session.store.markStep(STOP_RECORDS.removed, {state: 'done', output: {...removed, cutover: {...base, eventsEnabled, eventScheduler: events.scheduler}}})
+  await session.store.journal('cutover-complete', {...result})
+  return result
+}
+
+function cutoverResult(base: CutoverOutcome, removed: RemovedOutput, eventsEnabled: string[], eventScheduler: string): CutoverResult {
+  const lock = base.source
+  return {
+    finalPosition: base.finalPosition,
+    replicaPosition: base.replicaPosition,
+    waitedSeconds: base.waitedSeconds,
+    rounds: base.rounds,
+    startedReplication: base.startedReplication,
+    source: lock,
+    completedAt: removed.removedAt,
+    eventsEnabled,
+    eventScheduler,
+    undo: lock?.locked ? 'SET GLOBAL read_only = OFF' : null,
+    alreadyDone: false,
+  }
+}
+
+function modeOf(session: Session, checkpoint: Checkpoint): ReplicationMode {
+  const linked = stepOutput(checkpoint, 'link').mode
+  if (linked === 'gtid' || linked === 'file') return linked
+  return session.settings.gtid ? 'gtid' : 'file'
+}
+
+function assertSameServers(session: Session, checkpoint: Checkpoint): void {
+  if (!checkpoint.fingerprint || checkpoint.fingerprint === setupFingerprint(session.settings)) return
+  throw new DatainError(
+    `The profile '${session.profile}' was changed (servers, databases or mode) after its setup began, so its checkpoint does not describe ` +
+      "these servers and datain will not stop, remove or clean up anything from it. Put the settings back with 'datain init --force', or use another --profile.",
+    {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
+  )
+}
+
+const flag = (profile: string) => (profile === 'default' ? '' : ` --profile ${profile}`)
+
+function notLinkedYet(profile: string, checkpoint: Checkpoint): DatainError {
+  const began = Boolean(checkpoint.fingerprint)
+  return new DatainError(
+    `Nothing to stop: ${began ? "the setup of profile '" + profile + "' has not linked the replica to the source yet" : `'datain start${flag(profile)}' has not run for profile '${profile}'`}, ` +
+      'so nothing replicates. ' +
+      (began
+        ? `Run datain start${flag(profile)} to finish the setup, or abandon it and remove what it created with datain stop${flag(profile)} --remove --cleanup.`
+        : `Run datain start${flag(profile)} first.`),
+    {code: 'E_NOT_LINKED', exit: ExitCode.usage, suggestions: [`datain start${flag(profile)}`]},
+  )
+}
+
+function linkGone(profile: string, cutover: boolean): DatainError {
+  return new DatainError(
+    'The replica has no replication link, although datain linked it: it was removed outside datain, so ' +
+      (cutover
+        ? 'datain cannot wait for it to catch up, and no cutover can tell whether the replica has everything the source wrote.'
+        : 'there is nothing to stop.') +
+      ` To record the setup as ended, run datain stop${flag(profile)} --remove; to set it up again, datain init${flag(profile)} --force and datain start${flag(profile)}.`,
+    {code: 'E_LINK_GONE', exit: ExitCode.failed, suggestions: [`datain stop${flag(profile)} --remove`]},
+  )
+}
+
+function linkedElsewhere(session: Session, link: Extract<LinkState, {kind: 'other'}>): DatainError {
+  const {source} = session.settings
+  return new DatainError(
+    `The replica replicates from ${link.status.masterHost}:${link.status.masterPort} as '${link.status.masterUser}', not from the source of profile ` +
+      `'${session.profile}' (${source.publicHost}:${source.port} as '${session.settings.replicationUser}'). datain does not stop or remove a link it did not make.`,
+    {code: 'E_REPLICA_LINKED', exit: ExitCode.failed},
+  )
+}
+
+function cleanupBeforeRemove(profile: string): DatainError {
+  return new DatainError(
+    `--cleanup removes the replication user, firewall rules and server parameters the replica needs to replicate, so it comes only with or after --remove: ` +
+      `the link of profile '${profile}' is still in place. Run datain stop${flag(profile)} --remove --cleanup (or --cutover --cleanup) to end the setup and clean up at once.`,
+    {code: 'E_CLEANUP_BEFORE_REMOVE', exit: ExitCode.usage, suggestions: [`datain stop${flag(profile)} --remove --cleanup`]},
+  )
+}
+
+function removedWithoutCutover(profile: string, removed: RemovedOutput): DatainError {
+  return new DatainError(
+    `No cutover: the link of profile '${profile}' was already removed at ${removed.removedAt} without one, so datain can no longer wait for the replica to apply ` +
+      'what the source wrote, nor tell whether it has. Compare the data yourself (CHECKSUM TABLE on both sides) before moving the application.',
+    {code: 'E_ALREADY_REMOVED', exit: ExitCode.usage},
+  )
+}

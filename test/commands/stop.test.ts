@@ -1,0 +1,140 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {checkpoint, dispose, type Env, expectIdentical, expectNoSecrets, json, journal, newEnv, replicationPassword, slaveStatus} from '../stop/helpers.js'
+
+/**
+ * `datain stop` against the sandbox, one setup taken through its life: refusals before it is
+ * linked, stop, start again, stop again, --remove, start refused, --cleanup (twice).
+ */
+
+interface StopJson {
+  action: string
+  link: 'stopped' | 'removed'
+  stoppedNow: boolean
+  removedNow: boolean
+  position: {mode: string; gtid: string; file: string; position: number} | null
+  cleanup: null | {
+    replicationUser: {user: string; action: string}
+    secretRemoved: boolean
+    firewallRules: {deleted: string[]; absent: string[]; left: string[]}
+    parameters: Array<{name: string; previous: string | null; action: string}>
+  }
+}
+
+interface ErrorJson {
+  error: {code: string; exit: number; message: string}
+}
+
+interface StartJson {
+  steps: Array<{id: string; result: string; output?: Record<string, unknown>}>
+}
+
+describe('datain stop, --remove and --cleanup (GTID mode)', () => {
+  let e: Env
+  let replicationSecret = ''
+  beforeAll(async () => {
+    e = await newEnv()
+    expect((await e.run(['init'])).exitCode).toBe(0)
+  })
+  afterAll(() => dispose(e))
+
+  it('refuses before the setup has linked the replica, and --cleanup without a removal (exit 2)', async () => {
+    const before = await json<ErrorJson>(e, ['stop'], 2)
+    expect(before.error.code).toBe('E_NOT_LINKED')
+    expect(before.error.message).toMatch(/Nothing to stop/)
+    expect((await json<ErrorJson>(e, ['stop', '--remove'], 2)).error.code).toBe('E_NOT_LINKED')
+    expect((await json<ErrorJson>(e, ['stop', '--cleanup'], 2)).error.code).toBe('E_CLEANUP_BEFORE_REMOVE')
+    // --lock-source means nothing without --cutover: oclif's own usage error.
+    expect((await e.run(['stop', '--lock-source'])).exitCode).toBe(2)
+
+    const start = await e.run(['start'])
+    expect(start.exitCode, start.stderr).toBe(0)
+    replicationSecret = await replicationPassword(e)
+    expect((await json<ErrorJson>(e, ['stop', '--cleanup'], 2)).error.code).toBe('E_CLEANUP_BEFORE_REMOVE')
+    // Refused before anything was touched.
+    expect((await slaveStatus(e))?.Slave_SQL_Running).toBe('Yes')
+  })
+
+  it('stops; writes meanwhile wait on the source; start again runs only replicate, and they arrive', async () => {
+    const stop = await json<StopJson>(e, ['stop'])
+    expect(stop).toMatchObject({action: 'stop', link: 'stopped', stoppedNow: true, removedNow: false})
+    expect(stop.position?.gtid).toMatch(/^0-1-\d+$/)
+    const status = await slaveStatus(e)
+    expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['No', 'No'])
+    const record = (await checkpoint(e)).steps.replicate
+    expect(record).toMatchObject({state: 'interrupted', error: {code: 'E_STOPPED'}})
+    expect((await journal(e)).map((j) => j.event)).toContain('replication-stopped')
+
+    await e.sandbox.source.server.execute([
+      "INSERT INTO shop.daily_sales (day, order_count, revenue) VALUES ('2031-02-01', 7, 70.5), ('2031-02-02', 8, 80.25)",
+      "UPDATE shop.orders SET `delivery note` = 'written while stopped' WHERE id <= 5",
+    ])
+    const [missing] = await e.sandbox.replica.server.query<Array<{n: number}>>("SELECT COUNT(*) AS n FROM shop.daily_sales WHERE day >= '2031-02-01'")
+    expect(Number(missing!.n)).toBe(0)
+
+    // Stopping again is safe: nothing to do, exit 0.
+    const again = await json<StopJson>(e, ['stop'])
+    expect(again).toMatchObject({link: 'stopped', stoppedNow: false})
+    expect((await checkpoint(e)).steps.replicate?.finishedAt).toBe(record?.finishedAt)
+
+    const start = await json<StartJson>(e, ['start'])
+    const results = Object.fromEntries(start.steps.map((s) => [s.id, s.result]))
+    expect(results).toMatchObject({'replication-user': 'skipped', firewall: 'skipped', snapshot: 'skipped', link: 'skipped', replicate: 'done'})
+    expect(start.steps.find((s) => s.id === 'replicate')?.output?.alreadyRunning).toBe(false)
+    expect((await checkpoint(e)).steps.replicate?.state).toBe('done')
+    const running = await slaveStatus(e)
+    expect([running?.Slave_IO_Running, running?.Slave_SQL_Running]).toEqual(['Yes', 'Yes'])
+    await expectIdentical(e)
+  })
+
+  it('--remove leaves the replica standalone; repeated it is a no-op; start then refuses', async () => {
+    const removed = await json<StopJson>(e, ['stop', '--remove'])
+    expect(removed).toMatchObject({action: 'remove', link: 'removed', stoppedNow: true, removedNow: true})
+    expect(await slaveStatus(e)).toBeUndefined()
+    expect((await checkpoint(e)).steps.removed).toMatchObject({state: 'done', output: {via: 'remove', linked: true}})
+
+    expect(await json<StopJson>(e, ['stop', '--remove'])).toMatchObject({link: 'removed', stoppedNow: false, removedNow: false})
+    expect(await json<StopJson>(e, ['stop'])).toMatchObject({link: 'removed', stoppedNow: false})
+
+    const start = await json<ErrorJson>(e, ['start'], 2)
+    expect(start.error.code).toBe('E_LINK_REMOVED')
+    expect(start.error.message).toMatch(/new snapshot/)
+    expect(start.error.message).toMatch(/init --force/)
+    expect((await json<ErrorJson>(e, ['start', '--dry-run'], 2)).error.code).toBe('E_LINK_REMOVED')
+    expect((await json<ErrorJson>(e, ['stop', '--cutover'], 2)).error.code).toBe('E_ALREADY_REMOVED')
+    expect(await slaveStatus(e)).toBeUndefined()
+  })
+
+  it("--cleanup drops datain's user, deletes only datain's rules, puts parameters back; twice", async () => {
+    const rules = e.sandbox.azure.state.firewallRules
+    const datainRules = [...rules.keys()].filter((name) => name.startsWith('datain-default-'))
+    expect(datainRules.length).toBeGreaterThan(0)
+    rules.set('office-vpn', {name: 'office-vpn', startIpAddress: '10.20.30.0', endIpAddress: '10.20.30.255'})
+    const trust = async () =>
+      Number((await e.sandbox.replica.server.query<Array<{v: number}>>('SELECT @@global.log_bin_trust_function_creators AS v'))[0]!.v)
+    expect(await trust()).toBe(1)
+
+    const first = await json<StopJson>(e, ['stop', '--cleanup'])
+    expect(first.action).toBe('cleanup')
+    expect(first.cleanup?.replicationUser).toMatchObject({user: 'datain_repl', action: 'dropped'})
+    expect(first.cleanup?.secretRemoved).toBe(true)
+    expect([...(first.cleanup?.firewallRules.deleted ?? [])].sort()).toEqual([...datainRules].sort())
+    expect(first.cleanup?.parameters).toEqual([expect.objectContaining({name: 'log_bin_trust_function_creators', previous: 'OFF', action: 'restored'})])
+
+    const users = await e.sandbox.source.server.query<unknown[]>("SELECT User FROM mysql.user WHERE User = 'datain_repl'")
+    expect(users).toHaveLength(0)
+    expect([...rules.keys()]).toEqual(['office-vpn'])
+    expect(await trust()).toBe(0)
+    expect((await checkpoint(e)).steps.cleanup?.state).toBe('done')
+
+    // Again, although the gateway now refuses this machine (its rule is gone): the cleanup needs only the source and ARM.
+    const second = await json<StopJson>(e, ['stop', '--cleanup'])
+    expect(second.cleanup?.replicationUser.action).toBe('absent')
+    expect(second.cleanup?.firewallRules).toMatchObject({deleted: [], absent: expect.arrayContaining(datainRules)})
+    expect(second.cleanup?.parameters[0]?.action).toBe('already-restored')
+    expect([...rules.keys()]).toEqual(['office-vpn'])
+
+    const events = (await journal(e)).map((j) => j.event)
+    expect(events).toEqual(expect.arrayContaining(['link-removed', 'replication-user-dropped', 'firewall-rule-deleted', 'parameter-restored', 'cleanup-done']))
+    expectNoSecrets(e, [replicationSecret])
+  })
+})
