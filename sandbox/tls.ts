@@ -65,7 +65,9 @@ export async function issueCertificate(
   )
   await execa('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${hosts[0]}`, '-keyout', leaf.key, '-out', csr])
   await execa('openssl', [
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
+    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key,
+    // A random serial, not -CAcreateserial: sandboxes sharing a CA would race on its .srl file.
+    '-set_serial', `0x${randomBytes(16).toString('hex')}`,
     '-days', '825', '-sha256', '-extfile', ext, '-out', leaf.cert,
   ])
   return leaf

@@ -79,7 +79,8 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
       }
       const stepCtx: StepContext = {
         ...ctx,
-        previous: done ? undefined : record,
+        // Unfinished, or done but run on every start: either way what it recorded before counts.
+        previous: record,
         progress: async (output) => {
           if (!options.dryRun) await store.recordProgress(step.id, output)
         },
@@ -88,7 +89,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
         reports.push({id: step.id, title: step.title, result: 'planned', plan: await step.plan(stepCtx)})
         continue
       }
-      reports.push(await runStep(step, stepCtx, record?.state === 'done' ? undefined : record?.output))
+      reports.push(await runStep(step, stepCtx, record?.output))
       ctx.outputs[step.id] = reports.at(-1)!.output ?? {}
       if (options.signal.aborted) throw interrupted()
     }

@@ -26,8 +26,9 @@ export interface StepContext {
   /** Outputs of the steps already done in this or earlier runs, by step id. */
   outputs: Partial<Record<StepId, StepOutput>>
   /**
-   * This step's record from an earlier run that did not finish (running when datain was killed,
-   * failed or interrupted), with whatever it recorded through `progress`; undefined on a first run.
+   * This step's record from an earlier run: one that did not finish (running when datain was killed,
+   * failed or interrupted), with whatever it recorded through `progress`, or, for a step that runs
+   * on every start (`alwaysRun`), its last finished run. Undefined on a first run.
    */
   previous?: StepRecord
   /** Records partial output as it happens, so that a crash in the middle leaves what a rerun needs. */
