@@ -89,6 +89,10 @@ export async function acquireLock(profileDir: string, options: {command?: string
   try {
     await writeFile(draft, `${JSON.stringify(info)}\n`, {mode: 0o600, flag: 'wx'})
   } catch (error) {
+    // A full disk (ENOSPC, EFBIG) fails the write after 'wx' created the file: leave no empty draft behind.
+    await unlink(draft).catch(() => {
+      // Never created: nothing to remove.
+    })
     throw stateWriteError(error, file)
   }
 

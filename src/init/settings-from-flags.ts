@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type {Settings, SettingsInput} from '../engine/state-schema.js'
 import {requireValue} from '../lib/prompt.js'
-import {badInput, parseCaFile, parseDatabases, parseHost, parseIpv4, parsePort, parseUserName} from '../lib/validate.js'
+import {badInput, parseCaFile, parseDatabases, parseHost, parseIpv4, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
 
 /** The connection flags of `datain init`, as oclif parsed them (env fallbacks applied). */
 export interface InitFlags {
@@ -76,7 +76,7 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
     clientIp: flags['client-ip'] ? parseIpv4('--client-ip', flags['client-ip']) : undefined,
     databases: flags.databases === undefined ? [] : parseDatabases('--databases', flags.databases),
     gtid: flags.gtid,
-    replicationUser: parseUserName('--replication-user', flags['replication-user']),
+    replicationUser: parseReplicationUserName('--replication-user', flags['replication-user']),
     force: flags.force,
   }
 }

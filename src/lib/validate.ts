@@ -60,6 +60,21 @@ export function parseUserName(flag: string, value: string): string {
   return value
 }
 
+/**
+ * The replication user's name: the replica's IO thread cannot log in to the source as a user whose
+ * name is not ASCII (error 1045, seen on 10.11), so such a name would only fail at the last step.
+ */
+export function parseReplicationUserName(flag: string, value: string): string {
+  parseUserName(flag, value)
+  if (!/^[\x20-\x7e]+$/.test(value)) {
+    throw badInput(
+      flag,
+      `'${value}' holds characters outside printable ASCII: MariaDB's replication thread cannot log in to the source as such a user (error 1045). Use ASCII letters, digits and punctuation.`,
+    )
+  }
+  return value
+}
+
 /** A CA bundle file: it must exist and hold at least one PEM certificate. Returns its absolute path. */
 export function parseCaFile(flag: string, file: string): string {
   let text: string

@@ -1,0 +1,62 @@
+/**
+ * `npm run chaos`: tries to break datain against the local sandbox and prints figures. Groups:
+ * kills (SIGKILL at random moments under a write load), servers (ARM 429/500/no answer, a killed
+ * replica connection), bad input, secrets, least privilege. Each prints a summary line; the run
+ * ends with `N passed, M failed` and exits 1 when M > 0.
+ *
+ *   npm run chaos -- [--seed N] [--kills N] [--rows N] [--only kills,servers,bad-input,secrets,privilege]
+ *
+ * Every loop has a count and a time limit; a run takes several minutes.
+ */
+import {execa} from 'execa'
+import {parseArgs} from 'node:util'
+import {badInputGroup} from './chaos/bad-input.js'
+import {killsGroup} from './chaos/kills.js'
+import {type Group, root} from './chaos/lib.js'
+import {secretsAndPrivilegeGroups} from './chaos/secrets.js'
+import {serversGroup} from './chaos/servers.js'
+
+const {values} = parseArgs({
+  options: {
+    seed: {type: 'string'},
+    kills: {type: 'string', default: '24'},
+    rows: {type: 'string', default: '20000'},
+    only: {type: 'string'},
+  },
+})
+
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
+const only = values.only ? new Set(values.only.split(',')) : undefined
+const wanted = (name: string) => !only || only.has(name)
+
+console.log(`chaos: seed ${seed} (replay with: npm run chaos -- --seed ${seed})`)
+// The groups run the CLI as users get it, bin/run.js over dist/: build it from the sources first.
+await execa('npx', ['tsc', '-p', 'tsconfig.json'], {cwd: root, stdio: 'inherit'})
+
+const groups: Group[] = []
+const started = Date.now()
+if (wanted('kills')) {
+  console.log('\n== kills')
+  groups.push(await killsGroup({seed, kills: Number(values.kills), sampleRows: Number(values.rows), maxDelayMs: 3000, timeLimitMs: 25 * 60_000}))
+}
+if (wanted('servers')) {
+  console.log('\n== servers')
+  groups.push(await serversGroup())
+}
+if (wanted('bad-input')) {
+  console.log('\n== bad input')
+  groups.push(await badInputGroup({full: true}))
+}
+if (wanted('secrets') || wanted('privilege')) {
+  console.log('\n== secrets, least privilege')
+  const hostile = groups.find((g) => g.name === 'bad input')?.checks.filter((c) => c.name.startsWith('hostile names'))
+  groups.push(...(await secretsAndPrivilegeGroups({full: true, hostileChecks: hostile})).filter((g) => wanted(g.name === 'least privilege' ? 'privilege' : 'secrets')))
+}
+
+console.log(`\n== summary (${Math.round((Date.now() - started) / 1000)} s, seed ${seed})`)
+for (const g of groups) console.log(g.summary)
+for (const g of groups) for (const c of g.checks.filter((c) => !c.ok)) console.log(`  failed: ${g.name}: ${c.name}`)
+const passed = groups.reduce((n, g) => n + g.passed, 0)
+const failed = groups.reduce((n, g) => n + g.failed, 0)
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed > 0 ? 1 : 0)

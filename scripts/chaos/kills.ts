@@ -1,0 +1,127 @@
+/**
+ * Group 1, kills: `datain start` SIGKILLed at random moments across a whole setup under a steady
+ * write load, started again each time, then run to completion: the replica must end identical to
+ * the source with one replication user and one firewall rule per address.
+ */
+import {setTimeout as sleep} from 'node:timers/promises'
+import {startWriteLoad} from '../../test/helpers/write-load.js'
+import {
+  cleanFailureProblem,
+  datain,
+  dispose,
+  duplicatesProblem,
+  Group,
+  newEnv,
+  prng,
+  readCheckpoint,
+  replicaDiff,
+  spawnDatain,
+  waitFor,
+  type Env,
+} from './lib.js'
+
+export interface KillOptions {
+  seed: number
+  kills: number
+  sampleRows: number
+  maxDelayMs: number
+  /** The whole group, kills and final run included. */
+  timeLimitMs: number
+}
+
+const STEPS: Array<[id: string, title: string]> = [
+  ['preflight', 'Preflight'],
+  ['binlog', 'Binary log'],
+  ['replication-user', 'Replication user'],
+  ['firewall', 'Firewall'],
+  ['snapshot', 'Snapshot'],
+  ['link', 'Link'],
+  ['replicate', 'Replicate'],
+]
+
+/**
+ * A kill is aimed at a random moment (0..maxDelay) after the first unfinished step announced itself
+ * (`▶ Title`), so that kills spread over every step rather than over node's start-up. A step killed
+ * three times in a row without finishing is let through once (the kill then aims at the next one):
+ * a copy longer than maxDelay would otherwise never end.
+ */
+export async function killsGroup(o: KillOptions): Promise<Group> {
+  const group = new Group('kills')
+  const random = prng(o.seed)
+  const deadline = Date.now() + o.timeLimitMs
+  const byStep = new Map<string, number>()
+  let kills = 0
+  let converged = 0
+  let finishedOnTheirOwn = 0
+  let e: Env | undefined
+  try {
+    e = await newEnv({sampleRows: o.sampleRows})
+    const env = e.env
+    // The table the load writes exists before init, so that it is part of the copy.
+    const load = await startWriteLoad(e.sandbox)
+    let statements = 0
+    try {
+      const init = await datain(['init'], env)
+      if (!group.check('init passes', init.exitCode === 0, init.stderr + init.stdout)) return group
+
+      let sameStepKills = 0
+      let lastKilledStep: string | undefined
+      let previousKilled = false
+      for (let round = 0; kills < o.kills && Date.now() < deadline && round < o.kills * 3; round++) {
+        const steps = (await readCheckpoint(e))?.steps ?? {}
+        const firstUnfinished = STEPS.findIndex(([id]) => steps[id]?.state !== 'done')
+        // After the whole setup: preflight and replicate still run on every start.
+        let target = firstUnfinished < 0 ? 0 : firstUnfinished
+        if (sameStepKills >= 3 && target < STEPS.length - 1) target++
+        const [, title] = STEPS[target]!
+        const delay = Math.floor(random() * o.maxDelayMs)
+
+        const run = spawnDatain(['start'], env, 300_000)
+        const announced = await waitFor(() => run.stderr().includes(`▶ ${title}`) || run.child.exitCode !== null, 120_000, 20)
+        if (announced && run.child.exitCode === null) await sleep(delay)
+        const alive = run.child.exitCode === null && run.child.signalCode === null
+        if (alive) run.child.kill('SIGKILL')
+        const result = await run.done
+
+        if (previousKilled) {
+          // What a kill left (checkpoint, lock, half a copy) must not stop the next run on its own.
+          const ownFailure = result.signal !== 'SIGKILL' && result.exitCode !== 0
+          if (ownFailure) group.check(`the run after kill ${kills} resumes`, false, cleanFailureProblem(result, 0) ?? result.stderr.slice(-1500))
+          else converged++
+        }
+        if (alive && result.signal === 'SIGKILL') {
+          kills++
+          const killedIn = Object.entries((await readCheckpoint(e))?.steps ?? {}).find(([, s]) => s.state === 'running')?.[0] ?? 'before any step'
+          byStep.set(killedIn, (byStep.get(killedIn) ?? 0) + 1)
+          sameStepKills = killedIn === lastKilledStep ? sameStepKills + 1 : 1
+          lastKilledStep = killedIn
+          previousKilled = true
+          console.log(`    kill ${kills}: ${delay} ms after '▶ ${title}', in ${killedIn}`)
+        } else {
+          if (result.exitCode === 0) finishedOnTheirOwn++
+          previousKilled = false
+          sameStepKills = 0
+        }
+      }
+      group.check(`at least ${o.kills} kills within the time limit`, kills >= o.kills, `${kills} kills`)
+
+      const final = await datain(['start'], env, Math.max(60_000, deadline - Date.now()))
+      if (previousKilled && final.exitCode === 0) converged++
+      group.check('the final datain start completes', final.exitCode === 0, cleanFailureProblem(final, 0))
+    } finally {
+      statements = (await load.stop()).statements
+    }
+    console.log(`    write load: ${statements} statements on the source`)
+    const diff = await replicaDiff(e.sandbox)
+    group.check('the replica is identical to the source (row counts, CHECKSUM TABLE, after MASTER_GTID_WAIT)', !diff, diff)
+    const dup = await duplicatesProblem(e.sandbox)
+    group.check('one replication user, one firewall rule per address', !dup, dup)
+  } catch (error) {
+    group.check('the kills group ran', false, (error as Error)?.stack ?? String(error))
+  } finally {
+    await dispose(e)
+  }
+  const spread = [...byStep.entries()].map(([step, n]) => `${step} ${n}`).join(', ')
+  group.summary = `kills: ${kills} done, ${converged} converged (seed ${o.seed}; by step: ${spread || 'none'}; ${finishedOnTheirOwn} runs finished before their kill)`
+  return group
+}
