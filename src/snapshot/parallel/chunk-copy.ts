@@ -12,9 +12,10 @@ export interface ChunkCopyOptions {
   /** `LOAD DATA LOCAL INFILE '<name>' INTO TABLE …`: run once per batch. */
   load: string
   /**
-   * Bytes sent to the replica by one LOAD DATA statement at most. The connector writes a local
-   * infile stream to its socket without waiting for it to drain, so a batch is what may sit in
-   * memory on the way out; the next batch is read meanwhile, up to as much again.
+   * Bytes sent to the replica by one LOAD DATA statement at most (a single row larger than that
+   * goes alone). The connector gathers a local infile stream into one packet and writes it without
+   * waiting for its socket to drain, so a batch is what may sit in memory on the way out; the next
+   * batch is read meanwhile, up to as much again.
    */
   batchBytes: number
   /** Called as rows reach the replica (rows and bytes of this call only). */
@@ -28,7 +29,7 @@ export interface ChunkCopyResult {
 }
 
 /** How much the encoder gathers before it hands a piece to the loader. */
-const PIECE_BYTES = 256 * 1024
+const PIECE_BYTES = 64 * 1024
 
 /**
  * Copies the rows of one SELECT into one table: rows stream from the source (the connector pauses
@@ -40,8 +41,12 @@ const PIECE_BYTES = 256 * 1024
  * failure too (with LOCAL the server turns errors into warnings: every warning is checked).
  */
 export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyResult> {
-  const pending = new PieceQueue(2 * options.batchBytes)
+  // One batch read ahead while the replica takes the previous one: enough to keep both sides busy.
+  const pending = new PieceQueue(options.batchBytes)
   const encoder = new RowEncoder(PIECE_BYTES * 2)
+  // On a connection the source dropped (a restart between two chunks) the connector's queryStream
+  // throws a TypeError (it resumes a socket that is gone): say that it is the source's failure.
+  if (!options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
   const rows = options.source.queryStream({sql: options.select, rowsAsArray: true}, options.values)
   let sourceDone = false
   let sourceError: unknown
@@ -98,7 +103,11 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   } catch (error) {
     // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
     rows.removeAllListeners('data')
-    throw sourceError !== undefined && !(error instanceof SourceReadError) ? new SourceReadError(sourceError) : error
+    if (sourceError !== undefined && !(error instanceof SourceReadError)) throw new SourceReadError(sourceError)
+    // A source connection that died mid-chunk can fail the replica's LOAD DATA before its row stream
+    // reports an error of its own: the failure is the source's, not a replica refusing rows.
+    if (!(error instanceof SourceReadError) && !options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
+    throw error
   }
 }
 
@@ -175,6 +184,13 @@ class PieceQueue {
       if (this.error !== undefined) {
         finished = true
         stream.destroy(this.error instanceof Error ? this.error : new Error(String(this.error)))
+        return
+      }
+      const next = this.pieces[0]
+      // A batch ends before the piece that would take it past its limit (unless it is the first).
+      if (next && bytes > 0 && bytes + next.bytes.length > limit) {
+        finished = true
+        stream.push(null)
         return
       }
       const piece = this.pieces.shift()
