@@ -3,7 +3,10 @@
  * write load, started again each time, then run to completion: the replica must end identical to
  * the source with one replication user and one firewall rule per address.
  */
+import {rm} from 'node:fs/promises'
+import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {quoteIdentifier} from '../../src/lib/sql.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
@@ -16,6 +19,7 @@ import {
   readCheckpoint,
   replicaDiff,
   spawnDatain,
+  userDatabases,
   waitFor,
   type Env,
 } from './lib.js'
@@ -53,6 +57,8 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
   let kills = 0
   let converged = 0
   let finishedOnTheirOwn = 0
+  let setups = 0
+  let identicalSetups = 0
   let e: Env | undefined
   try {
     e = await newEnv({sampleRows: o.sampleRows})
@@ -68,7 +74,17 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
       let lastKilledStep: string | undefined
       let previousKilled = false
       for (let round = 0; kills < o.kills && Date.now() < deadline && round < o.kills * 3; round++) {
-        const steps = (await readCheckpoint(e))?.steps ?? {}
+        let steps = (await readCheckpoint(e))?.steps ?? {}
+        if (STEPS.every(([id]) => steps[id]?.state === 'done')) {
+          // A setup finished: check it, then take it down and set up again, so that kills land all over setups.
+          setups++
+          const diff = await replicaDiff(e.sandbox)
+          if (group.check(`setup ${setups}: the replica is identical to the source`, !diff, diff)) identicalSetups++
+          await tearDown(group, e)
+          steps = {}
+          previousKilled = false
+          sameStepKills = 0
+        }
         const firstUnfinished = STEPS.findIndex(([id]) => steps[id]?.state !== 'done')
         // After the whole setup: preflight and replicate still run on every start.
         let target = firstUnfinished < 0 ? 0 : firstUnfinished
@@ -108,12 +124,13 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
       const final = await datain(['start'], env, Math.max(60_000, deadline - Date.now()))
       if (previousKilled && final.exitCode === 0) converged++
       group.check('the final datain start completes', final.exitCode === 0, cleanFailureProblem(final, 0))
+      setups++
     } finally {
       statements = (await load.stop()).statements
     }
     console.log(`    write load: ${statements} statements on the source`)
     const diff = await replicaDiff(e.sandbox)
-    group.check('the replica is identical to the source (row counts, CHECKSUM TABLE, after MASTER_GTID_WAIT)', !diff, diff)
+    if (group.check('the replica is identical to the source (row counts, CHECKSUM TABLE, after MASTER_GTID_WAIT)', !diff, diff)) identicalSetups++
     const dup = await duplicatesProblem(e.sandbox)
     group.check('one replication user, one firewall rule per address', !dup, dup)
   } catch (error) {
@@ -122,6 +139,23 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
     await dispose(e)
   }
   const spread = [...byStep.entries()].map(([step, n]) => `${step} ${n}`).join(', ')
-  group.summary = `kills: ${kills} done, ${converged} converged (seed ${o.seed}; by step: ${spread || 'none'}; ${finishedOnTheirOwn} runs finished before their kill)`
+  group.summary =
+    `kills: ${kills} done, ${converged} converged (seed ${o.seed}; ${setups} setups, ${identicalSetups} identical; ` +
+    `by step: ${spread || 'none'}; ${finishedOnTheirOwn} runs finished before their kill)`
   return group
+}
+
+/**
+ * Ends a finished setup the way a user would (stop --remove --cleanup), empties the replica of the
+ * copied databases and forgets the profile, then records it again: the next kills hit a new setup.
+ */
+async function tearDown(group: Group, e: Env): Promise<void> {
+  const stopped = await datain(['stop', '--remove', '--cleanup'], e.env)
+  group.check('between setups: datain stop --remove --cleanup', stopped.exitCode === 0, cleanFailureProblem(stopped, 0))
+  for (const db of await userDatabases(e.sandbox.replica.server)) {
+    await e.sandbox.replica.server.execute([`DROP DATABASE ${quoteIdentifier(db)}`])
+  }
+  await rm(path.join(e.home, 'profiles', 'default'), {recursive: true, force: true})
+  const init = await datain(['init'], e.env)
+  group.check('between setups: init passes again', init.exitCode === 0, init.stderr + init.stdout.slice(-1500))
 }
