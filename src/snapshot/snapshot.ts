@@ -7,7 +7,7 @@ import {userDatabases} from '../preflight/context.js'
 import type {PlannedAction, StepContext, StepOutput} from '../steps/step.js'
 import {describeCopy, formatBytes, formatDuration, formatProgress, streamCopy} from './copy.js'
 import type {SnapshotPoint} from './parallel/consistent-snapshot.js'
-import {defaultThreads, parallelCopy} from './parallel/parallel-copy.js'
+import {type CopyRecord, defaultThreads, parallelCopy} from './parallel/parallel-copy.js'
 import {describeObjects} from './parallel/schema.js'
 
 /** The snapshot step's output, kept in the checkpoint: the link step starts replication from these coordinates. */
@@ -32,6 +32,8 @@ export interface SnapshotOutput extends StepOutput {
   /** How the parallel copy's transactions were lined up on one binlog position, and how long the source's commits waited for it. */
   snapshotMethod?: SnapshotPoint['method']
   writesHeldMs?: number
+  /** On a resumed parallel copy: the parts an earlier run loaded that still matched the source, and those loaded again. */
+  resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
 }
 
 const TRUST = 'log_bin_trust_function_creators'
@@ -52,12 +54,21 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   const earlierCreated = strings(earlier.createdDatabases)
   let parametersChanged = parameterChanges(earlier.parametersChanged)
 
-  if (earlierCreated.length > 0) {
+  // A parallel copy that recorded its tables resumes: what it loaded is checked against a new
+  // snapshot, not copied again. Anything else left half done is dropped and copied afresh.
+  const record = ctx.parallel !== 1 && earlier.engine === 'parallel' ? copyRecord(earlier.copy) : undefined
+  const resume = record !== undefined && databases.every((d) => earlierCreated.includes(d)) ? record : undefined
+  if (resume) {
+    ctx.ui.info(
+      `Resuming the copy an unfinished run left in ${earlierCreated.join(', ')}: the parts it loaded are checked against a new snapshot of the source ` +
+        'and loaded again only where they differ.',
+    )
+  } else if (earlierCreated.length > 0) {
     ctx.ui.info(`Dropping what an unfinished copy left on the replica: ${earlierCreated.join(', ')}.`)
     for (const database of earlierCreated) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
   }
 
-  const present = await presentOnReplica(replica, databases)
+  const present = (await presentOnReplica(replica, databases)).filter((d) => !resume || !earlierCreated.includes(d))
   if (present.length > 0 && !ctx.settings.force) {
     throw new DatainError(
       `The replica already has ${present.length === 1 ? 'a database' : 'databases'} named ${present.join(', ')}, which datain did not create; ` +
@@ -75,12 +86,13 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
 
   // Recorded before anything is created, so that a crash from here on leaves what a rerun must drop.
   const createdDatabases = [...databases]
-  await ctx.progress({databases, createdDatabases, parametersChanged})
+  // `copy` starts empty: a record of an older attempt must not outlive this one's start.
+  await ctx.progress({databases, createdDatabases, parametersChanged, engine: ctx.parallel === 1 ? 'stream' : 'parallel', ...(resume ? {} : {copy: {tables: []}})})
   for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
 
   const estimatedRows = await estimateRows(source, databases)
   const onProgress = (p: Parameters<typeof formatProgress>[0]) => ctx.ui.status(`Copying: ${formatProgress(p)}`)
-  const copy = ctx.parallel === 1 ? await copyStreamed(ctx, databases, estimatedRows, onProgress) : await copyParallel(ctx, source, replica, databases, onProgress)
+  const copy = ctx.parallel === 1 ? await copyStreamed(ctx, databases, estimatedRows, onProgress) : await copyParallel(ctx, source, replica, databases, onProgress, resume)
   const {binlogFile, binlogPosition, gtidPosition, result} = copy
   const rate = result.seconds > 0 ? `, ${formatBytes(result.bytes / result.seconds)}/s` : ''
   const held =
@@ -107,6 +119,7 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
     engine: copy.engine,
     ...(copy.threads === undefined ? {} : {threads: copy.threads}),
     ...(copy.snapshotMethod === undefined ? {} : {snapshotMethod: copy.snapshotMethod, writesHeldMs: copy.writesHeldMs}),
+    ...(copy.resumed ? {resumed: copy.resumed} : {}),
   }
 }
 
@@ -119,6 +132,7 @@ interface EngineResult {
   threads?: number
   snapshotMethod?: SnapshotPoint['method']
   writesHeldMs?: number
+  resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
 }
 
 /** `--parallel 1`: mariadb-dump --single-transaction piped through the transform into mariadb. */
@@ -146,6 +160,7 @@ async function copyParallel(
   replica: Connection,
   databases: string[],
   onProgress: (p: Parameters<typeof formatProgress>[0]) => void,
+  resume: CopyRecord | undefined,
 ): Promise<EngineResult> {
   let threads = ctx.parallel
   if (threads === undefined) {
@@ -153,8 +168,23 @@ async function copyParallel(
     threads = chosen.threads
     ctx.ui.info(`Copying with ${threads} threads (${chosen.why}; --parallel N to choose).`)
   }
-  const result = await parallelCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, threads, signal: ctx.signal, onProgress})
+  const result = await parallelCopy({
+    source: ctx.sourceAddress,
+    replica: ctx.replicaAddress,
+    databases,
+    threads,
+    signal: ctx.signal,
+    onProgress,
+    resume,
+    onRecord: (copy) => ctx.progress({copy}),
+  })
   const {point} = result
+  if (resume) {
+    ctx.ui.info(
+      `Of the ${result.chunks} parts of the copy, ${result.keptChunks} (${result.keptRows.toLocaleString('en-US')} rows) still matched the source and were kept; ` +
+        `${result.reloadedChunks} were loaded again, the others copied.`,
+    )
+  }
   return {
     engine: 'parallel',
     binlogFile: point.binlogFile,
@@ -164,7 +194,25 @@ async function copyParallel(
     threads: result.threads,
     snapshotMethod: point.method,
     writesHeldMs: point.writesHeldMs,
+    ...(resume ? {resumed: {keptChunks: result.keptChunks, keptRows: result.keptRows, reloadedChunks: result.reloadedChunks}} : {}),
   }
+}
+
+/** The record of an earlier parallel copy, if the checkpoint holds a well-formed one. */
+function copyRecord(value: unknown): CopyRecord | undefined {
+  const tables = (value as {tables?: unknown})?.tables
+  if (!Array.isArray(tables) || tables.length === 0) return undefined
+  const ok = tables.every(
+    (t) =>
+      typeof t?.database === 'string' &&
+      typeof t.name === 'string' &&
+      typeof t.definition === 'string' &&
+      Array.isArray(t.bounds) &&
+      t.bounds.every((b: unknown) => typeof b === 'string' && /^-?\d+$/.test(b)) &&
+      Array.isArray(t.done) &&
+      t.done.every((d: unknown) => Number.isSafeInteger(d)),
+  )
+  return ok ? (value as CopyRecord) : undefined
 }
 
 /** What the snapshot would do, for --dry-run: SQL, the ARM call, both command lines (password `***`), the transform. */

@@ -10,7 +10,7 @@ import type {MariaDbServer} from '../../sandbox/mariadb-server.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
-import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
+import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {evenBounds} from '../../src/snapshot/parallel/tables.js'
 import {RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
 import type {SnapshotOutput} from '../../src/snapshot/snapshot.js'
@@ -229,6 +229,66 @@ describe('the parallel copy', () => {
         await writer.end()
         await stopReplication()
       }
+    }
+  })
+
+  it('after an abort, resumes: the chunks it loaded are checked against a new snapshot, kept where they still match, loaded again where the source changed', async () => {
+    const controller = new AbortController()
+    let record: CopyRecord | undefined
+    const first = copy({
+      signal: controller.signal,
+      threads: 2,
+      onRecord: async (r) => {
+        record = r
+        // Stop once a good part of the chunks is in, in the middle of the others.
+        if (r.tables.reduce((n, t) => n + t.done.length, 0) >= 12) controller.abort()
+      },
+    })
+    await expect(first).rejects.toMatchObject({code: 'E_INTERRUPTED'})
+    const done = record!.tables.reduce((n, t) => n + t.done.length, 0)
+    const all = record!.tables.reduce((n, t) => n + t.bounds.length + 1, 0)
+    expect(done).toBeGreaterThanOrEqual(12)
+    expect(done).toBeLessThan(all)
+
+    // The source moves on between the two runs: rows of finished chunks change, others come and go.
+    await sandbox.source.server.execute([
+      'UPDATE bench.sbtest1 SET k = k + 1 WHERE id % 5000 = 1',
+      "UPDATE shop.kinds SET txt = 'changed between runs' WHERE id = 1",
+      'DELETE FROM bench.sbtest2 WHERE id BETWEEN 100 AND 120',
+      "INSERT INTO shop.coupons VALUES ('Z-NEW', 5, 'between runs')",
+    ])
+    // And writes go on while the resumed copy runs: replication from its GTID applies each exactly once.
+    const writer = await sandbox.source.server.connectAsRoot({database: 'shop'})
+    let writing = true
+    let inserts = 0
+    const load = (async () => {
+      for (let i = 1; writing; i++) {
+        await writer.query("INSERT INTO orders (customer_id, status, total, placed_at, `delivery note`) VALUES (?, 'pending', 0, NOW(6), ?)", [1 + (i % 100), `during resume ${i}`])
+        inserts++
+        await writer.query('INSERT INTO order_items (order_id, `order`, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 1, ?, 2, 9.99)', [1 + (i % 50)])
+        await writer.query('UPDATE bench.sbtest2 SET k = k + 1 WHERE id = ?', [1 + ((i * 104729) % BENCH_ROWS)])
+      }
+    })()
+    try {
+      const second = await parallelCopy({source, replica, databases: ['shop', 'bench'], threads: 3, signal: new AbortController().signal, chunkBytes: CHUNK_BYTES, resume: record})
+      await sleep(200)
+      writing = false
+      await load
+      expect(second.keptChunks, 'chunks kept').toBeGreaterThan(0)
+      expect(second.reloadedChunks, 'chunks loaded again').toBeGreaterThan(0)
+      expect(second.keptChunks + second.reloadedChunks).toBeLessThanOrEqual(second.chunks)
+      await replicateFrom(second.point.gtidPosition)
+      await expectIdentical('shop', 'bench')
+      const [copied] = await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM shop.orders WHERE `delivery note` LIKE 'during resume %'")
+      expect(Number(copied!.n)).toBe(inserts)
+      // The objects were created again after the rows, once each.
+      const [triggers] = await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'")
+      expect(Number(triggers!.n)).toBe(1)
+    } finally {
+      writing = false
+      await load.catch(() => {})
+      await writer.end()
+      await stopReplication()
     }
   })
 

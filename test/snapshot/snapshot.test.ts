@@ -356,7 +356,13 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
     const second = await context({home: first.store.dir.split('/profiles/')[0], settings: {databases: ['shop', 'bench']}, previous})
     const output = (await snapshotStep.run(second.ctx)) as SnapshotOutput
     report('shop + bench, rerun after an abort', output)
-    expect(second.infos[0]).toBe('Dropping what an unfinished copy left on the replica: shop, bench.')
+    if (engine === 'stream') {
+      expect(second.infos[0]).toBe('Dropping what an unfinished copy left on the replica: shop, bench.')
+    } else {
+      // The parallel copy recorded its tables: it resumes, checking what it loaded instead of copying it again.
+      expect(second.infos[0]).toMatch(/^Resuming the copy an unfinished run left in shop, bench: /)
+      expect(output.resumed).toBeDefined()
+    }
     expect(output.createdDatabases).toEqual(['shop', 'bench'])
     // Still datain's change, from the first attempt of an earlier test: not forgotten.
     expect(output.parametersChanged).toEqual([{name: 'log_bin_trust_function_creators', previous: 'ON', value: 'ON', changedByDatain: false}])

@@ -2,13 +2,26 @@ import {availableParallelism} from 'node:os'
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../../lib/child-process.js'
 import {DatainError, ExitCode, isDatainError} from '../../lib/errors.js'
+import {placeholders, quoteQualified} from '../../lib/sql.js'
 import type {ServerAddress} from '../../lib/mariadb.js'
 import type {CopyProgress} from '../copy.js'
 import {copyChunk, LoadRejectedError, SourceReadError} from './chunk-copy.js'
 import {connectForCopy} from './connections.js'
 import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
-import {createObjects, createTables, listViews} from './schema.js'
-import {type Chunk, chunkSelect, listTables, loadStatement, planChunks, tableLabel} from './tables.js'
+import {createDatabases, createObjects, createTable, definitionHash, listViews, prepareDdlSessions, tableDefinition} from './schema.js'
+import {
+  boundsOf,
+  type Chunk,
+  chunkChecksum,
+  chunkSelect,
+  chunksFromBounds,
+  chunkWhere,
+  listTables,
+  loadStatement,
+  planChunks,
+  type TableInfo,
+  tableLabel,
+} from './tables.js'
 
 export interface ParallelCopyOptions {
   source: ServerAddress
@@ -26,6 +39,18 @@ export interface ParallelCopyOptions {
   snapshot?: SnapshotOptions
   /** Called once the snapshot is open, before any row is read (tests write to the source then). */
   onSnapshot?: (point: SnapshotPoint) => void | Promise<void>
+  /** What an earlier, unfinished copy into these databases recorded: its tables are checked, not copied again. */
+  resume?: CopyRecord
+  /** Called with the record each time it changes (the tables planned, then each chunk done): keep it for a resume. */
+  onRecord?: (record: CopyRecord) => Promise<void>
+}
+
+/**
+ * What a copy records as it goes, so that the run after a crash copies only what it must: each
+ * table's definition (a hash), the key bounds it was cut at, and the chunks loaded and verified.
+ */
+export interface CopyRecord {
+  tables: Array<{database: string; name: string; definition: string; bounds: string[]; done: number[]}>
 }
 
 export interface ParallelCopyResult {
@@ -39,6 +64,11 @@ export interface ParallelCopyResult {
   threads: number
   /** DEFINER clauses removed from the routines, triggers, events and views. */
   definers: number
+  /** On a resume: chunks an earlier run loaded that still matched the source (checksums), and their rows. */
+  keptChunks: number
+  keptRows: number
+  /** On a resume: chunks loaded again (changed on the source since, or left half loaded). */
+  reloadedChunks: number
 }
 
 const DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
@@ -136,37 +166,93 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     const tables = await listTables(sources[0]!, options.databases)
     const views = await listViews(sources[0]!, options.databases)
     estimatedRows = tables.reduce((n, t) => n + t.estimatedRows, 0)
-    await createTables(sources[0]!, replicas[0]!, options.databases, tables)
-    const chunks = (await planChunks(sources[0]!, tables, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)).sort((a, b) => b.estimatedBytes - a.estimatedBytes)
-    const queue = [...chunks]
-    const batchBytes = await batchSize(replicas[0]!, options.batchBytes ?? DEFAULT_BATCH_BYTES)
-
-    const worker = async (i: number) => {
-      for (let chunk = queue.shift(); chunk && failure === undefined; chunk = queue.shift()) {
-        inFlight.set(i, tableLabel(chunk.table))
-        const {sql, values} = chunkSelect(chunk)
-        try {
-          await copyChunk({
-            source: sources[i]!,
-            replica: replicas[i]!,
-            select: sql,
-            values,
-            load: loadStatement(chunk.table),
-            batchBytes,
-            onLoaded: (n, b) => {
-              rows += n
-              bytes += b
-            },
-          })
-        } catch (error) {
-          fail(chunkError(chunk, error))
-          return
-        } finally {
-          inFlight.delete(i)
-        }
-      }
+    await prepareDdlSessions(sources[0]!, replicas[0]!)
+    await createDatabases(sources[0]!, replicas[0]!, options.databases)
+    const {work, record} = await planWork({...options, source: sources[0]!, replica: replicas[0]!, tables})
+    let recording = Promise.resolve()
+    const saveRecord = () => {
+      // One write at a time, in order: each holds every chunk done so far.
+      recording = recording.then(() => options.onRecord?.(structuredClone(record)))
+      return recording
     }
-    await Promise.all(sources.map((_, i) => worker(i)))
+    await saveRecord()
+    work.sort((a, b) => b.chunk.estimatedBytes - a.chunk.estimatedBytes)
+    const batchBytes = await batchSize(replicas[0]!, options.batchBytes ?? DEFAULT_BATCH_BYTES)
+    let keptChunks = 0
+    let keptRows = 0
+    let reloadedChunks = 0
+    const markDone = async (item: WorkItem) => {
+      const entry = record.tables[item.tableIndex]!
+      if (!entry.done.includes(item.chunk.index)) entry.done.push(item.chunk.index)
+      await saveRecord()
+    }
+    /** Runs `task` on every item, one worker per thread, until all are done or one fails. */
+    const shareOut = async (items: WorkItem[], task: (item: WorkItem, i: number) => Promise<void>) => {
+      const queue = [...items]
+      await Promise.all(
+        sources.map(async (_, i) => {
+          for (let item = queue.shift(); item && failure === undefined; item = queue.shift()) {
+            inFlight.set(i, tableLabel(item.chunk.table))
+            try {
+              await task(item, i)
+            } catch (error) {
+              fail(chunkError(item.chunk, error))
+              return
+            } finally {
+              inFlight.delete(i)
+            }
+          }
+        }),
+      )
+      if (failure !== undefined) throw failure
+    }
+
+    // A resume in three phases, so that no DELETE runs beside a LOAD (their locks would meet):
+    // what an earlier run finished is checked first, read-only on both sides…
+    const toLoad = work.filter((item) => item.mode !== 'verify')
+    await shareOut(
+      work.filter((item) => item.mode === 'verify'),
+      async (item, i) => {
+        const {sql, values} = chunkChecksum(item.chunk)
+        type Sum = Array<{n: unknown; a: string; b: string}>
+        const [[mine], [theirs]] = (await Promise.all([sources[i]!.query(sql, values), replicas[i]!.query(sql, values)])) as [Sum, Sum]
+        if (String(mine!.n) === String(theirs!.n) && mine!.a === theirs!.a && mine!.b === theirs!.b) {
+          keptChunks++
+          keptRows += Number(mine!.n)
+          rows += Number(mine!.n)
+          await markDone(item)
+        } else {
+          toLoad.push({...item, mode: 'reload'})
+        }
+      },
+    )
+    // …then what differs, or was left half loaded, is emptied (no cascade: foreign key checks are off)…
+    for (const item of toLoad) {
+      if (item.mode !== 'reload') continue
+      const {where, values} = chunkWhere(item.chunk)
+      await replicas[0]!.query(`DELETE FROM ${quoteQualified(item.chunk.table.database, item.chunk.table.name)}${where}`, values).catch((error: unknown) => {
+        throw chunkError(item.chunk, error)
+      })
+      reloadedChunks++
+    }
+    // …and the rows move.
+    toLoad.sort((a, b) => b.chunk.estimatedBytes - a.chunk.estimatedBytes)
+    await shareOut(toLoad, async (item, i) => {
+      const {sql, values} = chunkSelect(item.chunk)
+      await copyChunk({
+        source: sources[i]!,
+        replica: replicas[i]!,
+        select: sql,
+        values,
+        load: loadStatement(item.chunk.table),
+        batchBytes,
+        onLoaded: (n, b) => {
+          rows += n
+          bytes += b
+        },
+      })
+      await markDone(item)
+    })
     if (failure !== undefined) throw failure
     // Every row is read: the source's snapshot can go.
     await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
@@ -174,7 +260,19 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     const {definers} = await createObjects({source: options.source, replica: options.replica, databases: options.databases, views, signal: options.signal})
     if (failure !== undefined) throw failure
     report(true)
-    return {point, rows, bytes, seconds: (Date.now() - started) / 1000, tables: tables.length, chunks: chunks.length, threads, definers}
+    return {
+      point,
+      rows,
+      bytes,
+      seconds: (Date.now() - started) / 1000,
+      tables: tables.length,
+      chunks: work.length,
+      threads,
+      definers,
+      keptChunks,
+      keptRows,
+      reloadedChunks,
+    }
   } catch (error) {
     if (options.signal.aborted) throw interruptedError()
     const first = failure ?? error
@@ -190,6 +288,83 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     await Promise.allSettled(opened.map((c) => (c.isValid() ? c.end() : Promise.resolve())))
     for (const conn of opened) conn.destroy()
   }
+}
+
+interface WorkItem {
+  chunk: Chunk
+  /** Index of its table in the record. */
+  tableIndex: number
+  /** `copy` into an empty table; `reload` a range an earlier run left unfinished; `verify` one it finished. */
+  mode: 'copy' | 'reload' | 'verify'
+}
+
+/**
+ * Creates the tables on the replica and lists the chunks to move. A table an earlier run of this
+ * copy created, whose definition has not changed since, is kept with its cut: its finished chunks
+ * are verified against this snapshot (and loaded again only where they differ), the others
+ * emptied and loaded again. Because every kept chunk is checked against the new snapshot, the
+ * copy ends as one of the source at this snapshot's position, whatever an earlier run copied at
+ * its own. Any other table is created afresh. Before anything moves, the triggers, views,
+ * routines and events an earlier run created are dropped: a trigger must not fire for reloaded
+ * rows, and the objects are created again after the rows.
+ */
+async function planWork(options: {
+  source: Connection
+  replica: Connection
+  databases: string[]
+  tables: TableInfo[]
+  chunkBytes?: number
+  resume?: CopyRecord
+}): Promise<{work: WorkItem[]; record: CopyRecord}> {
+  const {source, replica, resume} = options
+  const key = (t: {database: string; name: string}) => `${t.database}\u0000${t.name}`
+  let existing = new Set<string>()
+  if (resume) {
+    await dropObjects(replica, options.databases)
+    const rows = (await replica.query(
+      `SELECT TABLE_SCHEMA AS \`database\`, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(options.databases.length)})`,
+      options.databases,
+    )) as Array<{database: string; name: string}>
+    existing = new Set(rows.map(key))
+    const current = new Set(options.tables.map(key))
+    // Tables the source no longer has.
+    for (const t of rows) if (!current.has(key(t))) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(t.database, t.name)}`)
+  }
+  const record: CopyRecord = {tables: []}
+  const work: WorkItem[] = []
+  for (const table of options.tables) {
+    const ddl = await tableDefinition(source, table)
+    const definition = definitionHash(ddl)
+    const earlier = resume?.tables.find((t) => key(t) === key(table))
+    const tableIndex = record.tables.length
+    if (earlier && earlier.definition === definition && existing.has(key(table))) {
+      const done = new Set(earlier.done)
+      for (const chunk of chunksFromBounds(table, earlier.bounds.map((b) => BigInt(b)))) {
+        work.push({chunk, tableIndex, mode: done.has(chunk.index) ? 'verify' : 'reload'})
+      }
+      record.tables.push({database: table.database, name: table.name, definition, bounds: earlier.bounds, done: [...earlier.done]})
+      continue
+    }
+    if (existing.has(key(table))) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(table.database, table.name)}`)
+    await createTable(replica, table, ddl)
+    const chunks = await planChunks(source, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
+    for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
+    record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})
+  }
+  return {work, record}
+}
+
+/** Drops the triggers, views, routines and events of `databases` on the replica. */
+async function dropObjects(replica: Connection, databases: string[]): Promise<void> {
+  const list = placeholders(databases.length)
+  const objects = (await replica.query(
+    `SELECT 'TRIGGER' AS kind, TRIGGER_SCHEMA AS db, TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (${list})
+     UNION ALL SELECT 'VIEW', TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (${list})
+     UNION ALL SELECT ROUTINE_TYPE, ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${list})
+     UNION ALL SELECT 'EVENT', EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (${list})`,
+    [...databases, ...databases, ...databases, ...databases],
+  )) as Array<{kind: string; db: string; name: string}>
+  for (const o of objects) await replica.query(`DROP ${o.kind} IF EXISTS ${quoteQualified(o.db, o.name)}`)
 }
 
 /** The batch size, kept well under the replica's max_allowed_packet (the connector sends a batch as one packet). */

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {pipeline} from 'node:stream/promises'
 import type {Connection} from 'mariadb'
 import {describeClientTool, startClientTool} from '../../lib/child-process.js'
@@ -9,41 +10,62 @@ import {DumpTransform} from '../dump-transform.js'
 import type {TableInfo} from './tables.js'
 
 /**
- * Creates the databases and their base tables on the replica, as the source defines them
- * (SHOW CREATE DATABASE / TABLE), with every index: building secondary indexes after the rows
- * measured slower here (see the README's performance section). Foreign key checks are off for
- * the session, so tables may reference tables created later.
+ * The session settings for reading and writing definitions: plain backtick-quoted DDL whatever
+ * sql_mode the source defaults to (ANSI_QUOTES would change it), and on the replica no foreign
+ * key checks, so that a table may reference one created later.
  */
-export async function createTables(source: Connection, replica: Connection, databases: string[], tables: TableInfo[]): Promise<void> {
-  const read = async (what: string, sql: string): Promise<string> => {
-    try {
-      const [row] = (await source.query(sql)) as Array<Record<string, string>>
-      return Object.values(row ?? {})[1] ?? ''
-    } catch (error) {
-      throw new DatainError(`Reading the definition of ${what} from the source failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_DUMP', exit: ExitCode.failed, cause: error})
-    }
-  }
-  const create = async (what: string, database: string, ddl: string) => {
-    try {
-      // Unqualified in its text (REFERENCES to the same database too): run it in its database.
-      await replica.query(`USE ${quoteIdentifier(database)}`)
-      await replica.query(ddl)
-    } catch (error) {
-      throw new DatainError(`Creating ${what} on the replica failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_LOAD', exit: ExitCode.failed, cause: error})
-    }
-  }
-  // Plain backtick-quoted DDL, whatever sql_mode the server defaults to (ANSI_QUOTES would change it).
+export async function prepareDdlSessions(source: Connection, replica: Connection): Promise<void> {
   await source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")
   await replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")
+}
+
+/** Creates the databases on the replica as the source defines them (SHOW CREATE DATABASE), unless they exist. */
+export async function createDatabases(source: Connection, replica: Connection, databases: string[]): Promise<void> {
   for (const database of databases) {
-    const ddl = await read(`the database ${database}`, `SHOW CREATE DATABASE ${quoteIdentifier(database)}`)
+    const ddl = await readDefinition(source, `the database ${database}`, `SHOW CREATE DATABASE ${quoteIdentifier(database)}`)
     await replica.query(ddl.replace(/^CREATE DATABASE\s+(?:\/\*!32312 IF NOT EXISTS\s*\*\/\s*)?/i, 'CREATE DATABASE IF NOT EXISTS ')).catch((error: unknown) => {
       throw new DatainError(`Creating the database ${database} on the replica failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_LOAD', exit: ExitCode.failed, cause: error})
     })
   }
-  for (const table of tables) {
-    const label = `the table ${table.database}.${table.name}`
-    await create(label, table.database, await read(label, `SHOW CREATE TABLE ${quoteQualified(table.database, table.name)}`))
+}
+
+/** The table's CREATE TABLE on the source (SHOW CREATE TABLE), with every index. */
+export async function tableDefinition(source: Connection, table: TableInfo): Promise<string> {
+  return readDefinition(source, `the table ${table.database}.${table.name}`, `SHOW CREATE TABLE ${quoteQualified(table.database, table.name)}`)
+}
+
+/**
+ * What identifies a table's definition across runs: its CREATE TABLE without the AUTO_INCREMENT
+ * counter, which writes move on without changing the table.
+ */
+export function definitionHash(ddl: string): string {
+  return createHash('sha256').update(ddl.replace(/ AUTO_INCREMENT=\d+/, '')).digest('hex').slice(0, 16)
+}
+
+/**
+ * Creates the table on the replica from its definition, with every index: building secondary
+ * indexes after the rows measured slower here (see the README's performance section).
+ */
+export async function createTable(replica: Connection, table: TableInfo, ddl: string): Promise<void> {
+  try {
+    // Unqualified in its text (REFERENCES to the same database too): run it in its database.
+    await replica.query(`USE ${quoteIdentifier(table.database)}`)
+    await replica.query(ddl)
+  } catch (error) {
+    throw new DatainError(`Creating the table ${table.database}.${table.name} on the replica failed: ${sqlMessage(error)}.`, {
+      code: 'E_SNAPSHOT_LOAD',
+      exit: ExitCode.failed,
+      cause: error,
+    })
+  }
+}
+
+async function readDefinition(source: Connection, what: string, sql: string): Promise<string> {
+  try {
+    const [row] = (await source.query(sql)) as Array<Record<string, string>>
+    return Object.values(row ?? {})[1] ?? ''
+  } catch (error) {
+    throw new DatainError(`Reading the definition of ${what} from the source failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_DUMP', exit: ExitCode.failed, cause: error})
   }
 }
 

@@ -93,19 +93,27 @@ export async function planChunks(conn: Connection, tables: TableInfo[], chunkByt
       })) as Array<{lo: string | null; hi: string | null}>
       if (row?.lo != null && row.hi != null) bounds = evenBounds(BigInt(row.lo), BigInt(row.hi), wanted)
     }
-    const count = bounds.length + 1
-    for (let i = 0; i < count; i++) {
-      chunks.push({
-        table,
-        index: i,
-        count,
-        from: i === 0 ? null : bounds[i - 1]!,
-        to: i === count - 1 ? null : bounds[i]!,
-        estimatedBytes: table.estimatedBytes / count,
-      })
-    }
+    chunks.push(...chunksFromBounds(table, bounds))
   }
   return chunks
+}
+
+/** The chunks of `table` cut at `bounds` (none: the whole table). */
+export function chunksFromBounds(table: TableInfo, bounds: bigint[]): Chunk[] {
+  const count = bounds.length + 1
+  return Array.from({length: count}, (_, i) => ({
+    table,
+    index: i,
+    count,
+    from: i === 0 ? null : bounds[i - 1]!,
+    to: i === count - 1 ? null : bounds[i]!,
+    estimatedBytes: table.estimatedBytes / count,
+  }))
+}
+
+/** The bounds the chunks of one table were cut at (their `from`s but the first's). */
+export function boundsOf(chunks: Chunk[]): bigint[] {
+  return chunks.slice(1).map((c) => c.from!)
 }
 
 /** `parts - 1` increasing bounds strictly inside (lo, hi], so that `parts` ranges cover [lo, hi]. */
@@ -129,20 +137,43 @@ export function evenBounds(lo: bigint, hi: bigint, parts: number): bigint[] {
 export function chunkSelect(chunk: Chunk): {sql: string; values: unknown[]} {
   const {table} = chunk
   const exprs = table.columns.map((c) => selectExpression(c))
-  const where: string[] = []
+  const {where, values} = chunkWhere(chunk)
+  const order = table.primaryKey.length > 0 ? ` ORDER BY ${table.primaryKey.map((k) => quoteIdentifier(k)).join(', ')}` : ''
+  return {sql: `SELECT ${exprs.join(', ')} FROM ${quoteQualified(table.database, table.name)}${where}${order}`, values}
+}
+
+/** ` WHERE <lead> >= ? AND <lead> < ?` for the chunk's range (empty for a whole table). */
+export function chunkWhere(chunk: Chunk): {where: string; values: unknown[]} {
+  const parts: string[] = []
   const values: unknown[] = []
-  const lead = table.primaryKey[0]
+  const lead = chunk.table.primaryKey[0]
   if (lead !== undefined && chunk.from !== null) {
-    where.push(`${quoteIdentifier(lead)} >= ?`)
+    parts.push(`${quoteIdentifier(lead)} >= ?`)
     values.push(chunk.from)
   }
   if (lead !== undefined && chunk.to !== null) {
-    where.push(`${quoteIdentifier(lead)} < ?`)
+    parts.push(`${quoteIdentifier(lead)} < ?`)
     values.push(chunk.to)
   }
-  const order = table.primaryKey.length > 0 ? ` ORDER BY ${table.primaryKey.map((k) => quoteIdentifier(k)).join(', ')}` : ''
+  return {where: parts.length > 0 ? ` WHERE ${parts.join(' AND ')}` : '', values}
+}
+
+/**
+ * A checksum of the chunk's rows that both servers compute alike (same version, same table): the
+ * row count, and the XOR over the rows of each half of the MD5 of the row, encoded without
+ * ambiguity (each column as `length:bytes`, NULL as `-`), as pt-table-checksum does.
+ */
+export function chunkChecksum(chunk: Chunk): {sql: string; values: unknown[]} {
+  const row = chunk.table.columns.map((c) => {
+    const e = selectExpression(c)
+    return `IFNULL(CONCAT(LENGTH(${e}), ':', ${e}), '-')`
+  })
+  const {where, values} = chunkWhere(chunk)
   return {
-    sql: `SELECT ${exprs.join(', ')} FROM ${quoteQualified(table.database, table.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${order}`,
+    sql:
+      `SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR(CAST(CONV(LEFT(h, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) AS a, ` +
+      `CAST(COALESCE(BIT_XOR(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) AS b ` +
+      `FROM (SELECT MD5(CONCAT(${row.join(', ')})) AS h FROM ${quoteQualified(chunk.table.database, chunk.table.name)}${where}) AS rows_of_chunk`,
     values,
   }
 }
