@@ -64,7 +64,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
     e = await newEnv({sampleRows: o.sampleRows})
     const env = e.env
     // The table the load writes exists before init, so that it is part of the copy.
-    const load = await startWriteLoad(e.sandbox)
+    let load = await startWriteLoad(e.sandbox)
     let statements = 0
     try {
       const init = await datain(['init'], env)
@@ -78,8 +78,13 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
         if (STEPS.every(([id]) => steps[id]?.state === 'done')) {
           // A setup finished: check it, then take it down and set up again, so that kills land all over setups.
           setups++
+          // The state a kill left was a finished setup: that run converged.
+          if (previousKilled) converged++
+          // Compared with the load paused: a source that moves on after MASTER_GTID_WAIT would differ.
+          statements += (await load.stop()).statements
           const diff = await replicaDiff(e.sandbox)
           if (group.check(`setup ${setups}: the replica is identical to the source`, !diff, diff)) identicalSetups++
+          load = await startWriteLoad(e.sandbox)
           await tearDown(group, e)
           steps = {}
           previousKilled = false
@@ -126,7 +131,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
       group.check('the final datain start completes', final.exitCode === 0, cleanFailureProblem(final, 0))
       setups++
     } finally {
-      statements = (await load.stop()).statements
+      statements += (await load.stop()).statements
     }
     console.log(`    write load: ${statements} statements on the source`)
     const diff = await replicaDiff(e.sandbox)
