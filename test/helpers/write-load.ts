@@ -1,4 +1,5 @@
 import type {Sandbox} from '../../sandbox/sandbox.js'
+import {quoteQualified} from '../../src/lib/sql.js'
 
 export interface WriteLoad {
   /** Stops the load and resolves with how many statements it ran. */
@@ -59,7 +60,7 @@ export async function tableFingerprints(
       [db],
     )
     for (const {t} of tables) {
-      const name = `\`${db}\`.\`${t}\``
+      const name = quoteQualified(db, t)
       const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${name}`)
       const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${name}`)
       result[`${db}.${t}`.toLowerCase()] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
