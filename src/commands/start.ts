@@ -31,8 +31,11 @@ export default class Start extends BaseCommand<typeof Start> {
     const {flags} = await this.parse(Start)
     const controller = new AbortController()
     const stop = () => controller.abort()
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal that finds no listener
+    // but its own, and a `once` listener is removed before the others run, so the first Ctrl-C or
+    // SIGTERM killed datain mid-copy instead of interrupting it. Removed in `finally`.
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
     try {
       const result = await runSetup({
         home: this.home,

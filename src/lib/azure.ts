@@ -1,11 +1,32 @@
 import {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {TokenCredential} from '@azure/core-auth'
-import {isRestError} from '@azure/core-rest-pipeline'
+import {isRestError, type PipelinePolicy} from '@azure/core-rest-pipeline'
 import {DefaultAzureCredential} from '@azure/identity'
 import {DatainError, ExitCode} from './errors.js'
 import {registerSecret} from './redact.js'
 
 export const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com'
+
+/** How long one ARM request may take, retries included, unless DATAIN_ARM_TIMEOUT_MS says otherwise. */
+export const DEFAULT_ARM_TIMEOUT_MS = 60_000
+
+/** Thrown by the deadline policy when ARM has not answered a request in time. */
+export class ArmTimeoutError extends Error {
+  override name = 'ArmTimeoutError'
+
+  constructor(
+    readonly timeoutMs: number,
+    cause: unknown,
+  ) {
+    super(`no answer within ${timeoutMs / 1000} s`, {cause})
+  }
+}
+
+/** DATAIN_ARM_TIMEOUT_MS (milliseconds) when it is a positive integer, else {@link DEFAULT_ARM_TIMEOUT_MS}. */
+export function armTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.DATAIN_ARM_TIMEOUT_MS)
+  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_ARM_TIMEOUT_MS
+}
 
 /** Which replica server, in which subscription and resource group, through which ARM endpoint. */
 export interface AzureTarget {
@@ -34,7 +55,42 @@ export function armClient(target: AzureTarget, credential: TokenCredential = azu
     endpoint: target.endpoint ?? PUBLIC_ARM_ENDPOINT,
     // The SDK's default policy retries 429 (honouring Retry-After) and 5xx; three tries, backing off.
     retryOptions: {maxRetries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 10_000},
+    // The SDK has no timeout of its own: an endpoint that accepts a request and never answers would
+    // hold datain forever. Per call, so that it bounds the retries too.
+    additionalPolicies: [{policy: deadlinePolicy(armTimeoutMs()), position: 'perCall'}],
   })
+}
+
+/**
+ * Aborts a request (its retries and their waits included) that has not been answered within
+ * `timeoutMs`, with an {@link ArmTimeoutError}; the caller's own abort signal still works as before.
+ */
+function deadlinePolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'datainDeadline',
+    async sendRequest(request, next) {
+      const caller = request.abortSignal
+      const controller = new AbortController()
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        controller.abort()
+      }, timeoutMs)
+      const onAbort = () => controller.abort()
+      if (caller?.aborted) controller.abort()
+      caller?.addEventListener('abort', onAbort)
+      request.abortSignal = controller.signal
+      try {
+        return await next(request)
+      } catch (error) {
+        throw timedOut ? new ArmTimeoutError(timeoutMs, error) : error
+      } finally {
+        clearTimeout(timer)
+        caller?.removeEventListener('abort', onAbort)
+        request.abortSignal = caller
+      }
+    },
+  }
 }
 
 /** Runs one ARM call and turns its failures into a paragraph that says what to check. */
@@ -56,6 +112,14 @@ export function armError(target: AzureTarget, what: string, error: unknown): Dat
       `datain found no Azure credentials to ${what}. Sign in with 'az login', set AZURE_TENANT_ID, AZURE_CLIENT_ID and ` +
         `AZURE_CLIENT_SECRET for a service principal, run where a managed identity is available, or give a token in DATAIN_ARM_TOKEN. ` +
         `To work without Azure Resource Manager, use --no-arm.`,
+    )
+  }
+  if (error instanceof ArmTimeoutError) {
+    return fail(
+      'E_ARM_UNREACHABLE',
+      ExitCode.unreachable,
+      `Azure Resource Manager at ${endpoint} did not answer within ${error.timeoutMs / 1000} s when datain tried to ${what}. ` +
+        `Check the network, a proxy, and --arm-endpoint, then run the same command again; DATAIN_ARM_TIMEOUT_MS sets how long datain waits (milliseconds).`,
     )
   }
   if (!isRestError(error)) {

@@ -37,8 +37,9 @@ export class GatewayRefusedError extends DatainError {
 /** Opens a connection, turning every way it can fail into one paragraph that says what to check. */
 export async function connectTo(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
+  let connection: Connection
   try {
-    return await mariadb.createConnection({
+    connection = await mariadb.createConnection({
       host: address.host,
       port: address.port,
       user: address.user,
@@ -54,6 +55,11 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
   } catch (error) {
     throw connectionError(role, address, error)
   }
+  // The connector throws (uncaught, a crash with a stack) when the socket of an idle connection
+  // closes and nobody listens for 'error': a server restart, a KILL, wait_timeout. With a listener
+  // the connection only turns invalid; its next query fails, and the session opens a new one.
+  connection.on('error', () => {})
+  return connection
 }
 
 /** The DatainError for a failed connection, exit 4, naming the server and what to check. */

@@ -15,8 +15,8 @@ export interface ParameterChange {
   changedByDatain: boolean
 }
 
-/** What the function needs of a step's context. */
-export type ParameterContext = Pick<StepContext, 'arm' | 'replica' | 'settings'>
+/** What the function needs of a step's context; with `signal`, an abort ends a pending ARM call at once. */
+export type ParameterContext = Pick<StepContext, 'arm' | 'replica' | 'settings'> & Partial<Pick<StepContext, 'signal'>>
 
 /**
  * Makes the replica's server parameter `name` equal `value`. With ARM: reads the configuration and,
@@ -37,10 +37,10 @@ export async function ensureServerParameter(ctx: ParameterContext, name: string,
   }
 
   const {client, target} = ctx.arm
-  const previous = await readArmParameter(ctx.arm, name, why)
+  const previous = await readArmParameter(ctx.arm, name, why, ctx.signal)
   if (previous !== null && sameValue(previous, value)) return {name, previous, value, changedByDatain: false}
   await armCall(target, `set the server parameter ${name} to ${value}`, () =>
-    client.configurations.beginCreateOrUpdateAndWait(target.resourceGroup, target.server, name, {value, source: 'user-override'}),
+    client.configurations.beginCreateOrUpdateAndWait(target.resourceGroup, target.server, name, {value, source: 'user-override'}, {abortSignal: ctx.signal}),
   )
   return {name, previous, value, changedByDatain: true}
 }
@@ -52,10 +52,16 @@ export async function ensureServerParameter(ctx: ParameterContext, name: string,
 export async function restoreServerParameter(ctx: ParameterContext, change: ParameterChange): Promise<boolean> {
   if (!change.changedByDatain || change.previous === null || !ctx.arm) return false
   const {client, target} = ctx.arm
-  const current = await readArmParameter(ctx.arm, change.name)
+  const current = await readArmParameter(ctx.arm, change.name, undefined, ctx.signal)
   if (current === null || !sameValue(current, change.value) || sameValue(current, change.previous)) return false
   await armCall(target, `set the server parameter ${change.name} back to ${change.previous}`, () =>
-    client.configurations.beginCreateOrUpdateAndWait(target.resourceGroup, target.server, change.name, {value: change.previous!, source: 'user-override'}),
+    client.configurations.beginCreateOrUpdateAndWait(
+      target.resourceGroup,
+      target.server,
+      change.name,
+      {value: change.previous!, source: 'user-override'},
+      {abortSignal: ctx.signal},
+    ),
   )
   return true
 }
@@ -71,9 +77,9 @@ export function sameValue(a: string, b: string): boolean {
   return norm(a) === norm(b)
 }
 
-async function readArmParameter(arm: NonNullable<ParameterContext['arm']>, name: string, why?: string): Promise<string | null> {
+async function readArmParameter(arm: NonNullable<ParameterContext['arm']>, name: string, why?: string, signal?: AbortSignal): Promise<string | null> {
   try {
-    const configuration = await arm.client.configurations.get(arm.target.resourceGroup, arm.target.server, name)
+    const configuration = await arm.client.configurations.get(arm.target.resourceGroup, arm.target.server, name, {abortSignal: signal})
     return configuration.value ?? null
   } catch (error) {
     if (isRestError(error) && error.statusCode === 404) {

@@ -14,9 +14,13 @@ import {
   replicationLag,
 } from './status.js'
 
+/** A connection, or a function that returns one that works (the session's, which opens a dropped one again). */
+export type ConnectionSource = Connection | (() => Promise<Connection>)
+
 export interface CatchUpOptions {
-  replica: Connection
-  source: Connection
+  /** Given as a function, it is asked again for each look: a connection the replica dropped is opened again. */
+  replica: ConnectionSource
+  source: ConnectionSource
   mode: ReplicationMode
   signal: AbortSignal
   /** Give up after this long (exit 5, still replicating). Default 30 minutes. */
@@ -44,6 +48,9 @@ export interface CatchUpResult {
 
 export const DEFAULT_CATCH_UP_TIMEOUT_MS = 30 * 60_000
 
+/** Looks in a row that may find datain's replica connection dropped before the wait gives up. */
+const RECONNECTS_IN_A_ROW = 3
+
 /**
  * Waits until both replica threads run and the replica has applied everything the source had written
  * when the wait began (GTID per domain, or file/position; see {@link replicationLag}). Fails with
@@ -57,14 +64,28 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
   const graceMs = options.ioErrorGraceMs ?? 30_000
   const started = Date.now()
   throwIfAborted(options.signal)
-  const target = await readSourcePosition(options.source)
+  const target = await readSourcePosition(await connection(options.source))
   let ioFailingSince: number | undefined
   let stoppedSince: number | undefined
+  let lostInARow = 0
 
   for (;;) {
-    const status = await readReplicaStatus(options.replica)
+    let status: ReplicaStatus | undefined
+    let gtidSlavePos = ''
+    try {
+      const replica = await connection(options.replica)
+      status = await readReplicaStatus(replica)
+      if (status && options.mode === 'gtid') gtidSlavePos = await readGtidSlavePos(replica)
+      lostInARow = 0
+    } catch (error) {
+      if (!connectionLost(error)) throw error
+      // The replica dropped datain's connection (a KILL, a restart, wait_timeout): replication goes on
+      // without it, so look again on a new one rather than fail the whole wait.
+      if (typeof options.replica !== 'function' || ++lostInARow > RECONNECTS_IN_A_ROW) throw connectionLostError(error, options.hint)
+      await pause(options.signal, pollMs)
+      continue
+    }
     if (!status) throw notLinked(options.hint)
-    const gtidSlavePos = options.mode === 'gtid' ? await readGtidSlavePos(options.replica) : ''
     const lag = replicationLag(status, gtidSlavePos, target, options.mode)
     const elapsed = Date.now() - started
     options.onProgress?.(lag, elapsed)
@@ -88,12 +109,36 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
     }
 
     if (elapsed >= timeoutMs) throw failure ? brokenError(failure, status, options.hint) : laggingError(lag, timeoutMs, options.hint)
-    try {
-      await sleep(Math.min(pollMs, Math.max(0, timeoutMs - elapsed)), undefined, {signal: options.signal})
-    } catch {
-      throw interrupted()
-    }
+    await pause(options.signal, Math.min(pollMs, Math.max(0, timeoutMs - elapsed)))
   }
+}
+
+async function connection(source: ConnectionSource): Promise<Connection> {
+  return typeof source === 'function' ? source() : source
+}
+
+async function pause(signal: AbortSignal, ms: number): Promise<void> {
+  try {
+    await sleep(ms, undefined, {signal})
+  } catch {
+    throw interrupted()
+  }
+}
+
+/** The connector's word for a connection that is gone: a fatal error, or a command on a closed connection. */
+function connectionLost(error: unknown): boolean {
+  const e = error as {fatal?: unknown; code?: unknown} | undefined
+  return e?.fatal === true || e?.code === 'ER_CMD_CONNECTION_CLOSED' || e?.code === 'ER_SOCKET_UNEXPECTED_CLOSE'
+}
+
+function connectionLostError(error: unknown, hint: HintContext = {}): DatainError {
+  const detail = String((error as Error)?.message ?? error).replace(/^\(conn:[^)]*\)\s*/, '')
+  const p = hint.profile && hint.profile !== 'default' ? ` --profile ${hint.profile}` : ''
+  return new DatainError(
+    `datain lost its connection to the replica while it waited for the catch-up (${detail}). Replication goes on without it; ` +
+      `'datain start${p}' again waits for the catch-up again.`,
+    {code: 'E_REPLICA_CONNECTION', exit: ExitCode.unreachable, cause: error},
+  )
 }
 
 /** The error a stopped (or failing) thread reports, SQL thread first: it is the one that lost data. */

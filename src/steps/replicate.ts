@@ -115,8 +115,9 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
       }
 
       const result = await waitUntilCaughtUp({
-        replica,
-        source: await ctx.source(),
+        // Functions, not connections: the session opens again one that the server dropped during the wait.
+        replica: () => ctx.replica(),
+        source: () => ctx.source(),
         mode,
         signal: ctx.signal,
         timeoutMs: options.timeoutMs,

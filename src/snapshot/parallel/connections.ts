@@ -11,6 +11,7 @@ const CONNECT_TIMEOUT_MS = 10_000
  */
 export async function connectForCopy(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
+  ignoreKillsOfVanishedThreads()
   try {
     return await mariadb.createConnection({
       host: address.host,
@@ -27,4 +28,24 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
   } catch (error) {
     throw connectionError(role, address, error)
   }
+}
+
+let killsIgnored = false
+
+/**
+ * The copy ends its connections with `destroy()` when a worker fails. For a connection with a
+ * statement in flight the connector (3.5) then runs `KILL <thread>` from a second connection and
+ * leaves that KILL's failure unhandled: when the server has already dropped the thread (it
+ * restarted, or the session was killed), "Unknown thread id" (1094) would end datain with a stack
+ * instead of the copy's own error. That rejection is harmless (the thread is gone, as wanted) and
+ * is ignored; every other unhandled rejection stays fatal, as it is by default.
+ */
+function ignoreKillsOfVanishedThreads(): void {
+  if (killsIgnored) return
+  killsIgnored = true
+  process.on('unhandledRejection', (reason) => {
+    const e = reason as {errno?: unknown; sql?: unknown} | undefined
+    if (e?.errno === 1094 && typeof e.sql === 'string' && /^KILL \d+\b/.test(e.sql)) return
+    throw reason
+  })
 }
