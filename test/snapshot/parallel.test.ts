@@ -207,6 +207,10 @@ describe('the parallel copy', () => {
           },
         })
         const after = inserts
+        console.log(
+          `[parallel] under writes, ${lockFreeAttempts} lock-free tries: ${result.point.method} after ${result.point.attempts} tries, writes held ${result.point.writesHeldMs} ms; ` +
+            `${result.rows} rows in ${result.seconds.toFixed(1)} s`,
+        )
         await sleep(200)
         writing = false
         await load
