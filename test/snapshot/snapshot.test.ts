@@ -302,7 +302,7 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
     }
   })
 
-  it('when killed in the middle, leaves what it created recorded; the rerun drops exactly that and copies afresh', async () => {
+  it('when killed in the middle, leaves what it created recorded; the rerun drops exactly that and copies afresh (stream) or resumes it (parallel)', async () => {
     await dropOnReplica('shop', 'bench')
     // The replica's own database, which datain must never touch.
     const conn = await replicaAdmin()
