@@ -52,6 +52,12 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   const replica = await ctx.replica()
   const earlier = ctx.previous?.output ?? {}
   const earlierCreated = strings(earlier.createdDatabases)
+  // The parallel engine copies tables, not SEQUENCE objects: mariadb-dump's stream carries them.
+  const sequences = ctx.parallel === 1 ? [] : await sequencesIn(source, databases)
+  if (sequences.length > 0) {
+    ctx.ui.info(`Copying as one stream (--parallel 1): the parallel copy does not carry sequences (${sequences.join(', ')}).`)
+    ctx = {...ctx, parallel: 1}
+  }
   let parametersChanged = parameterChanges(earlier.parametersChanged)
 
   // A parallel copy that recorded its tables resumes: what it loaded is checked against a new
@@ -133,6 +139,15 @@ interface EngineResult {
   snapshotMethod?: SnapshotPoint['method']
   writesHeldMs?: number
   resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
+}
+
+async function sequencesIn(source: Connection, databases: string[]): Promise<string[]> {
+  if (databases.length === 0) return []
+  const rows: Array<{name: string}> = await source.query(
+    `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
+    databases,
+  )
+  return rows.map((r) => r.name)
 }
 
 /** `--parallel 1`: mariadb-dump --single-transaction piped through the transform into mariadb. */

@@ -182,8 +182,12 @@ class PieceQueue {
       this.wake = undefined
       if (finished) return
       if (this.error !== undefined) {
+        // End the statement's data instead of destroying the stream with the error: the caller sees the
+        // source's error right after the statement returns, and the rows of an unfinished chunk are
+        // never recorded as copied. An errored infile stream whose command the connector already
+        // rejected (its connection destroyed on abort) crashes mariadb 3.5 (nextTick(null) in parser.js).
         finished = true
-        stream.destroy(this.error instanceof Error ? this.error : new Error(String(this.error)))
+        stream.push(null)
         return
       }
       const next = this.pieces[0]
