@@ -10,7 +10,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {type Sandbox, type SandboxOptions, startSandbox} from '../../sandbox/sandbox.js'
-import {quoteQualified} from '../../src/lib/sql.js'
+import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const BIN = path.join(root, 'bin', 'run.js')
@@ -290,27 +290,6 @@ export async function duplicatesProblem(sandbox: Sandbox, user = 'datain_repl'):
   const ips = rules.map((r) => `${r.startIpAddress}-${r.endIpAddress}`)
   if (new Set(ips).size !== ips.length) problems.push(`firewall rules for the same address: ${ips.join(', ')}`)
   return problems.length ? problems.join('; ') : undefined
-}
-
-/**
- * Row count and CHECKSUM TABLE of every base table of `databases`. Not test/helpers' version: that
- * one pastes names between backticks unescaped, which the hostile names break (error 1103).
- */
-async function tableFingerprints(server: Server, databases: string[]): Promise<Record<string, {rows: number; checksum: string}>> {
-  const result: Record<string, {rows: number; checksum: string}> = {}
-  for (const db of databases) {
-    const tables = await server.query<Array<{t: string}>>(
-      "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-      [db],
-    )
-    for (const {t} of tables) {
-      const name = quoteQualified(db, t)
-      const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${name}`)
-      const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${name}`)
-      result[`${db}.${t}`.toLowerCase()] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
-    }
-  }
-  return result
 }
 
 // ---- processes ----------------------------------------------------------------------------------

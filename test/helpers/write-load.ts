@@ -1,5 +1,4 @@
 import type {Sandbox} from '../../sandbox/sandbox.js'
-import {quoteQualified} from '../../src/lib/sql.js'
 
 export interface WriteLoad {
   /** Stops the load and resolves with how many statements it ran. */
@@ -48,23 +47,4 @@ export async function startWriteLoad(sandbox: Sandbox, database = 'shop', pauseM
   }
 }
 
-/** Row count and CHECKSUM TABLE of every base table of `databases`, on one server. */
-export async function tableFingerprints(
-  server: Sandbox['source']['server'],
-  databases: string[],
-): Promise<Record<string, {rows: number; checksum: string}>> {
-  const result: Record<string, {rows: number; checksum: string}> = {}
-  for (const db of databases) {
-    const tables = await server.query<Array<{t: string}>>(
-      "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-      [db],
-    )
-    for (const {t} of tables) {
-      const name = quoteQualified(db, t)
-      const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${name}`)
-      const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${name}`)
-      result[`${db}.${t}`.toLowerCase()] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
-    }
-  }
-  return result
-}
+export {tableFingerprints} from '../../sandbox/table-fingerprints.js'
