@@ -3,7 +3,7 @@ import {type HintContext, replicationHint, type ThreadError} from '../replicatio
 import {type BinlogCoordinate, compareCoordinates, parseGtidPosition} from '../replication/position.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, replicationLag} from '../replication/status.js'
 import type {LiveSample} from './live.js'
-import type {ApplyRate, LagReport, ReplicationReport} from './report.js'
+import type {ApplyRate, ReplicationReport} from './report.js'
 
 /** What the verdict needs beyond the report: the typed status and the error that stops replication. */
 export interface ReplicationView {
@@ -46,26 +46,10 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
     position: source?.position ?? null,
   }
   const replicaAt = {host: options.replica.host, port: options.replica.port}
-  const emptyLag: LagReport = {transactions: null, bytes: null, files: null, seconds: null}
 
   if (!sample.replica.ok) {
-    const report: ReplicationReport = {
-      reachable: false,
-      error: sample.replica.error,
-      linked: false,
-      mode,
-      io: null,
-      ioState: null,
-      sql: null,
-      sqlState: null,
-      secondsBehind: null,
-      caughtUp: null,
-      lag: emptyLag,
-      source: sourceReport,
-      replica: {...replicaAt, gtidExecuted: null, file: null, position: null, readFile: null, readPosition: null, linkedTo: null},
-      errors: {io: null, sql: null},
-      hint: null,
-    }
+    const replica = {...replicaAt, gtidExecuted: null, file: null, position: null, readFile: null, readPosition: null, linkedTo: null}
+    const report = unlinkedReport({reachable: false, error: sample.replica.error, mode, source: sourceReport, replica})
     return {report, applyRate: null, eta: null, status: undefined, failure: undefined, behind: null, linkedHere: false}
   }
 
@@ -80,23 +64,7 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
     linkedTo: status ? `${status.masterHost}:${status.masterPort}` : null,
   }
   if (!status) {
-    const report: ReplicationReport = {
-      reachable: true,
-      error: null,
-      linked: false,
-      mode,
-      io: null,
-      ioState: null,
-      sql: null,
-      sqlState: null,
-      secondsBehind: null,
-      caughtUp: null,
-      lag: emptyLag,
-      source: sourceReport,
-      replica: replicaReport,
-      errors: {io: null, sql: null},
-      hint: null,
-    }
+    const report = unlinkedReport({reachable: true, error: null, mode, source: sourceReport, replica: replicaReport})
     return {report, applyRate: null, eta: null, status, failure: undefined, behind: null, linkedHere: false}
   }
 
@@ -259,4 +227,23 @@ function backlogSeconds(input: LagInput, rate: 'replica' | 'closing'): number | 
     if (speed !== null && speed > 0) return input.bytes / speed
   }
   return undefined
+}
+
+/** The report of a replica that is not replicating (unreachable, or linked to no source): no thread, no lag. */
+function unlinkedReport(
+  known: Pick<ReplicationReport, 'reachable' | 'error' | 'mode' | 'source' | 'replica'>,
+): ReplicationReport {
+  return {
+    ...known,
+    linked: false,
+    io: null,
+    ioState: null,
+    sql: null,
+    sqlState: null,
+    secondsBehind: null,
+    caughtUp: null,
+    lag: {transactions: null, bytes: null, files: null, seconds: null},
+    errors: {io: null, sql: null},
+    hint: null,
+  }
 }
