@@ -2,6 +2,7 @@ import type {Connection} from 'mariadb'
 import {interruptedError} from '../lib/child-process.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
+import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
 import {placeholders, quoteIdentifier} from '../lib/sql.js'
 import {userDatabases} from '../preflight/context.js'
 import type {PlannedAction, StepContext, StepOutput} from '../steps/step.js'
@@ -348,21 +349,6 @@ async function estimateRows(source: Connection, databases: string[]): Promise<nu
   return Number(row?.n ?? 0)
 }
 
-/** An earlier change of the same parameter by datain stays the one to remember (its `previous` is the user's value). */
-function mergeChange(changes: ParameterChange[], change: ParameterChange): ParameterChange[] {
-  const earlier = changes.find((c) => c.name === change.name)
-  if (earlier?.changedByDatain) return changes
-  return [...changes.filter((c) => c.name !== change.name), change]
-}
-
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
-}
-
-function parameterChanges(value: unknown): ParameterChange[] {
-  if (!Array.isArray(value)) return []
-  return value.filter(
-    (v): v is ParameterChange =>
-      typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.value === 'string' && typeof v.changedByDatain === 'boolean',
-  )
 }
