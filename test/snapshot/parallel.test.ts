@@ -11,7 +11,9 @@ import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
-import {evenBounds} from '../../src/snapshot/parallel/tables.js'
+import {copyChunk} from '../../src/snapshot/parallel/chunk-copy.js'
+import {connectForCopy} from '../../src/snapshot/parallel/connections.js'
+import {evenBounds, loadStatement} from '../../src/snapshot/parallel/tables.js'
 import {RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
 import type {SnapshotOutput} from '../../src/snapshot/snapshot.js'
 import {snapshotStep} from '../../src/steps/snapshot.js'
@@ -308,6 +310,48 @@ describe('the parallel copy', () => {
       await expectIdentical('shop', 'bench')
     } finally {
       await t.close()
+    }
+  })
+})
+
+describe('a chunk whose load the replica rolls back', () => {
+  it('sends the batch again after a lock wait timeout, and every row lands once', async () => {
+    const rows = 20_000
+    await sandbox.source.server.execute([
+      'DROP DATABASE IF EXISTS retry_db',
+      'CREATE DATABASE retry_db',
+      'CREATE TABLE retry_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)',
+      `INSERT INTO retry_db.t SELECT seq, CONCAT('value ', seq) FROM retry_db.seq_1_to_${rows}`,
+    ])
+    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS retry_db', 'CREATE DATABASE retry_db', 'CREATE TABLE retry_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)'])
+    const [from, to, blocker] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica), sandbox.replica.server.connectAsRoot()])
+    try {
+      // Another transaction holds the row the load will reach in its first batch: the load waits, times out
+      // after a second (its statement rolled back), and goes through once the holder has let go.
+      await blocker.query('BEGIN')
+      await blocker.query("INSERT INTO retry_db.t VALUES (100, 'held')")
+      await to.query('SET SESSION innodb_lock_wait_timeout = 1')
+      const release = sleep(1500).then(() => blocker.query('ROLLBACK'))
+      const result = await copyChunk({
+        source: from,
+        replica: to,
+        select: 'SELECT CAST(id AS BINARY), CAST(v AS BINARY) FROM retry_db.t ORDER BY id',
+        values: [],
+        load: loadStatement({database: 'retry_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'v', type: 'varchar'}], primaryKey: ['id'], estimatedRows: rows, estimatedBytes: 0}),
+        batchBytes: 64 * 1024,
+      })
+      await release
+      expect(result.retries).toBeGreaterThanOrEqual(1)
+      expect(result.rows).toBe(rows)
+      const [mine] = (await sandbox.source.server.query('CHECKSUM TABLE retry_db.t')) as Array<{Checksum: unknown}>
+      const [theirs] = (await sandbox.replica.server.query('CHECKSUM TABLE retry_db.t')) as Array<{Checksum: unknown}>
+      expect(String(theirs!.Checksum)).toBe(String(mine!.Checksum))
+      const [count] = (await sandbox.replica.server.query('SELECT COUNT(*) AS n FROM retry_db.t')) as Array<{n: unknown}>
+      expect(Number(count!.n)).toBe(rows)
+    } finally {
+      await Promise.allSettled([from.end(), to.end(), blocker.end()])
+      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS retry_db'])
+      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS retry_db'])
     }
   })
 })

@@ -26,6 +26,8 @@ export interface ChunkCopyResult {
   rows: number
   bytes: number
   statements: number
+  /** Statements the replica rolled back (deadlock, lock wait timeout) and that were sent again. */
+  retries: number
 }
 
 /** How much the encoder gathers before it hands a piece to the loader. */
@@ -81,12 +83,14 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   })
   reading.catch(() => {})
 
-  const result: ChunkCopyResult = {rows: 0, bytes: 0, statements: 0}
+  const result: ChunkCopyResult = {rows: 0, bytes: 0, statements: 0, retries: 0}
   try {
     // At least one statement, even for no rows: it proves the table takes LOAD DATA.
     do {
       const batch = pending.batch(options.batchBytes)
-      const loaded = (await options.replica.query({sql: options.load, infileStreamFactory: () => batch.stream})) as {affectedRows: number; warningStatus: number}
+      const loaded = await loadBatch(options.replica, options.load, batch, () => {
+        result.retries++
+      })
       if (sourceError !== undefined) throw new SourceReadError(sourceError)
       const sent = batch.sent()
       result.statements++
@@ -111,6 +115,38 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   }
 }
 
+/** Errors after which InnoDB has rolled the whole statement back, so that it may simply run again. */
+const RETRYABLE = new Set([
+  1213, // ER_LOCK_DEADLOCK: two loads into one table (different ranges) can meet on its AUTO-INC lock and a gap
+  1205, // ER_LOCK_WAIT_TIMEOUT: without innodb_rollback_on_timeout only the statement goes, and it is the transaction here
+])
+const MAX_RETRIES = 5
+
+/**
+ * Runs one LOAD DATA of `batch`. Each statement is a transaction of its own (autocommit), so when
+ * the replica rolls it back for a deadlock or a lock wait timeout nothing of it stayed: it is sent
+ * again from the pieces the batch kept (at most `batchBytes`), a bounded number of times with a
+ * growing pause.
+ */
+async function loadBatch(replica: Connection, load: string, batch: Batch, onRetry: () => void): Promise<LoadResult> {
+  for (let attempt = 0; ; attempt++) {
+    const stream = attempt === 0 ? batch.stream : batch.replay()
+    try {
+      return (await replica.query({sql: load, infileStreamFactory: () => stream})) as LoadResult
+    } catch (error) {
+      const errno = (error as {errno?: number})?.errno
+      if (attempt >= MAX_RETRIES || errno === undefined || !RETRYABLE.has(errno) || !replica.isValid()) throw error
+      onRetry()
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt + Math.random() * 50))
+    }
+  }
+}
+
+interface LoadResult {
+  affectedRows: number
+  warningStatus: number
+}
+
 /** The source failed while its rows were read (the replica's statement failed only because of it). */
 export class SourceReadError extends Error {
   constructor(override readonly cause: unknown) {
@@ -132,6 +168,15 @@ export class LoadRejectedError extends Error {
 interface Piece {
   bytes: Buffer
   rows: number
+}
+
+/** The data of one LOAD DATA statement. */
+interface Batch {
+  stream: Readable
+  /** Rows and bytes handed out so far (all of the batch once its stream ended). */
+  sent(): {rows: number; bytes: number}
+  /** A new stream of the same data, from its first byte, for a statement sent again. */
+  replay(): Readable
 }
 
 /**
@@ -174,10 +219,16 @@ class PieceQueue {
     this.wake?.()
   }
 
-  batch(limit: number): {stream: Readable; sent(): {rows: number; bytes: number}} {
+  batch(limit: number): Batch {
     let rows = 0
     let bytes = 0
     let finished = false
+    // Everything this batch handed out, so that it can be sent again (see loadBatch).
+    const taken: Buffer[] = []
+    const end = () => {
+      finished = true
+      stream.push(null)
+    }
     const feed = (): void => {
       this.wake = undefined
       if (finished) return
@@ -186,42 +237,48 @@ class PieceQueue {
         // source's error right after the statement returns, and the rows of an unfinished chunk are
         // never recorded as copied. An errored infile stream whose command the connector already
         // rejected (its connection destroyed on abort) crashes mariadb 3.5 (nextTick(null) in parser.js).
-        finished = true
-        stream.push(null)
-        return
+        return end()
       }
       const next = this.pieces[0]
       // A batch ends before the piece that would take it past its limit (unless it is the first).
-      if (next && bytes > 0 && bytes + next.bytes.length > limit) {
-        finished = true
-        stream.push(null)
-        return
-      }
+      if (next && bytes > 0 && bytes + next.bytes.length > limit) return end()
       const piece = this.pieces.shift()
       if (piece) {
         this.bytes -= piece.bytes.length
         rows += piece.rows
         bytes += piece.bytes.length
+        taken.push(piece.bytes)
         if (this.onRoom && !this.full) {
           const resume = this.onRoom
           this.onRoom = undefined
           resume()
         }
-        if (bytes >= limit) finished = true
         stream.push(piece.bytes)
-        if (finished) stream.push(null)
+        if (bytes >= limit) end()
         return
       }
-      if (this.ended) {
-        finished = true
-        stream.push(null)
-        return
-      }
+      if (this.ended) return end()
       // Nothing yet: push when the next piece (or the end) comes; read() is not called again until then.
       this.wake = feed
     }
     // The connector listens with 'data' and writes each chunk to its socket as it comes.
-    const stream = new Readable({read: feed})
-    return {stream, sent: () => ({rows, bytes})}
+    let stream = new Readable({read: feed})
+    return {
+      stream,
+      sent: () => ({rows, bytes}),
+      replay: () => {
+        // What went out already, then the rest of the batch as the first stream would have had it.
+        let replayed = false
+        stream = new Readable({
+          read: () => {
+            if (replayed) return feed()
+            replayed = true
+            if (taken.length > 0) stream.push(Buffer.concat(taken))
+            if (finished) stream.push(null)
+          },
+        })
+        return stream
+      },
+    }
   }
 }
