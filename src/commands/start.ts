@@ -18,12 +18,11 @@ export default class Start extends BaseCommand<typeof Start> {
   static override flags = {
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
     parallel: Flags.integer({
-      summary: 'Threads of the snapshot copy (experimental above 1); 1 copies in a single stream of mariadb-dump into mariadb.',
+      summary: 'Threads of the snapshot copy; 1 copies in a single stream of mariadb-dump into mariadb.',
       description:
-        'Default 1: the single stream, which every correctness test holds to. Above 1 the parallel copy (faster, see Performance in ' +
-        'the README) is still experimental: it has been seen to fail on a replica deadlock between two loads of one table. Each thread ' +
-        'holds one connection to the source (in the snapshot) and one to the replica. Only this run: a resumed start may choose another.',
-      default: 1,
+        'Default: one per core of this machine (2 to 8), within the connections both servers have to spare. Each thread holds one ' +
+        'connection to the source (in the snapshot) and one to the replica. The copy goes as one stream anyway when the replica ' +
+        'refuses LOAD DATA LOCAL (local_infile OFF) or the databases hold sequences. Only this run: a resumed start may choose another.',
       min: 1,
       max: 64,
     }),

@@ -53,10 +53,9 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   const replica = await ctx.replica()
   const earlier = ctx.previous?.output ?? {}
   const earlierCreated = strings(earlier.createdDatabases)
-  // The parallel engine copies tables, not SEQUENCE objects: mariadb-dump's stream carries them.
-  const sequences = ctx.parallel === 1 ? [] : await sequencesIn(source, databases)
-  if (sequences.length > 0) {
-    ctx.ui.info(`Copying as one stream (--parallel 1): the parallel copy does not carry sequences (${sequences.join(', ')}).`)
+  const oneStream = ctx.parallel === 1 ? undefined : await whyOneStream(source, replica, databases)
+  if (oneStream) {
+    ctx.ui.info(`Copying as one stream (--parallel 1): ${oneStream}.`)
     ctx = {...ctx, parallel: 1}
   }
   let parametersChanged = parameterChanges(earlier.parametersChanged)
@@ -105,9 +104,7 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   const held =
     copy.snapshotMethod === undefined
       ? ''
-      : copy.snapshotMethod === 'agreed'
-        ? '; writes on the source were never held (the workers\u2019 snapshots agreed without a lock)'
-        : `; commits on the source were held ${copy.writesHeldMs} ms (${copy.snapshotMethod === 'backup-stage' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'})`
+      : `; commits on the source were held ${copy.writesHeldMs} ms (${copy.snapshotMethod === 'backup-stage' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'})`
   ctx.ui.info(
     `Copied ${databases.join(', ')}: ${formatBytes(result.bytes)}, ${result.rows.toLocaleString('en-US')} rows in ${formatDuration(result.seconds)}${rate}` +
       `${copy.threads === undefined ? '' : ` with ${copy.threads} thread${copy.threads === 1 ? '' : 's'}`}; ` +
@@ -142,13 +139,20 @@ interface EngineResult {
   resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
 }
 
-async function sequencesIn(source: Connection, databases: string[]): Promise<string[]> {
-  if (databases.length === 0) return []
+/** Why the parallel copy cannot do this copy (the single stream then does it), or undefined. */
+async function whyOneStream(source: Connection, replica: Connection, databases: string[]): Promise<string | undefined> {
+  // It loads with LOAD DATA LOCAL, which a replica whose server parameter local_infile is OFF refuses.
+  const [infile] = (await replica.query('SELECT @@local_infile AS on_')) as Array<{on_: number | bigint | string}>
+  if (!['1', 'ON'].includes(String(infile?.on_).toUpperCase())) {
+    return 'the replica’s server parameter local_infile is OFF, so it refuses LOAD DATA LOCAL (turn it ON in the portal to copy with several threads)'
+  }
+  // It copies tables, not SEQUENCE objects: mariadb-dump's stream carries them.
+  if (databases.length === 0) return undefined
   const rows: Array<{name: string}> = await source.query(
     `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
     databases,
   )
-  return rows.map((r) => r.name)
+  return rows.length > 0 ? `the parallel copy does not carry sequences (${rows.map((r) => r.name).join(', ')})` : undefined
 }
 
 /** `--parallel 1`: mariadb-dump --single-transaction piped through the transform into mariadb. */
@@ -273,9 +277,9 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
         on: 'source',
         kind: 'sql',
         text:
-          `START TRANSACTION WITH CONSISTENT SNAPSHOT  -- on ${threads} connections at once, kept when every SHOW STATUS LIKE 'binlog_snapshot_%' agrees; ` +
-          'otherwise BACKUP STAGE START; BACKUP STAGE BLOCK_COMMIT (FLUSH TABLES WITH READ LOCK before 10.4) for the milliseconds it takes to open them, then BACKUP STAGE END; ' +
-          'SELECT BINLOG_GTID_POS(file, position)',
+          'BACKUP STAGE START; BACKUP STAGE BLOCK_COMMIT (FLUSH TABLES WITH READ LOCK before 10.4); ' +
+          `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${threads} connections at once; BACKUP STAGE END  -- commits wait the milliseconds this takes; ` +
+          "every SHOW STATUS LIKE 'binlog_snapshot_%' must agree; SELECT BINLOG_GTID_POS(file, position)",
       },
       {on: 'replica', kind: 'sql', text: 'CREATE DATABASE … / CREATE TABLE …  -- as SHOW CREATE DATABASE / SHOW CREATE TABLE on the source, with their indexes'},
       {

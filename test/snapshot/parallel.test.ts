@@ -180,61 +180,56 @@ describe('the parallel copy', () => {
     }
   })
 
-  it('records one GTID from which replication applies every write made during the copy exactly once, lock-free or under a brief commit lock', async () => {
-    for (const lockFreeAttempts of [0, 5]) {
-      const writer = await sandbox.source.server.connectAsRoot({database: 'shop'})
-      let writing = true
-      let inserts = 0
-      const marker = `during copy ${lockFreeAttempts}`
-      const load = (async () => {
-        for (let i = 1; writing; i++) {
-          await writer.query("INSERT INTO orders (customer_id, status, total, placed_at, `delivery note`) VALUES (?, 'pending', 0, NOW(6), ?)", [1 + (i % 100), `${marker} ${i}`])
-          inserts++
-          // The trigger adds the line to the order's total on the source; the replica gets both rows.
-          await writer.query('INSERT INTO order_items (order_id, `order`, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 1, ?, 2, 9.99)', [1 + (i % 50)])
-          await writer.query("UPDATE orders SET status = 'paid', total = total + 1 WHERE id = ?", [1 + ((i * 7919) % SAMPLE_ROWS)])
-          await writer.query('UPDATE kinds SET blb = ?, flt = flt + 1 WHERE id = ?', [randomBytes(64), 101 + (i % 3000)])
-          await writer.query('UPDATE bench.sbtest1 SET k = k + 1 WHERE id = ?', [1 + ((i * 104729) % BENCH_ROWS)])
-          await writer.query('DELETE FROM bench.sbtest2 WHERE id = ?', [BENCH_ROWS - i])
-          await writer.query("INSERT INTO bench.sbtest2 (k, c, pad) VALUES (?, 'during copy', ?)", [i, String(i)])
-        }
-      })()
-      try {
-        await sleep(100)
-        let duringSnapshot = 0
-        const result = await copy({
-          snapshot: {lockFreeAttempts},
-          onSnapshot: () => {
-            duringSnapshot = inserts
-          },
-        })
-        const after = inserts
-        console.log(
-          `[parallel] under writes, ${lockFreeAttempts} lock-free tries: ${result.point.method} after ${result.point.attempts} tries, writes held ${result.point.writesHeldMs} ms; ` +
-            `${result.rows} rows in ${result.seconds.toFixed(1)} s`,
-        )
-        await sleep(200)
-        writing = false
-        await load
-        expect(after - duringSnapshot, 'writes made while the rows were copied').toBeGreaterThan(20)
-        if (lockFreeAttempts === 0) {
-          expect(result.point.method).toBe('backup-stage')
-          expect(result.point.writesHeldMs).toBeGreaterThan(0)
-          expect(result.point.writesHeldMs).toBeLessThan(2000)
-        }
-        const [gtid] = await sandbox.source.server.query<Array<{g: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS g', [result.point.binlogFile, result.point.binlogPosition])
-        expect(result.point.gtidPosition).toBe(gtid!.g)
-
-        await replicateFrom(result.point.gtidPosition)
-        await expectIdentical('shop', 'bench')
-        const [copied] = await sandbox.replica.server.query<Array<{n: bigint}>>('SELECT COUNT(*) AS n FROM shop.orders WHERE `delivery note` LIKE ?', [`${marker} %`])
-        expect(Number(copied!.n)).toBe(inserts)
-      } finally {
-        writing = false
-        await load.catch(() => {})
-        await writer.end()
-        await stopReplication()
+  it('records one GTID from which replication applies every write made during the copy exactly once, under a brief commit lock', async () => {
+    const writer = await sandbox.source.server.connectAsRoot({database: 'shop'})
+    let writing = true
+    let inserts = 0
+    const marker = 'during copy'
+    const load = (async () => {
+      for (let i = 1; writing; i++) {
+        await writer.query("INSERT INTO orders (customer_id, status, total, placed_at, `delivery note`) VALUES (?, 'pending', 0, NOW(6), ?)", [1 + (i % 100), `${marker} ${i}`])
+        inserts++
+        // The trigger adds the line to the order's total on the source; the replica gets both rows.
+        await writer.query('INSERT INTO order_items (order_id, `order`, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 1, ?, 2, 9.99)', [1 + (i % 50)])
+        await writer.query("UPDATE orders SET status = 'paid', total = total + 1 WHERE id = ?", [1 + ((i * 7919) % SAMPLE_ROWS)])
+        await writer.query('UPDATE kinds SET blb = ?, flt = flt + 1 WHERE id = ?', [randomBytes(64), 101 + (i % 3000)])
+        await writer.query('UPDATE bench.sbtest1 SET k = k + 1 WHERE id = ?', [1 + ((i * 104729) % BENCH_ROWS)])
+        await writer.query('DELETE FROM bench.sbtest2 WHERE id = ?', [BENCH_ROWS - i])
+        await writer.query("INSERT INTO bench.sbtest2 (k, c, pad) VALUES (?, 'during copy', ?)", [i, String(i)])
       }
+    })()
+    try {
+      await sleep(100)
+      let duringSnapshot = 0
+      const result = await copy({
+        onSnapshot: () => {
+          duringSnapshot = inserts
+        },
+      })
+      const after = inserts
+      console.log(
+        `[parallel] under writes: ${result.point.method}, writes held ${result.point.writesHeldMs} ms; ` +
+          `${result.rows} rows in ${result.seconds.toFixed(1)} s`,
+      )
+      await sleep(200)
+      writing = false
+      await load
+      expect(after - duringSnapshot, 'writes made while the rows were copied').toBeGreaterThan(20)
+      expect(result.point.method).toBe('backup-stage')
+      expect(result.point.writesHeldMs).toBeGreaterThan(0)
+      expect(result.point.writesHeldMs).toBeLessThan(2000)
+      const [gtid] = await sandbox.source.server.query<Array<{g: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS g', [result.point.binlogFile, result.point.binlogPosition])
+      expect(result.point.gtidPosition).toBe(gtid!.g)
+
+      await replicateFrom(result.point.gtidPosition)
+      await expectIdentical('shop', 'bench')
+      const [copied] = await sandbox.replica.server.query<Array<{n: bigint}>>('SELECT COUNT(*) AS n FROM shop.orders WHERE `delivery note` LIKE ?', [`${marker} %`])
+      expect(Number(copied!.n)).toBe(inserts)
+    } finally {
+      writing = false
+      await load.catch(() => {})
+      await writer.end()
+      await stopReplication()
     }
   })
 

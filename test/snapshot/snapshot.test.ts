@@ -456,6 +456,23 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
   })
 })
 
+describe('the snapshot step when the replica refuses LOAD DATA LOCAL', () => {
+  it('copies as one stream instead, saying why, and the copy is identical', async () => {
+    await dropOnReplica('shop', 'bench')
+    await sandbox.replica.server.execute(['SET GLOBAL local_infile = OFF'])
+    try {
+      const t = await baseContext({settings: {databases: ['shop']}})
+      const output = (await snapshotStep.run(t.ctx)) as SnapshotOutput
+      expect(output.engine).toBe('stream')
+      expect(t.infos.join('\n')).toContain('Copying as one stream (--parallel 1): the replica’s server parameter local_infile is OFF')
+      await expectIdentical('shop')
+    } finally {
+      await sandbox.replica.server.execute(['SET GLOBAL local_infile = ON'])
+      await dropOnReplica('shop')
+    }
+  })
+})
+
 async function waitForReplica(conn: Connection, target: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {

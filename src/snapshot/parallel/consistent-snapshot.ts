@@ -10,21 +10,16 @@ export interface SnapshotPoint {
   /** `BINLOG_GTID_POS(binlogFile, binlogPosition)`; empty on a server that never wrote a GTID. */
   gtidPosition: string
   /**
-   * How the transactions were lined up: `agreed` — opened together without any lock, and every
-   * one reported the same binlog position; otherwise under a brief lock of commits
-   * (`backup-stage`: BACKUP STAGE BLOCK_COMMIT, MariaDB 10.4.1+) or of all writes
-   * (`flush-tables`: FLUSH TABLES WITH READ LOCK).
+   * How commits were held while the transactions opened: `backup-stage` (BACKUP STAGE
+   * BLOCK_COMMIT, MariaDB 10.4.1+: only commits and DDL wait) or `flush-tables` (FLUSH TABLES
+   * WITH READ LOCK: every write waits).
    */
-  method: 'agreed' | 'backup-stage' | 'flush-tables'
-  /** How long commits or writes on the source waited for datain; 0 when `agreed`. */
+  method: 'backup-stage' | 'flush-tables'
+  /** How long commits or writes on the source waited for datain. */
   writesHeldMs: number
-  /** Tries without a lock before that. */
-  attempts: number
 }
 
 export interface SnapshotOptions {
-  /** Tries without a lock before taking one; 0 goes straight to the lock. Default 5. */
-  lockFreeAttempts?: number
   /** Seconds the lock may wait for running statements or DDL before datain gives up. Default 30. */
   lockWaitSeconds?: number
 }
@@ -33,33 +28,21 @@ export interface SnapshotOptions {
  * Opens one REPEATABLE READ snapshot on each of `workers` such that all of them see the same
  * data, which is the source's state at exactly one binary log position, and returns that position.
  *
- * MariaDB takes `START TRANSACTION WITH CONSISTENT SNAPSHOT` under its commit-order lock and
- * reports the binlog position of that very snapshot (`binlog_snapshot_file/position`), which is
- * what mariadb-dump --single-transaction --master-data relies on. Two snapshots that report the
- * same position therefore saw the same commits. So they are first opened together without any
- * lock, and kept when every position agrees (a quiet source, or a lucky moment on a busy one);
- * after `lockFreeAttempts` disagreements, commits are held on `coordinator` for as long as it takes
- * to open them (milliseconds) — the way mydumper and MySQL Shell hold FLUSH TABLES WITH READ LOCK,
- * but with MariaDB's lighter BACKUP STAGE BLOCK_COMMIT where the server has it.
+ * Commits are held on `coordinator` for as long as it takes to open them (milliseconds), the way
+ * mydumper and MySQL Shell hold FLUSH TABLES WITH READ LOCK, but with MariaDB's lighter BACKUP
+ * STAGE BLOCK_COMMIT where the server has it. MariaDB takes `START TRANSACTION WITH CONSISTENT
+ * SNAPSHOT` under its commit-order lock and reports the binlog position of that very snapshot
+ * (`binlog_snapshot_file/position`), which is what mariadb-dump --single-transaction
+ * --master-data relies on; every worker must report the same one.
+ *
+ * Opening them together without a lock and keeping them when their positions agreed was tried:
+ * under a write load one such copy replayed a row it already had (1062), so it is not done.
  *
  * The workers must be fresh connections with no transaction open.
  */
 export async function openConsistentSnapshot(coordinator: Connection, workers: Connection[], options: SnapshotOptions = {}): Promise<SnapshotPoint> {
   if (workers.length === 0) throw new Error('openConsistentSnapshot: no connection')
   for (const worker of workers) await worker.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
-  // Default 0: commits are always held for the instant the snapshots open (as mydumper does). A run in
-  // which every lock-free position agreed still replayed a row the copy already had (1062 under a
-  // write load, seen once in CI), so agreement alone is not trusted until that is understood.
-  const lockFree = options.lockFreeAttempts ?? 0
-  let attempts = 0
-  for (; attempts < lockFree; attempts++) {
-    const positions = await startAll(workers)
-    if (positions.every((p) => samePosition(p, positions[0]!))) {
-      return {...(await withGtid(coordinator, positions[0]!)), method: 'agreed', writesHeldMs: 0, attempts: attempts + 1}
-    }
-    await Promise.all(workers.map((w) => w.query('ROLLBACK')))
-  }
-
   const version = parseVersion(await serverVersion(coordinator))
   const backupStage = version !== undefined && versionAtLeast(version, 10, 4, 1) && !/mysql/i.test(await serverVersion(coordinator))
   await coordinator.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.round(options.lockWaitSeconds ?? 30))}`)
@@ -107,7 +90,6 @@ export async function openConsistentSnapshot(coordinator: Connection, workers: C
     ...(await withGtid(coordinator, positions[0]!)),
     method: backupStage ? 'backup-stage' : 'flush-tables',
     writesHeldMs: Math.round(held * 10) / 10,
-    attempts,
   }
 }
 
@@ -117,7 +99,7 @@ interface Position {
 }
 
 async function startAll(workers: Connection[]): Promise<Position[]> {
-  // Sent together: the closer in time they start, the likelier they agree without a lock.
+  // Sent together: the shorter the time commits wait.
   await Promise.all(workers.map((w) => w.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')))
   return Promise.all(workers.map((w) => snapshotPosition(w)))
 }
