@@ -444,7 +444,7 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
       expect(text).toContain('--single-transaction --master-data=2 --gtid --routines --events --triggers --hex-blob --quick')
       expect(text).toContain('--databases -- shop | <datain\'s transform> | mariadb --defaults-extra-file=<private options file: password=***>')
     } else {
-      expect(text).toContain('source sql START TRANSACTION WITH CONSISTENT SNAPSHOT')
+      expect(text).toContain('source sql BACKUP STAGE START; BACKUP STAGE BLOCK_COMMIT (FLUSH TABLES WITH READ LOCK before 10.4); START TRANSACTION WITH CONSISTENT SNAPSHOT on')
       expect(text).toContain('BACKUP STAGE BLOCK_COMMIT')
       expect(text).toContain("replica sql LOAD DATA LOCAL INFILE 'datain-rows' INTO TABLE … CHARACTER SET binary")
       expect(text).toContain('--no-data --no-create-info --routines --events --triggers')
