@@ -185,7 +185,7 @@ async function run(method: Method, sandbox: Sandbox, work: string, optionsFile: 
 /** datain init + datain start in a child process of its own; the snapshot step's seconds and the process's peak RSS. */
 async function runDatain(sandbox: Sandbox, work: string): Promise<Omit<Row, 'method'>> {
   const home = await mkdtemp(path.join(work, 'home-'))
-  const env = {PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: process.env.NODE_OPTIONS, ...sandbox.env(), DATAIN_HOME: home}
+  const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env(), DATAIN_HOME: home}
   const cli = path.join(root, 'bin', 'run.js')
   const init = await execa(process.execPath, [cli, 'init', '--databases', DATABASE], {env, extendEnv: false, reject: false})
   if (init.exitCode !== 0) throw new Error(`datain init exited ${init.exitCode}: ${init.stderr || init.stdout}`)
