@@ -57,21 +57,22 @@ const bin = (name: string) => mariadbBinary(name) ?? name
 
 /**
  * One real MariaDB server started from the system binaries with `--no-defaults`, on loopback, with
- * its own data dir. `stop()` ends exactly the process `start()` spawned.
+ * its own data dir. `stop()` ends exactly the process `start()` (or the last `restart()`) spawned.
  */
 export class MariaDbServer {
-  private exited: Promise<number | null>
+  private child!: ChildProcess
+  private exited!: Promise<number | null>
 
   private constructor(
     readonly dir: string,
     readonly port: number,
     readonly socket: string,
     readonly serverId: number,
-    private readonly child: ChildProcess,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
-  }
+    /** mariadbd's command line: a restart runs the very same (data dir, port, options, TLS). */
+    private readonly args: readonly string[],
+  ) {}
 
+  /** The pid of the mariadbd running now: a restart changes it. */
   get pid(): number {
     return this.child.pid!
   }
@@ -122,10 +123,26 @@ export class MariaDbServer {
       ...(options.tls ? [`--ssl-ca=${options.tls.ca}`, `--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`] : []),
       ...(options.extraArgs ?? []),
     ]
-    const child = spawn(bin('mariadbd'), args, {stdio: 'ignore'})
-    const server = new MariaDbServer(dir, port, socket, options.serverId, child)
-    await server.waitUntilReady()
+    const server = new MariaDbServer(dir, port, socket, options.serverId, args)
+    await server.launch()
     return server
+  }
+
+  /**
+   * Restarts the server as a DBA would: a clean shutdown of exactly the mariadbd this object
+   * started (SIGTERM, then waiting until it has exited), then the same command line again on the
+   * same data dir, port, options and TLS, and back when it accepts connections. Clients connected
+   * before lose their connection, as on a real restart. The object goes on working, and `stop()`
+   * ends the new process. Throws when the server does not shut down within `graceMs` (it is then
+   * killed: that would be a crash, not a restart) or does not come back.
+   */
+  async restart(graceMs = 60_000): Promise<void> {
+    if (this.running() && !(await this.shutdown(graceMs))) {
+      this.child.kill('SIGKILL')
+      await this.exited
+      throw new Error(`mariadbd in ${this.dir} (pid ${this.pid}) did not shut down within ${graceMs} ms: killed, not restarted`)
+    }
+    await this.launch()
   }
 
   /** A connection as root over the unix socket: the sandbox's own back door, never datain's. */
@@ -154,13 +171,34 @@ export class MariaDbServer {
 
   /** SIGTERM, then SIGKILL if the server has not shut down after `graceMs`. */
   async stop(graceMs = 20_000): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.kill('SIGTERM')
-    const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)])
-    if (!done) {
+    if (!this.running()) return
+    if (!(await this.shutdown(graceMs))) {
       this.child.kill('SIGKILL')
       await this.exited
     }
+  }
+
+  private running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** SIGTERM (mariadbd's clean shutdown) to this object's process; whether it exited within `graceMs`. */
+  private async shutdown(graceMs: number): Promise<boolean> {
+    this.child.kill('SIGTERM')
+    // The timer is cancelled once the server is gone: it must not keep a script alive for graceMs.
+    const timer = new AbortController()
+    const timedOut = sleep(graceMs, false, {signal: timer.signal}).catch(() => false)
+    const exited = await Promise.race([this.exited.then(() => true), timedOut])
+    timer.abort()
+    return exited
+  }
+
+  /** Spawns mariadbd with this server's command line and waits until it accepts connections. */
+  private async launch(): Promise<void> {
+    const child = spawn(bin('mariadbd'), this.args, {stdio: 'ignore'})
+    this.child = child
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+    await this.waitUntilReady()
   }
 
   private async waitUntilReady(timeoutMs = 60_000): Promise<void> {
