@@ -36,6 +36,8 @@ export interface ReplicaStatus {
   masterUser: string
   masterSslAllowed: boolean
   masterServerId: number | null
+  /** `Connect_Retry`: seconds the IO thread waits between two tries to connect (MariaDB's default 60). */
+  connectRetry: number | null
 }
 
 /** The source's current end of binlog: where a replica that has everything stands. */
@@ -91,6 +93,7 @@ export function parseReplicaStatus(row: Record<string, unknown>): ReplicaStatus 
     masterUser: text('Master_User'),
     masterSslAllowed: text('Master_SSL_Allowed') === 'Yes',
     masterServerId: int('Master_Server_Id'),
+    connectRetry: int('Connect_Retry'),
   }
 }
 

@@ -14,11 +14,17 @@ export interface ReplicaSide {
   gtidSlavePos: string
 }
 
+/** The source now: its end of binlog, and for how long it has run. */
+export interface SourceSide extends SourcePosition {
+  /** `Uptime`: seconds since the source's mariadbd started (a restart sets it back to 0). */
+  uptime?: number
+}
+
 /** One look at both servers. */
 export interface LiveSample {
   /** Milliseconds (Date.now()) when the replica had been read. */
   at: number
-  source: Reading<SourcePosition>
+  source: Reading<SourceSide>
   replica: Reading<ReplicaSide>
 }
 
@@ -35,7 +41,12 @@ export interface LiveServers {
  * be read, and status still shows the other side.
  */
 export async function takeSample(servers: LiveServers): Promise<LiveSample> {
-  const source = await read('source', async () => readSourcePosition(await servers.source()))
+  const source = await read('source', async () => {
+    const connection = await servers.source()
+    const position = await readSourcePosition(connection)
+    const [uptime] = (await connection.query("SHOW GLOBAL STATUS LIKE 'Uptime'")) as Array<{Value: string}>
+    return uptime ? {...position, uptime: Number(uptime.Value)} : position
+  })
   const replica = await read('replica', async () => {
     const connection = await servers.replica()
     const status = await readReplicaStatus(connection)

@@ -2,7 +2,7 @@ import {threadFailure} from '../replication/catch-up.js'
 import {type HintContext, replicationHint, type ThreadError} from '../replication/hints.js'
 import {type BinlogCoordinate, compareCoordinates, parseGtidPosition} from '../replication/position.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, replicationLag} from '../replication/status.js'
-import type {LiveSample} from './live.js'
+import type {LiveSample, SourceSide} from './live.js'
 import type {ApplyRate, ReplicationReport} from './report.js'
 
 /** What the verdict needs beyond the report: the typed status and the error that stops replication. */
@@ -13,6 +13,11 @@ export interface ReplicationView {
   status: ReplicaStatus | undefined
   /** The error a stopped (or failing) thread reports, SQL thread first. */
   failure: ThreadError | undefined
+  /**
+   * The IO thread's failed try to connect while the source restarted, which it has not yet had its
+   * next try after (see {@link reconnectingAfterRestart}): not a failure yet, so not in `failure`.
+   */
+  reconnecting: Reconnecting | undefined
   /** Behind the source by position; null when the source could not be read. */
   behind: boolean | null
   /** Linked to the profile's source (host, port, replication user); false when linked elsewhere or not at all. */
@@ -50,7 +55,7 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
   if (!sample.replica.ok) {
     const replica = {...replicaAt, gtidExecuted: null, file: null, position: null, readFile: null, readPosition: null, linkedTo: null}
     const report = unlinkedReport({reachable: false, error: sample.replica.error, mode, source: sourceReport, replica})
-    return {report, applyRate: null, eta: null, status: undefined, failure: undefined, behind: null, linkedHere: false}
+    return {report, applyRate: null, eta: null, status: undefined, failure: undefined, reconnecting: undefined, behind: null, linkedHere: false}
   }
 
   const {status, gtidSlavePos} = sample.replica.value
@@ -65,12 +70,15 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
   }
   if (!status) {
     const report = unlinkedReport({reachable: true, error: null, mode, source: sourceReport, replica: replicaReport})
-    return {report, applyRate: null, eta: null, status, failure: undefined, behind: null, linkedHere: false}
+    return {report, applyRate: null, eta: null, status, failure: undefined, reconnecting: undefined, behind: null, linkedHere: false}
   }
 
-  const failure = threadFailure(status)
-  // The hint for what stops replication; else for a last error still shown (a thread that retries).
-  const hinted = failure ?? lastError(status)
+  const threadError = threadFailure(status)
+  const reconnecting = threadError ? reconnectingAfterRestart(threadError, status, source) : undefined
+  const failure = reconnecting ? undefined : threadError
+  // The hint for what stops replication; else for a last error still shown (a thread that retries),
+  // unless that is the source's restart, which needs nothing done.
+  const hinted = failure ?? (reconnecting ? undefined : lastError(status))
   const hint = hinted ? (replicationHint(hinted, options.hint) ?? null) : null
 
   let behind: boolean | null = null
@@ -115,7 +123,41 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
     hint,
   }
   const linkedHere = linkedTo(status, {host: options.source.publicHost, port: options.source.port, user: options.source.replicationUser})
-  return {report, applyRate, eta: eta({behind, transactions, bytes, mode, applyRate}), status, failure, behind, linkedHere}
+  return {report, applyRate, eta: eta({behind, transactions, bytes, mode, applyRate}), status, failure, reconnecting, behind, linkedHere}
+}
+
+/** An IO thread retrying after the source restarted: its last error, how long the source has run, how often the replica tries. */
+export interface Reconnecting {
+  errno: number
+  sourceUptime: number
+  connectRetry: number
+}
+
+/** The errors of a try to connect to a server that is down or shutting down: refused, lost, gone, shutdown in progress. */
+const SERVER_DOWN_ERRORS = new Set([1053, 2002, 2003, 2006, 2013])
+
+/** MariaDB's default `MASTER_CONNECT_RETRY`, for a replica that does not show `Connect_Retry`. */
+const DEFAULT_CONNECT_RETRY = 60
+
+/** Time for the source to start and the replica's retry to connect, beyond `Connect_Retry`. */
+const RESTART_MARGIN_SECONDS = 10
+
+/**
+ * Whether the IO thread's failure is that of a source that restarted, and not (yet) a failure of
+ * its own. A replica whose source goes down tries to connect at once, fails (the source is not
+ * back yet), and tries again only `Connect_Retry` seconds later (60 by default): for up to a
+ * minute after the source is back, it still shows Connecting with error 2003. That is a replica
+ * reconnecting on its own, not one that keeps failing: when the error is one of a server down, the
+ * source answers datain now and has been up for less than `Connect_Retry` (plus a margin), the
+ * replica has not had its next try since the source came back. After that, the same error means
+ * the replica tried the running source and failed: broken.
+ */
+export function reconnectingAfterRestart(failure: ThreadError, status: ReplicaStatus, source: SourceSide | undefined): Reconnecting | undefined {
+  if (failure.thread !== 'io' || status.ioThread !== 'connecting' || !SERVER_DOWN_ERRORS.has(failure.errno)) return undefined
+  if (source?.uptime === undefined || !Number.isFinite(source.uptime)) return undefined
+  const connectRetry = status.connectRetry ?? DEFAULT_CONNECT_RETRY
+  if (source.uptime > connectRetry + RESTART_MARGIN_SECONDS) return undefined
+  return {errno: failure.errno, sourceUptime: source.uptime, connectRetry}
 }
 
 function lastError(status: ReplicaStatus): ThreadError | undefined {

@@ -120,23 +120,24 @@ export function judge(input: VerdictInput): Verdict {
 
   const lag = describeLag(view)
   const seconds = r.lag.seconds
+  const notes = reconnectingNote(view) + sourceNote
   if (view.behind === true && (seconds === null || seconds > input.maxLag)) {
     const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatSeconds(seconds)} behind`
     return {
       state: 'lagging',
-      summary: `Replication runs but lags: ${lag}, ${why}, beyond --max-lag ${input.maxLag} s.${sourceNote}`,
+      summary: `Replication runs but lags: ${lag}, ${why}, beyond --max-lag ${input.maxLag} s.${notes}`,
       next: `datain status${p} --watch`,
     }
   }
   if (view.behind === null && seconds !== null && seconds > input.maxLag) {
     return {
       state: 'lagging',
-      summary: `Replication runs but lags: Seconds_Behind_Master is ${seconds}, beyond --max-lag ${input.maxLag} s.${sourceNote}`,
+      summary: `Replication runs but lags: Seconds_Behind_Master is ${seconds}, beyond --max-lag ${input.maxLag} s.${notes}`,
       next: `datain status${p} --watch`,
     }
   }
   const within = view.behind ? `${seconds !== null ? `, ≈ ${formatSeconds(seconds)}` : ''}, within --max-lag ${input.maxLag} s` : ''
-  return {state: 'healthy', summary: `Replicating: ${lag}${within}.${sourceNote}`, next: null}
+  return {state: 'healthy', summary: `Replicating: ${lag}${within}.${notes}`, next: null}
 }
 
 function setupVerdict(input: VerdictInput, start: string, p: string): Verdict {
@@ -181,6 +182,18 @@ export function describeLag(view: ReplicationView): string {
   const distance = lag.bytes !== null && lag.bytes > 0 ? `${formatBytes(lag.bytes)} of binlog` : lag.files ? `${plural(lag.files, 'binlog file')}` : undefined
   if (distance) parts.push(parts.length > 0 ? `(${distance})` : `${distance} behind`)
   return parts.length > 0 ? parts.join(' ') : 'behind'
+}
+
+/** An IO thread that reconnects after the source restarted (see reconnectingAfterRestart): said, with when it tries again. */
+function reconnectingNote(view: ReplicationView): string {
+  const {reconnecting} = view
+  if (!reconnecting) return ''
+  const {errno, sourceUptime, connectRetry} = reconnecting
+  return (
+    `\nThe replica's IO thread is reconnecting: its last try failed (error ${errno}) while the source restarted, ` +
+    `which has been up again for ${formatSeconds(sourceUptime)}; the replica tries again every ${connectRetry} s (Connect_Retry) on its own. ` +
+    'If it still fails after that, replication is broken.'
+  )
 }
 
 /** Said, never fatal: the replica's side still decides. `judged`: the lag was judged without the source. */

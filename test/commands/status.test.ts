@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import type {StatusReport} from '../../src/status/report.js'
 import {type CliResult, datain} from '../helpers/datain.js'
-import {startWriteLoad} from '../helpers/write-load.js'
+import {startWriteLoad, tableFingerprints} from '../helpers/write-load.js'
 
 /**
  * `datain status` in every state, against real servers: the built CLI, run as cron or a person
@@ -298,6 +298,54 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
     await waitCaughtUp(e)
     expect((await statusJson(e)).exitCode).toBe(0)
   })
+
+  it('the source restarted under a write load: not broken while the replica reconnects on its own, then healthy, identical, no row applied twice', async () => {
+    const load = await startWriteLoad(e.sandbox)
+    let written: {statements: number; reconnects: number}
+    try {
+      await new Promise((r) => setTimeout(r, 1000))
+      const before = e.sandbox.source.server.pid
+      await e.sandbox.source.server.restart()
+      // Another mariadbd on the same data and port; the one before has shut down.
+      expect(e.sandbox.source.server.pid).not.toBe(before)
+      expect(() => process.kill(before, 0)).toThrow()
+
+      // The replica tried its source once while it was down, and tries again Connect_Retry (60 s) later:
+      // Connecting with error 2003 meanwhile, though the source answers again. That is not broken.
+      const {exitCode, report} = await statusJson(e)
+      const r = report.replication!
+      expect(r).toMatchObject({io: 'connecting', sql: 'running', source: {reachable: true, error: null}, hint: null})
+      expect([2003, 2013]).toContain(r.errors.io?.errno)
+      expect(report.state, report.summary).not.toBe('broken')
+      expect([0, 5]).toContain(exitCode)
+      expect(report.summary).toContain("The replica's IO thread is reconnecting")
+      expect(report.summary).toContain('while the source restarted')
+
+      // Nobody runs anything: the replica connects again by itself, and status says healthy.
+      await waitUntil(async () => (await slaveStatus(e)).Slave_IO_Running === 'Yes', 120_000)
+      const after = await statusJson(e)
+      expect(after.report.state, after.report.summary).toBe('healthy')
+      expect(after.exitCode).toBe(0)
+    } finally {
+      written = await load.stop()
+    }
+    // The load went on across the restart, on a new connection.
+    expect(written.reconnects).toBeGreaterThan(0)
+    await waitCaughtUp(e)
+
+    const {exitCode, report} = await statusJson(e)
+    expect(exitCode).toBe(0)
+    expect(report).toMatchObject({state: 'healthy', summary: 'Replicating: caught up.'})
+    expect(report.replication).toMatchObject({io: 'running', sql: 'running', caughtUp: true, errors: {io: null, sql: null}, hint: null})
+    const status = await slaveStatus(e)
+    expect(status).toMatchObject({Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Last_SQL_Errno: 0, Last_IO_Errno: 0})
+    expect(await tableFingerprints(e.sandbox.replica.server, ['shop'])).toEqual(await tableFingerprints(e.sandbox.source.server, ['shop']))
+    // Every insert of the load wrote its own note: a transaction applied twice would show one twice (or stop on 1062).
+    const twice = "SELECT note, COUNT(*) AS n FROM shop.load_test WHERE note LIKE 'row %' GROUP BY note HAVING COUNT(*) > 1"
+    expect(await e.sandbox.replica.server.query(twice)).toEqual([])
+    const [{pos}] = (await e.sandbox.source.server.query<Array<{pos: string}>>('SELECT @@gtid_binlog_pos AS pos')) as [{pos: string}]
+    expect(report.replication!.replica.gtidExecuted).toBe(pos)
+  }, 240_000)
 
   it('the replica unreachable: exit 4 when its firewall refuses datain, and when it refuses the login', async () => {
     const rules = new Map(e.sandbox.azure.state.firewallRules)

@@ -25,6 +25,7 @@ function row(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     Using_Gtid: 'Slave_Pos',
     Gtid_IO_Pos: '0-1-50',
     Slave_SQL_Running_State: 'Slave has read all relay log; waiting for more updates',
+    Connect_Retry: 60,
     ...overrides,
   }
 }
@@ -54,6 +55,7 @@ describe('SHOW SLAVE STATUS', () => {
       masterUser: 'datain_repl',
       masterSslAllowed: true,
       masterServerId: 1,
+      connectRetry: 60,
     })
     expect(parseReplicaStatus(row({Slave_IO_Running: 'No', Slave_SQL_Running: 'No'}))).toMatchObject({ioThread: 'stopped', sqlRunning: false})
   })

@@ -2,8 +2,8 @@
  * Samples and step lists as the servers and the checkpoint give them, for the pure parts of
  * `datain status` (no server needed).
  */
-import type {LiveSample, ReplicaSide, Reading} from '../../src/status/live.js'
-import {parseReplicaStatus, type SourcePosition} from '../../src/replication/status.js'
+import type {LiveSample, ReplicaSide, Reading, SourceSide} from '../../src/status/live.js'
+import {parseReplicaStatus} from '../../src/replication/status.js'
 import type {StepStatus} from '../../src/status/report.js'
 import type {ViewOptions} from '../../src/status/replication.js'
 
@@ -30,6 +30,7 @@ export function slaveRow(overrides: Record<string, unknown> = {}): Record<string
     Using_Gtid: 'Slave_Pos',
     Gtid_IO_Pos: '0-1-50',
     Slave_SQL_Running_State: 'Slave has read all relay log; waiting for more updates',
+    Connect_Retry: 60,
     ...overrides,
   }
 }
@@ -43,14 +44,15 @@ export const VIEW_OPTIONS: ViewOptions = {
 
 export interface SampleSpec {
   at?: number
-  source?: SourcePosition | 'unreachable'
+  /** The source's end of binlog and, optionally, its `Uptime`. */
+  source?: SourceSide | 'unreachable'
   /** SHOW SLAVE STATUS overrides; `null`: no row (not linked); 'unreachable': the replica does not answer. */
   slave?: Record<string, unknown> | null | 'unreachable'
   gtidSlavePos?: string
 }
 
 export function sample(spec: SampleSpec = {}): LiveSample {
-  const source: Reading<SourcePosition> =
+  const source: Reading<SourceSide> =
     spec.source === 'unreachable'
       ? {ok: false, unreachable: true, error: {code: 'E_SOURCE_UNREACHABLE', message: 'Nothing accepts connections at the source at db1.example.com:3306 (connection refused).'}}
       : {ok: true, value: spec.source ?? {file: 'mariadb-bin.000004', position: 2000, gtid: '0-1-50'}}

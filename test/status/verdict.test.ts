@@ -80,6 +80,41 @@ describe('the overall state and its exit code', () => {
     expect(v.summary).toContain('The source does not answer datain either')
   })
 
+  describe('the IO thread reconnecting after the source restarted', () => {
+    // What the replica shows after its source restarted: its one try while the source was down failed,
+    // and the next comes Connect_Retry seconds later, while the source answers datain again.
+    const reconnecting = {Slave_IO_Running: 'Connecting', Slave_IO_State: 'Reconnecting after a failed master event read', Seconds_Behind_Master: null, Last_IO_Errno: 2003, Last_IO_Error: "error reconnecting to master 'datain_repl@203.0.113.5:3306' - retry-time: 60  maximum-retries: 100000  message: Can't connect to server on '203.0.113.5' (111 \"Connection refused\")", Connect_Retry: 60}
+    const restarted = (uptime: number, position = {file: 'mariadb-bin.000005', position: 4, gtid: '0-1-50'}) => ({...position, uptime})
+
+    it('not broken while the source has run for less than Connect_Retry: healthy when caught up, with what happens said', () => {
+      const v = verdict({source: restarted(8), slave: reconnecting})
+      expect(v).toMatchObject({state: 'healthy', exitCode: 0, next: null})
+      expect(v.summary).toContain("The replica's IO thread is reconnecting: its last try failed (error 2003) while the source restarted")
+      expect(v.summary).toContain('every 60 s (Connect_Retry)')
+      // The replica's own fields stay as it shows them; no hint to act on.
+      const view = replicationView(sample({source: restarted(8), slave: reconnecting}), undefined, VIEW_OPTIONS)
+      expect(view.report).toMatchObject({io: 'connecting', errors: {io: {errno: 2003}}, hint: null})
+      expect(view.failure).toBeUndefined()
+    })
+
+    it('lagging when the source wrote meanwhile and nothing was applied', () => {
+      const behind = restarted(8, {file: 'mariadb-bin.000005', position: 900, gtid: '0-1-60'})
+      const v = verdict({source: behind, slave: reconnecting}, {}, {at: 0, source: behind, slave: reconnecting})
+      expect(v).toMatchObject({state: 'lagging', exitCode: 5})
+      expect(v.summary).toContain('reconnecting')
+    })
+
+    it('broken once the replica has had its next try since the source came back, or when the error is not one of a server down', () => {
+      expect(verdict({source: restarted(75), slave: reconnecting})).toMatchObject({state: 'broken', exitCode: 3})
+      expect(verdict({source: restarted(20), slave: {...reconnecting, Connect_Retry: 5}})).toMatchObject({state: 'broken', exitCode: 3})
+      const refused = verdict({source: restarted(8), slave: {...reconnecting, Last_IO_Errno: 1045, Last_IO_Error: 'Access denied'}})
+      expect(refused).toMatchObject({state: 'broken', exitCode: 3})
+      // The source's uptime unknown (not read): as before, broken.
+      expect(verdict({slave: reconnecting})).toMatchObject({state: 'broken', exitCode: 3})
+      expect(verdict({source: 'unreachable', slave: reconnecting})).toMatchObject({state: 'broken', exitCode: 3})
+    })
+  })
+
   it('the source unreachable while the replica replicates: judged by Seconds_Behind_Master', () => {
     const ok = verdict({source: 'unreachable', slave: {Seconds_Behind_Master: 2}})
     expect(ok).toMatchObject({state: 'healthy', exitCode: 0})
