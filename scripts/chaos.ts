@@ -1,7 +1,8 @@
 /**
  * `npm run chaos`: tries to break datain against the local sandbox and prints figures. Groups:
  * kills (SIGKILL at random moments under a write load), servers (ARM 429/500/no answer, a killed
- * replica connection), bad input, secrets, least privilege. Each prints a summary line; the run
+ * replica connection, the source restarted mid-snapshot and mid-replication), bad input, secrets,
+ * least privilege. Each prints a summary line; the run
  * ends with `N passed, M failed` and exits 1 when M > 0.
  *
  *   npm run chaos -- [--seed N] [--kills N] [--rows N] [--only kills,servers,bad-input,secrets,privilege]

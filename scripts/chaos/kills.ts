@@ -3,10 +3,7 @@
  * write load, started again each time, then run to completion: the replica must end identical to
  * the source with one replication user and one firewall rule per address.
  */
-import {rm} from 'node:fs/promises'
-import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {quoteIdentifier} from '../../src/lib/sql.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
@@ -19,7 +16,7 @@ import {
   readCheckpoint,
   replicaDiff,
   spawnDatain,
-  userDatabases,
+  tearDown,
   waitFor,
   type Env,
 } from './lib.js'
@@ -148,19 +145,4 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
     `kills: ${kills} done, ${converged} converged (seed ${o.seed}; ${setups} setups, ${identicalSetups} identical; ` +
     `by step: ${spread || 'none'}; ${finishedOnTheirOwn} runs finished before their kill)`
   return group
-}
-
-/**
- * Ends a finished setup the way a user would (stop --remove --cleanup), empties the replica of the
- * copied databases and forgets the profile, then records it again: the next kills hit a new setup.
- */
-async function tearDown(group: Group, e: Env): Promise<void> {
-  const stopped = await datain(['stop', '--remove', '--cleanup'], e.env)
-  group.check('between setups: datain stop --remove --cleanup', stopped.exitCode === 0, cleanFailureProblem(stopped, 0))
-  for (const db of await userDatabases(e.sandbox.replica.server)) {
-    await e.sandbox.replica.server.execute([`DROP DATABASE ${quoteIdentifier(db)}`])
-  }
-  await rm(path.join(e.home, 'profiles', 'default'), {recursive: true, force: true})
-  const init = await datain(['init'], e.env)
-  group.check('between setups: init passes again', init.exitCode === 0, init.stderr + init.stdout.slice(-1500))
 }

@@ -10,6 +10,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {type Sandbox, type SandboxOptions, startSandbox} from '../../sandbox/sandbox.js'
+import {quoteIdentifier} from '../../src/lib/sql.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -90,6 +91,21 @@ export async function dispose(e: Env | undefined): Promise<void> {
   if (!e) return
   await e.sandbox.stop().catch(() => {})
   await rm(e.home, {recursive: true, force: true}).catch(() => {})
+}
+
+/**
+ * Ends a finished setup the way a user would (stop --remove --cleanup), empties the replica of the
+ * copied databases and forgets the profile, then records it again: the next run sets up anew.
+ */
+export async function tearDown(group: Group, e: Env): Promise<void> {
+  const stopped = await datain(['stop', '--remove', '--cleanup'], e.env)
+  group.check('between setups: datain stop --remove --cleanup', stopped.exitCode === 0, cleanFailureProblem(stopped, 0))
+  for (const db of await userDatabases(e.sandbox.replica.server)) {
+    await e.sandbox.replica.server.execute([`DROP DATABASE ${quoteIdentifier(db)}`])
+  }
+  await rm(path.join(e.home, 'profiles', 'default'), {recursive: true, force: true})
+  const init = await datain(['init'], e.env)
+  group.check('between setups: init passes again', init.exitCode === 0, init.stderr + init.stdout.slice(-1500))
 }
 
 // ---- running datain -----------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 /**
  * Group 2, servers failing: the emulated ARM answering 500, not answering, answering 429 with
- * Retry-After; datain's connection to the replica killed by the server during the catch-up wait.
- * datain retries what is safe, fails otherwise with one paragraph and exit 4, and resumes.
+ * Retry-After; datain's connection to the replica killed by the server during the catch-up wait;
+ * the source restarted while the snapshot step copies, and while replication runs under a write
+ * load. datain retries what is safe, fails otherwise with one paragraph and exit 4, and resumes;
+ * the replica reconnects to a restarted source by itself, and status says so.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
+import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
   datain,
@@ -14,11 +17,25 @@ import {
   readCheckpoint,
   replicaDiff,
   spawnDatain,
+  tearDown,
   waitFor,
+  type CliResult,
   type Env,
 } from './lib.js'
 
 const ARM_TIMEOUT_MS = 4000
+/** Rows of a table added for the restart mid-snapshot: enough for a copy of a few seconds. */
+const BULK_ROWS = 200_000
+
+/** `datain status --json`, parsed; undefined when stdout is not one JSON object. */
+async function statusJson(env: Record<string, string>): Promise<{r: CliResult; report?: {state?: string; summary?: string; replication?: {io?: string} | null}}> {
+  const r = await datain(['status', '--json'], env, 60_000)
+  try {
+    return {r, report: JSON.parse(r.stdout)}
+  } catch {
+    return {r}
+  }
+}
 
 export async function serversGroup(): Promise<Group> {
   const group = new Group('servers')
@@ -113,11 +130,99 @@ export async function serversGroup(): Promise<Group> {
     group.check('the replica is identical to the source', !diff, diff)
     const dup = await duplicatesProblem(sandbox)
     group.check('one replication user, one firewall rule per address', !dup, dup)
+
+    await group.attempt('source restarted mid-snapshot', async () => {
+      // A table large enough for the copy to last, then a new setup that copies it.
+      await sandbox.source.server.execute([
+        // The Sequence engine's seq_1_to_N tables exist in whichever database is the current one.
+        'USE shop',
+        'CREATE TABLE restart_bulk (id INT PRIMARY KEY, pad VARCHAR(100) NOT NULL) ENGINE=InnoDB',
+        `INSERT INTO restart_bulk SELECT seq, REPEAT('r', 100) FROM seq_1_to_${BULK_ROWS}`,
+      ])
+      await tearDown(group, e!)
+      const run = spawnDatain(['start'], env, 300_000)
+      const replicaRows = async () => {
+        const [row] = await sandbox.replica.server
+          .query<Array<{n: bigint | number}>>("SELECT COALESCE(SUM(TABLE_ROWS), 0) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'")
+          .catch(() => [{n: 0}])
+        return Number(row?.n ?? 0)
+      }
+      const copying = await waitFor(async () => run.child.exitCode !== null || (run.stderr().includes('▶ Snapshot') && (await replicaRows()) > 0), 120_000, 50)
+      const snapshotRunning = (await readCheckpoint(e!))?.steps.snapshot?.state === 'running'
+      const midCopy = copying && run.child.exitCode === null && snapshotRunning
+      const began = Date.now()
+      await sandbox.source.server.restart()
+      group.check(
+        `the source restarted while the snapshot step copied (back in ${((Date.now() - began) / 1000).toFixed(1)} s)`,
+        midCopy,
+        `datain ${run.child.exitCode === null ? 'ran' : `had ended (exit ${run.child.exitCode})`}, snapshot ${snapshotRunning ? 'running' : 'not running'}\n${run.stderr().slice(-1500)}`,
+      )
+      const first = await run.done
+      const snapshotState = (await readCheckpoint(e!))?.steps.snapshot?.state
+      group.check(
+        `restart mid-snapshot: datain fails cleanly or survives (exit ${first.exitCode}, ${/Code: (\w+)/.exec(first.stderr)?.[1] ?? 'no code'}, snapshot ${snapshotState})`,
+        first.exitCode === 0 || (!cleanFailureProblem(first, [1, 4]) && snapshotState === 'failed'),
+        cleanFailureProblem(first, [0, 1, 4]) ?? `snapshot ${snapshotState}`,
+      )
+      const again = first.exitCode === 0 ? first : await datain(['start'], env, 300_000)
+      group.check('restart mid-snapshot: datain start then completes', again.exitCode === 0, cleanFailureProblem(again, 0))
+      const restartDiff = await replicaDiff(sandbox)
+      group.check('restart mid-snapshot: the replica is identical to the source', !restartDiff, restartDiff)
+      const restartDup = await duplicatesProblem(sandbox)
+      group.check('restart mid-snapshot: one replication user, one firewall rule per address', !restartDup, restartDup)
+      if (midCopy && again.exitCode === 0 && !restartDiff) done.push('restart mid-snapshot')
+    })
+
+    await group.attempt('source restarted mid-replication', async () => {
+      const ready = await statusJson(env)
+      if (!group.check('before the restart: status healthy', ready.r.exitCode === 0 && ready.report?.state === 'healthy', ready.r.stdout.slice(0, 1500) + ready.r.stderr)) return
+      const load = await startWriteLoad(sandbox)
+      let written = {statements: 0, reconnects: 0}
+      let healthy = false
+      let neverBroken = true
+      const states: string[] = []
+      try {
+        await sleep(1000)
+        const before = sandbox.source.server.pid
+        await sandbox.source.server.restart()
+        group.check('the source restarted (another mariadbd on the same data and port)', sandbox.source.server.pid !== before, `pid ${before}`)
+        // The replica tried once while the source was down; it tries again Connect_Retry (60 s) later, on its own.
+        const deadline = Date.now() + 180_000
+        while (Date.now() < deadline) {
+          const {r, report} = await statusJson(env)
+          states.push(`${report?.state ?? `exit ${r.exitCode}`}/${report?.replication?.io ?? '-'}`)
+          if (report?.state === 'broken') neverBroken = false
+          if (r.exitCode === 0 && report?.state === 'healthy' && report.replication?.io === 'running') {
+            healthy = true
+            break
+          }
+          await sleep(2000)
+        }
+      } finally {
+        written = await load.stop()
+      }
+      const seen = states.filter((x, i) => x !== states[i - 1]).join(' → ')
+      group.check(`restart mid-replication: datain status --json healthy (exit 0) again, with nothing run (${seen})`, healthy, seen)
+      group.check('restart mid-replication: status never said broken while the replica reconnected', neverBroken, seen)
+      const [slave] = await sandbox.replica.server.query<Array<{Slave_IO_Running: string; Slave_SQL_Running: string; Last_SQL_Errno: number}>>('SHOW SLAVE STATUS')
+      group.check(
+        "restart mid-replication: the replica's IO thread reconnected by itself, no SQL error",
+        slave?.Slave_IO_Running === 'Yes' && slave.Slave_SQL_Running === 'Yes' && Number(slave.Last_SQL_Errno) === 0,
+        JSON.stringify(slave, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+      )
+      console.log(`    write load: ${written.statements} statements, ${written.reconnects} reconnects across the restart`)
+      group.check('restart mid-replication: the write load went on across the restart', written.reconnects > 0, JSON.stringify(written))
+      const replDiff = await replicaDiff(sandbox)
+      group.check('restart mid-replication: after the catch-up the replica is identical to the source', !replDiff, replDiff)
+      const after = await statusJson(env)
+      group.check('restart mid-replication: status healthy after the catch-up', after.r.exitCode === 0 && after.report?.state === 'healthy', after.r.stdout.slice(0, 1500))
+      if (healthy && !replDiff && slave?.Slave_IO_Running === 'Yes') done.push('restart mid-replication')
+    })
   } catch (error) {
     group.check('the servers group ran', false, (error as Error)?.stack ?? String(error))
   } finally {
     await dispose(e)
   }
-  group.summary = `servers: ${done.length} faults survived of 4 (${done.join(', ')}); ${group.passed} checks passed, ${group.failed} failed; source restarted mid-snapshot/mid-replication: not done (the sandbox has no restart)`
+  group.summary = `servers: ${done.length} faults survived of 6 (${done.join(', ')}); ${group.passed} checks passed, ${group.failed} failed`
   return group
 }
