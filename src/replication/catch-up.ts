@@ -7,11 +7,14 @@ import {
   type ReplicationLag,
   type ReplicationMode,
   type SourcePosition,
+  DEFAULT_CONNECT_RETRY,
   describeLag,
   readGtidSlavePos,
   readReplicaStatus,
   readSourcePosition,
   replicationLag,
+  RESTART_MARGIN_SECONDS,
+  SERVER_DOWN_ERRORS,
 } from './status.js'
 
 /** A connection, or a function that returns one that works (the session's, which opens a dropped one again). */
@@ -96,7 +99,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
       // A connection the IO thread keeps retrying may still heal; a stopped thread will not.
       const retrying = failure.thread === 'io' && status.ioThread === 'connecting'
       ioFailingSince = retrying ? (ioFailingSince ?? elapsed) : undefined
-      if (!retrying || elapsed - ioFailingSince! >= graceMs) throw brokenError(failure, status, options.hint)
+      if (!retrying || elapsed - ioFailingSince! >= ioGrace(failure, status, graceMs)) throw brokenError(failure, status, options.hint)
     } else {
       ioFailingSince = undefined
     }
@@ -111,6 +114,17 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
     if (elapsed >= timeoutMs) throw failure ? brokenError(failure, status, options.hint) : laggingError(lag, timeoutMs, options.hint)
     await pause(options.signal, Math.min(pollMs, Math.max(0, timeoutMs - elapsed)))
   }
+}
+
+/**
+ * How long a failing IO thread may retry: `graceMs`, and for a source that was down (restarted)
+ * at least one full `Connect_Retry` and a margin, since the replica tries again only that often
+ * (60 s by default): a source back after a restart must not make the wait call replication broken
+ * before the replica's next try.
+ */
+export function ioGrace(failure: ThreadError, status: ReplicaStatus, graceMs: number): number {
+  if (!SERVER_DOWN_ERRORS.has(failure.errno)) return graceMs
+  return Math.max(graceMs, ((status.connectRetry ?? DEFAULT_CONNECT_RETRY) + RESTART_MARGIN_SECONDS) * 1000)
 }
 
 async function connection(source: ConnectionSource): Promise<Connection> {

@@ -40,6 +40,15 @@ export interface ReplicaStatus {
   connectRetry: number | null
 }
 
+/** The errors of a try to connect to a server that is down or shutting down: refused, lost, gone, shutdown in progress. */
+export const SERVER_DOWN_ERRORS: ReadonlySet<number> = new Set([1053, 2002, 2003, 2006, 2013])
+
+/** MariaDB's default `MASTER_CONNECT_RETRY`, for a replica that does not show `Connect_Retry`. */
+export const DEFAULT_CONNECT_RETRY = 60
+
+/** Time for the source to start and the replica's retry to connect, beyond `Connect_Retry`. */
+export const RESTART_MARGIN_SECONDS = 10
+
 /** The source's current end of binlog: where a replica that has everything stands. */
 export interface SourcePosition extends BinlogCoordinate {
   /** `@@gtid_binlog_pos`: the last GTID of each domain in the source's binlog. */

@@ -1,7 +1,15 @@
 import {threadFailure} from '../replication/catch-up.js'
 import {type HintContext, replicationHint, type ThreadError} from '../replication/hints.js'
 import {type BinlogCoordinate, compareCoordinates, parseGtidPosition} from '../replication/position.js'
-import {linkedTo, type ReplicaStatus, type ReplicationMode, replicationLag} from '../replication/status.js'
+import {
+  DEFAULT_CONNECT_RETRY,
+  linkedTo,
+  RESTART_MARGIN_SECONDS,
+  type ReplicaStatus,
+  type ReplicationMode,
+  replicationLag,
+  SERVER_DOWN_ERRORS,
+} from '../replication/status.js'
 import type {LiveSample, SourceSide} from './live.js'
 import type {ApplyRate, ReplicationReport} from './report.js'
 
@@ -133,14 +141,6 @@ export interface Reconnecting {
   connectRetry: number
 }
 
-/** The errors of a try to connect to a server that is down or shutting down: refused, lost, gone, shutdown in progress. */
-const SERVER_DOWN_ERRORS = new Set([1053, 2002, 2003, 2006, 2013])
-
-/** MariaDB's default `MASTER_CONNECT_RETRY`, for a replica that does not show `Connect_Retry`. */
-const DEFAULT_CONNECT_RETRY = 60
-
-/** Time for the source to start and the replica's retry to connect, beyond `Connect_Retry`. */
-const RESTART_MARGIN_SECONDS = 10
 
 /**
  * Whether the IO thread's failure is that of a source that restarted, and not (yet) a failure of

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {describeLag, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/status.js'
-import {threadFailure} from '../../src/replication/catch-up.js'
+import {ioGrace, threadFailure} from '../../src/replication/catch-up.js'
 
 /** A SHOW SLAVE STATUS row as MariaDB 10.11 returns it (the columns datain reads). */
 function row(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -101,5 +101,21 @@ describe('a failed thread', () => {
     })
     // A running thread with an old error recorded has recovered.
     expect(threadFailure(parseReplicaStatus(row({Last_IO_Errno: 2013, Last_IO_Error: 'lost'})))).toBeUndefined()
+  })
+})
+
+describe('how long the setup waits for a failing IO thread', () => {
+  const failing = (errno: number, connectRetry: number) => {
+    const status = parseReplicaStatus(row({Slave_IO_Running: 'Connecting', Last_IO_Errno: errno, Last_IO_Error: 'x', Connect_Retry: connectRetry}))
+    return ioGrace(threadFailure(status)!, status, 30_000)
+  }
+
+  it('gives a source that was down one full Connect_Retry and a margin, since the replica tries again only that often', () => {
+    expect(failing(2003, 60)).toBe(70_000)
+    expect(failing(2013, 5)).toBe(30_000)
+  })
+
+  it('keeps its own grace for errors a retry does not heal (a refused login)', () => {
+    expect(failing(1045, 60)).toBe(30_000)
   })
 })
