@@ -18,7 +18,7 @@ export default class Start extends BaseCommand<typeof Start> {
   static override flags = {
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
     parallel: Flags.integer({
-      summary: 'Threads of the snapshot copy; 1 copies in a single stream of mariadb-dump into mariadb.',
+      summary: 'Threads of the snapshot copy (default: one per core, 2 to 8, within both servers’ spare connections); 1 copies in a single stream of mariadb-dump into mariadb.',
       description:
         'Default: one per core of this machine (2 to 8), within the connections both servers have to spare. Each thread holds one ' +
         'connection to the source (in the snapshot) and one to the replica. The copy goes as one stream anyway when the replica ' +
