@@ -80,6 +80,11 @@ describe('datain start, GTID mode with TLS, under a write load', () => {
     expect(start.exitCode, start.stderr + start.stdout).toBe(0)
     expect(statements).toBeGreaterThan(50)
     await expectIdentical(e)
+    // The default copy: several threads in one snapshot, commits held for milliseconds.
+    const snapshot = (JSON.parse(start.stdout) as {steps: Array<{id: string; output?: Record<string, unknown>}>}).steps.find((s) => s.id === 'snapshot')
+    expect(snapshot?.output).toMatchObject({engine: 'parallel', snapshotMethod: 'backup-stage'})
+    expect(Number(snapshot?.output?.threads)).toBeGreaterThanOrEqual(2)
+    expect(Number(snapshot?.output?.writesHeldMs)).toBeLessThan(1000)
 
     // The sample's view, trigger, procedure, function and event work on the replica.
     const replica = e.sandbox.replica.server
