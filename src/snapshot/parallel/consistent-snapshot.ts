@@ -142,8 +142,8 @@ function lockError(error: unknown): DatainError {
   }
   if (errno === 1227 || errno === 1044 || errno === 1045) {
     return new DatainError(
-      'The source user may not hold commits for an instant (BACKUP STAGE / FLUSH TABLES WITH READ LOCK need the RELOAD privilege), which a parallel copy ' +
-        "needs while the source is busy. GRANT RELOAD ON *.* to it, or run 'datain start --parallel 1'.",
+      'The source user may not hold commits for an instant (BACKUP STAGE / FLUSH TABLES WITH READ LOCK need the RELOAD privilege), which the parallel copy ' +
+        "needs to open its snapshots at one position. GRANT RELOAD ON *.* to it, or run 'datain start --parallel 1'.",
       {code: 'E_SNAPSHOT_LOCK', exit: ExitCode.failed, cause: error},
     )
   }
