@@ -138,21 +138,25 @@ describe('the emulated replica', () => {
     const db = 'skip_test'
     await sandbox.source.server.execute([`CREATE DATABASE ${db}`, `CREATE TABLE ${db}.t (id INT PRIMARY KEY)`])
     const conn = await connectReplica()
-    await conn.query(`CREATE DATABASE ${db}`)
-    await conn.query(`CREATE TABLE ${db}.t (id INT PRIMARY KEY)`)
-    await linkFromNow(conn, 'gtid', false)
-    await conn.query('CALL mysql.az_replication_start')
-    // A row written on the replica collides with the source's next insert: error 1062.
-    await conn.query(`INSERT INTO ${db}.t VALUES (1)`)
-    await sandbox.source.server.execute([`INSERT INTO ${db}.t VALUES (1)`, `INSERT INTO ${db}.t VALUES (2)`])
-    const broken = await waitForStatus(conn, (s) => s.Last_SQL_Errno === 1062)
-    expect(broken.Slave_SQL_Running).toBe('No')
-    await conn.query('CALL mysql.az_replication_skip_counter')
-    await waitForStatus(conn, (s) => s.Slave_SQL_Running === 'Yes' && s.Last_SQL_Errno === 0)
-    await waitFor(async () => (await conn.query(`SELECT COUNT(*) AS n FROM ${db}.t`))[0].n === 2n)
-    await conn.query('CALL mysql.az_replication_stop')
-    await conn.query('CALL mysql.az_replication_remove_master')
-    await conn.end()
+    try {
+      await conn.query(`CREATE DATABASE ${db}`)
+      await conn.query(`CREATE TABLE ${db}.t (id INT PRIMARY KEY)`)
+      await linkFromNow(conn, 'gtid', false)
+      await conn.query('CALL mysql.az_replication_start')
+      // A row written on the replica collides with the source's next insert: error 1062.
+      await conn.query(`INSERT INTO ${db}.t VALUES (1)`)
+      await sandbox.source.server.execute([`INSERT INTO ${db}.t VALUES (1)`, `INSERT INTO ${db}.t VALUES (2)`])
+      // The SQL thread shows its error a moment before it has stopped: wait for both.
+      const broken = await waitForStatus(conn, (s) => s.Last_SQL_Errno === 1062 && s.Slave_SQL_Running === 'No')
+      expect(broken.Last_SQL_Error).toMatch(/Duplicate entry '1'/)
+      await conn.query('CALL mysql.az_replication_skip_counter')
+      await waitForStatus(conn, (s) => s.Slave_SQL_Running === 'Yes' && s.Last_SQL_Errno === 0)
+      await waitFor(async () => (await conn.query(`SELECT COUNT(*) AS n FROM ${db}.t`))[0].n === 2n)
+      await conn.query('CALL mysql.az_replication_stop')
+      await conn.query('CALL mysql.az_replication_remove_master')
+    } finally {
+      await conn.end().catch(() => conn.destroy())
+    }
   })
 })
 
