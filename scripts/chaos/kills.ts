@@ -4,6 +4,7 @@
  * the source with one replication user and one firewall rule per address.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
+import {SETUP_STEPS} from '../../src/steps/index.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
@@ -30,15 +31,7 @@ export interface KillOptions {
   timeLimitMs: number
 }
 
-const STEPS: Array<[id: string, title: string]> = [
-  ['preflight', 'Preflight'],
-  ['binlog', 'Binary log'],
-  ['replication-user', 'Replication user'],
-  ['firewall', 'Firewall'],
-  ['snapshot', 'Snapshot'],
-  ['link', 'Link'],
-  ['replicate', 'Replicate'],
-]
+const STEPS = SETUP_STEPS.map((step) => [step.id, step.title] as const)
 
 /**
  * A kill is aimed at a random moment (0..maxDelay) after the first unfinished step announced itself

@@ -108,3 +108,9 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
   }
   return fail(`E_${role.toUpperCase()}_CONNECT`, `Could not connect to ${where}: ${detail}.`)
 }
+
+/** The connector's word for a connection that is gone: a fatal error, or a command on a closed connection. */
+export function connectionLost(error: unknown): boolean {
+  const e = error as {fatal?: unknown; code?: unknown} | undefined
+  return e?.fatal === true || e?.code === 'ER_CMD_CONNECTION_CLOSED' || e?.code === 'ER_SOCKET_UNEXPECTED_CLOSE'
+}

@@ -1,6 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {connectionLost} from '../lib/mariadb.js'
 import {type HintContext, replicationHint, type ThreadError} from './hints.js'
 import {
   type ReplicaStatus,
@@ -137,12 +138,6 @@ async function pause(signal: AbortSignal, ms: number): Promise<void> {
   } catch {
     throw interrupted()
   }
-}
-
-/** The connector's word for a connection that is gone: a fatal error, or a command on a closed connection. */
-function connectionLost(error: unknown): boolean {
-  const e = error as {fatal?: unknown; code?: unknown} | undefined
-  return e?.fatal === true || e?.code === 'ER_CMD_CONNECTION_CLOSED' || e?.code === 'ER_SOCKET_UNEXPECTED_CLOSE'
 }
 
 function connectionLostError(error: unknown, hint: HintContext = {}): DatainError {

@@ -189,6 +189,14 @@ async function expectCleanAftermath(e: Env, results: CliResult[]): Promise<void>
   for (const r of results) for (const secret of secrets) expect(r.stdout + r.stderr).not.toContain(secret)
 }
 
+/** `datain start` again after a failure: it succeeds, the replica is identical, and the aftermath of all the runs is clean. */
+async function resumeToIdentical(e: Env, profile: string, earlier: CliResult[]): Promise<void> {
+  const finish = await datain(['start', '--profile', profile], e.env)
+  expect(finish.exitCode, finish.stderr).toBe(0)
+  await expectIdentical(e)
+  await expectCleanAftermath(e, [...earlier, finish])
+}
+
 /** The error paragraph as one line: oclif wraps it at the terminal width behind ` › ` prefixes. */
 function message(result: CliResult): string {
   return result.stderr
@@ -260,10 +268,7 @@ describe('datain start interrupted in the middle of the copy', () => {
       expect(await toolsOnSandbox(e)).toEqual([])
       await expectNoSessionsLeft(e)
 
-      const finish = await datain(['start', '--profile', profile], e.env)
-      expect(finish.exitCode, finish.stderr).toBe(0)
-      await expectIdentical(e)
-      await expectCleanAftermath(e, [stopped, finish])
+      await resumeToIdentical(e, profile, [stopped])
     })
   }
 
@@ -300,10 +305,7 @@ describe('datain start interrupted in the middle of the copy', () => {
       expect(await toolsOnSandbox(e)).toEqual([])
       await expectNoSessionsLeft(e)
 
-      const finish = await datain(['start', '--profile', profile], e.env)
-      expect(finish.exitCode, finish.stderr).toBe(0)
-      await expectIdentical(e)
-      await expectCleanAftermath(e, [failed, finish])
+      await resumeToIdentical(e, profile, [failed])
     })
   }
 
@@ -326,10 +328,7 @@ describe('datain start interrupted in the middle of the copy', () => {
       expect(await toolsOnSandbox(e)).toEqual([])
       await expectNoSessionsLeft(e)
 
-      const finish = await datain(['start', '--profile', profile], e.env)
-      expect(finish.exitCode, finish.stderr).toBe(0)
-      await expectIdentical(e)
-      await expectCleanAftermath(e, [failed, finish])
+      await resumeToIdentical(e, profile, [failed])
     })
   }
 })
@@ -429,10 +428,7 @@ describe('datain start when Azure Resource Manager fails, and during the catch-u
     expect((await checkpoint(e, profile)).snapshot?.state).toBe('interrupted')
 
     arm().clearFaults()
-    const finish = await datain(['start', '--profile', profile], e.env)
-    expect(finish.exitCode, finish.stderr).toBe(0)
-    await expectIdentical(e)
-    await expectCleanAftermath(e, [failed, interrupted, finish])
+    await resumeToIdentical(e, profile, [failed, interrupted])
   })
 
   it("link step's replication filter: a 500 beyond the retries fails with exit 4; start resumes, and the filter works", async () => {
@@ -470,10 +466,7 @@ describe('datain start when Azure Resource Manager fails, and during the catch-u
     expect(seconds).toBeLessThan(20)
     expect((await checkpoint(e, profile)).preflight?.state).toBe('failed')
 
-    const finish = await datain(['start', '--profile', profile], e.env)
-    expect(finish.exitCode, finish.stderr).toBe(0)
-    await expectIdentical(e)
-    await expectCleanAftermath(e, [failed, finish])
+    await resumeToIdentical(e, profile, [failed])
   })
 
   it("catch-up wait: SIGTERM interrupts it; a killed monitoring connection is opened again; start resumes once the replica can apply", async () => {

@@ -1,5 +1,6 @@
 import type {Connection} from 'mariadb'
 import type {Sandbox} from '../../sandbox/sandbox.js'
+import {connectionLost} from '../../src/lib/mariadb.js'
 
 export interface WriteLoad {
   /**
@@ -10,13 +11,10 @@ export interface WriteLoad {
   stop(): Promise<{statements: number; reconnects: number}>
 }
 
-/**
- * A connection that is gone: the connector's fatal errors, or the server's word that it shuts down
- * (1053) or killed the connection (1927).
- */
-function connectionLost(error: unknown): boolean {
-  const e = error as {fatal?: unknown; code?: unknown; errno?: unknown} | undefined
-  return e?.fatal === true || e?.code === 'ER_CMD_CONNECTION_CLOSED' || e?.code === 'ER_SOCKET_UNEXPECTED_CLOSE' || e?.errno === 1053 || e?.errno === 1927
+/** A connection that is gone (see connectionLost), or the server's word that it shuts down (1053) or killed the connection (1927). */
+function lost(error: unknown): boolean {
+  const errno = (error as {errno?: unknown} | undefined)?.errno
+  return connectionLost(error) || errno === 1053 || errno === 1927
 }
 
 /**
@@ -75,7 +73,7 @@ export async function startWriteLoad(sandbox: Sandbox, database = 'shop', pauseM
         await write(conn, i)
         statements++
       } catch (error) {
-        if (!connectionLost(error)) throw error
+        if (!lost(error)) throw error
         await conn.end().catch(() => {})
         conn = undefined
         continue

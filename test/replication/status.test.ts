@@ -1,40 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {describeLag, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/status.js'
 import {ioGrace, threadFailure} from '../../src/replication/catch-up.js'
-
-/** A SHOW SLAVE STATUS row as MariaDB 10.11 returns it (the columns datain reads). */
-function row(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    Slave_IO_State: 'Waiting for master to send event',
-    Master_Host: '203.0.113.5',
-    Master_User: 'datain_repl',
-    Master_Port: 3306,
-    Master_Log_File: 'mariadb-bin.000004',
-    Read_Master_Log_Pos: 2000,
-    Relay_Master_Log_File: 'mariadb-bin.000004',
-    Slave_IO_Running: 'Yes',
-    Slave_SQL_Running: 'Yes',
-    Exec_Master_Log_Pos: 2000,
-    Master_SSL_Allowed: 'Yes',
-    Seconds_Behind_Master: 0,
-    Last_IO_Errno: 0,
-    Last_IO_Error: '',
-    Last_SQL_Errno: 0,
-    Last_SQL_Error: '',
-    Master_Server_Id: 1,
-    Using_Gtid: 'Slave_Pos',
-    Gtid_IO_Pos: '0-1-50',
-    Slave_SQL_Running_State: 'Slave has read all relay log; waiting for more updates',
-    Connect_Retry: 60,
-    ...overrides,
-  }
-}
+import {slaveRow} from '../status/fixture.js'
 
 const target: SourcePosition = {file: 'mariadb-bin.000004', position: 2000, gtid: '0-1-50'}
 
 describe('SHOW SLAVE STATUS', () => {
   it('is read into a typed status', () => {
-    expect(parseReplicaStatus(row({Seconds_Behind_Master: null, Slave_IO_Running: 'Connecting', Last_IO_Errno: 2003, Last_IO_Error: "Can't connect"}))).toEqual({
+    expect(parseReplicaStatus(slaveRow({Seconds_Behind_Master: null, Slave_IO_Running: 'Connecting', Last_IO_Errno: 2003, Last_IO_Error: "Can't connect"}))).toEqual({
       ioThread: 'connecting',
       sqlRunning: true,
       ioState: 'Waiting for master to send event',
@@ -57,13 +30,13 @@ describe('SHOW SLAVE STATUS', () => {
       masterServerId: 1,
       connectRetry: 60,
     })
-    expect(parseReplicaStatus(row({Slave_IO_Running: 'No', Slave_SQL_Running: 'No'}))).toMatchObject({ioThread: 'stopped', sqlRunning: false})
+    expect(parseReplicaStatus(slaveRow({Slave_IO_Running: 'No', Slave_SQL_Running: 'No'}))).toMatchObject({ioThread: 'stopped', sqlRunning: false})
   })
 })
 
 describe('caught up', () => {
   it('in GTID mode needs gtid_slave_pos to include the target in every domain, whatever Seconds_Behind_Master says', () => {
-    const status = parseReplicaStatus(row())
+    const status = parseReplicaStatus(slaveRow())
     expect(replicationLag(status, '0-1-50', target, 'gtid')).toMatchObject({caughtUp: true, transactions: 0})
     // Seconds_Behind_Master is 0 while the IO thread has not even read the last 3 transactions.
     const behind = replicationLag(status, '0-1-47', target, 'gtid')
@@ -74,17 +47,17 @@ describe('caught up', () => {
   })
 
   it('in file mode needs the applied coordinates (Relay_Master_Log_File, Exec_Master_Log_Pos) at the target', () => {
-    const applied = parseReplicaStatus(row({Exec_Master_Log_Pos: 1500, Seconds_Behind_Master: null}))
+    const applied = parseReplicaStatus(slaveRow({Exec_Master_Log_Pos: 1500, Seconds_Behind_Master: null}))
     const lag = replicationLag(applied, '', target, 'file')
     expect(lag).toMatchObject({caughtUp: false, bytes: 500, seconds: null})
     expect(describeLag(lag)).toBe('500 B of binlog behind, Seconds_Behind_Master unknown')
-    const files = replicationLag(parseReplicaStatus(row({Relay_Master_Log_File: 'mariadb-bin.000002'})), '', target, 'file')
+    const files = replicationLag(parseReplicaStatus(slaveRow({Relay_Master_Log_File: 'mariadb-bin.000002'})), '', target, 'file')
     expect(describeLag(files)).toContain('2 binlog files behind')
-    expect(replicationLag(parseReplicaStatus(row()), '', target, 'file').caughtUp).toBe(true)
+    expect(replicationLag(parseReplicaStatus(slaveRow()), '', target, 'file').caughtUp).toBe(true)
   })
 
   it('never while a thread is stopped, even at the target', () => {
-    const lag = replicationLag(parseReplicaStatus(row({Slave_SQL_Running: 'No'})), '0-1-50', target, 'gtid')
+    const lag = replicationLag(parseReplicaStatus(slaveRow({Slave_SQL_Running: 'No'})), '0-1-50', target, 'gtid')
     expect(lag.caughtUp).toBe(false)
     expect(describeLag(lag)).toContain('threads not both running')
   })
@@ -92,21 +65,21 @@ describe('caught up', () => {
 
 describe('a failed thread', () => {
   it('is the SQL thread first, then an IO thread that stopped or keeps retrying with an error', () => {
-    const both = parseReplicaStatus(row({Slave_SQL_Running: 'No', Last_SQL_Errno: 1062, Last_SQL_Error: 'dup', Slave_IO_Running: 'No', Last_IO_Errno: 1236, Last_IO_Error: 'gone'}))
+    const both = parseReplicaStatus(slaveRow({Slave_SQL_Running: 'No', Last_SQL_Errno: 1062, Last_SQL_Error: 'dup', Slave_IO_Running: 'No', Last_IO_Errno: 1236, Last_IO_Error: 'gone'}))
     expect(threadFailure(both)).toEqual({thread: 'sql', errno: 1062, message: 'dup'})
-    expect(threadFailure(parseReplicaStatus(row({Slave_IO_Running: 'Connecting', Last_IO_Errno: 1045, Last_IO_Error: 'denied'})))).toEqual({
+    expect(threadFailure(parseReplicaStatus(slaveRow({Slave_IO_Running: 'Connecting', Last_IO_Errno: 1045, Last_IO_Error: 'denied'})))).toEqual({
       thread: 'io',
       errno: 1045,
       message: 'denied',
     })
     // A running thread with an old error recorded has recovered.
-    expect(threadFailure(parseReplicaStatus(row({Last_IO_Errno: 2013, Last_IO_Error: 'lost'})))).toBeUndefined()
+    expect(threadFailure(parseReplicaStatus(slaveRow({Last_IO_Errno: 2013, Last_IO_Error: 'lost'})))).toBeUndefined()
   })
 })
 
 describe('how long the setup waits for a failing IO thread', () => {
   const failing = (errno: number, connectRetry: number) => {
-    const status = parseReplicaStatus(row({Slave_IO_Running: 'Connecting', Last_IO_Errno: errno, Last_IO_Error: 'x', Connect_Retry: connectRetry}))
+    const status = parseReplicaStatus(slaveRow({Slave_IO_Running: 'Connecting', Last_IO_Errno: errno, Last_IO_Error: 'x', Connect_Retry: connectRetry}))
     return ioGrace(threadFailure(status)!, status, 30_000)
   }
 

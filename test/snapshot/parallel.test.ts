@@ -6,8 +6,8 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {MariaDbServer} from '../../sandbox/mariadb-server.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
@@ -110,27 +110,11 @@ async function copy(options: Partial<ParallelCopyOptions> = {}) {
   return parallelCopy({source, replica, databases: ['shop', 'bench'], threads: 3, signal: new AbortController().signal, chunkBytes: CHUNK_BYTES, ...options})
 }
 
-/** Row count and CHECKSUM TABLE of every base table of `database`, by table. */
-async function tableState(server: MariaDbServer, database: string): Promise<Record<string, {rows: number; checksum: string}>> {
-  const tables = await server.query<Array<{name: string}>>(
-    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-    [database],
-  )
-  const state: Record<string, {rows: number; checksum: string}> = {}
-  for (const {name} of tables) {
-    const q = `\`${database}\`.\`${name}\``
-    const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${q}`)
-    const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${q} EXTENDED`)
-    state[name] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
-  }
-  return state
-}
-
 async function expectIdentical(...databases: string[]): Promise<void> {
   for (const database of databases) {
-    const expected = await tableState(sandbox.source.server, database)
+    const expected = await tableFingerprints(sandbox.source.server, [database], {extended: true})
     expect(Object.keys(expected).length).toBeGreaterThan(0)
-    expect(await tableState(sandbox.replica.server, database), database).toEqual(expected)
+    expect(await tableFingerprints(sandbox.replica.server, [database], {extended: true}), database).toEqual(expected)
   }
 }
 

@@ -5,8 +5,8 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
-import type {MariaDbServer} from '../../sandbox/mariadb-server.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements, sampleDataObjects} from '../../sandbox/sample-data.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {connectTo} from '../../src/lib/mariadb.js'
@@ -49,26 +49,10 @@ async function baseContext(options: Omit<Parameters<typeof testStepContext>[1], 
   return t
 }
 
-/** Row count and CHECKSUM TABLE of every base table of `database`, by table. */
-async function tableState(server: MariaDbServer, database: string): Promise<Record<string, {rows: number; checksum: string}>> {
-  const tables = await server.query<Array<{name: string}>>(
-    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-    [database],
-  )
-  const state: Record<string, {rows: number; checksum: string}> = {}
-  for (const {name} of tables) {
-    const q = `\`${database}\`.\`${name}\``
-    const [count] = await server.query<Array<{n: bigint}>>(`SELECT COUNT(*) AS n FROM ${q}`)
-    const [sum] = await server.query<Array<{Checksum: bigint | null}>>(`CHECKSUM TABLE ${q}`)
-    state[name] = {rows: Number(count!.n), checksum: String(sum!.Checksum)}
-  }
-  return state
-}
-
 async function expectIdentical(database: string): Promise<void> {
-  const source = await tableState(sandbox.source.server, database)
+  const source = await tableFingerprints(sandbox.source.server, [database])
   expect(Object.keys(source).length).toBeGreaterThan(0)
-  expect(await tableState(sandbox.replica.server, database), database).toEqual(source)
+  expect(await tableFingerprints(sandbox.replica.server, [database]), database).toEqual(source)
 }
 
 interface Child {

@@ -4,6 +4,7 @@
  */
 import type {LiveSample, ReplicaSide, Reading, SourceSide} from '../../src/status/live.js'
 import {parseReplicaStatus} from '../../src/replication/status.js'
+import {SETUP_STEPS} from '../../src/steps/index.js'
 import type {StepStatus} from '../../src/status/report.js'
 import type {ViewOptions} from '../../src/status/replication.js'
 
@@ -63,15 +64,7 @@ export function sample(spec: SampleSpec = {}): LiveSample {
   return {at: spec.at ?? 1_000_000, source, replica}
 }
 
-const TITLES = [
-  ['preflight', 'Preflight'],
-  ['binlog', 'Binary log'],
-  ['replication-user', 'Replication user'],
-  ['firewall', 'Firewall'],
-  ['snapshot', 'Snapshot'],
-  ['link', 'Link'],
-  ['replicate', 'Replicate'],
-] as const
+const TITLES = SETUP_STEPS.map((step) => [step.id, step.title] as const)
 
 /** The seven steps, the first `done` of them done, then `next` (if given) in that state, the rest not started. */
 export function steps(done: number, next?: Partial<StepStatus>): StepStatus[] {

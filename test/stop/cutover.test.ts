@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {replicaProcedureStatements} from '../../sandbox/replica-procedures.js'
-import {checkpoint, dispose, type Env, expectNoSecrets, expectSameTables, json, newEnv, replicationPassword, slaveStatus, startAppLoad} from './helpers.js'
+import {checkpoint, dispose, type Env, expectNoSecrets, expectSameTables, json, replicatingEnv, replicationPassword, slaveStatus, startAppLoad} from './helpers.js'
 
 /** `datain stop --cutover` against the sandbox: the planned move of an application to the replica. */
 
@@ -33,10 +33,7 @@ async function readOnly(e: Env): Promise<number> {
 describe('datain stop --cutover --lock-source under a write load (GTID mode)', () => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv()
-    expect((await e.run(['init'])).exitCode).toBe(0)
-    const start = await e.run(['start'])
-    expect(start.exitCode, start.stderr).toBe(0)
+    e = await replicatingEnv()
   })
   afterAll(() => dispose(e))
 
@@ -142,10 +139,7 @@ describe('datain stop --cutover --lock-source under a write load (GTID mode)', (
 describe('datain stop --cutover --cleanup in binlog file/position mode', () => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv({sampleRows: 200})
-    expect((await e.run(['init', '--no-gtid'])).exitCode).toBe(0)
-    const start = await e.run(['start'])
-    expect(start.exitCode, start.stderr).toBe(0)
+    e = await replicatingEnv({sampleRows: 200}, ['--no-gtid'])
   })
   afterAll(() => dispose(e))
 

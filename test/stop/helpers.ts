@@ -35,6 +35,15 @@ export async function newEnv(options: Parameters<typeof startSandbox>[0] = {}): 
   }
 }
 
+/** A new env with a profile set up and replicating (`datain init` with `initArgs`, then `datain start`). */
+export async function replicatingEnv(options: Parameters<typeof startSandbox>[0] = {}, initArgs: string[] = []): Promise<Env> {
+  const e = await newEnv(options)
+  expect((await e.run(['init', ...initArgs])).exitCode).toBe(0)
+  const start = await e.run(['start'])
+  expect(start.exitCode, start.stderr).toBe(0)
+  return e
+}
+
 export async function dispose(e: Env | undefined): Promise<void> {
   if (!e) return
   await e.sandbox.stop()

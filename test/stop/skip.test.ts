@@ -1,5 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {dispose, type Env, expectIdentical, expectNoSecrets, json, journal, newEnv, replicationPassword, slaveStatus, waitUntil} from './helpers.js'
+import {dispose, type Env, expectIdentical, expectNoSecrets, json, journal, replicatingEnv, replicationPassword, slaveStatus, waitUntil} from './helpers.js'
 
 /** `datain skip` against the sandbox: replication broken by a row written on the replica. */
 
@@ -32,10 +32,7 @@ async function sqlErrno(e: Env): Promise<number> {
 describe('datain skip', () => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv()
-    expect((await e.run(['init'])).exitCode).toBe(0)
-    const start = await e.run(['start'])
-    expect(start.exitCode, start.stderr).toBe(0)
+    e = await replicatingEnv()
   })
   afterAll(() => dispose(e))
 
