@@ -5,16 +5,17 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
-import {copyChunk} from '../../src/snapshot/parallel/chunk-copy.js'
+import {copyChunk, piecePool} from '../../src/snapshot/parallel/chunk-copy.js'
 import {connectForCopy} from '../../src/snapshot/parallel/connections.js'
+import {connectorFixed} from '../../src/snapshot/parallel/connector-fix.js'
 import {evenBounds, loadStatement} from '../../src/snapshot/parallel/tables.js'
-import {RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
+import {BufferPool, RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
 import type {SnapshotOutput} from '../../src/snapshot/snapshot.js'
 import {snapshotStep} from '../../src/steps/snapshot.js'
 import {allowLoopback} from '../helpers/preflight.js'
@@ -318,6 +319,7 @@ describe('a chunk whose load the replica rolls back', () => {
         values: [],
         load: loadStatement({database: 'retry_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'v', type: 'varchar'}], primaryKey: ['id'], estimatedRows: rows, estimatedBytes: 0}),
         batchBytes: 64 * 1024,
+        pool: piecePool(1, 64 * 1024),
       })
       await release
       expect(result.retries).toBeGreaterThanOrEqual(1)
@@ -335,15 +337,84 @@ describe('a chunk whose load the replica rolls back', () => {
   })
 })
 
+describe('the connector under many LOAD DATA LOCAL statements', () => {
+  it('sends each batch from a buffer of its size, not a new 16 MiB one (the connector 3.5.4 bug is worked around)', async () => {
+    // Without the fix every statement ends with Buffer.allocUnsafe(16 MiB): a copy "allocated" 16 times
+    // its data, and V8 ran a full garbage collection every few statements (a third of datain's CPU).
+    expect(connectorFixed).toBe(true)
+    await sandbox.source.server.execute([
+      'DROP DATABASE IF EXISTS alloc_db',
+      'CREATE DATABASE alloc_db',
+      'CREATE TABLE alloc_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(200) NOT NULL)',
+      "INSERT INTO alloc_db.t SELECT seq, REPEAT('v', 150) FROM alloc_db.seq_1_to_20000",
+    ])
+    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS alloc_db', 'CREATE DATABASE alloc_db', 'CREATE TABLE alloc_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(200) NOT NULL)'])
+    const [from, to] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica)])
+    const sizes: number[] = []
+    const allocUnsafe = Buffer.allocUnsafe
+    const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      sizes.push(size)
+      return allocUnsafe(size)
+    })
+    try {
+      const result = await copyChunk({
+        source: from,
+        replica: to,
+        select: 'SELECT CAST(id AS BINARY), CAST(v AS BINARY) FROM alloc_db.t ORDER BY id',
+        values: [],
+        load: loadStatement({database: 'alloc_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'v', type: 'varchar'}], primaryKey: ['id'], estimatedRows: 20_000, estimatedBytes: 0}),
+        batchBytes: 256 * 1024,
+        pool: piecePool(1, 256 * 1024),
+      })
+      expect(result.rows).toBe(20_000)
+      expect(result.statements).toBeGreaterThanOrEqual(10)
+      // The largest buffer is the connector's 1 MiB packet buffer; nothing near 16 MiB.
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(1024 * 1024)
+    } finally {
+      spy.mockRestore()
+      await Promise.allSettled([from.end(), to.end()])
+      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS alloc_db'])
+      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS alloc_db'])
+    }
+  })
+})
+
 describe('pieces of the parallel copy', () => {
   it('encodes rows for LOAD DATA: NULL as \\N, the four special bytes escaped, everything else as it is', () => {
-    const encoder = new RowEncoder(8)
+    const encoder = new RowEncoder(new BufferPool(8))
     encoder.push([Buffer.from('a\tb\nc\\d\0e'), null, Buffer.from('\\N'), Buffer.from(''), Buffer.from('x'.repeat(40))])
     encoder.push([Buffer.from([0xff, 0x0d, 0x22])])
     const {bytes, rows} = encoder.take()
     expect(rows).toBe(2)
     expect(bytes.toString('latin1')).toBe(`a\\tb\\nc\\\\d\\0e\t\\N\t\\\\N\t\t${'x'.repeat(40)}\n\xff\r"\n`)
     expect(encoder.length).toBe(0)
+  })
+
+  it('encodes into buffers used again once released, and never hands one buffer out twice', () => {
+    const pool = new BufferPool(8192)
+    const encoder = new RowEncoder(pool)
+    encoder.push([Buffer.from('first')])
+    const first = encoder.take()
+    encoder.push([Buffer.from('second')])
+    const second = encoder.take()
+    expect(second.bytes.buffer).not.toBe(first.bytes.buffer)
+    first.release()
+    encoder.push([Buffer.from('third')])
+    const third = encoder.take()
+    // The encoder's next buffer came from the pool: the one `first` gave back.
+    encoder.push([Buffer.from('fourth')])
+    expect(encoder.take().bytes.buffer).toBe(first.bytes.buffer)
+    expect(second.bytes.toString()).toBe('second\n')
+    expect(third.bytes.toString()).toBe('third\n')
+    second.release()
+    expect(() => second.release()).toThrow(/released twice/)
+    // A row larger than the pool's buffers gets one of its own, which the pool does not take.
+    const big = new RowEncoder(pool)
+    big.push([Buffer.alloc(10_000, 0x61)])
+    const taken = big.take()
+    expect(taken.bytes.length).toBe(10_001)
+    taken.release()
+    expect(pool.get().length).toBe(8192)
   })
 
   it('cuts a key range into even pieces that cover it whole', () => {

@@ -1,6 +1,6 @@
 import {Readable} from 'node:stream'
 import type {Connection} from 'mariadb'
-import {RowEncoder} from './row-encoder.js'
+import {BufferPool, RowEncoder} from './row-encoder.js'
 
 export interface ChunkCopyOptions {
   /** A connection inside the snapshot transaction. */
@@ -20,6 +20,8 @@ export interface ChunkCopyOptions {
   batchBytes: number
   /** Called as rows reach the replica (rows and bytes of this call only). */
   onLoaded?: (rows: number, bytes: number) => void
+  /** Where the encoded rows go: one pool for all of a copy's chunks (see {@link piecePool}). */
+  pool: BufferPool
 }
 
 export interface ChunkCopyResult {
@@ -32,31 +34,34 @@ export interface ChunkCopyResult {
 
 /** How much the encoder gathers before it hands a piece to the loader. */
 const PIECE_BYTES = 64 * 1024
+/** The encoder's buffers: a piece, and room for the row that takes it past PIECE_BYTES. */
+const PIECE_BUFFER_BYTES = 96 * 1024
+
+/** A pool for the pieces of `threads` chunks copied at once, each holding about two batches. */
+export function piecePool(threads: number, batchBytes: number): BufferPool {
+  return new BufferPool(PIECE_BUFFER_BYTES, threads * (Math.ceil((2 * batchBytes) / PIECE_BYTES) + 4))
+}
 
 /**
  * Copies the rows of one SELECT into one table: rows stream from the source (the connector pauses
  * the socket when they are not taken: backpressure), are encoded for LOAD DATA, and go to the
- * replica in statements of at most `batchBytes`, each a transaction of its own. Memory stays
- * within about two batches whatever the size of the table.
+ * replica in statements of at most `batchBytes`, each a transaction of its own. While the replica
+ * takes one batch the next is read: memory stays within about two batches whatever the size of
+ * the table, in buffers used again (see BufferPool).
  *
  * Throws the first failure of either side; a LOAD DATA LOCAL that skipped or changed a row is a
  * failure too (with LOCAL the server turns errors into warnings: every warning is checked).
  */
 export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyResult> {
-  // One batch read ahead while the replica takes the previous one: enough to keep both sides busy.
   const pending = new PieceQueue(options.batchBytes)
-  const encoder = new RowEncoder(PIECE_BYTES * 2)
+  const encoder = new RowEncoder(options.pool)
   // On a connection the source dropped (a restart between two chunks) the connector's queryStream
   // throws a TypeError (it resumes a socket that is gone): say that it is the source's failure.
   if (!options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
   const rows = options.source.queryStream({sql: options.select, rowsAsArray: true}, options.values)
-  let sourceDone = false
-  let sourceError: unknown
 
   const flush = () => {
-    if (encoder.length === 0) return
-    const {bytes, rows: n} = encoder.take()
-    pending.put({bytes, rows: n})
+    if (encoder.length > 0) pending.put(encoder.take())
   }
   const reading = new Promise<void>((resolve, reject) => {
     rows.on('data', (row: Array<Uint8Array | null>) => {
@@ -70,13 +75,11 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
       }
     })
     rows.once('error', (error: unknown) => {
-      sourceError = error
       pending.fail(error)
       reject(error)
     })
     rows.once('end', () => {
       flush()
-      sourceDone = true
       pending.end()
       resolve()
     })
@@ -87,27 +90,33 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   try {
     // At least one statement, even for no rows: it proves the table takes LOAD DATA.
     do {
-      const batch = pending.batch(options.batchBytes)
+      const batch = await pending.next(options.batchBytes)
+      const sent = {rows: 0, bytes: 0}
+      for (const piece of batch) {
+        sent.rows += piece.rows
+        sent.bytes += piece.bytes.length
+      }
       const loaded = await loadBatch(options.replica, options.load, batch, () => {
         result.retries++
       })
-      if (sourceError !== undefined) throw new SourceReadError(sourceError)
-      const sent = batch.sent()
       result.statements++
       if (loaded.warningStatus > 0 || Number(loaded.affectedRows) !== sent.rows) {
         const warnings = (await options.replica.query('SHOW WARNINGS LIMIT 5')) as Array<{Level: string; Code: number; Message: string}>
         throw new LoadRejectedError(sent.rows, Number(loaded.affectedRows), warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`))
       }
+      // The connector copied every piece into its own packets before the server answered.
+      for (const piece of batch) piece.release()
       result.rows += sent.rows
       result.bytes += sent.bytes
       options.onLoaded?.(sent.rows, sent.bytes)
-    } while (!(sourceDone && pending.empty))
+    } while (!pending.drained)
     await reading
+    // The encoder's buffer, empty after the last take().
+    encoder.take().release()
     return result
   } catch (error) {
     // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
     rows.removeAllListeners('data')
-    if (sourceError !== undefined && !(error instanceof SourceReadError)) throw new SourceReadError(sourceError)
     // A source connection that died mid-chunk can fail the replica's LOAD DATA before its row stream
     // reports an error of its own: the failure is the source's, not a replica refusing rows.
     if (!(error instanceof SourceReadError) && !options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
@@ -123,16 +132,16 @@ const RETRYABLE = new Set([
 const MAX_RETRIES = 5
 
 /**
- * Runs one LOAD DATA of `batch`. Each statement is a transaction of its own (autocommit), so when
- * the replica rolls it back for a deadlock or a lock wait timeout nothing of it stayed: it is sent
- * again from the pieces the batch kept (at most `batchBytes`), a bounded number of times with a
- * growing pause.
+ * Runs one LOAD DATA of `batch`, whose rows are all read already: the statement's data goes out in
+ * one go (the connector gathers it into one packet, then writes it). Each statement is a
+ * transaction of its own (autocommit), so when the replica rolls it back for a deadlock or a lock
+ * wait timeout nothing of it stayed: it is sent again, a bounded number of times with a growing
+ * pause.
  */
-async function loadBatch(replica: Connection, load: string, batch: Batch, onRetry: () => void): Promise<LoadResult> {
+async function loadBatch(replica: Connection, load: string, batch: Piece[], onRetry: () => void): Promise<LoadResult> {
   for (let attempt = 0; ; attempt++) {
-    const stream = attempt === 0 ? batch.stream : batch.replay()
     try {
-      return (await replica.query({sql: load, infileStreamFactory: () => stream})) as LoadResult
+      return (await replica.query({sql: load, infileStreamFactory: () => piecesStream(batch)})) as LoadResult
     } catch (error) {
       const errno = (error as {errno?: number})?.errno
       if (attempt >= MAX_RETRIES || errno === undefined || !RETRYABLE.has(errno) || !replica.isValid()) throw error
@@ -140,6 +149,19 @@ async function loadBatch(replica: Connection, load: string, batch: Batch, onRetr
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt + Math.random() * 50))
     }
   }
+}
+
+/** A stream of the pieces' bytes, all of them at its first read. */
+function piecesStream(pieces: Piece[]): Readable {
+  let done = false
+  return new Readable({
+    read() {
+      if (done) return
+      done = true
+      for (const piece of pieces) this.push(piece.bytes)
+      this.push(null)
+    },
+  })
 }
 
 interface LoadResult {
@@ -168,21 +190,14 @@ export class LoadRejectedError extends Error {
 interface Piece {
   bytes: Buffer
   rows: number
-}
-
-/** The data of one LOAD DATA statement. */
-interface Batch {
-  stream: Readable
-  /** Rows and bytes handed out so far (all of the batch once its stream ended). */
-  sent(): {rows: number; bytes: number}
-  /** A new stream of the same data, from its first byte, for a statement sent again. */
-  replay(): Readable
+  /** Gives the piece's buffer back to its pool (once the replica has its bytes). */
+  release: () => void
 }
 
 /**
- * Encoded pieces between the source's stream and the replica's statements. `batch(n)` makes the
- * stream one LOAD DATA reads: it takes pieces as they come until `n` bytes went out or the source
- * ended.
+ * Encoded pieces between the source's stream and the replica's statements. `next(n)` waits for
+ * the next batch: pieces of at most `n` bytes in all (at least one piece), as soon as that much is
+ * read or the source has ended.
  */
 class PieceQueue {
   private pieces: Piece[] = []
@@ -193,92 +208,60 @@ class PieceQueue {
   onRoom?: () => void
   private wake?: () => void
 
+  /** `capacity`: the reader pauses from there; a batch is ready there too. */
   constructor(private readonly capacity: number) {}
 
   get full(): boolean {
     return this.bytes >= this.capacity
   }
 
-  get empty(): boolean {
-    return this.pieces.length === 0
+  /** The source has ended and every piece was taken. */
+  get drained(): boolean {
+    return this.ended && this.pieces.length === 0
   }
 
   put(piece: Piece): void {
     this.pieces.push(piece)
     this.bytes += piece.bytes.length
-    this.wake?.()
+    this.notify()
   }
 
   end(): void {
     this.ended = true
-    this.wake?.()
+    this.notify()
   }
 
   fail(error: unknown): void {
     this.error = error
-    this.wake?.()
+    this.notify()
   }
 
-  batch(limit: number): Batch {
-    let rows = 0
+  /** The next batch; throws a SourceReadError when the source failed first. */
+  async next(limit: number): Promise<Piece[]> {
+    while (this.error === undefined && !this.ended && this.bytes < Math.min(limit, this.capacity)) {
+      await new Promise<void>((resolve) => (this.wake = resolve))
+    }
+    if (this.error !== undefined) throw new SourceReadError(this.error)
+    const batch: Piece[] = []
     let bytes = 0
-    let finished = false
-    // Everything this batch handed out, so that it can be sent again (see loadBatch).
-    const taken: Buffer[] = []
-    const end = () => {
-      finished = true
-      stream.push(null)
+    // A batch ends before the piece that would take it past its limit (unless it is the first).
+    while (this.pieces.length > 0 && (batch.length === 0 || bytes + this.pieces[0]!.bytes.length <= limit)) {
+      const piece = this.pieces.shift()!
+      bytes += piece.bytes.length
+      batch.push(piece)
     }
-    const feed = (): void => {
-      this.wake = undefined
-      if (finished) return
-      if (this.error !== undefined) {
-        // End the statement's data instead of destroying the stream with the error: the caller sees the
-        // source's error right after the statement returns, and the rows of an unfinished chunk are
-        // never recorded as copied. An errored infile stream whose command the connector already
-        // rejected (its connection destroyed on abort) crashes mariadb 3.5 (nextTick(null) in parser.js).
-        return end()
-      }
-      const next = this.pieces[0]
-      // A batch ends before the piece that would take it past its limit (unless it is the first).
-      if (next && bytes > 0 && bytes + next.bytes.length > limit) return end()
-      const piece = this.pieces.shift()
-      if (piece) {
-        this.bytes -= piece.bytes.length
-        rows += piece.rows
-        bytes += piece.bytes.length
-        taken.push(piece.bytes)
-        if (this.onRoom && !this.full) {
-          const resume = this.onRoom
-          this.onRoom = undefined
-          resume()
-        }
-        stream.push(piece.bytes)
-        if (bytes >= limit) end()
-        return
-      }
-      if (this.ended) return end()
-      // Nothing yet: push when the next piece (or the end) comes; read() is not called again until then.
-      this.wake = feed
+    this.bytes -= bytes
+    if (this.onRoom && !this.full) {
+      const resume = this.onRoom
+      this.onRoom = undefined
+      resume()
     }
-    // The connector listens with 'data' and writes each chunk to its socket as it comes.
-    let stream = new Readable({read: feed})
-    return {
-      stream,
-      sent: () => ({rows, bytes}),
-      replay: () => {
-        // What went out already, then the rest of the batch as the first stream would have had it.
-        let replayed = false
-        stream = new Readable({
-          read: () => {
-            if (replayed) return feed()
-            replayed = true
-            if (taken.length > 0) stream.push(Buffer.concat(taken))
-            if (finished) stream.push(null)
-          },
-        })
-        return stream
-      },
-    }
+    return batch
+  }
+
+  private notify(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
   }
 }

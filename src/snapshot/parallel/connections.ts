@@ -1,6 +1,8 @@
 import mariadb, {type Connection} from 'mariadb'
 import {connectionError, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
 import {registerSecret} from '../../lib/redact.js'
+// Before any copy connection exists: every LOAD DATA LOCAL of theirs goes through it.
+import './connector-fix.js'
 
 const CONNECT_TIMEOUT_MS = 10_000
 
