@@ -13,6 +13,11 @@
  *
  * After each, the replica is checked identical to the source (row counts and CHECKSUM TABLE),
  * then the copy is dropped (and, after datain, its replication link, user and firewall rules).
+ * Each row also gives the CPU seconds the source's server, the replica's and the tool spent: on a
+ * machine where all three share the cores, they explain the seconds.
+ *
+ * `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` passes options to the node running
+ * `datain start` (a CPU profile, `--trace-gc`…).
  * It prints figures; it is not a test. Figures depend on what else the machine does: it prints the
  * load average before and after, so run it when the machine is quiet.
  */
@@ -59,6 +64,8 @@ interface Row {
   method: string
   seconds?: number
   peakRssMb?: number
+  /** CPU seconds spent during the run by the source's server, the replica's, and the tool's processes. */
+  cpu?: {source: number; replica: number; tool: number}
   identical?: boolean
   note?: string
 }
@@ -99,7 +106,10 @@ async function main(): Promise<void> {
         process.stdout.write(`${label}… `)
         let row: Row
         try {
+          const before = await cpuSeconds(sandbox)
           row = {method: label, ...(await run(method, sandbox, work, optionsFile))}
+          const after = await cpuSeconds(sandbox)
+          row.cpu = {source: after.source - before.source, replica: after.replica - before.replica, tool: after.tool - before.tool}
           if (row.seconds !== undefined) row.identical = JSON.stringify(await tableState(sandbox.replica.server)) === JSON.stringify(expected)
         } catch (error) {
           row = {method: label, note: `failed: ${String((error as Error)?.message ?? error).split('\n').slice(0, 3).join(' ')}`}
@@ -189,7 +199,7 @@ async function runDatain(sandbox: Sandbox, work: string): Promise<Omit<Row, 'met
   const cli = path.join(root, 'bin', 'run.js')
   const init = await execa(process.execPath, [cli, 'init', '--databases', DATABASE], {env, extendEnv: false, reject: false})
   if (init.exitCode !== 0) throw new Error(`datain init exited ${init.exitCode}: ${init.stderr || init.stdout}`)
-  const child = execa(process.execPath, [cli, 'start', '--json', '--parallel', String(threads)], {env, extendEnv: false, reject: false})
+  const child = execa(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), cli, 'start', '--json', '--parallel', String(threads)], {env, extendEnv: false, reject: false})
   let peakKb = 0
   const sample = async () => {
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '')
@@ -216,6 +226,23 @@ async function runDatain(sandbox: Sandbox, work: string): Promise<Omit<Row, 'met
   }
 }
 
+/**
+ * CPU seconds (user + system) so far of the two servers, and of this process's finished children:
+ * the tools (mariadb-dump, mariadb, mydumper, myloader, datain), which have all been waited for when
+ * a method ends. Where the cores went explains a ratio better than the seconds alone.
+ */
+async function cpuSeconds(sandbox: Sandbox): Promise<{source: number; replica: number; tool: number}> {
+  const ticks = 100 // USER_HZ on Linux
+  const fields = async (pid: number | 'self') => (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ').map(Number)
+  // After "pid (comm) ": state is field 0, so utime, stime, cutime, cstime are 11, 12, 13, 14.
+  const own = async (pid: number) => {
+    const f = await fields(pid)
+    return (f[11]! + f[12]!) / ticks
+  }
+  const self = await fields('self')
+  return {source: await own(sandbox.source.server.pid), replica: await own(sandbox.replica.server.pid), tool: (self[13]! + self[14]!) / ticks}
+}
+
 /** Stops what a datain run left linked and created, so that the next method starts from the same place. */
 async function cleanUp(sandbox: Sandbox): Promise<void> {
   await sandbox.replica.server.execute(['STOP ALL SLAVES', 'RESET SLAVE ALL', `DROP DATABASE IF EXISTS ${DATABASE}`]).catch(() => {})
@@ -239,7 +266,7 @@ async function tableState(server: MariaDbServer): Promise<Record<string, [number
 }
 
 function printTable(results: Row[], totalRows: number, megabytes: number): void {
-  const lines = [['method', 'seconds', 'rows/s', 'MB/s', 'peak RSS', 'identical', 'note']]
+  const lines = [['method', 'seconds', 'rows/s', 'MB/s', 'peak RSS', 'CPU s: source / replica / tool', 'identical', 'note']]
   for (const r of results) {
     lines.push([
       r.method,
@@ -247,6 +274,7 @@ function printTable(results: Row[], totalRows: number, megabytes: number): void 
       r.seconds === undefined ? '-' : Math.round(totalRows / r.seconds).toLocaleString('en-US'),
       r.seconds === undefined ? '-' : (megabytes / r.seconds).toFixed(1),
       r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`,
+      r.cpu === undefined ? '-' : `${r.cpu.source.toFixed(1)} / ${r.cpu.replica.toFixed(1)} / ${r.cpu.tool.toFixed(1)}`,
       r.identical === undefined ? '-' : r.identical ? 'yes' : 'NO',
       r.note ?? '',
     ])
