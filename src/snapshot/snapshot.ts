@@ -287,7 +287,7 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
         kind: 'sql',
         text:
           "LOAD DATA LOCAL INFILE 'datain-rows' INTO TABLE … CHARACTER SET binary  -- per table, large tables in ranges of their primary key, " +
-          'rows streamed from SELECT CAST(… AS BINARY) in the snapshot, at most 1 MB a statement, every row and warning checked',
+          'rows streamed from SELECT CAST(… AS BINARY) in the snapshot, at most 500 kB a statement, every row and warning checked',
       },
       {on: 'local', kind: 'process', text: describeObjects(ctx.sourceAddress, ctx.replicaAddress, shownDatabases)},
       {
