@@ -111,14 +111,13 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
       options.onLoaded?.(sent.rows, sent.bytes)
     } while (!pending.drained)
     await reading
-    // The encoder's buffer, empty after the last take().
-    encoder.take().release()
+    encoder.close()
     return result
   } catch (error) {
     // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
     rows.removeAllListeners('data')
-    // A source connection that died mid-chunk can fail the replica's LOAD DATA before its row stream
-    // reports an error of its own: the failure is the source's, not a replica refusing rows.
+    // A replica failure while the source's connection is gone too, before its row stream said so:
+    // the source's loss is what the user must hear of (the chunk is read again either way).
     if (!(error instanceof SourceReadError) && !options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
     throw error
   }

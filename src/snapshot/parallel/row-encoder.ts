@@ -73,6 +73,15 @@ export class RowEncoder {
     return taken
   }
 
+  /** Gives the encoder's buffer back to the pool: the encoder is not used after. */
+  close(): void {
+    this.pool.release(this.buffer)
+    // Nothing may write into a buffer the pool hands out again.
+    this.buffer = Buffer.alloc(0)
+    this.position = 0
+    this.rows = 0
+  }
+
   private reserve(need: number): void {
     if (this.position + need <= this.buffer.length) return
     // A row larger than the pool's buffers: a buffer of its own, which the pool will not take back.
