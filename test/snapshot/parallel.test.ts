@@ -338,6 +338,42 @@ describe('a chunk whose load the replica rolls back', () => {
   })
 })
 
+describe('rows larger than a batch', () => {
+  it('sends them in statements of their own size, byte for byte (escapes and all), between small rows, every row once', async () => {
+    await sandbox.source.server.execute([
+      'DROP DATABASE IF EXISTS big_db',
+      'CREATE DATABASE big_db',
+      'CREATE TABLE big_db.t (id INT NOT NULL PRIMARY KEY, b LONGBLOB NULL)',
+      // Small rows around rows of 3 MB of bytes that all need escaping (NUL, tab, newline, backslash):
+      // 6 MB once encoded, past the batch (500 kB), the pool's buffers (96 kB) and the connector's 1 MiB.
+      "INSERT INTO big_db.t SELECT seq, IF(seq % 50 = 0, REPEAT(UNHEX('00090A5C41'), 600000 + seq), CONCAT('row ', seq)) FROM big_db.seq_1_to_200",
+    ])
+    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS big_db', 'CREATE DATABASE big_db', 'CREATE TABLE big_db.t (id INT NOT NULL PRIMARY KEY, b LONGBLOB NULL)'])
+    const [from, to] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica)])
+    try {
+      const result = await copyChunk({
+        source: from,
+        replica: to,
+        select: 'SELECT CAST(id AS BINARY), CAST(b AS BINARY) FROM big_db.t ORDER BY id',
+        values: [],
+        load: loadStatement({database: 'big_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'b', type: 'longblob'}], primaryKey: ['id'], estimatedRows: 200, estimatedBytes: 0}),
+        batchBytes: 500_000,
+        pool: piecePool(1, 500_000),
+      })
+      expect(result.rows).toBe(200)
+      // A statement holds one big row at most (each is past the batch's 500 kB on its own).
+      expect(result.statements).toBeGreaterThanOrEqual(4)
+      const [mine] = (await sandbox.source.server.query('CHECKSUM TABLE big_db.t')) as Array<{Checksum: unknown}>
+      const [theirs] = (await sandbox.replica.server.query('CHECKSUM TABLE big_db.t')) as Array<{Checksum: unknown}>
+      expect(String(theirs!.Checksum)).toBe(String(mine!.Checksum))
+    } finally {
+      await Promise.allSettled([from.end(), to.end()])
+      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS big_db'])
+      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS big_db'])
+    }
+  })
+})
+
 describe('the connector under many LOAD DATA LOCAL statements', () => {
   it('sends each batch from a buffer of its size, not a new 16 MiB one (the connector 3.5.4 bug is worked around)', async () => {
     // Without the fix every statement ends with Buffer.allocUnsafe(16 MiB): a copy "allocated" 16 times
