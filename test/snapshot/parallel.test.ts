@@ -6,6 +6,7 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+import type {MariaDbServer} from '../../sandbox/mariadb-server.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
@@ -298,78 +299,48 @@ describe('the parallel copy', () => {
 describe('a chunk whose load the replica rolls back', () => {
   it('sends the batch again after a lock wait timeout, and every row lands once', async () => {
     const rows = 20_000
-    await sandbox.source.server.execute([
-      'DROP DATABASE IF EXISTS retry_db',
-      'CREATE DATABASE retry_db',
-      'CREATE TABLE retry_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)',
-      `INSERT INTO retry_db.t SELECT seq, CONCAT('value ', seq) FROM retry_db.seq_1_to_${rows}`,
-    ])
-    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS retry_db', 'CREATE DATABASE retry_db', 'CREATE TABLE retry_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL)'])
-    const [from, to, blocker] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica), sandbox.replica.server.connectAsRoot()])
+    const table = await chunkTable('retry_db', [ID, {name: 'v', type: 'varchar', sql: 'VARCHAR(40) NOT NULL'}], `SELECT seq, CONCAT('value ', seq) FROM retry_db.seq_1_to_${rows}`)
+    const blocker = await sandbox.replica.server.connectAsRoot()
     try {
       // Another transaction holds the row the load will reach in its first batch: the load waits, times out
       // after a second (its statement rolled back), and goes through once the holder has let go.
       await blocker.query('BEGIN')
       await blocker.query("INSERT INTO retry_db.t VALUES (100, 'held')")
-      await to.query('SET SESSION innodb_lock_wait_timeout = 1')
+      await table.to.query('SET SESSION innodb_lock_wait_timeout = 1')
       const release = sleep(1500).then(() => blocker.query('ROLLBACK'))
-      const result = await copyChunk({
-        source: from,
-        replica: to,
-        select: 'SELECT CAST(id AS BINARY), CAST(v AS BINARY) FROM retry_db.t ORDER BY id',
-        values: [],
-        load: loadStatement({database: 'retry_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'v', type: 'varchar'}], primaryKey: ['id'], estimatedRows: rows, estimatedBytes: 0}),
-        batchBytes: 64 * 1024,
-        pool: piecePool(1, 64 * 1024),
-      })
+      const result = await table.copy(64 * 1024)
       await release
       expect(result.retries).toBeGreaterThanOrEqual(1)
       expect(result.rows).toBe(rows)
-      const [mine] = (await sandbox.source.server.query('CHECKSUM TABLE retry_db.t')) as Array<{Checksum: unknown}>
-      const [theirs] = (await sandbox.replica.server.query('CHECKSUM TABLE retry_db.t')) as Array<{Checksum: unknown}>
-      expect(String(theirs!.Checksum)).toBe(String(mine!.Checksum))
+      const [mine, theirs] = await table.checksums()
+      expect(theirs).toBe(mine)
       const [count] = (await sandbox.replica.server.query('SELECT COUNT(*) AS n FROM retry_db.t')) as Array<{n: unknown}>
       expect(Number(count!.n)).toBe(rows)
     } finally {
-      await Promise.allSettled([from.end(), to.end(), blocker.end()])
-      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS retry_db'])
-      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS retry_db'])
+      await blocker.end().catch(() => {})
+      await table.drop()
     }
   })
 })
 
 describe('rows larger than a batch', () => {
   it('sends them in statements of their own size, byte for byte (escapes and all), between small rows, every row once', async () => {
-    await sandbox.source.server.execute([
-      'DROP DATABASE IF EXISTS big_db',
-      'CREATE DATABASE big_db',
-      'CREATE TABLE big_db.t (id INT NOT NULL PRIMARY KEY, b LONGBLOB NULL)',
-      // Small rows around rows of 3 MB of bytes that all need escaping (NUL, tab, newline, backslash):
-      // 6 MB once encoded, past the batch (500 kB), the pool's buffers (96 kB) and the connector's 1 MiB.
-      "INSERT INTO big_db.t SELECT seq, IF(seq % 50 = 0, REPEAT(UNHEX('00090A5C41'), 600000 + seq), CONCAT('row ', seq)) FROM big_db.seq_1_to_200",
-    ])
-    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS big_db', 'CREATE DATABASE big_db', 'CREATE TABLE big_db.t (id INT NOT NULL PRIMARY KEY, b LONGBLOB NULL)'])
-    const [from, to] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica)])
+    // Small rows around rows of 3 MB of bytes that all need escaping (NUL, tab, newline, backslash):
+    // 6 MB once encoded, past the batch (500 kB), the pool's buffers (96 kB) and the connector's 1 MiB.
+    const table = await chunkTable(
+      'big_db',
+      [ID, {name: 'b', type: 'longblob', sql: 'LONGBLOB NULL'}],
+      "SELECT seq, IF(seq % 50 = 0, REPEAT(UNHEX('00090A5C41'), 600000 + seq), CONCAT('row ', seq)) FROM big_db.seq_1_to_200",
+    )
     try {
-      const result = await copyChunk({
-        source: from,
-        replica: to,
-        select: 'SELECT CAST(id AS BINARY), CAST(b AS BINARY) FROM big_db.t ORDER BY id',
-        values: [],
-        load: loadStatement({database: 'big_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'b', type: 'longblob'}], primaryKey: ['id'], estimatedRows: 200, estimatedBytes: 0}),
-        batchBytes: 500_000,
-        pool: piecePool(1, 500_000),
-      })
+      const result = await table.copy(500_000)
       expect(result.rows).toBe(200)
       // A statement holds one big row at most (each is past the batch's 500 kB on its own).
       expect(result.statements).toBeGreaterThanOrEqual(4)
-      const [mine] = (await sandbox.source.server.query('CHECKSUM TABLE big_db.t')) as Array<{Checksum: unknown}>
-      const [theirs] = (await sandbox.replica.server.query('CHECKSUM TABLE big_db.t')) as Array<{Checksum: unknown}>
-      expect(String(theirs!.Checksum)).toBe(String(mine!.Checksum))
+      const [mine, theirs] = await table.checksums()
+      expect(theirs).toBe(mine)
     } finally {
-      await Promise.allSettled([from.end(), to.end()])
-      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS big_db'])
-      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS big_db'])
+      await table.drop()
     }
   })
 })
@@ -379,14 +350,7 @@ describe('the connector under many LOAD DATA LOCAL statements', () => {
     // Without the fix every statement ends with Buffer.allocUnsafe(16 MiB): a copy "allocated" 16 times
     // its data, and V8 ran a full garbage collection every few statements (a third of datain's CPU).
     expect(connectorFixed).toBe(true)
-    await sandbox.source.server.execute([
-      'DROP DATABASE IF EXISTS alloc_db',
-      'CREATE DATABASE alloc_db',
-      'CREATE TABLE alloc_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(200) NOT NULL)',
-      "INSERT INTO alloc_db.t SELECT seq, REPEAT('v', 150) FROM alloc_db.seq_1_to_20000",
-    ])
-    await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS alloc_db', 'CREATE DATABASE alloc_db', 'CREATE TABLE alloc_db.t (id INT NOT NULL PRIMARY KEY, v VARCHAR(200) NOT NULL)'])
-    const [from, to] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica)])
+    const table = await chunkTable('alloc_db', [ID, {name: 'v', type: 'varchar', sql: 'VARCHAR(200) NOT NULL'}], "SELECT seq, REPEAT('v', 150) FROM alloc_db.seq_1_to_20000")
     const sizes: number[] = []
     const allocUnsafe = Buffer.allocUnsafe
     const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
@@ -394,24 +358,14 @@ describe('the connector under many LOAD DATA LOCAL statements', () => {
       return allocUnsafe(size)
     })
     try {
-      const result = await copyChunk({
-        source: from,
-        replica: to,
-        select: 'SELECT CAST(id AS BINARY), CAST(v AS BINARY) FROM alloc_db.t ORDER BY id',
-        values: [],
-        load: loadStatement({database: 'alloc_db', name: 't', columns: [{name: 'id', type: 'int'}, {name: 'v', type: 'varchar'}], primaryKey: ['id'], estimatedRows: 20_000, estimatedBytes: 0}),
-        batchBytes: 256 * 1024,
-        pool: piecePool(1, 256 * 1024),
-      })
+      const result = await table.copy(256 * 1024)
       expect(result.rows).toBe(20_000)
       expect(result.statements).toBeGreaterThanOrEqual(10)
       // The largest buffer is the connector's 1 MiB packet buffer; nothing near 16 MiB.
       expect(Math.max(...sizes)).toBeLessThanOrEqual(1024 * 1024)
     } finally {
       spy.mockRestore()
-      await Promise.allSettled([from.end(), to.end()])
-      await sandbox.source.server.execute(['DROP DATABASE IF EXISTS alloc_db'])
-      await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS alloc_db'])
+      await table.drop()
     }
   })
 })
@@ -468,6 +422,53 @@ describe('pieces of the parallel copy', () => {
     expect(evenBounds(-(2n ** 63n), 2n ** 63n - 1n, 2)).toEqual([0n])
   })
 })
+
+interface ChunkColumn {
+  name: string
+  /** The type as listTables reports it (what loadStatement reads). */
+  type: string
+  /** Its definition in CREATE TABLE. */
+  sql: string
+}
+
+const ID: ChunkColumn = {name: 'id', type: 'int', sql: 'INT NOT NULL PRIMARY KEY'}
+
+/**
+ * `db`.t with `columns` on both servers, the source's filled by `rows` (a SELECT, which may read
+ * `db`.seq_…), the copy's two connections to it, and copyChunk of the whole table; `drop()` ends
+ * the connections and drops `db` on both servers.
+ */
+async function chunkTable(db: string, columns: ChunkColumn[], rows: string) {
+  const create = `CREATE TABLE ${db}.t (${columns.map((c) => `${c.name} ${c.sql}`).join(', ')})`
+  await sandbox.source.server.execute([`DROP DATABASE IF EXISTS ${db}`, `CREATE DATABASE ${db}`, create, `INSERT INTO ${db}.t ${rows}`])
+  await sandbox.replica.server.execute([`DROP DATABASE IF EXISTS ${db}`, `CREATE DATABASE ${db}`, create])
+  const [from, to] = await Promise.all([connectForCopy('source', source), connectForCopy('replica', replica)])
+  const info = {database: db, name: 't', columns: columns.map(({name, type}) => ({name, type})), primaryKey: ['id'], estimatedRows: 0, estimatedBytes: 0}
+  const checksum = async (server: MariaDbServer) => {
+    const [row] = (await server.query(`CHECKSUM TABLE ${db}.t`)) as Array<{Checksum: unknown}>
+    return String(row!.Checksum)
+  }
+  return {
+    to,
+    copy: (batchBytes: number) =>
+      copyChunk({
+        source: from,
+        replica: to,
+        select: `SELECT ${columns.map((c) => `CAST(${c.name} AS BINARY)`).join(', ')} FROM ${db}.t ORDER BY id`,
+        values: [],
+        load: loadStatement(info),
+        batchBytes,
+        pool: piecePool(1, batchBytes),
+      }),
+    /** CHECKSUM TABLE on the source, then on the replica. */
+    checksums: async () => [await checksum(sandbox.source.server), await checksum(sandbox.replica.server)],
+    drop: async () => {
+      await Promise.allSettled([from.end(), to.end()])
+      await sandbox.source.server.execute([`DROP DATABASE IF EXISTS ${db}`])
+      await sandbox.replica.server.execute([`DROP DATABASE IF EXISTS ${db}`])
+    },
+  }
+}
 
 async function replicaAdmin(): Promise<Connection> {
   return connectTo('replica', replica)

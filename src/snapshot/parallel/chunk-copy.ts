@@ -90,7 +90,7 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   try {
     // At least one statement, even for no rows: it proves the table takes LOAD DATA.
     do {
-      const batch = await pending.next(options.batchBytes)
+      const batch = await pending.next()
       const sent = {rows: 0, bytes: 0}
       for (const piece of batch) {
         sent.rows += piece.rows
@@ -194,9 +194,9 @@ interface Piece {
 }
 
 /**
- * Encoded pieces between the source's stream and the replica's statements. `next(n)` waits for
- * the next batch: pieces of at most `n` bytes in all (at least one piece), as soon as that much is
- * read or the source has ended.
+ * Encoded pieces between the source's stream and the replica's statements. `next()` waits for
+ * the next batch: pieces of at most `batchBytes` in all (at least one piece), as soon as that much
+ * is read or the source has ended. The reader pauses from there too.
  */
 class PieceQueue {
   private pieces: Piece[] = []
@@ -207,11 +207,10 @@ class PieceQueue {
   onRoom?: () => void
   private wake?: () => void
 
-  /** `capacity`: the reader pauses from there; a batch is ready there too. */
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly batchBytes: number) {}
 
   get full(): boolean {
-    return this.bytes >= this.capacity
+    return this.bytes >= this.batchBytes
   }
 
   /** The source has ended and every piece was taken. */
@@ -236,15 +235,15 @@ class PieceQueue {
   }
 
   /** The next batch; throws a SourceReadError when the source failed first. */
-  async next(limit: number): Promise<Piece[]> {
-    while (this.error === undefined && !this.ended && this.bytes < Math.min(limit, this.capacity)) {
+  async next(): Promise<Piece[]> {
+    while (this.error === undefined && !this.ended && !this.full) {
       await new Promise<void>((resolve) => (this.wake = resolve))
     }
     if (this.error !== undefined) throw new SourceReadError(this.error)
     const batch: Piece[] = []
     let bytes = 0
     // A batch ends before the piece that would take it past its limit (unless it is the first).
-    while (this.pieces.length > 0 && (batch.length === 0 || bytes + this.pieces[0]!.bytes.length <= limit)) {
+    while (this.pieces.length > 0 && (batch.length === 0 || bytes + this.pieces[0]!.bytes.length <= this.batchBytes)) {
       const piece = this.pieces.shift()!
       bytes += piece.bytes.length
       batch.push(piece)

@@ -108,9 +108,9 @@ function needsEscape(value: Uint8Array): boolean {
 
 /**
  * Buffers of one size, used again and again. A copy moves every byte of the databases through
- * these: buffers made anew for each piece lived long enough (a piece waits for the replica) to
- * reach V8's old generation, whose limit they then filled every few megabytes — a full garbage
- * collection several times a second, a third of datain's CPU. Taken back, they never leave it.
+ * these, and a piece waits for the replica long enough to reach V8's old generation: made anew
+ * for each piece, every one would stay there as garbage until a full collection. Taken back, the
+ * same few serve the whole copy.
  */
 export class BufferPool {
   private readonly free: Buffer[] = []
