@@ -2,16 +2,17 @@
  * `npm run chaos`: tries to break datain against the local sandbox and prints figures. Groups:
  * kills (SIGKILL at random moments under a write load), servers (ARM 429/500/no answer, a killed
  * replica connection, the source restarted mid-snapshot and mid-replication), bad input, secrets,
- * least privilege. Each prints a summary line; the run
- * ends with `N passed, M failed` and exits 1 when M > 0.
+ * least privilege, a hostile source (objects whose bodies attack the copy). Each prints a summary
+ * line; the run ends with `N passed, M failed` and exits 1 when M > 0.
  *
- *   npm run chaos -- [--seed N] [--kills N] [--rows N] [--only kills,servers,bad-input,secrets,privilege]
+ *   npm run chaos -- [--seed N] [--kills N] [--rows N] [--objects N] [--only kills,servers,bad-input,secrets,privilege,hostile]
  *
  * Every loop has a count and a time limit; a run takes several minutes.
  */
 import {execa} from 'execa'
 import {parseArgs} from 'node:util'
 import {badInputGroup} from './chaos/bad-input.js'
+import {hostileGroup} from './chaos/hostile.js'
 import {killsGroup} from './chaos/kills.js'
 import {type Group, root} from './chaos/lib.js'
 import {secretsAndPrivilegeGroups} from './chaos/secrets.js'
@@ -22,6 +23,7 @@ const {values} = parseArgs({
     seed: {type: 'string'},
     kills: {type: 'string', default: '24'},
     rows: {type: 'string', default: '20000'},
+    objects: {type: 'string', default: '60'},
     only: {type: 'string'},
   },
 })
@@ -53,6 +55,10 @@ if (wanted('secrets') || wanted('privilege')) {
   console.log('\n== secrets, least privilege')
   const hostile = groups.find((g) => g.name === 'bad input')?.checks.filter((c) => c.name.startsWith('hostile names'))
   groups.push(...(await secretsAndPrivilegeGroups({full: true, hostileChecks: hostile})).filter((g) => wanted(g.name === 'least privilege' ? 'privilege' : 'secrets')))
+}
+if (wanted('hostile')) {
+  console.log('\n== hostile source')
+  groups.push(await hostileGroup({seed, objects: Number(values.objects)}))
 }
 
 console.log(`\n== summary (${Math.round((Date.now() - started) / 1000)} s, seed ${seed})`)
