@@ -278,13 +278,14 @@ export async function userDatabases(server: Server): Promise<string[]> {
 
 /**
  * Waits until the replica has applied every GTID the source logged (MASTER_GTID_WAIT), then compares
- * row counts and CHECKSUM TABLE of every table. Undefined when identical, else what differs.
+ * row counts and CHECKSUM TABLE of every table (of `only`, when the setup copied those databases).
+ * Undefined when identical, else what differs.
  */
-export async function replicaDiff(sandbox: Sandbox, timeoutS = 120): Promise<string | undefined> {
+export async function replicaDiff(sandbox: Sandbox, timeoutS = 120, only?: string[]): Promise<string | undefined> {
   const [{pos}] = (await sandbox.source.server.query<Array<{pos: string}>>('SELECT @@gtid_binlog_pos AS pos')) as [{pos: string}]
   const [waited] = await sandbox.replica.server.query<Array<{r: number | null}>>('SELECT MASTER_GTID_WAIT(?, ?) AS r', [pos, timeoutS])
   if (Number(waited?.r) !== 0) return `the replica did not reach the source's GTID ${pos} within ${timeoutS} s (MASTER_GTID_WAIT → ${waited?.r})`
-  const databases = await userDatabases(sandbox.source.server)
+  const databases = only ?? (await userDatabases(sandbox.source.server))
   const source = await tableFingerprints(sandbox.source.server, databases)
   const replica = await tableFingerprints(sandbox.replica.server, databases)
   const diffs: string[] = []
