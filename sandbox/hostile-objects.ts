@@ -85,7 +85,8 @@ export function hostileObjects(random: () => number, count: number, table: strin
         () => `# ${text().replace(/[\r\n]+/g, ' ')}\n`,
       ])()
     // Names are utf8mb3 in the data dictionary: no character outside the BMP (error 1300).
-    const name = `${kind.toLowerCase()} ${i} ${text(1).replace(/[\r\n\\/]+|\p{Extended_Pictographic}/gu, '').trim()}`.slice(0, 60).trimEnd()
+    const nameOf = (prefix: string) => `${prefix} ${text(1).replace(/[\r\n\\/]+|[\u{10000}-\u{10ffff}]/gu, '').trim()}`.slice(0, 60).trimEnd()
+    const name = nameOf(`${kind.toLowerCase()} ${i}`)
     const statements = () =>
       Array.from({length: 1 + Math.floor(random() * 4)}, () =>
         pick([
@@ -114,7 +115,7 @@ export function hostileObjects(random: () => number, count: number, table: strin
           `COMMENT ${literal(text())} DO\nBEGIN\n${statements()}\nEND`
         break
       case 'VIEW':
-        sql = `CREATE ${definer}VIEW ${id} AS SELECT ${literal(text())} AS ${quoteIdentifier(`c ${i} ${text(1).replace(/[\r\n]+/g, '')}`.slice(0, 60).trimEnd())} ${comment()}`
+        sql = `CREATE ${definer}VIEW ${id} AS SELECT ${literal(text())} AS ${quoteIdentifier(nameOf(`c ${i}`))} ${comment()}`
         break
     }
     objects.push({kind, name, sqlMode, sql})
