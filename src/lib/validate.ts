@@ -31,7 +31,7 @@ export function parsePort(flag: string, value: string | number): number {
 export function parseIpv4(flag: string, value: string): string {
   const ip = value.trim()
   if (isIP(ip) !== 4) {
-    throw badInput(flag, `'${value}' is not one IPv4 address (no range, no name). Azure firewall rules take addresses such as 20.50.1.10.`)
+    throw badInput(flag, `'${value}' is not an IPv4 address (one address: no range, no name). Azure firewall rules take addresses such as 20.50.1.10.`)
   }
   return ip
 }
