@@ -104,6 +104,17 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
           `The replica at ${address.host}:${address.port} does not speak TLS, and datain always connects to the replica over TLS. Check --replica-host and --replica-port.`,
         )
   }
+  if (e.code === 'ER_NOT_SUPPORTED_AUTH_PLUGIN') {
+    const plugin = /plugin ([\w-]+)/.exec(detail)?.[1] ?? 'unknown'
+    return fail(
+      `E_${role.toUpperCase()}_AUTH_PLUGIN`,
+      `The ${role} at ${address.host}:${address.port} asks '${address.user}' to log in with the plugin '${plugin}', which sends the password readable; ` +
+        `datain sends it so only over TLS that verifies the server's certificate, and this connection ` +
+        `${address.tls ? 'does not verify it' : 'is not TLS'}. ` +
+        (role === 'replica' ? 'Give the CA with --replica-ssl-ca and leave out --no-replica-ssl-verify' : 'Use TLS to the source (--source-ssl on, with --source-ssl-ca)') +
+        ', or log in with an account that uses mysql_native_password or ed25519.',
+    )
+  }
   if (e.errno === 1045 || e.code === 'ER_ACCESS_DENIED_ERROR') {
     return fail(
       `E_${role.toUpperCase()}_AUTH`,

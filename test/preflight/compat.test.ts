@@ -62,6 +62,8 @@ function result(results: Map<string, CheckResult>, id: string): CheckResult {
 const statements = (fix: string | undefined, prefix: string) => (fix ?? '').split('\n').filter((line) => line.startsWith(prefix))
 
 const ALL_IDS = [
+  'source-tls',
+  'replica-tls-verify',
   'source-version',
   'same-version',
   'databases-exist',
@@ -91,6 +93,15 @@ describe('compatibility checks on a clean sandbox', () => {
     expect(result(results, 'database-filter').message).toContain('needs no replication filter')
     expect(result(results, 'tier').message).toContain('GeneralPurpose')
     expect(result(results, 'procedures').message).toContain("schema 'mysql'")
+    expect(result(results, 'source-tls').message).toMatch(/^datain's connection to the source is TLS \(TLS_[A-Z0-9_]+\), verified against --source-ssl-ca/)
+  })
+
+  it('warns about --source-ssl off and --no-replica-ssl-verify, and fails TLS without a CA the replica could be given', async () => {
+    const off = await check(sandbox, {settings: {sourceSsl: 'off', replicaTlsVerify: false}})
+    expect(result(off, 'source-tls')).toMatchObject({status: 'warn', message: expect.stringContaining('the replication user cannot be REQUIRE SSL')})
+    expect(result(off, 'replica-tls-verify')).toMatchObject({status: 'warn', fix: expect.stringContaining('--replica-ssl-ca')})
+    const noCa = await check(sandbox, {settings: {sourceCa: false}})
+    expect(result(noCa, 'source-tls')).toMatchObject({status: 'fail', fix: expect.stringContaining('--source-ssl-ca FILE')})
   })
 
   it('reports the replica checks as not run, naming the address, while the gateway refuses this machine', async () => {
