@@ -44,7 +44,8 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
   const lock = await store.lock('init')
   if (lock.takenOver) note(`datain ${describeTakeOver(lock.takenOver)}.`)
   try {
-    const existing = await readOrDiscard(store, 'settings', () => store.exists().then((e) => (e ? store.readSettings() : undefined)), force, note)
+    const damaged: Array<'settings' | 'checkpoint'> = []
+    const existing = await readUnlessDamaged('settings', () => store.exists().then((e) => (e ? store.readSettings() : undefined)), force, damaged)
     const input = await settingsFromFlags(flags, existing?.createdAt ?? new Date().toISOString())
     const changes = existing ? settingsChanges(existing, input) : []
     if (existing && changes.length > 0 && !force) {
@@ -58,7 +59,7 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
     const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${input.replica.user}'`)
 
     const planned = {...input, version: STATE_VERSION, updatedAt: input.createdAt} satisfies Settings
-    const checkpoint = (await readOrDiscard(store, 'checkpoint', () => store.readCheckpoint(), force, note)) ?? (await store.readCheckpoint())
+    const checkpoint = (await readUnlessDamaged('checkpoint', () => store.readCheckpoint(), force, damaged)) ?? {version: STATE_VERSION, updatedAt: input.createdAt, steps: {}}
     // Connect before recording: settings that reach no server (a mistyped port) are not kept.
     const preflight = await openPreflight({
       settings: preflightSettings(planned),
@@ -72,6 +73,8 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
     let settings: Settings
     const recorded = !existing ? 'created' : changes.length > 0 ? 'updated' : 'unchanged'
     try {
+      // Only now, with the flags valid and both servers reached: a failed init leaves the files as they were.
+      for (const role of damaged) await setAsideDamaged(store, role, note)
       settings = await store.writeSettings(input)
       await store.journal('init', {recorded, changes})
       checks = await runChecks(PREFLIGHT_CHECKS, preflight)
@@ -107,30 +110,34 @@ export function tlsWarnings(settings: Settings): string[] {
 }
 
 /**
- * Reads a state file; with `--force`, a damaged one (E_STATE_CORRUPT) is moved aside and treated as
- * absent, and `note` says what was discarded. Without `--force` the damage is reported as it is.
+ * Reads a state file; with `--force`, a damaged one (E_STATE_CORRUPT) counts as absent and is added
+ * to `damaged`, to be set aside once init records. Without `--force` the damage is reported as it is.
  */
-async function readOrDiscard<T>(
-  store: ProfileStore,
+async function readUnlessDamaged<T>(
   role: 'settings' | 'checkpoint',
   read: () => Promise<T>,
   force: boolean,
-  note: (message: string) => void,
+  damaged: Array<'settings' | 'checkpoint'>,
 ): Promise<T | undefined> {
   try {
     return await read()
   } catch (error) {
     if (!force || !isDatainError(error) || error.code !== 'E_STATE_CORRUPT') throw error
-    const kept = await store.setAside(role)
-    note(
-      role === 'settings'
-        ? `The profile's settings file was damaged; --force discards it (kept as ${kept}) and records the settings given now.`
-        : `The profile's checkpoint was damaged; --force discards it (kept as ${kept}): datain no longer knows which setup steps ran, ` +
-            "nor what they created (databases on the replica, the replication user, firewall rules), so 'datain start' begins again and preflight reports such leftovers as conflicts.",
-    )
-    await store.journal('state-discarded', {file: role, keptAs: kept})
+    damaged.push(role)
     return undefined
   }
+}
+
+/** Moves a damaged file aside (kept for whoever wants to read it) and says what datain no longer knows. */
+async function setAsideDamaged(store: ProfileStore, role: 'settings' | 'checkpoint', note: (message: string) => void): Promise<void> {
+  const kept = await store.setAside(role)
+  note(
+    role === 'settings'
+      ? `The profile's settings file was damaged; --force discards it (kept as ${kept}) and records the settings given now.`
+      : `The profile's checkpoint was damaged; --force discards it (kept as ${kept}): datain no longer knows which setup steps ran, ` +
+          "nor what they created (databases on the replica, the replication user, firewall rules), so 'datain start' begins again and preflight reports such leftovers as conflicts.",
+  )
+  await store.journal('state-discarded', {file: role, keptAs: kept})
 }
 
 export function preflightSettings(settings: Settings, run: RunOptions = NO_RUN_OPTIONS): PreflightSettings {
