@@ -12,6 +12,7 @@ export default class Init extends BaseCommand<typeof Init> {
   static override examples = [
     '<%= config.bin %> <%= command.id %> --source-host db1.example.com --source-user admin --source-ssl-ca ca.pem --subscription SUB --resource-group rg --server myreplica --replica-user admin@myreplica',
     '<%= config.bin %> <%= command.id %> --databases shop,crm --no-gtid --json',
+    '<%= config.bin %> <%= command.id %> --force --client-ip 20.50.1.10',
   ]
 
   static override flags = {

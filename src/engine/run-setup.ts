@@ -71,6 +71,10 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
       parallel: options.parallel,
     }
 
+    const run = ctx.run
+    // Never in the settings, but in the journal: who dropped a database or took over a link, and when.
+    if (!options.dryRun && (run.replaceDatabases || run.takeOverReplica)) await store.journal('run-options', {...run})
+
     const reports: StepReport[] = []
     for (const step of options.steps ?? SETUP_STEPS) {
       const record = checkpoint.steps[step.id]

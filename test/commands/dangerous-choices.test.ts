@@ -99,6 +99,14 @@ describe('dangerous choices, per run', () => {
 
     const saved = await readFile(settingsFile(profile), 'utf8')
     for (const word of ['replace', 'takeOver', 'take-over']) expect(saved).not.toContain(word)
+    // The journal says which runs made them.
+    const journal = (await readFile(path.join(home, 'profiles', profile, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(journal.filter((entry) => entry.event === 'run-options').map(({replaceDatabases, takeOverReplica}) => ({replaceDatabases, takeOverReplica}))).toEqual([
+      {replaceDatabases: true, takeOverReplica: false},
+      {replaceDatabases: true, takeOverReplica: false},
+      {replaceDatabases: true, takeOverReplica: true},
+      {replaceDatabases: false, takeOverReplica: true},
+    ])
     expect((await run(['stop', '-p', profile, '--remove', '--cleanup'])).exitCode).toBe(0)
     await sandbox.replica.server.execute(['DROP DATABASE shop'])
   })
