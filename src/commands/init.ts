@@ -7,7 +7,9 @@ export default class Init extends BaseCommand<typeof Init> {
   static override summary = 'Record a replication profile and run every preflight check. Changes nothing on any server.'
   static override description =
     'Connects to the source, to the replica (through Azure\'s gateway) and to Azure Resource Manager, and reports each check as pass, warn, fail or not run, with the reason and the fix. ' +
-    'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag.'
+    'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag. ' +
+    "The source is reached over TLS verified against --source-ssl-ca or the system's CAs; --source-ssl off (warned about) for plain text. " +
+    'Dangerous choices are not recorded here: datain start --replace-databases or --take-over-replica makes them for one run.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --source-host db1.example.com --source-user admin --source-ssl-ca ca.pem --subscription SUB --resource-group rg --server myreplica --replica-user admin@myreplica',

@@ -68,7 +68,8 @@ export function classifyIpv4(ip: string): Ipv4Class | undefined {
  */
 export function firewallAddressProblem(ip: string, replicaLocal: boolean): string | undefined {
   const kind = classifyIpv4(ip)
-  if (!kind) return `'${ip}' is not one IPv4 address (a firewall rule for datain names one address, not a range or a name)`
+  // The text may come from whoever sits before TLS: quoted and cut, so that no control character reaches a terminal.
+  if (!kind) return `${quoteUntrusted(ip)} is not one IPv4 address (a firewall rule for datain names one address, not a range or a name)`
   if (kind.kind === 'public') return undefined
   if (kind.kind !== 'special' && replicaLocal) return undefined
   const why =
@@ -76,6 +77,11 @@ export function firewallAddressProblem(ip: string, replicaLocal: boolean): strin
       ? 'which no machine connects from'
       : "and the replica's own address is public, so a rule for it would let in whoever the replica's network routes from there"
   return `${ip} is in ${kind.block}, ${why}${ipv4Number(ip) === 0 ? ' (Azure reads a rule for 0.0.0.0 as "allow all Azure services")' : ''}`
+}
+
+/** Untrusted text for a message: quoted, cut to 64 characters, every control character (C0, DEL, C1) escaped. */
+export function quoteUntrusted(text: string): string {
+  return JSON.stringify(text.slice(0, 64)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** Whether `host` is, or resolves only to, loopback or private IPv4 addresses. A name that does not resolve is not local. */

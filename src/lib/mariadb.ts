@@ -1,7 +1,7 @@
 import mariadb, {type Connection, type SqlError} from 'mariadb'
 import {authOptions} from './auth-plugins.js'
 import {DatainError, ExitCode} from './errors.js'
-import {classifyIpv4} from './ip-ranges.js'
+import {classifyIpv4, quoteUntrusted} from './ip-ranges.js'
 import {registerSecret} from './redact.js'
 
 export type ServerRole = 'source' | 'replica'
@@ -32,7 +32,10 @@ export class GatewayRefusedError extends DatainError {
     address: ServerAddress,
     cause: unknown,
   ) {
-    const publicIp = classifyIpv4(clientIp)?.kind === 'public'
+    const kind = classifyIpv4(clientIp)?.kind
+    const publicIp = kind === 'public'
+    // Gateway text, from before TLS: anything but an address is shown quoted and cut, control characters escaped.
+    const named = kind ? clientIp : quoteUntrusted(clientIp)
     super(
       publicIp
         ? `The replica's firewall does not let this machine in: Azure's gateway at ${address.host}:${address.port} ` +
@@ -41,7 +44,7 @@ export class GatewayRefusedError extends DatainError {
             `az mariadb server firewall-rule create --resource-group RG --server-name SERVER --name datain-client ` +
             `--start-ip-address ${clientIp} --end-ip-address ${clientIp}`
         : `The replica's firewall does not let this machine in: Azure's gateway at ${address.host}:${address.port} refused the connection ` +
-            `(error 9000) and named the address '${clientIp}', which is not a public unicast IPv4 address. That text arrives before TLS, ` +
+            `(error 9000) and named the address ${named}, which is not a public unicast IPv4 address. That text arrives before TLS, ` +
             `so datain will not open the firewall to it unless the replica's own address is on a loopback or private network too. ` +
             `Give this machine's public IPv4 address as the replica sees it with 'datain init --force --client-ip A.B.C.D'.`,
       {code: 'E_REPLICA_FIREWALL', exit: ExitCode.unreachable, cause},

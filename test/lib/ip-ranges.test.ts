@@ -6,6 +6,7 @@ import {parseFirewallIp} from '../../src/lib/validate.js'
 const inBlock = (block: (typeof SPECIAL_PURPOSE_BLOCKS)[number]) => fc.integer({min: block.first, max: block.last}).map(numberToIpv4)
 const special = SPECIAL_PURPOSE_BLOCKS.filter((b) => b.kind === 'special')
 const local = SPECIAL_PURPOSE_BLOCKS.filter((b) => b.kind !== 'special')
+const hasControlCharacter = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f))
 const anyIpv4 = fc.integer({min: 0, max: 2 ** 32 - 1}).map(numberToIpv4)
 const publicIpv4 = anyIpv4.filter((ip) => classifyIpv4(ip)?.kind === 'public')
 
@@ -59,11 +60,14 @@ describe('addresses datain opens the firewall to', () => {
       fc.ipV6(),
       fc.domain(),
       fc.string(),
+      fc.string({unit: 'binary'}),
       anyIpv4.map((ip) => ip.replace(/^(\d+)/, '0$1')),
     )
     fc.assert(
       fc.property(notOne, (text) => {
         expect(firewallAddressProblem(text, true)).toBeDefined()
+        // The text may come from before TLS: no control character reaches a terminal.
+        expect(hasControlCharacter(firewallAddressProblem(text, true)!)).toBe(false)
         expect(() => parseFirewallIp('--client-ip', text, true)).toThrow(expect.objectContaining({exitCode: 2}))
       }),
     )

@@ -340,6 +340,16 @@ describe("the address in the gateway's error 9000", () => {
     }
   })
 
+  it('shows a name that is no address quoted, its control characters escaped, and opens nothing', async () => {
+    sandbox.gateway.namedIp = '20.50.1.9\u001b[2J\nrm -rf'
+    const ctx = await context()
+    const error = await failure(runStep(ctx, firewallStep))
+    expect(error).toMatchObject({code: 'E_CLIENT_IP_UNTRUSTED', exitCode: 4})
+    expect(error.message).toContain('"20.50.1.9\\u001b[2J\\nrm -rf" is not one IPv4 address')
+    expect([...error.message].some((c) => c.charCodeAt(0) < 0x20)).toBe(false)
+    expect(rules()).toEqual([])
+  })
+
   it('takes a loopback or private address while the replica is local, as here, and --client-ip over what the gateway names', async () => {
     sandbox.gateway.namedIp = '0.0.0.0'
     const ctx = await context({settings: {clientIp: '127.0.0.1'}})
