@@ -3,6 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {allowedAuthPlugins} from '../../src/lib/auth-plugins.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
+import {connectForCopy} from '../../src/snapshot/parallel/connections.js'
 
 /**
  * PAM asks the client for the password through the `dialog` plugin, which sends it as it is (as
@@ -35,8 +36,12 @@ describe('password plugins that send the password readable', () => {
   })
 
   it('are refused before the password is sent over TLS that accepts any certificate, and over plain text', async () => {
-    for (const tls of [{verify: false}, undefined]) {
-      const error = await connectTo('source', address(tls)).catch((e: unknown) => e)
+    for (const [tls, connect] of [
+      [{verify: false}, connectTo],
+      [undefined, connectTo],
+      [{verify: false}, connectForCopy],
+    ] as const) {
+      const error = await connect('source', address(tls)).catch((e: unknown) => e)
       expect(error).toMatchObject({code: 'E_SOURCE_AUTH_PLUGIN', exitCode: 4})
       expect((error as Error).message).toContain("plugin 'dialog'")
       expect((error as Error).message).not.toContain('never-sent-in-clear')
