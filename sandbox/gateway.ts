@@ -14,6 +14,11 @@ export interface Gateway {
   port: number
   /** Connections refused so far, with the address each came from. */
   refused: string[]
+  /**
+   * When set, the address error 9000 names instead of the client's: the text comes before TLS, so
+   * tests play a gateway (or whoever sits on the path) that names 0.0.0.0 or any other address.
+   */
+  namedIp?: string
   close(): Promise<void>
 }
 
@@ -57,7 +62,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const ip = (client.remoteAddress ?? '').replace(/^::ffff:/, '')
     if (!options.isAllowed(ip)) {
       refused.push(ip)
-      client.end(errorPacket(GATEWAY_DENIED_ERRNO, 'HY000', gatewayDeniedMessage(ip)))
+      client.end(errorPacket(GATEWAY_DENIED_ERRNO, 'HY000', gatewayDeniedMessage(gateway.namedIp ?? ip)))
       return
     }
     const upstream = createConnection({...options.target, noDelay: true})
@@ -79,7 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = server.address()
   if (!address || typeof address === 'string') throw new Error('gateway: no address')
 
-  return {
+  const gateway: Gateway = {
     host,
     port: address.port,
     refused,
@@ -88,4 +93,5 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+  return gateway
 }

@@ -75,6 +75,10 @@ export function badInputCases(): Case[] {
     {name: 'init --source-host "db one"', args: ['init', '-p', 'b3', '--source-host', 'db one'], exit: 2},
     {name: 'init --client-ip 1.2.3.999', args: ['init', '-p', 'b4', '--client-ip', '1.2.3.999'], exit: 2},
     {name: 'init --source-ip 1.2.3.999', args: ['init', '-p', 'b4b', '--source-ip', '1.2.3.999'], exit: 2},
+    // Azure reads a rule for 0.0.0.0 as "allow all Azure services": never an address datain opens the firewall to.
+    {name: 'init --client-ip 0.0.0.0', args: ['init', '-p', 'b4c', '--client-ip', '0.0.0.0'], exit: 2},
+    {name: 'init --source-ip 10.0.0.0/8 (a range)', args: ['init', '-p', 'b4d', '--source-ip', '10.0.0.0/8'], exit: 2},
+    {name: 'init --source-ssl maybe', args: ['init', '-p', 'b4e', '--source-ssl', 'maybe'], exit: 2},
     {name: 'init --replication-user with a non-ASCII name', args: ['init', '-p', 'b6', '--replication-user', 'repl_ü'], exit: 2},
     {name: "init --databases ' , '", args: ['init', '-p', 'b5', '--databases', ' , '], exit: 2},
     {name: 'start -p nope (unknown profile)', args: ['start', '-p', 'nope'], exit: 2, smoke: true},

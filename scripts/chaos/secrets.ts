@@ -121,11 +121,17 @@ export async function secretsAndPrivilegeGroups(o: {full: boolean; hostileChecks
     if (o.full) {
       const plain = await newEnv({sampleRows: 50, source: {tls: false}})
       try {
-        const env = {...plain.env, DATAIN_SOURCE_SSL_CA: undefined}
+        const refused = await datain(['init'], {...plain.env, DATAIN_SOURCE_SSL_CA: undefined})
+        privilege.check(
+          'a source without TLS and no --source-ssl off: init refused (exit 4), naming both ways out',
+          refused.exitCode === 4 && refused.stderr.includes('--source-ssl off') && refused.stderr.includes('--source-ssl-ca'),
+          refused.stderr,
+        )
+        const env = {...plain.env, DATAIN_SOURCE_SSL_CA: undefined, DATAIN_SOURCE_SSL: 'off'}
         const init = await datain(['init'], env)
         // Stop once the user exists: the firewall step is not needed to read its grants.
         const r = await datain(['start'], {...env, DATAIN_TEST_CRASH_AT: 'firewall:start'})
-        privilege.check('a source without TLS: init passes, the replication-user step runs', init.exitCode === 0 && r.signal === 'SIGKILL', init.stderr + r.stderr)
+        privilege.check('a source without TLS and --source-ssl off: init passes, the replication-user step runs', init.exitCode === 0 && r.signal === 'SIGKILL', init.stderr + r.stderr)
         await privilegeChecks(privilege, plain, 'datain_repl', false)
       } finally {
         await dispose(plain)

@@ -7,11 +7,14 @@ export default class Init extends BaseCommand<typeof Init> {
   static override summary = 'Record a replication profile and run every preflight check. Changes nothing on any server.'
   static override description =
     'Connects to the source, to the replica (through Azure\'s gateway) and to Azure Resource Manager, and reports each check as pass, warn, fail or not run, with the reason and the fix. ' +
-    'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag.'
+    'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag. ' +
+    "The source is reached over TLS verified against --source-ssl-ca or the system's CAs; --source-ssl off (warned about) for plain text. " +
+    'Dangerous choices are not recorded here: datain start --replace-databases or --take-over-replica makes them for one run.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --source-host db1.example.com --source-user admin --source-ssl-ca ca.pem --subscription SUB --resource-group rg --server myreplica --replica-user admin@myreplica',
     '<%= config.bin %> <%= command.id %> --databases shop,crm --no-gtid --json',
+    '<%= config.bin %> <%= command.id %> --force --client-ip 20.50.1.10',
   ]
 
   static override flags = {
@@ -36,12 +39,22 @@ export default class Init extends BaseCommand<typeof Init> {
     databases: Flags.string({summary: 'Databases to copy, comma-separated (default: every database but the system ones).', env: 'DATAIN_DATABASES'}),
     gtid: Flags.boolean({summary: 'Replicate by GTID; --no-gtid for binlog file and position.', default: true, allowNo: true}),
     'replication-user': Flags.string({summary: 'Name of the replication user datain creates on the source.', env: 'DATAIN_REPLICATION_USER', default: 'datain_repl'}),
-    force: Flags.boolean({summary: 'Record over an existing profile; accept a non-empty replica or an unfiltered subset of databases.', default: false}),
+    'source-ssl': Flags.string({
+      summary: "TLS for datain's connection to the source: on (default, verified against --source-ssl-ca or the system's CAs) or off (plain text; warned about).",
+      env: 'DATAIN_SOURCE_SSL',
+      options: ['on', 'off'],
+      helpGroup: 'SOURCE',
+    }),
+    'unfiltered-subset': Flags.boolean({
+      summary: 'Copy a subset of databases even where no replica filter can skip the others: a write to them on the source then stops replication (error 1146).',
+      default: false,
+    }),
+    force: Flags.boolean({summary: "Record over an existing profile's settings; sets damaged settings or checkpoint files aside. Nothing else.", default: false}),
   }
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
-    const result = await runInit({home: this.home, profile: flags.profile, flags, note: (m) => this.note(m)})
+    const result = await runInit({home: this.home, profile: flags.profile, flags, force: flags.force, note: (m) => this.note(m)})
     if (!this.jsonEnabled()) this.log(renderInit(result))
     if (!result.passed) process.exitCode = 1
     return result
@@ -58,8 +71,12 @@ function renderInit(result: InitResult): string {
         : "Every check passed: run 'datain start'."
     : `${counts.fail} check${counts.fail === 1 ? '' : 's'} failed: fix ${counts.fail === 1 ? 'it' : 'them'} and run 'datain init' again.`
   const ip = result.refusedClientIp
+  const untrusted = result.untrustedClientIp
   const {manageFirewall, resourceGroup, server} = result.settings.azure
-  const refused = !ip
+  const refused = untrusted
+    ? `\nAzure's gateway refused this machine and named an address datain will not open the firewall to: ${untrusted.problem}. ` +
+      `Give this machine's public IPv4 address with 'datain init --force --client-ip A.B.C.D'.`
+    : !ip
     ? ''
     : manageFirewall
       ? `\nAzure's gateway refused this machine's address ${ip}: the replica's firewall has no rule for it. ` +

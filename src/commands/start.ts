@@ -13,9 +13,18 @@ export default class Start extends BaseCommand<typeof Start> {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --profile prod --dry-run',
     '<%= config.bin %> <%= command.id %> --parallel 4',
+    '<%= config.bin %> <%= command.id %> --replace-databases --dry-run',
   ]
 
   static override flags = {
+    'replace-databases': Flags.boolean({
+      summary: 'This run only: drop the selected databases that already exist on the replica and copy them again from the source.',
+      default: false,
+    }),
+    'take-over-replica': Flags.boolean({
+      summary: "This run only: stop and replace the replica's replication link to another source.",
+      default: false,
+    }),
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
     parallel: Flags.integer({
       summary: 'Threads of the snapshot copy (default: one per core, 2 to 8, within both servers’ spare connections); 1 copies in a single stream of mariadb-dump into mariadb.',
@@ -43,6 +52,8 @@ export default class Start extends BaseCommand<typeof Start> {
         profile: flags.profile,
         dryRun: flags['dry-run'],
         parallel: flags.parallel,
+        // Never saved: the next start asks again.
+        run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
         signal: controller.signal,
         ui: this.stepUi(),
       })

@@ -1,4 +1,4 @@
-import {chmod, mkdir, readdir, readFile, rm, stat} from 'node:fs/promises'
+import {chmod, mkdir, readdir, readFile, rename, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 import type {z} from 'zod'
 import {writeFileDurably} from '../lib/durable-write.js'
@@ -90,6 +90,8 @@ export interface ProfileStore {
    * holds it. `command` is shown to whoever finds the profile locked.
    */
   lock(command?: string): Promise<Lock>
+  /** Moves a damaged settings or checkpoint file aside (`.damaged-<time>`); returns where. Take the lock first. */
+  setAside(role: 'settings' | 'checkpoint'): Promise<string>
   /** Deletes the profile folder and everything in it. Take the lock first. */
   remove(): Promise<void>
 }
@@ -229,6 +231,23 @@ class FileProfileStore implements ProfileStore {
     const lock = await acquireLock(this.dir, {command, profile: this.name})
     this.#lock = lock
     return lock
+  }
+
+  /**
+   * Renames a damaged state file to `<name>.damaged-<time>` (owner-only, like the original), so that
+   * `init --force` can start it over without destroying what a person may still want to read.
+   * Returns the new path. Needs the lock.
+   */
+  async setAside(role: 'settings' | 'checkpoint'): Promise<string> {
+    if (!this.#lock?.held) throw new Error(`bug: setAside on profile "${this.name}" without holding its lock`)
+    const file = this.#file(role)
+    const kept = `${file}.damaged-${now().replaceAll(':', '-')}`
+    try {
+      await rename(file, kept)
+    } catch (error) {
+      throw stateWriteError(error, kept)
+    }
+    return kept
   }
 
   async remove(): Promise<void> {

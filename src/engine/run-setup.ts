@@ -1,7 +1,7 @@
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import {redact} from '../lib/redact.js'
 import {existingReplicationPassword, replicationPassword} from '../lib/passwords.js'
-import type {PlannedAction, Step, StepContext, StepId, StepOutput, StepUi} from '../steps/step.js'
+import {NO_RUN_OPTIONS, type PlannedAction, type RunOptions, type Step, type StepContext, type StepId, type StepOutput, type StepUi} from '../steps/step.js'
 import {SETUP_STEPS} from '../steps/index.js'
 import {assertLinkNotRemoved} from '../stop/state.js'
 import {setupFingerprint} from './fingerprint.js'
@@ -15,6 +15,8 @@ export interface SetupOptions {
   dryRun: boolean
   /** `--parallel N`: threads of the snapshot's copy (StepContext.parallel). */
   parallel?: number
+  /** `--replace-databases`, `--take-over-replica`: this run only, never saved. */
+  run?: RunOptions
   ui: StepUi
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal
@@ -56,6 +58,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
     const checkpoint = await checkpointFor(store, setupFingerprint(settings), options)
     const ctx: StepContext = {
       ...session,
+      run: options.run ?? NO_RUN_OPTIONS,
       outputs: {},
       progress: async () => {},
       replicationPassword: async () => {
@@ -67,6 +70,10 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
       ui: options.ui,
       parallel: options.parallel,
     }
+
+    const run = ctx.run
+    // Never in the settings, but in the journal: who dropped a database or took over a link, and when.
+    if (!options.dryRun && (run.replaceDatabases || run.takeOverReplica)) await store.journal('run-options', {...run})
 
     const reports: StepReport[] = []
     for (const step of options.steps ?? SETUP_STEPS) {
@@ -136,7 +143,7 @@ async function checkpointFor(store: ProfileStore, fingerprint: string, options: 
   if (checkpoint.fingerprint && checkpoint.fingerprint !== fingerprint) {
     throw new DatainError(
       `The profile '${options.profile}' was changed (servers, databases or mode) after its setup began, so its checkpoint ` +
-        `does not describe these servers. Put the settings back with 'datain init --force', or finish with the old setup ` +
+        `does not describe these servers. Put the settings back with 'datain init --force' and the old values, or finish with the old setup ` +
         `('datain stop --remove --cleanup') before starting a new one, or use another --profile.`,
       {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
     )

@@ -1,6 +1,6 @@
 import type {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
-import {azureTarget, replicaAddress, sourceAddress} from '../init/run-init.js'
+import {azureTarget, replicaAddress, sourceAddress, tlsWarnings} from '../init/run-init.js'
 import {armClient, type AzureTarget} from '../lib/azure.js'
 import {connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {requirePassword} from '../lib/prompt.js'
@@ -42,6 +42,7 @@ export interface SessionOptions {
 export async function openSession(options: SessionOptions): Promise<Session> {
   const store = openProfile(options.home, options.profile)
   const settings = await store.readSettings()
+  for (const warning of tlsWarnings(settings)) options.note(warning)
   let lock: Lock | undefined
   if (options.lockFor) {
     lock = await store.lock(options.lockFor)

@@ -16,7 +16,7 @@ const nonEmpty = z.string().min(1)
  * `settings.json`: what `datain init` recorded. Never a password. Strict, so that a hand-edited key
  * with a typo (`sslca` for `sslCa`) is reported instead of silently ignored.
  */
-export const SettingsSchema = z.strictObject({
+const SettingsShape = z.strictObject({
   version: z.literal(STATE_VERSION),
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -28,6 +28,11 @@ export const SettingsSchema = z.strictObject({
     publicHost: nonEmpty,
     /** The source's IP for the replica's firewall rule. */
     ip: nonEmpty.optional(),
+    /**
+     * `on`: datain's connection is TLS, verified against `sslCa` or the system's CAs. `off` only by an
+     * explicit `--source-ssl off`. Absent in profiles written before TLS became the default: on.
+     */
+    ssl: z.enum(['on', 'off']).default('on'),
     /** Path of the CA file the replica is given as `master_ssl_ca`. */
     sslCa: nonEmpty.optional(),
   }),
@@ -51,8 +56,20 @@ export const SettingsSchema = z.strictObject({
   databases: z.array(nonEmpty),
   gtid: z.boolean(),
   replicationUser: nonEmpty,
-  force: z.boolean(),
+  /** `init --unfiltered-subset`: copy a subset that no replica filter protects, knowing a write elsewhere stops replication. */
+  unfilteredSubset: z.boolean().default(false),
 })
+
+/**
+ * Profiles written before the dangerous choices became per-run flags hold `force`. It is dropped
+ * unread: a profile must never grant, for every later run, the right to drop databases or take
+ * over a replica (`datain start --replace-databases` / `--take-over-replica` ask for it each time).
+ */
+export const SettingsSchema = z.preprocess((data) => {
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !('force' in data)) return data
+  const {force: _ignored, ...rest} = data as Record<string, unknown>
+  return rest
+}, SettingsShape)
 export type Settings = z.infer<typeof SettingsSchema>
 /** What a caller hands to `writeSettings`: the store stamps `version` and `updatedAt`. */
 export type SettingsInput = Omit<Settings, 'version' | 'updatedAt'>
@@ -131,9 +148,9 @@ export interface StateFileContext {
 export function stateCorrupt({file, profile}: StateFileContext, problem: string): DatainError {
   return new DatainError(
     `The state file ${file} of profile "${profile}" is damaged: ${problem}. datain will not guess what it ` +
-      'should contain: restore the file (from a backup, or undo the hand edit), or start the profile over ' +
-      'with `datain init --force`, which replaces the profile folder and forgets its checkpoints (nothing ' +
-      'is changed on the servers).',
+      'should contain: restore the file (from a backup, or undo the hand edit), or record the settings again ' +
+      'with `datain init --force`, which replaces damaged settings and sets a damaged checkpoint aside ' +
+      '(kept next to it as a .damaged copy; nothing is changed on the servers).',
     {
       code: 'E_STATE_CORRUPT',
       exit: ExitCode.failed,

@@ -1,10 +1,10 @@
 import {readFile} from 'node:fs/promises'
 import {describeTakeOver} from '../engine/lock.js'
 import {ownWork} from '../engine/own-work.js'
-import {openProfile} from '../engine/profile-store.js'
+import {openProfile, type ProfileStore} from '../engine/profile-store.js'
 import {type Settings, STATE_VERSION} from '../engine/state-schema.js'
 import type {AzureTarget} from '../lib/azure.js'
-import {DatainError, ExitCode} from '../lib/errors.js'
+import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import {requirePassword} from '../lib/prompt.js'
 import {countByStatus} from '../lib/report.js'
@@ -12,6 +12,7 @@ import type {CheckResult, CheckStatus, PreflightSettings} from '../preflight/che
 import {openPreflight} from '../preflight/context.js'
 import {PREFLIGHT_CHECKS} from '../preflight/index.js'
 import {preflightPassed, runChecks} from '../preflight/run.js'
+import {NO_RUN_OPTIONS, type RunOptions} from '../steps/step.js'
 import {type InitFlags, settingsChanges, settingsFromFlags} from './settings-from-flags.js'
 
 export interface InitResult {
@@ -24,25 +25,30 @@ export interface InitResult {
   checks: CheckResult[]
   /** The address Azure's gateway refused, when it did: `datain start` adds a rule for it. */
   refusedClientIp?: string
+  /** The gateway refused datain and the address it (or --client-ip) named is one datain will not open the firewall to. */
+  untrustedClientIp?: {ip: string; problem: string}
 }
 
 export interface InitOptions {
   home: string
   profile: string
   flags: InitFlags
+  /** `--force`: record over an existing profile's settings, and start over damaged state files. */
+  force: boolean
   note(message: string): void
 }
 
 /** `datain init`: records the profile, then runs every preflight check. Changes nothing on any server. */
-export async function runInit({home, profile, flags, note}: InitOptions): Promise<InitResult> {
+export async function runInit({home, profile, flags, force, note}: InitOptions): Promise<InitResult> {
   const store = openProfile(home, profile)
   const lock = await store.lock('init')
   if (lock.takenOver) note(`datain ${describeTakeOver(lock.takenOver)}.`)
   try {
-    const existing = (await store.exists()) ? await store.readSettings() : undefined
+    const damaged: Array<'settings' | 'checkpoint'> = []
+    const existing = await readUnlessDamaged('settings', () => store.exists().then((e) => (e ? store.readSettings() : undefined)), force, damaged)
     const input = await settingsFromFlags(flags, existing?.createdAt ?? new Date().toISOString())
     const changes = existing ? settingsChanges(existing, input) : []
-    if (existing && changes.length > 0 && !flags.force) {
+    if (existing && changes.length > 0 && !force) {
       throw new DatainError(
         `The profile '${profile}' exists and this init would change it:\n  ${changes.join('\n  ')}\n` +
           `Run again with --force to record the new settings, or use another --profile.`,
@@ -53,7 +59,7 @@ export async function runInit({home, profile, flags, note}: InitOptions): Promis
     const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${input.replica.user}'`)
 
     const planned = {...input, version: STATE_VERSION, updatedAt: input.createdAt} satisfies Settings
-    const checkpoint = await store.readCheckpoint()
+    const checkpoint = (await readUnlessDamaged('checkpoint', () => store.readCheckpoint(), force, damaged)) ?? {version: STATE_VERSION, updatedAt: input.createdAt, steps: {}}
     // Connect before recording: settings that reach no server (a mistyped port) are not kept.
     const preflight = await openPreflight({
       settings: preflightSettings(planned),
@@ -61,35 +67,91 @@ export async function runInit({home, profile, flags, note}: InitOptions): Promis
       replica: await replicaAddress(planned, replicaPassword),
       azure: azureTarget(planned),
       own: ownWork(checkpoint),
+      clientIp: planned.clientIp,
     })
     let checks: CheckResult[]
     let settings: Settings
     const recorded = !existing ? 'created' : changes.length > 0 ? 'updated' : 'unchanged'
     try {
+      // Only now, with the flags valid and both servers reached: a failed init leaves the files as they were.
+      for (const role of damaged) await setAsideDamaged(store, role, note)
       settings = await store.writeSettings(input)
       await store.journal('init', {recorded, changes})
       checks = await runChecks(PREFLIGHT_CHECKS, preflight)
     } finally {
       await preflight.close()
     }
+    for (const warning of tlsWarnings(settings)) note(warning)
     const counts = countByStatus(checks)
     const passed = preflightPassed(checks)
     await store.journal('preflight', {passed, counts, failed: checks.filter((c) => c.status === 'fail').map((c) => c.id)})
-    return {profile, recorded, settings, passed, counts, checks, refusedClientIp: preflight.refusedClientIp}
+    return {profile, recorded, settings, passed, counts, checks, refusedClientIp: preflight.refusedClientIp, untrustedClientIp: preflight.untrustedClientIp}
   } finally {
     await lock.release()
   }
 }
 
-export function preflightSettings(settings: Settings): PreflightSettings {
+/**
+ * The lines every command that connects repeats about a profile's weaker links, so that a choice made
+ * once at init is not forgotten: `--no-replica-ssl-verify`, `--source-ssl off`.
+ */
+export function tlsWarnings(settings: Settings): string[] {
+  const warnings: string[] = []
+  if (!settings.replica.tlsVerify) {
+    warnings.push(
+      "Warning: this profile does not verify the replica's TLS certificate (--no-replica-ssl-verify): a machine on the path could pose as the replica. " +
+        "Record its CA with 'datain init --force --replica-ssl-verify --replica-ssl-ca FILE'.",
+    )
+  }
+  if (settings.source.ssl === 'off') {
+    warnings.push("Warning: this profile connects to the source in plain text (--source-ssl off); the replication stream crosses the network in clear.")
+  }
+  return warnings
+}
+
+/**
+ * Reads a state file; with `--force`, a damaged one (E_STATE_CORRUPT) counts as absent and is added
+ * to `damaged`, to be set aside once init records. Without `--force` the damage is reported as it is.
+ */
+async function readUnlessDamaged<T>(
+  role: 'settings' | 'checkpoint',
+  read: () => Promise<T>,
+  force: boolean,
+  damaged: Array<'settings' | 'checkpoint'>,
+): Promise<T | undefined> {
+  try {
+    return await read()
+  } catch (error) {
+    if (!force || !isDatainError(error) || error.code !== 'E_STATE_CORRUPT') throw error
+    damaged.push(role)
+    return undefined
+  }
+}
+
+/** Moves a damaged file aside (kept for whoever wants to read it) and says what datain no longer knows. */
+async function setAsideDamaged(store: ProfileStore, role: 'settings' | 'checkpoint', note: (message: string) => void): Promise<void> {
+  const kept = await store.setAside(role)
+  note(
+    role === 'settings'
+      ? `The profile's settings file was damaged; --force discards it (kept as ${kept}) and records the settings given now.`
+      : `The profile's checkpoint was damaged; --force discards it (kept as ${kept}): datain no longer knows which setup steps ran, ` +
+          "nor what they created (databases on the replica, the replication user, firewall rules), so 'datain start' begins again and preflight reports such leftovers as conflicts.",
+  )
+  await store.journal('state-discarded', {file: role, keptAs: kept})
+}
+
+export function preflightSettings(settings: Settings, run: RunOptions = NO_RUN_OPTIONS): PreflightSettings {
   return {
     databases: settings.databases,
     gtid: settings.gtid,
     replicationUser: settings.replicationUser,
-    force: settings.force,
+    unfilteredSubset: settings.unfilteredSubset,
+    replaceDatabases: run.replaceDatabases,
+    sourceSsl: settings.source.ssl,
+    sourceCa: settings.source.sslCa !== undefined,
+    replicaTlsVerify: settings.replica.tlsVerify,
     useArm: settings.azure.useArm,
     manageFirewall: settings.azure.manageFirewall,
-    sourceTls: settings.source.sslCa !== undefined,
     sourcePublicHost: settings.source.publicHost,
   }
 }
@@ -101,8 +163,10 @@ export function azureTarget(settings: Settings): AzureTarget | undefined {
 }
 
 export async function sourceAddress(settings: Settings, password: string): Promise<ServerAddress> {
-  const {host, port, user, sslCa} = settings.source
-  return {host, port, user, password, tls: sslCa ? {ca: await readFile(sslCa, 'utf8'), verify: true} : undefined}
+  const {host, port, user, ssl, sslCa} = settings.source
+  // TLS unless the profile says `--source-ssl off`: verified, against the CA file or the system's CAs.
+  if (ssl === 'off') return {host, port, user, password}
+  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: true}}
 }
 
 export async function replicaAddress(settings: Settings, password: string): Promise<ServerAddress> {

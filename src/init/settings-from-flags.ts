@@ -1,7 +1,8 @@
 import path from 'node:path'
 import type {Settings, SettingsInput} from '../engine/state-schema.js'
+import {isLocalHost} from '../lib/ip-ranges.js'
 import {requireValue} from '../lib/prompt.js'
-import {badInput, parseCaFile, parseDatabases, parseHost, parseIpv4, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
+import {badInput, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
 
 /** The connection flags of `datain init`, as oclif parsed them (env fallbacks applied). */
 export interface InitFlags {
@@ -11,6 +12,8 @@ export interface InitFlags {
   'source-public-host'?: string
   'source-ip'?: string
   'source-ssl-ca'?: string
+  /** `on` (default): TLS verified against --source-ssl-ca or the system's CAs; `off`: plain text, warned about. */
+  'source-ssl'?: string
   'replica-host'?: string
   'replica-port'?: string
   'replica-user'?: string
@@ -26,7 +29,7 @@ export interface InitFlags {
   databases?: string
   gtid: boolean
   'replication-user': string
-  force: boolean
+  'unfiltered-subset': boolean
 }
 
 /** Validates every flag and asks (on a terminal) for what is missing; bad input is exit 2 naming the flag. */
@@ -48,6 +51,13 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
     await requireValue(flags['replica-host'] ?? replicaHostDefault, '--replica-host', 'DATAIN_REPLICA_HOST', 'Replica host'),
   )
 
+  // Only resolved when an address is given: the firewall takes private ones only for a replica on a private network.
+  const replicaLocal = flags['source-ip'] || flags['client-ip'] ? await isLocalHost(replicaHost) : false
+  const ssl = parseSourceSsl(flags['source-ssl'] ?? 'on')
+  if (ssl === 'off' && flags['source-ssl-ca']) {
+    throw badInput('--source-ssl', "'off' contradicts --source-ssl-ca: the CA is only used over TLS. Leave out one of them.")
+  }
+
   return {
     createdAt,
     source: {
@@ -55,7 +65,8 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
       port: parsePort('--source-port', flags['source-port'] ?? '3306'),
       user: parseUserName('--source-user', await requireValue(flags['source-user'], '--source-user', 'DATAIN_SOURCE_USER', 'Source user (an administrator account)')),
       publicHost: flags['source-public-host'] ? parseHost('--source-public-host', flags['source-public-host']) : sourceHost,
-      ip: flags['source-ip'] ? parseIpv4('--source-ip', flags['source-ip']) : undefined,
+      ip: flags['source-ip'] ? parseFirewallIp('--source-ip', flags['source-ip'], replicaLocal) : undefined,
+      ssl,
       sslCa: flags['source-ssl-ca'] ? path.resolve(parseCaFile('--source-ssl-ca', flags['source-ssl-ca'])) : undefined,
     },
     replica: {
@@ -73,12 +84,21 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
       useArm,
       manageFirewall: useArm && flags.firewall,
     },
-    clientIp: flags['client-ip'] ? parseIpv4('--client-ip', flags['client-ip']) : undefined,
+    clientIp: flags['client-ip'] ? parseFirewallIp('--client-ip', flags['client-ip'], replicaLocal) : undefined,
     databases: flags.databases === undefined ? [] : parseDatabases('--databases', flags.databases),
     gtid: flags.gtid,
     replicationUser: parseReplicationUserName('--replication-user', flags['replication-user']),
-    force: flags.force,
+    unfilteredSubset: flags['unfiltered-subset'],
   }
+}
+
+function parseSourceSsl(value: string): 'on' | 'off' {
+  const v = value.trim().toLowerCase()
+  if (v === 'on' || v === 'off') return v
+  throw badInput(
+    '--source-ssl',
+    `'${value}' is neither on nor off. datain connects to the source over TLS (on, the default); off sends everything, the replication stream included, in plain text.`,
+  )
 }
 
 function parseArmEndpoint(value: string): string {
@@ -106,8 +126,8 @@ export function settingsChanges(previous: Settings, next: SettingsInput): string
     }
     if (JSON.stringify(before) !== JSON.stringify(after)) changes.push(`${at}: ${show(before)} → ${show(after)}`)
   }
-  const {version: _v, createdAt: _c, updatedAt: _u, force: _f, ...rest} = previous
-  const {createdAt: _c2, force: _f2, ...next2} = next
+  const {version: _v, createdAt: _c, updatedAt: _u, ...rest} = previous
+  const {createdAt: _c2, ...next2} = next
   walk(rest, next2, '')
   return changes
 }

@@ -7,6 +7,7 @@ import type {Settings} from '../engine/state-schema.js'
 import type {StepContext} from '../steps/step.js'
 import {armCall, type AzureTarget} from './azure.js'
 import {DatainError, ExitCode} from './errors.js'
+import {firewallAddressProblem, isLocalHost} from './ip-ranges.js'
 import {connectTo, GatewayRefusedError} from './mariadb.js'
 
 /** What a datain rule is for: the source's address (for the replica's replication) or datain's own. */
@@ -54,8 +55,22 @@ export function ruleCovers(rule: Pick<FirewallRule, 'startIpAddress' | 'endIpAdd
  * is an address, else what it resolves to (Azure's firewall takes IPv4 ranges only). E_SOURCE_IP (exit 2).
  */
 export async function resolveSourceIp(settings: Settings): Promise<string> {
-  const fail = (message: string, cause?: unknown) =>
-    new DatainError(message, {code: 'E_SOURCE_IP', exit: ExitCode.usage, suggestions: ['datain init --source-ip A.B.C.D --force'], cause})
+  const ip = await sourceIpv4(settings)
+  const problem = firewallAddressProblem(ip, await isLocalHost(settings.replica.host))
+  if (problem) {
+    throw sourceIpError(
+      `The source's address for the replica's firewall is unusable: ${problem}. datain opens the firewall only to one public unicast IPv4 address ` +
+        `(or a loopback or private one when the replica's own address is too). Give the source's public IPv4 address with 'datain init --force --source-ip A.B.C.D'.`,
+    )
+  }
+  return ip
+}
+
+const sourceIpError = (message: string, cause?: unknown) =>
+  new DatainError(message, {code: 'E_SOURCE_IP', exit: ExitCode.usage, suggestions: ['datain init --force --source-ip A.B.C.D'], cause})
+
+async function sourceIpv4(settings: Settings): Promise<string> {
+  const fail = sourceIpError
   const given = settings.source.ip
   if (given !== undefined) {
     if (isIP(given) === 4) return given
@@ -236,13 +251,25 @@ export function refusedWithoutFirewall(ctx: Pick<StepContext, 'settings' | 'prof
   )
 }
 
-/** A client IP datain can put in a rule: IPv4 (the gateway may name none it can parse). */
-export function clientIpOrFail(ctx: Pick<StepContext, 'settings' | 'profile'>, ip: string, refusal: GatewayRefusedError): string {
-  if (isIP(ip) === 4) return ip
+/**
+ * The address datain may open the replica's firewall to: `--client-ip`, else the one the gateway
+ * named in error 9000. That text arrives before TLS, so whoever sits on the path can write it: it is
+ * taken only when it is a public unicast IPv4 address, or a loopback/private one while the replica's
+ * own address is loopback/private too (never 0.0.0.0, which Azure reads as "allow all Azure services").
+ */
+export async function trustedClientIp(ctx: Pick<StepContext, 'settings' | 'profile'>, refusal: GatewayRefusedError): Promise<string> {
+  const given = ctx.settings.clientIp
+  const ip = given ?? refusal.clientIp
+  const problem = firewallAddressProblem(ip, await isLocalHost(ctx.settings.replica.host))
+  if (!problem) return ip
+  const fix = `datain init --profile ${ctx.profile} --force --client-ip A.B.C.D`
   throw new DatainError(
-    `Azure's gateway refuses this machine (error 9000) but named no IPv4 address datain can put in a firewall rule ('${ip}'). ` +
-      `Give this machine's public IPv4 address with --client-ip (datain init --profile ${ctx.profile} --client-ip A.B.C.D --force).`,
-    {code: 'E_REPLICA_FIREWALL', exit: ExitCode.unreachable, cause: refusal},
+    given
+      ? `The profile's --client-ip is not an address datain opens the replica's firewall to: ${problem}. Give this machine's public IPv4 address (${fix}).`
+      : `Azure's gateway refuses this machine (error 9000) and named an address datain will not open the replica's firewall to: ${problem}. ` +
+          `The gateway's text arrives before TLS, so datain trusts it only for a public unicast address. Give this machine's public IPv4 address ` +
+          `as the replica sees it with --client-ip (${fix}), or add the firewall rule yourself.`,
+    {code: 'E_CLIENT_IP_UNTRUSTED', exit: ExitCode.unreachable, suggestions: [fix], cause: refusal},
   )
 }
 
@@ -316,7 +343,7 @@ export async function ensureClientAccess(ctx: StepContext, options: {timeoutMs?:
   const probe = await probeReplica(ctx)
   const recorded = recordedRules(ctx)
   if (probe.open) return {clientIp: ctx.settings.clientIp, createdRules: recorded, reusedRules: []}
-  const ip = clientIpOrFail(ctx, ctx.settings.clientIp ?? probe.refusal.clientIp, probe.refusal)
+  const ip = await trustedClientIp(ctx, probe.refusal)
   if (!ctx.settings.azure.manageFirewall || !ctx.arm) throw refusedWithoutFirewall(ctx, ip, probe.refusal)
   const book = await openRuleBook(ctx, ctx.arm)
   const rule = await ensureRule(ctx, ctx.arm, book, 'client', ip)

@@ -1,5 +1,7 @@
 import mariadb, {type Connection, type SqlError} from 'mariadb'
+import {authOptions} from './auth-plugins.js'
 import {DatainError, ExitCode} from './errors.js'
+import {classifyIpv4, quoteUntrusted} from './ip-ranges.js'
 import {registerSecret} from './redact.js'
 
 export type ServerRole = 'source' | 'replica'
@@ -14,21 +16,37 @@ export interface ServerAddress {
 }
 
 const GATEWAY_REFUSED = 9000
+/** The connector's own errno when TLS was asked for and the server's greeting offers none. */
+const SERVER_SSL_DISABLED = 45_023
 const CONNECT_TIMEOUT_MS = 10_000
 
-/** Raised when Azure's gateway refuses datain's address: the firewall lacks a rule for `clientIp`. */
+/**
+ * Raised when Azure's gateway refuses datain's address: the firewall lacks a rule for `clientIp`.
+ * `clientIp` is what the gateway's text named, unchecked: that text comes before TLS, so anyone on
+ * the path can write it. Only a public unicast address is offered as a rule here; callers that may
+ * open the firewall check it again with the replica's own address (see `trustedClientIp`).
+ */
 export class GatewayRefusedError extends DatainError {
   constructor(
     readonly clientIp: string,
     address: ServerAddress,
     cause: unknown,
   ) {
+    const kind = classifyIpv4(clientIp)?.kind
+    const publicIp = kind === 'public'
+    // Gateway text, from before TLS: anything but an address is shown quoted and cut, control characters escaped.
+    const named = kind ? clientIp : quoteUntrusted(clientIp)
     super(
-      `The replica's firewall does not let this machine in: Azure's gateway at ${address.host}:${address.port} ` +
-        `refused the connection from ${clientIp} (error 9000). ` +
-        `'datain start' adds a firewall rule for ${clientIp}; to add it by hand: ` +
-        `az mariadb server firewall-rule create --resource-group RG --server-name SERVER --name datain-client ` +
-        `--start-ip-address ${clientIp} --end-ip-address ${clientIp}`,
+      publicIp
+        ? `The replica's firewall does not let this machine in: Azure's gateway at ${address.host}:${address.port} ` +
+            `refused the connection from ${clientIp} (error 9000). ` +
+            `'datain start' adds a firewall rule for ${clientIp}; to add it by hand: ` +
+            `az mariadb server firewall-rule create --resource-group RG --server-name SERVER --name datain-client ` +
+            `--start-ip-address ${clientIp} --end-ip-address ${clientIp}`
+        : `The replica's firewall does not let this machine in: Azure's gateway at ${address.host}:${address.port} refused the connection ` +
+            `(error 9000) and named the address ${named}, which is not a public unicast IPv4 address. That text arrives before TLS, ` +
+            `so datain will not open the firewall to it unless the replica's own address is on a loopback or private network too. ` +
+            `Give this machine's public IPv4 address as the replica sees it with 'datain init --force --client-ip A.B.C.D'.`,
       {code: 'E_REPLICA_FIREWALL', exit: ExitCode.unreachable, cause},
     )
   }
@@ -45,6 +63,7 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
       user: address.user,
       password: address.password,
       ssl: address.tls ? {ca: address.tls.ca, rejectUnauthorized: address.tls.verify} : undefined,
+      ...authOptions(address.tls),
       connectTimeout: CONNECT_TIMEOUT_MS,
       // datain reads metadata (positions, counts), never user data: numbers, and an error if one is not exact.
       bigIntAsNumber: true,
@@ -73,6 +92,31 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
   if (e.errno === GATEWAY_REFUSED) {
     const ip = /IP address '([^']+)'/.exec(detail)?.[1] ?? 'this machine'
     return new GatewayRefusedError(ip, address, error)
+  }
+  if (e.errno === SERVER_SSL_DISABLED || e.code === 'ER_SERVER_SSL_DISABLED') {
+    return role === 'source'
+      ? fail(
+          'E_SOURCE_NO_TLS',
+          `The source at ${address.host}:${address.port} does not speak TLS, and datain connects to it over TLS unless told otherwise. ` +
+            `Either turn TLS on at the source (ssl_cert and ssl_key in its my.cnf, then a restart) and give its CA with --source-ssl-ca, ` +
+            `so that datain and the replica both verify it; or run 'datain init --force --source-ssl off' to accept a connection in plain text: ` +
+            `passwords stay hashed, but every row and the replication stream cross the network readable, and the replication user cannot be REQUIRE SSL.`,
+        )
+      : fail(
+          'E_REPLICA_NO_TLS',
+          `The replica at ${address.host}:${address.port} does not speak TLS, and datain always connects to the replica over TLS. Check --replica-host and --replica-port.`,
+        )
+  }
+  if (e.code === 'ER_NOT_SUPPORTED_AUTH_PLUGIN') {
+    const plugin = /plugin ([\w-]+)/.exec(detail)?.[1] ?? 'unknown'
+    return fail(
+      `E_${role.toUpperCase()}_AUTH_PLUGIN`,
+      `The ${role} at ${address.host}:${address.port} asks '${address.user}' to log in with the plugin '${plugin}', which sends the password readable; ` +
+        `datain sends it so only over TLS that verifies the server's certificate, and this connection ` +
+        `${address.tls ? 'does not verify it' : 'is not TLS'}. ` +
+        (role === 'replica' ? 'Give the CA with --replica-ssl-ca and leave out --no-replica-ssl-verify' : 'Use TLS to the source (--source-ssl on, with --source-ssl-ca)') +
+        ', or log in with an account that uses mysql_native_password or ed25519.',
+    )
   }
   if (e.errno === 1045 || e.code === 'ER_ACCESS_DENIED_ERROR') {
     return fail(

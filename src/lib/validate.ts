@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {DatainError, ExitCode} from './errors.js'
+import {firewallAddressProblem} from './ip-ranges.js'
 
 /** Bad input: exit 2, one paragraph naming the flag, what is wrong, and what would be right. */
 export function badInput(flag: string, message: string): DatainError {
@@ -30,7 +31,23 @@ export function parsePort(flag: string, value: string | number): number {
 export function parseIpv4(flag: string, value: string): string {
   const ip = value.trim()
   if (isIP(ip) !== 4) {
-    throw badInput(flag, `'${value}' is not an IPv4 address. Azure firewall rules take addresses such as 203.0.113.10.`)
+    throw badInput(flag, `'${value}' is not an IPv4 address (one address: no range, no name). Azure firewall rules take addresses such as 20.50.1.10.`)
+  }
+  return ip
+}
+
+/**
+ * An address datain puts in the replica's firewall (`--client-ip`, `--source-ip`): one IPv4 address,
+ * public unless the replica itself is on a loopback or private network (see firewallAddressProblem).
+ */
+export function parseFirewallIp(flag: string, value: string, replicaLocal: boolean): string {
+  const ip = parseIpv4(flag, value)
+  const problem = firewallAddressProblem(ip, replicaLocal)
+  if (problem) {
+    throw badInput(
+      flag,
+      `${problem}. datain opens the replica's firewall only to one public unicast IPv4 address (or a loopback or private one when the replica's own address is too). Give the address as the replica sees it, such as 20.50.1.10.`,
+    )
   }
   return ip
 }

@@ -22,10 +22,18 @@ export interface PreflightSettings {
   databases: string[]
   gtid: boolean
   replicationUser: string
-  force: boolean
+  /** `init --unfiltered-subset`: a subset no replica filter protects is a warning, not a failure. */
+  unfilteredSubset: boolean
+  /** `start --replace-databases` on this run; false for `init`, which only reports what `start` needs. */
+  replaceDatabases: boolean
+  /** `--source-ssl`: whether datain's connection to the source is TLS (verified). */
+  sourceSsl: 'on' | 'off'
+  /** `--source-ssl-ca` was given: the replica can be handed the source's CA and replicate over TLS. */
+  sourceCa: boolean
+  /** `--no-replica-ssl-verify`: the replica's certificate is not checked. */
+  replicaTlsVerify: boolean
   useArm: boolean
   manageFirewall: boolean
-  sourceTls: boolean
   /** Source host the replica will connect to (for the firewall rule and the link). */
   sourcePublicHost: string
 }

@@ -1,5 +1,6 @@
 import type {TokenCredential} from '@azure/core-auth'
 import {armCall, armClient, type AzureTarget} from '../lib/azure.js'
+import {firewallAddressProblem, isLocalHost} from '../lib/ip-ranges.js'
 import {connectTo, GatewayRefusedError, type ServerAddress} from '../lib/mariadb.js'
 import {SYSTEM_DATABASES} from '../lib/validate.js'
 import type {OwnWork, PreflightContext, PreflightSettings} from './check.js'
@@ -12,11 +13,15 @@ export interface PreflightInput {
   azure?: AzureTarget
   credential?: TokenCredential
   own?: OwnWork
+  /** `--client-ip`: the address a firewall rule would be for, instead of the one the gateway names. */
+  clientIp?: string
 }
 
 export interface OpenPreflight extends PreflightContext {
-  /** The address Azure's gateway named when it refused datain, if it did. */
+  /** The address a firewall rule would let in when Azure's gateway refused datain: --client-ip, or the one the gateway named. */
   refusedClientIp?: string
+  /** Set instead when that address is not one datain opens the firewall to (see firewallAddressProblem). */
+  untrustedClientIp?: {ip: string; problem: string}
   close(): Promise<void>
 }
 
@@ -33,6 +38,7 @@ export async function openPreflight(input: PreflightInput): Promise<OpenPrefligh
   let replica: PreflightContext['replica']
   let replicaUnavailable: string | undefined
   let refusedClientIp: string | undefined
+  let untrustedClientIp: OpenPreflight['untrustedClientIp']
   try {
     replica = await connectTo('replica', input.replica)
   } catch (error) {
@@ -40,8 +46,17 @@ export async function openPreflight(input: PreflightInput): Promise<OpenPrefligh
       await source.end()
       throw error
     }
-    refusedClientIp = error.clientIp
-    replicaUnavailable = `needs the replica, whose firewall does not let this machine (${error.clientIp}) in yet`
+    const ip = input.clientIp ?? error.clientIp
+    const problem = firewallAddressProblem(ip, await isLocalHost(input.replica.host))
+    if (problem) {
+      untrustedClientIp = {ip, problem}
+      replicaUnavailable =
+        `needs the replica, whose gateway refuses this machine and ${input.clientIp ? 'the --client-ip given' : 'named an address that'} datain will not open the firewall to ` +
+        `(${problem}); give this machine's public IPv4 address with --client-ip`
+    } else {
+      refusedClientIp = ip
+      replicaUnavailable = `needs the replica, whose firewall does not let this machine (${ip}) in yet`
+    }
   }
 
   const databases = input.settings.databases.length > 0 ? input.settings.databases : await userDatabases(source)
@@ -51,6 +66,7 @@ export async function openPreflight(input: PreflightInput): Promise<OpenPrefligh
     replica,
     replicaUnavailable,
     refusedClientIp,
+    untrustedClientIp,
     arm,
     own: input.own ?? NO_OWN_WORK,
     databases,

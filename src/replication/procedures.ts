@@ -71,22 +71,18 @@ export async function callProcedure(replica: Connection, schema: string, name: s
 /**
  * Throws E_REPLICA_GENERAL_LOG (exit 1) when the replica's general query log is on: MariaDB then
  * writes a prepared statement's bound values into it (and into the process list), so a password
- * passed to Azure's procedure would be stored in clear in the server's logs. With `force` it only
- * warns through `warn`.
+ * passed to Azure's procedure would be stored in clear in the server's logs. No flag overrides it:
+ * a password in a log outlives the run that accepted it.
  */
-export async function assertStatementLogsOff(replica: Connection, options: {force: boolean; warn: (message: string) => void; secretName: string}): Promise<void> {
+export async function assertStatementLogsOff(replica: Connection, options: {secretName: string}): Promise<void> {
   const [row] = (await replica.query('SELECT @@global.general_log AS general')) as Array<{general: unknown}>
   if (!isOn(row?.general)) return
   const why =
     `The replica's general query log is on (general_log=ON): MariaDB writes the values of a prepared statement's parameters into it, ` +
     `so the ${options.secretName} that datain passes to Azure's procedure would be stored there in clear`
-  if (options.force) {
-    options.warn(`${why}; datain goes on because of --force.`)
-    return
-  }
   throw new DatainError(
     `${why}. Turn the general log off while datain links the replica (Azure portal: the server, Server parameters, general_log = OFF), ` +
-      `run datain start again, and turn it back on afterwards; or give --force to accept that the password is logged.`,
+      `run datain start again, and turn it back on afterwards. No flag overrides this.`,
     {code: 'E_REPLICA_GENERAL_LOG', exit: ExitCode.failed, suggestions: ['Set the server parameter general_log to OFF, then run datain start again']},
   )
 }

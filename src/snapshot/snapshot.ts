@@ -75,12 +75,12 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
   }
 
   const present = (await presentOnReplica(replica, databases)).filter((d) => !resume || !earlierCreated.includes(d))
-  if (present.length > 0 && !ctx.settings.force) {
+  if (present.length > 0 && !ctx.run.replaceDatabases) {
     throw new DatainError(
       `The replica already has ${present.length === 1 ? 'a database' : 'databases'} named ${present.join(', ')}, which datain did not create; ` +
         `it copies only into databases that do not exist yet, and will not overwrite them. Drop ${present.length === 1 ? 'it' : 'them'} on the replica ` +
-        `if ${present.length === 1 ? 'it is' : 'they are'} not needed, or give --force to have datain replace ${present.length === 1 ? 'it' : 'them'} with the source's copy.`,
-      {code: 'E_REPLICA_NOT_EMPTY', exit: ExitCode.failed, suggestions: [`DROP DATABASE ${quoteIdentifier(present[0]!)}`, 'datain init --force …']},
+        `if ${present.length === 1 ? 'it is' : 'they are'} not needed, or run 'datain start --replace-databases' to have this run replace ${present.length === 1 ? 'it' : 'them'} with the source's copy.`,
+      {code: 'E_REPLICA_NOT_EMPTY', exit: ExitCode.failed, suggestions: [`DROP DATABASE ${quoteIdentifier(present[0]!)}`, `datain start --profile ${ctx.profile} --replace-databases`]},
     )
   }
 
@@ -253,8 +253,8 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
   actions.push({
     on: 'replica',
     kind: 'check',
-    text: ctx.settings.force
-      ? `the selected databases that already exist on the replica are dropped and replaced (--force): DROP DATABASE IF EXISTS …`
+    text: ctx.run.replaceDatabases
+      ? `the selected databases that already exist on the replica are dropped and copied again (--replace-databases, this run only): DROP DATABASE IF EXISTS …`
       : `none of ${shownDatabases.join(', ')} exists on the replica yet`,
   })
   if (ctx.arm) {

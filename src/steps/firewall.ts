@@ -1,5 +1,4 @@
 import {
-  clientIpOrFail,
   decideRule,
   ensureRule,
   firewallRuleName,
@@ -11,6 +10,7 @@ import {
   refusedWithoutFirewall,
   resolveSourceIp,
   ruleCovers,
+  trustedClientIp,
   waitForReplicaAccess,
   type RuleBook,
 } from '../lib/firewall.js'
@@ -51,7 +51,7 @@ export const firewallStep: Step = {
     const actions: PlannedAction[] = [
       {on: 'replica', kind: 'check', text: `connect through Azure's gateway: ${probe.open ? 'it lets this machine in' : `it refuses ${probe.refusal.clientIp} (error 9000)`}`},
     ]
-    const clientIp = probe.open ? undefined : clientIpOrFail(ctx, ctx.settings.clientIp ?? probe.refusal.clientIp, probe.refusal)
+    const clientIp = probe.open ? undefined : await trustedClientIp(ctx, probe.refusal)
     if (!ctx.settings.azure.manageFirewall || !ctx.arm) {
       const why = ctx.settings.azure.manageFirewall ? '--no-arm' : '--no-firewall'
       actions.push({on: 'azure', kind: 'note', text: `${why}: no firewall rule is added or changed.`})
@@ -72,7 +72,7 @@ export const firewallStep: Step = {
   async run(ctx): Promise<FirewallOutput> {
     const sourceIp = await resolveSourceIp(ctx.settings)
     const probe = await probeReplica(ctx)
-    const clientIp = probe.open ? ctx.settings.clientIp : clientIpOrFail(ctx, ctx.settings.clientIp ?? probe.refusal.clientIp, probe.refusal)
+    const clientIp = probe.open ? ctx.settings.clientIp : await trustedClientIp(ctx, probe.refusal)
 
     if (!ctx.settings.azure.manageFirewall || !ctx.arm) {
       if (!probe.open) throw refusedWithoutFirewall(ctx, clientIp!, probe.refusal)

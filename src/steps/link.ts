@@ -64,8 +64,12 @@ export const linkStep: Step = {
     const coords = plannedCoordinates(ctx)
     const schema = await plannedSchema(ctx)
     const actions: PlannedAction[] = [
-      {on: 'replica', kind: 'check', text: 'SHOW SLAVE STATUS -- already replicating from this source: nothing to do; linked to another source: refused without --force'},
-      {on: 'replica', kind: 'check', text: 'SELECT @@global.general_log -- must be OFF: MariaDB would write the password passed to the procedure into it'},
+      {
+        on: 'replica',
+        kind: 'check',
+        text: `SHOW SLAVE STATUS -- already replicating from this source: nothing to do; linked to another source: ${ctx.run.takeOverReplica ? 'stopped and replaced (--take-over-replica, this run only)' : 'refused (datain start --take-over-replica replaces it)'}`,
+      },
+      {on: 'replica', kind: 'check', text: 'SELECT @@global.general_log -- must be OFF whatever the flags: MariaDB would write the password passed to the procedure into it'},
     ]
     const filter = await subsetFilter(ctx)
     if (filter) actions.push(filterAction(ctx, filter))
@@ -123,7 +127,7 @@ export const linkStep: Step = {
       return output('kept')
     }
 
-    await assertStatementLogsOff(replica, {force: ctx.settings.force, warn: (m) => ctx.ui.info(m), secretName: "replication user's password"})
+    await assertStatementLogsOff(replica, {secretName: "replication user's password"})
     const password = await ctx.replicationPassword()
     registerSecret(password)
     const ca = await sourceCaText(ctx)
@@ -227,23 +231,27 @@ function isStarted(status: ReplicaStatus): boolean {
 }
 
 /**
- * The replica is linked elsewhere: refused (E_REPLICA_LINKED), or with --force stopped so that the
+ * The replica is linked elsewhere: refused (E_REPLICA_LINKED), or with `start --take-over-replica` stopped so that the
  * procedure can point it here. Returns the status to go on with (undefined: as if never linked).
  */
 async function replaceForeignLink(ctx: StepContext, replica: Connection, schema: string, status: ReplicaStatus): Promise<ReplicaStatus | undefined> {
   const where = `${status.masterHost}:${status.masterPort} as '${status.masterUser}'`
   const running = isStarted(status)
-  if (!ctx.settings.force) {
+  if (!ctx.run.takeOverReplica) {
     const {source} = ctx.settings
     throw new DatainError(
       `The replica is already linked to another source: it ${running ? 'replicates' : 'was set to replicate'} from ${where}, ` +
         `not from ${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'. datain does not take over a link it did not make. ` +
         `If that link is no longer wanted, remove it on the replica (CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;) ` +
-        'and run datain start again, or give --force to have datain replace it.',
-      {code: 'E_REPLICA_LINKED', exit: ExitCode.failed, suggestions: [`CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;`]},
+        `and run datain start again, or run 'datain start --profile ${ctx.profile} --take-over-replica' to have this run replace it.`,
+      {
+        code: 'E_REPLICA_LINKED',
+        exit: ExitCode.failed,
+        suggestions: [`CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;`, `datain start --profile ${ctx.profile} --take-over-replica`],
+      },
     )
   }
-  ctx.ui.info(`Replacing the replica's link to ${where} (--force).`)
+  ctx.ui.info(`Replacing the replica's link to ${where} (--take-over-replica, this run only).`)
   if (running) await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
   return undefined
 }

@@ -50,7 +50,7 @@ async function preflightContext(ctx: StepContext): Promise<PreflightContext> {
         ),
       }
     : undefined
-  const settings = preflightSettings(ctx.settings)
+  const settings = preflightSettings(ctx.settings, ctx.run)
   return {
     settings,
     source,

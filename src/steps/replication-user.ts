@@ -38,7 +38,7 @@ export const replicationUserStep: Step = {
 
   async plan(ctx): Promise<PlannedAction[]> {
     const user = checkedUserName(ctx.settings.replicationUser)
-    const requireSsl = ctx.settings.source.sslCa !== undefined
+    const requireSsl = sourceSpeaksTls(ctx)
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const actions: PlannedAction[] = [{on: 'source', kind: 'check', text: `SHOW CREATE USER ${account}; SHOW GRANTS FOR ${account}`}]
     const state = await inspectAccount(await ctx.source(), user)
@@ -54,7 +54,7 @@ export const replicationUserStep: Step = {
 
   async run(ctx): Promise<ReplicationUserOutput> {
     const user = checkedUserName(ctx.settings.replicationUser)
-    const requireSsl = ctx.settings.source.sslCa !== undefined
+    const requireSsl = sourceSpeaksTls(ctx)
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const source = await ctx.source()
     const state = await inspectAccount(source, user)
@@ -84,6 +84,14 @@ export const replicationUserStep: Step = {
  * Multilingual Plane (emoji) become `?` in mysql.user (utf8mb3), and trailing spaces are dropped
  * (CHAR column): either would make the account another name than the one asked for.
  */
+/**
+ * The source speaks TLS whenever datain's own connection to it is TLS (`--source-ssl on`, the
+ * default, which fails on a source without it); then the account is REQUIRE SSL, CA file or not.
+ */
+function sourceSpeaksTls(ctx: StepContext): boolean {
+  return ctx.settings.source.ssl !== 'off'
+}
+
 export function checkedUserName(name: string): string {
   const reason =
     name.length === 0

@@ -18,10 +18,25 @@ export interface PlannedAction {
   text: string
 }
 
+/**
+ * Dangerous choices made for one `datain start` and never saved: the next run asks for them again,
+ * so that a choice made once for one situation cannot act on a later, different one.
+ */
+export interface RunOptions {
+  /** `--replace-databases`: drop and copy again the selected databases that already exist on the replica. */
+  replaceDatabases: boolean
+  /** `--take-over-replica`: replace the replica's replication link to another source. */
+  takeOverReplica: boolean
+}
+
+export const NO_RUN_OPTIONS: RunOptions = {replaceDatabases: false, takeOverReplica: false}
+
 /** What a step sees. Connections open lazily and are shared by the steps of one run. */
 export interface StepContext {
   profile: string
   settings: Settings
+  /** This run's dangerous choices (never in `settings`). */
+  run: RunOptions
   store: ProfileStore
   /** Outputs of the steps already done in this or earlier runs, by step id. */
   outputs: Partial<Record<StepId, StepOutput>>

@@ -1,7 +1,7 @@
 import {describe, expect, test} from 'vitest'
 import {z} from 'zod'
 import {DatainError} from '../../src/lib/errors.js'
-import {parseStateFile, type Migration} from '../../src/engine/state-schema.js'
+import {parseStateFile, SettingsSchema, type Migration} from '../../src/engine/state-schema.js'
 
 const context = {file: '/home/u/.local/share/datain/profiles/prod/settings.json', profile: 'prod'}
 
@@ -57,5 +57,38 @@ describe('parseStateFile versions', () => {
     expect(error.exitCode).toBe(1)
     expect(error.message).toContain(context.file)
     expect(error.message).toMatch(problem)
+  })
+})
+
+describe('settings written by an older datain', () => {
+  const old = {
+    version: 1,
+    createdAt: '2026-01-02T03:04:05.000Z',
+    updatedAt: '2026-01-02T03:04:05.000Z',
+    source: {host: 'db1', port: 3306, user: 'admin', publicHost: 'db1.example.com'},
+    replica: {host: 'rep.mariadb.database.azure.com', port: 3306, user: 'admin@rep', tlsVerify: true},
+    azure: {useArm: false, manageFirewall: false},
+    databases: ['shop'],
+    gtid: true,
+    replicationUser: 'datain_repl',
+    force: true,
+  }
+
+  test('load with `force: true` dropped unread: no dangerous choice survives in the settings', () => {
+    const settings = parseStateFile(SettingsSchema, JSON.stringify(old), context)
+    expect(settings).not.toHaveProperty('force')
+    expect(JSON.stringify(settings)).not.toContain('force')
+  })
+
+  test('get TLS to the source (on) and no unfiltered subset by default', () => {
+    const settings = parseStateFile(SettingsSchema, JSON.stringify(old), context)
+    expect(settings.source.ssl).toBe('on')
+    expect(settings.unfilteredSubset).toBe(false)
+  })
+
+  test('still refuse an unknown key, and a --source-ssl other than on or off', () => {
+    expect(failure(() => parseStateFile(SettingsSchema, JSON.stringify({...old, forse: true}), context)).code).toBe('E_STATE_CORRUPT')
+    const maybe = {...old, source: {...old.source, ssl: 'maybe'}}
+    expect(failure(() => parseStateFile(SettingsSchema, JSON.stringify(maybe), context)).message).toContain('source.ssl')
   })
 })

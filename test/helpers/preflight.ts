@@ -7,10 +7,13 @@ export const DEFAULT_SETTINGS: PreflightSettings = {
   databases: [],
   gtid: true,
   replicationUser: 'datain_repl',
-  force: false,
+  unfilteredSubset: false,
+  replaceDatabases: false,
+  sourceSsl: 'on',
+  sourceCa: true,
+  replicaTlsVerify: true,
   useArm: true,
   manageFirewall: true,
-  sourceTls: true,
   sourcePublicHost: '127.0.0.1',
 }
 
@@ -37,7 +40,7 @@ export async function openSandboxPreflight(
       port: sandbox.source.port,
       user: sandbox.source.user,
       password: sandbox.source.password,
-      tls: settings.sourceTls ? {ca: readFileSync(sandbox.source.sslCa, 'utf8'), verify: true} : undefined,
+      tls: settings.sourceSsl === 'on' ? {ca: readFileSync(sandbox.source.sslCa, 'utf8'), verify: true} : undefined,
     },
     replica: {
       host: sandbox.replica.host,

@@ -9,7 +9,7 @@ import {armClient} from '../../src/lib/azure.js'
 import {connectTo} from '../../src/lib/mariadb.js'
 import {replicationPassword} from '../../src/lib/passwords.js'
 import {redact} from '../../src/lib/redact.js'
-import type {Step, StepContext, StepId, StepOutput} from '../../src/steps/step.js'
+import {NO_RUN_OPTIONS, type RunOptions, type Step, type StepContext, type StepId, type StepOutput} from '../../src/steps/step.js'
 
 /** Settings to change from {@link sandboxSettings}; the nested groups are merged key by key. */
 export interface SettingsOverrides extends Partial<Omit<Settings, 'source' | 'replica' | 'azure' | 'version' | 'updatedAt'>> {
@@ -30,7 +30,7 @@ export function sandboxSettings(sandbox: Sandbox, overrides: SettingsOverrides =
     version: 1,
     createdAt: now,
     updatedAt: now,
-    source: {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, publicHost: '127.0.0.1', sslCa: sandbox.source.sslCa, ...source},
+    source: {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa, ...source},
     replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
     azure: {
       subscription: sandbox.azure.subscriptionId,
@@ -44,7 +44,7 @@ export function sandboxSettings(sandbox: Sandbox, overrides: SettingsOverrides =
     databases: [],
     gtid: true,
     replicationUser: 'datain_repl',
-    force: false,
+    unfilteredSubset: false,
     ...rest,
   }
 }
@@ -62,6 +62,8 @@ export interface StepContextOptions {
   env?: NodeJS.ProcessEnv
   /** Start the checkpoint over even when one exists (default: keep it, as `datain start` resumes). */
   freshCheckpoint?: boolean
+  /** This run's dangerous choices (`start --replace-databases`, `--take-over-replica`); default none. */
+  run?: Partial<RunOptions>
 }
 
 /**
@@ -129,6 +131,7 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
   const ctx: TestStepContext = {
     profile,
     settings,
+    run: {...NO_RUN_OPTIONS, ...options.run},
     store,
     outputs: await doneOutputs(store),
     previous: undefined,

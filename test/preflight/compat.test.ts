@@ -62,6 +62,8 @@ function result(results: Map<string, CheckResult>, id: string): CheckResult {
 const statements = (fix: string | undefined, prefix: string) => (fix ?? '').split('\n').filter((line) => line.startsWith(prefix))
 
 const ALL_IDS = [
+  'source-tls',
+  'replica-tls-verify',
   'source-version',
   'same-version',
   'databases-exist',
@@ -91,6 +93,15 @@ describe('compatibility checks on a clean sandbox', () => {
     expect(result(results, 'database-filter').message).toContain('needs no replication filter')
     expect(result(results, 'tier').message).toContain('GeneralPurpose')
     expect(result(results, 'procedures').message).toContain("schema 'mysql'")
+    expect(result(results, 'source-tls').message).toMatch(/^datain's connection to the source is TLS \(TLS_[A-Z0-9_]+\), verified against --source-ssl-ca/)
+  })
+
+  it('warns about --source-ssl off and --no-replica-ssl-verify, and fails TLS without a CA the replica could be given', async () => {
+    const off = await check(sandbox, {settings: {sourceSsl: 'off', replicaTlsVerify: false}})
+    expect(result(off, 'source-tls')).toMatchObject({status: 'warn', message: expect.stringContaining('the replication user cannot be REQUIRE SSL')})
+    expect(result(off, 'replica-tls-verify')).toMatchObject({status: 'warn', fix: expect.stringContaining('--replica-ssl-ca')})
+    const noCa = await check(sandbox, {settings: {sourceCa: false}})
+    expect(result(noCa, 'source-tls')).toMatchObject({status: 'fail', fix: expect.stringContaining('--source-ssl-ca FILE')})
   })
 
   it('reports the replica checks as not run, naming the address, while the gateway refuses this machine', async () => {
@@ -204,7 +215,7 @@ describe('binlog', () => {
 })
 
 describe('replica-empty', () => {
-  it('fails on a selected database the replica holds (case-insensitively), warns with --force, passes for datain\'s own copy', async () => {
+  it('fails on a selected database the replica holds (case-insensitively), warns with start --replace-databases, passes for datain\'s own copy', async () => {
     await sandbox.replica.server.execute(['CREATE DATABASE SHOP'])
     undo.push(() => sandbox.replica.server.execute(['DROP DATABASE IF EXISTS shop']))
 
@@ -212,10 +223,11 @@ describe('replica-empty', () => {
     expect(failed.status).toBe('fail')
     expect(failed.offenders).toEqual(['shop'])
     expect(failed.fix).toContain('DROP DATABASE `shop`;')
-    expect(failed.fix).toContain('--force')
+    expect(failed.fix).toContain("'datain start --replace-databases'")
+    expect(failed.fix).not.toContain('--force')
 
-    const forced = result(await check(sandbox, {settings: {force: true}}), 'replica-empty')
-    expect(forced).toMatchObject({status: 'warn', offenders: ['shop'], message: expect.stringContaining('will be overwritten')})
+    const forced = result(await check(sandbox, {settings: {replaceDatabases: true}}), 'replica-empty')
+    expect(forced).toMatchObject({status: 'warn', offenders: ['shop'], message: expect.stringContaining('this run drops it and copies the source')})
 
     const resumed = result(
       await check(sandbox, {own: {replicaDatabases: ['shop'], replicationUserCreated: true, firewallRules: []}}),
@@ -244,7 +256,7 @@ describe('database-filter', () => {
     expect(result(all, 'database-filter').message).toContain('needs no replication filter')
   })
 
-  it('with --no-arm, fails until the replica skips every database left out, warns with --force, and refuses a filter that skips copied tables', async () => {
+  it('with --no-arm, fails until the replica skips every database left out, warns with init --unfiltered-subset, and refuses a filter that skips copied tables', async () => {
     await moreDatabases()
     undo.push(() => sandbox.replica.server.execute(["SET GLOBAL replicate_wild_ignore_table = ''"]))
     const settings = {databases: ['shop']}
@@ -254,10 +266,10 @@ describe('database-filter', () => {
     expect(failed.offenders).toEqual(['crm', 'my_db'])
     expect(failed.message).toContain('error 1146')
     expect(failed.fix).toContain("--name replicate_wild_ignore_table --value 'crm.%,my\\_db.%'")
-    expect(failed.fix).toContain('--force')
+    expect(failed.fix).toContain('--unfiltered-subset')
 
-    const forced = result(await check(sandbox, {settings: {...settings, force: true}, noArm: true}), 'database-filter')
-    expect(forced).toMatchObject({status: 'warn', offenders: ['crm', 'my_db'], message: expect.stringContaining('--force')})
+    const forced = result(await check(sandbox, {settings: {...settings, unfilteredSubset: true}, noArm: true}), 'database-filter')
+    expect(forced).toMatchObject({status: 'warn', offenders: ['crm', 'my_db'], message: expect.stringContaining('--unfiltered-subset')})
 
     await sandbox.replica.server.query('SET GLOBAL replicate_wild_ignore_table = ?', ['crm.%'])
     const partly = result(await check(sandbox, {settings, noArm: true}), 'database-filter')

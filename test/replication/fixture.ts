@@ -9,7 +9,7 @@ import path from 'node:path'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
 import type {StepOutput} from '../../src/steps/step.js'
-import {beginStep, finishStep, type SettingsOverrides, stepContextFor, type TestStepContext} from '../helpers/step-context.js'
+import {beginStep, finishStep, type SettingsOverrides, type StepContextOptions, stepContextFor, type TestStepContext} from '../helpers/step-context.js'
 
 export const REPLICATION_USER = 'datain_repl'
 /** Quotes, `$`, a backslash and non-ASCII: whatever handles the password wrong breaks here first. */
@@ -66,6 +66,8 @@ export interface ContextOptions {
   snapshot?: StepOutput
   /** The replication password datain passes (DATAIN_REPLICATION_PASSWORD); default the user's real one. */
   password?: string
+  /** This run's dangerous choices (`start --take-over-replica`…); default none. */
+  run?: StepContextOptions['run']
 }
 
 export interface ReplicationTestContext extends TestStepContext {
@@ -83,6 +85,7 @@ export async function stepContext(sandbox: Sandbox, options: ContextOptions = {}
     home,
     settings: {replicationUser: REPLICATION_USER, ...options.settings},
     env: {[REPLICATION_PASSWORD_ENV]: options.password ?? REPLICATION_PASSWORD},
+    run: options.run,
   })
   if (options.snapshot) {
     await beginStep(ctx, 'snapshot')

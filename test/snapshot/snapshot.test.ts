@@ -400,18 +400,20 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
     expect((await t.store.readCheckpoint()).steps.snapshot?.output).toMatchObject({createdDatabases: ['no_such_db']})
   })
 
-  it('never overwrites a selected database it did not create, unless --force, which replaces it', async () => {
+  it('never overwrites a selected database it did not create, unless this run says --replace-databases, which replaces it', async () => {
     await dropOnReplica('shop', 'bench')
     await sandbox.replica.server.execute(['CREATE DATABASE shop', 'CREATE TABLE shop.mine (id INT PRIMARY KEY)'])
     const refused = await context({settings: {databases: ['shop']}})
     const error = await snapshotStep.run(refused.ctx).catch((e: unknown) => e)
     expect(error).toMatchObject({code: 'E_REPLICA_NOT_EMPTY', exitCode: 1})
     expect((error as Error).message).toContain('The replica already has a database named shop, which datain did not create')
+    expect((error as Error).message).toContain("'datain start --replace-databases'")
+    expect((error as Error).message).not.toContain('--force')
     expect((await refused.store.readCheckpoint()).steps.snapshot?.output).toBeUndefined()
     const [mine] = await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'mine'")
     expect(Number(mine!.n)).toBe(1)
 
-    const forced = await context({settings: {force: true, databases: ['shop']}})
+    const forced = await context({settings: {databases: ['shop']}, run: {replaceDatabases: true}})
     const output = (await snapshotStep.run(forced.ctx)) as SnapshotOutput
     expect(output.createdDatabases).toEqual(['shop'])
     await expectIdentical('shop')

@@ -6,7 +6,7 @@ import {openProfile, type ProfileStore} from '../../src/engine/profile-store.js'
 import type {Settings, StepRecord} from '../../src/engine/state-schema.js'
 import {armClient, type AzureTarget} from '../../src/lib/azure.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
-import type {StepContext, StepId} from '../../src/steps/step.js'
+import {NO_RUN_OPTIONS, type RunOptions, type StepContext, type StepId} from '../../src/steps/step.js'
 
 export interface TestStepContext {
   ctx: StepContext
@@ -31,6 +31,8 @@ export interface TestStepOptions {
   signal?: AbortSignal
   /** `datain start --parallel N`: 1 for the streamed mariadb-dump copy; default as datain picks. */
   parallel?: number
+  /** This run's dangerous choices (`start --replace-databases`); default none. */
+  run?: Partial<RunOptions>
 }
 
 /**
@@ -70,12 +72,12 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     version: 1,
     createdAt: now,
     updatedAt: now,
-    source: {host: sourceAddress.host, port: sourceAddress.port, user: sourceAddress.user, publicHost: '127.0.0.1', sslCa: sandbox.source.sslCa},
+    source: {host: sourceAddress.host, port: sourceAddress.port, user: sourceAddress.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa},
     replica: {host: replicaAddress.host, port: replicaAddress.port, user: replicaAddress.user, sslCa: sandbox.replica.sslCa, tlsVerify: true},
     databases: [],
     gtid: true,
     replicationUser: 'datain_repl',
-    force: false,
+    unfilteredSubset: false,
     ...options.settings,
     azure: {
       subscription: target.subscription,
@@ -104,6 +106,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
   const ctx: StepContext = {
     profile: store.name,
     settings,
+    run: {...NO_RUN_OPTIONS, ...options.run},
     store,
     outputs: {},
     previous: options.previous,

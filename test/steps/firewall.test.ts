@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -5,6 +6,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {ensureClientAccess, firewallRuleName, waitForReplicaAccess} from '../../src/lib/firewall.js'
+import {numberToIpv4, SPECIAL_PURPOSE_BLOCKS} from '../../src/lib/ip-ranges.js'
 import {firewallStep} from '../../src/steps/firewall.js'
 import type {Step} from '../../src/steps/step.js'
 import {runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
@@ -13,8 +15,8 @@ let sandbox: Sandbox
 let home: string
 const contexts: TestStepContext[] = []
 
-/** An address of TEST-NET-2 for the source, so that its rule and datain's own are two. */
-const SOURCE_IP = '198.51.100.7'
+/** A public address for the source (documentation ranges are refused), so that its rule and datain's own are two. */
+const SOURCE_IP = '20.50.1.7'
 
 beforeAll(async () => {
   sandbox = await startSandbox({sampleRows: 0})
@@ -119,7 +121,7 @@ describe('the firewall step', () => {
   })
 
   it("reuses another's rule for the source and adds only the client's", async () => {
-    addRule('corp', '198.51.100.0', '198.51.100.255')
+    addRule('corp', '20.50.1.0', '20.50.1.255')
     const ctx = await context()
     const output = await runStep(ctx, firewallStep)
     expect(output).toMatchObject({createdRules: ['datain-fw-client'], reusedRules: ['corp']})
@@ -188,10 +190,10 @@ describe('the firewall step', () => {
     let ctx = await context()
     await runStep(ctx, firewallStep)
     await end(ctx)
-    ctx = await context({settings: {source: {ip: '198.51.100.8'}}})
+    ctx = await context({settings: {source: {ip: '20.50.1.8'}}})
     const output = await runStep(ctx, firewallStep)
-    expect(output).toMatchObject({sourceIp: '198.51.100.8', createdRules: ['datain-fw-client', 'datain-fw-source']})
-    expect(rules()).toEqual(['datain-fw-client 127.0.0.1-127.0.0.1', 'datain-fw-source 198.51.100.8-198.51.100.8'])
+    expect(output).toMatchObject({sourceIp: '20.50.1.8', createdRules: ['datain-fw-client', 'datain-fw-source']})
+    expect(rules()).toEqual(['datain-fw-client 127.0.0.1-127.0.0.1', 'datain-fw-source 20.50.1.8-20.50.1.8'])
   })
 
   it("never overwrites a rule named like datain's that datain did not create", async () => {
@@ -312,5 +314,46 @@ describe('firewallRuleName', () => {
     const long = firewallRuleName(`${'a.'.repeat(32)}`, 'source')
     expect(long.length).toBeLessThanOrEqual(128)
     expect(long).toMatch(/^[A-Za-z0-9_-]+$/)
+  })
+})
+
+describe("the address in the gateway's error 9000", () => {
+  afterEach(() => {
+    sandbox.gateway.namedIp = undefined
+  })
+
+  it('opens nothing for an address of any special-purpose block (0.0.0.0, broadcast, multicast, reserved…): E_CLIENT_IP_UNTRUSTED, exit 4', async () => {
+    const special = SPECIAL_PURPOSE_BLOCKS.filter((b) => b.kind === 'special')
+    const named = ['0.0.0.0', '255.255.255.255', ...special.flatMap((b) => fc.sample(fc.integer({min: b.first, max: b.last}).map(numberToIpv4), 2))]
+    for (const ip of named) {
+      sandbox.gateway.namedIp = ip
+      const ctx = await context()
+      const plan = await failure(firewallStep.plan(ctx))
+      const error = await failure(runStep(ctx, firewallStep))
+      for (const e of [plan, error]) {
+        expect(e, ip).toMatchObject({code: 'E_CLIENT_IP_UNTRUSTED', exitCode: 4})
+        expect(e.message, ip).toContain('named an address datain will not open')
+        expect(e.message, ip).toContain('--client-ip')
+      }
+      expect(rules(), ip).toEqual([])
+      await end(ctx)
+    }
+  })
+
+  it('shows a name that is no address quoted, its control characters escaped, and opens nothing', async () => {
+    sandbox.gateway.namedIp = '20.50.1.9\u001b[2J\nrm -rf'
+    const ctx = await context()
+    const error = await failure(runStep(ctx, firewallStep))
+    expect(error).toMatchObject({code: 'E_CLIENT_IP_UNTRUSTED', exitCode: 4})
+    expect(error.message).toContain('"20.50.1.9\\u001b[2J\\nrm -rf" is not one IPv4 address')
+    expect([...error.message].some((c) => c.charCodeAt(0) < 0x20)).toBe(false)
+    expect(rules()).toEqual([])
+  })
+
+  it('takes a loopback or private address while the replica is local, as here, and --client-ip over what the gateway names', async () => {
+    sandbox.gateway.namedIp = '0.0.0.0'
+    const ctx = await context({settings: {clientIp: '127.0.0.1'}})
+    expect(await runStep(ctx, firewallStep)).toMatchObject({clientIp: '127.0.0.1'})
+    expect(rules()).toContain('datain-fw-client 127.0.0.1-127.0.0.1')
   })
 })

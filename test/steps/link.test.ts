@@ -198,7 +198,7 @@ describe('the replication password', () => {
     }
   })
 
-  it('is not sent while the general log is on (refused, E_REPLICA_GENERAL_LOG), unless --force', async () => {
+  it('is not sent while the general log is on (refused, E_REPLICA_GENERAL_LOG), whatever the run options', async () => {
     const snap = await snapshot(['secret_gl'])
     await sandbox.replica.server.execute(["SET GLOBAL log_output = 'TABLE'", 'TRUNCATE mysql.general_log', 'SET GLOBAL general_log = ON'])
     const ctx = await context({snapshot: snap})
@@ -211,10 +211,15 @@ describe('the replication password', () => {
     expect(logged.length).toBeGreaterThan(0)
     expect(logged.some((r) => r.argument.includes(REPLICATION_PASSWORD))).toBe(false)
 
-    const forced = await context({snapshot: snap, settings: {force: true}})
-    expect(((await linkStep.run(forced)) as LinkOutput).action).toBe('linked')
-    expect(forced.lines.join('\n')).toContain('--force')
+    expect((error as Error).message).toContain('No flag overrides this')
+
+    // Neither dangerous choice of `start` lets the password into the log.
+    const flagged = await context({snapshot: snap, run: {replaceDatabases: true, takeOverReplica: true}})
+    await expect(linkStep.run(flagged)).rejects.toMatchObject({code: 'E_REPLICA_GENERAL_LOG'})
+    expect(await rootSlaveStatus(sandbox)).toBeUndefined()
     await sandbox.replica.server.execute(['SET GLOBAL general_log = OFF'])
+    const after = await sandbox.replica.server.query<Array<{argument: string}>>('SELECT CONVERT(argument USING utf8mb4) AS argument FROM mysql.general_log')
+    expect(after.some((r) => r.argument.includes(REPLICATION_PASSWORD))).toBe(false)
   })
 
   it('never appears in an error of the procedure, though the connector lists bound values in its own', async () => {
@@ -234,15 +239,21 @@ describe('the replication password', () => {
 })
 
 describe('refusals', () => {
-  it('does not take over a link to another source, unless --force', async () => {
+  it('does not take over a link to another source unless this run says --take-over-replica, and the next run does not inherit it', async () => {
     const snap = await snapshot(['foreign'])
     await sandbox.replica.server.execute(["CHANGE MASTER TO MASTER_HOST = '192.0.2.7', MASTER_PORT = 3306, MASTER_USER = 'someone', MASTER_USE_GTID = no"])
     const ctx = await context({snapshot: snap})
-    await expect(linkStep.run(ctx)).rejects.toMatchObject({code: 'E_REPLICA_LINKED', exitCode: 1, message: expect.stringContaining('192.0.2.7:3306')})
+    const refused = (await linkStep.run(ctx).catch((e: unknown) => e)) as DatainError
+    expect(refused).toMatchObject({code: 'E_REPLICA_LINKED', exitCode: 1, message: expect.stringContaining('192.0.2.7:3306')})
+    expect(refused.message).toContain('datain start --profile test --take-over-replica')
+    expect(refused.message).not.toContain('--force')
     expect((await rootSlaveStatus(sandbox))!.Master_Host).toBe('192.0.2.7')
+    expect((await linkStep.plan(ctx)).map((a) => a.text).join('\n')).toContain('refused (datain start --take-over-replica replaces it)')
 
-    const forced = await context({snapshot: snap, settings: {force: true}})
-    expect(((await linkStep.run(forced)) as LinkOutput).action).toBe('linked')
+    const taking = await context({snapshot: snap, run: {takeOverReplica: true}})
+    expect((await linkStep.plan(taking)).map((a) => a.text).join('\n')).toContain('stopped and replaced (--take-over-replica, this run only)')
+    expect(((await linkStep.run(taking)) as LinkOutput).action).toBe('linked')
+    expect(taking.lines.join('\n')).toContain('--take-over-replica, this run only')
     expect((await rootSlaveStatus(sandbox))!.Master_Host).toBe('127.0.0.1')
   })
 

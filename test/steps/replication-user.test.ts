@@ -6,6 +6,7 @@ import mariadb from 'mariadb'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {type Sandbox, SOURCE_ADMIN, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
+import {connectTo} from '../../src/lib/mariadb.js'
 import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
 import {checkedUserName, parseAccount, replicationUserStep} from '../../src/steps/replication-user.js'
 import {beginStep, profileFilesText, runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
@@ -298,15 +299,29 @@ describe('the replication-user step', () => {
     expect(await storedPassword(ctx)).toBe(generated)
   })
 
-  it('without TLS on the source: no REQUIRE SSL, and an earlier REQUIRE SSL is taken off', async () => {
+  it('with --source-ssl off: no REQUIRE SSL, and an earlier REQUIRE SSL is taken off', async () => {
     let ctx = await context({profile: 'tls'})
     await runStep(ctx, replicationUserStep)
     await end(ctx)
-    ctx = await context({profile: 'tls', settings: {source: {sslCa: undefined}}})
+    ctx = await context({profile: 'tls', settings: {source: {ssl: 'off', sslCa: undefined}}})
     expect(await runStep(ctx, replicationUserStep)).toMatchObject({action: 'repaired', requireSsl: false})
     const [line] = await grants('datain_repl')
     expect(line).not.toMatch(/REQUIRE/)
     expect(await login('datain_repl', await storedPassword(ctx), false)).toBe('datain_repl@%')
+  })
+
+  it('with TLS to the source and no --source-ssl-ca (the system\'s CAs): REQUIRE SSL all the same', async () => {
+    const ctx = await context({settings: {source: {ssl: 'on', sslCa: undefined}}})
+    expect(ctx.sourceAddress.tls).toEqual({ca: undefined, verify: true})
+    // This process's CA store lacks the sandbox's source CA, which a user's system store would hold.
+    const trusted = {...ctx.sourceAddress, tls: {ca: readFileSync(sandbox.source.sslCa, 'utf8'), verify: true}}
+    ctx.source = async () => {
+      const conn = await connectTo('source', trusted)
+      cleanups.push(() => conn.end())
+      return conn
+    }
+    expect(await runStep(ctx, replicationUserStep)).toMatchObject({requireSsl: true})
+    expect((await grants('datain_repl'))[0]).toMatch(/ REQUIRE SSL$/)
   })
 
   it('works where the source validates passwords and refuses hashes (simple_password_check, strict_password_validation)', async () => {

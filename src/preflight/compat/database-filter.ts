@@ -161,12 +161,22 @@ async function byHand(
   })
 }
 
-/** fail, or warn when --force accepts the risk. */
+/** fail, or warn when the profile accepts the risk (`init --unfiltered-subset`). */
 function refuse(ctx: PreflightContext, r: {message: string; fix: string; offenders: string[]; risk: string}): Omit<CheckResult, 'id' | 'title'> {
-  if (ctx.settings.force) {
-    return {status: 'warn', message: `${r.message.replace(/\.$/, '')}; datain goes on because of --force, but ${r.risk}.`, fix: r.fix, offenders: r.offenders}
+  if (ctx.settings.unfilteredSubset) {
+    return {
+      status: 'warn',
+      message: `${r.message.replace(/\.$/, '')}; datain goes on because the profile was recorded with --unfiltered-subset, but ${r.risk}.`,
+      fix: r.fix,
+      offenders: r.offenders,
+    }
   }
-  return {status: 'fail', message: `${r.message.replace(/\.$/, '')}; ${r.risk}.`, fix: `${r.fix} Or run with --force to accept that risk.`, offenders: r.offenders}
+  return {
+    status: 'fail',
+    message: `${r.message.replace(/\.$/, '')}; ${r.risk}.`,
+    fix: `${r.fix} Or record the profile with 'datain init --force --unfiltered-subset' to accept that risk.`,
+    offenders: r.offenders,
+  }
 }
 
 /** A POSIX shell word: single quotes, with embedded single quotes closed and escaped. */

@@ -10,6 +10,7 @@ import {replicaEmptyCheck} from './replica-empty.js'
 import {sameVersionCheck} from './same-version.js'
 import {sourceVersionCheck} from './source-version.js'
 import {tierCheck} from './tier.js'
+import {tlsCheck} from './tls.js'
 
 export {findReplicationProcedures, REPLICATION_PROCEDURES, requiredProcedures} from './procedures.js'
 export {replicationFilter, wildIgnoreTableValue, uncopiedDatabases, FILTER_PARAMETER, type ReplicationFilter} from './database-filter.js'
@@ -21,6 +22,7 @@ export {quoteIdentifier} from '../../lib/sql.js'
  * replica cannot be reached) and `gtid`.
  */
 export const compatibilityChecks: Check[] = [
+  tlsCheck,
   sourceVersionCheck,
   sameVersionCheck,
   databasesExistCheck,

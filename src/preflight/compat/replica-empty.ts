@@ -24,18 +24,18 @@ export const replicaEmptyCheck: Check = {
       }
     }
     const holds = `The replica already holds ${conflicts.length > 1 ? 'the databases' : 'the database'} ${listText(conflicts)}, which datain did not create${oursNote}`
-    if (ctx.settings.force) {
+    if (ctx.settings.replaceDatabases) {
       return {
         status: 'warn',
-        message: `${holds}; with --force ${conflicts.length > 1 ? 'they' : 'it'} will be overwritten by the snapshot of the source.`,
-        fix: 'Leave out --force to keep them, or check first that nothing on the replica needs them.',
+        message: `${holds}; with --replace-databases this run drops ${conflicts.length > 1 ? 'them' : 'it'} and copies the source's again.`,
+        fix: 'Leave out --replace-databases to keep them, or check first that nothing on the replica needs them.',
         offenders: conflicts,
       }
     }
     return {
       status: 'fail',
       message: `${holds}, and the snapshot would overwrite ${conflicts.length > 1 ? 'them' : 'it'}.`,
-      fix: `Drop ${conflicts.length > 1 ? 'them' : 'it'} on the replica if nothing there is needed:\n${conflicts.map((name) => `DROP DATABASE ${quoteIdentifier(name)};`).join('\n')}\nor run again with --force to overwrite ${conflicts.length > 1 ? 'them' : 'it'}.`,
+      fix: `Drop ${conflicts.length > 1 ? 'them' : 'it'} on the replica if nothing there is needed:\n${conflicts.map((name) => `DROP DATABASE ${quoteIdentifier(name)};`).join('\n')}\nor run 'datain start --replace-databases' to have this one run drop ${conflicts.length > 1 ? 'them' : 'it'} and copy the source's again.`,
       offenders: conflicts,
     }
   },

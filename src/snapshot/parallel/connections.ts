@@ -1,4 +1,5 @@
 import mariadb, {type Connection} from 'mariadb'
+import {authOptions} from '../../lib/auth-plugins.js'
 import {connectionError, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
 import {registerSecret} from '../../lib/redact.js'
 // Before any copy connection exists: every LOAD DATA LOCAL of theirs goes through it.
@@ -21,6 +22,7 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
       user: address.user,
       password: address.password,
       ssl: address.tls ? {ca: address.tls.ca, rejectUnauthorized: address.tls.verify} : undefined,
+      ...authOptions(address.tls),
       connectTimeout: CONNECT_TIMEOUT_MS,
       multipleStatements: false,
       permitLocalInfile: role === 'replica',
