@@ -40,6 +40,11 @@ GRANT ALL ON *.* TO evil@''%'';;
 DROP DATABASE mysql;;
 SELECT ''';
 END`,
+  // Written by a latin1 client: its body is latin1 bytes, parsed as such.
+  `USE ${DBQ}`,
+  'SET NAMES latin1',
+  `CREATE PROCEDURE ${q('latin1 ñ')}() SELECT 'café ;;\nSET GLOBAL max_connections = 7', _utf8mb4'ü' AS \`é\``,
+  "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
   `CREATE DEFINER=CURRENT_USER FUNCTION ${DBQ}.${q("f'")}() RETURNS TEXT DETERMINISTIC RETURN CONCAT(';;\nSET GLOBAL max_connections = 7', " -- ", '/*!', "*/")`,
   `CREATE DEFINER='nobody'@'%' TRIGGER ${DBQ}.${q('tr;;')} BEFORE INSERT ON ${DBQ}.${q(TABLE)} FOR EACH ROW SET NEW.v = CONCAT(NEW.v, ';;\nSET GLOBAL max_connections = 7;;')`,
   `CREATE DEFINER=root@localhost EVENT ${DBQ}.${q('e;;')} ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE ENABLE COMMENT 'ENABLE;;' DO BEGIN SELECT ';;'; SELECT 'x;;
@@ -100,11 +105,11 @@ async function replicaWorld(): Promise<unknown> {
 /** Each object of `database` with its body's bytes as the server keeps them, and the body information_schema shows. */
 async function objects(server: Sandbox['source']['server'], database: string): Promise<unknown[]> {
   return server.query<unknown[]>(
-    `SELECT 'ROUTINE' AS k, name, HEX(body) AS raw, sql_mode AS mode, character_set_client AS cs FROM mysql.proc WHERE db = ?
-     UNION ALL SELECT 'EVENT', name, HEX(body), sql_mode, character_set_client FROM mysql.event WHERE db = ?
-     UNION ALL SELECT 'TRIGGER', TRIGGER_NAME, HEX(ACTION_STATEMENT), SQL_MODE, CHARACTER_SET_CLIENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
-     UNION ALL SELECT 'VIEW', TABLE_NAME, HEX(VIEW_DEFINITION), CHECK_OPTION, CHARACTER_SET_CLIENT FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?
-     UNION ALL SELECT CONCAT('TABLE ', TABLE_TYPE), TABLE_NAME, '', '', '' FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
+    `SELECT 'ROUTINE' AS k, name, HEX(body) AS raw, sql_mode AS mode, character_set_client AS cs, collation_connection AS cc FROM mysql.proc WHERE db = ?
+     UNION ALL SELECT 'EVENT', name, HEX(body), sql_mode, character_set_client, collation_connection FROM mysql.event WHERE db = ?
+     UNION ALL SELECT 'TRIGGER', TRIGGER_NAME, HEX(ACTION_STATEMENT), SQL_MODE, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
+     UNION ALL SELECT 'VIEW', TABLE_NAME, HEX(VIEW_DEFINITION), CHECK_OPTION, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?
+     UNION ALL SELECT CONCAT('TABLE ', TABLE_TYPE), TABLE_NAME, '', '', '', TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'
      ORDER BY 1, 2`,
     [database, database, database, database, database],
   )
@@ -129,7 +134,7 @@ describe.each(ENGINES)('objects a source account wrote to break the copy ($engin
 
     expect(await replicaWorld()).toEqual(before)
     const source = await objects(sandbox.source.server, DB)
-    expect(source).toHaveLength(9)
+    expect(source).toHaveLength(10)
     expect(await objects(sandbox.replica.server, DB)).toEqual(source)
     expect(await tableFingerprints(sandbox.replica.server, [DB])).toEqual(await tableFingerprints(sandbox.source.server, [DB]))
     // The replica's admin defines them all; the enabled event runs only on the source.

@@ -119,6 +119,9 @@ async function readObject(source: Connection, kind: ObjectType, database: string
  */
 export async function createObjects(replica: Connection, objects: SourceObject[]): Promise<ObjectsCreated> {
   const of = (kind: ObjectType) => objects.filter((o) => o.kind === kind)
+  // The connector encodes statements in the character set the server reports through session
+  // tracking; on a server whose default tracks nothing, a body would go in the wrong encoding.
+  await replica.query("SET SESSION session_track_system_variables = 'autocommit,character_set_client,character_set_connection,character_set_results,time_zone'")
   try {
     for (const o of [...of('PROCEDURE'), ...of('FUNCTION')]) await createObject(replica, o)
     let views = of('VIEW')
