@@ -162,7 +162,7 @@ async function whyOneStream(source: Connection, replica: Connection, databases: 
   if (!['1', 'ON'].includes(String(infile?.on_).toUpperCase())) {
     return 'the replica’s server parameter local_infile is OFF, so it refuses LOAD DATA LOCAL (turn it ON in the portal to copy with several threads)'
   }
-  // It copies tables, not SEQUENCE objects: mariadb-dump's stream carries them.
+  // It copies tables, not SEQUENCE objects: the single stream carries them (createSchema, copySequenceValues).
   if (databases.length === 0) return undefined
   const rows: Array<{name: string}> = await source.query(
     `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
