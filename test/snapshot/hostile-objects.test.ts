@@ -45,6 +45,11 @@ END`,
   'SET NAMES latin1',
   `CREATE PROCEDURE ${q('latin1 ñ')}() SELECT 'café ;;\nSET GLOBAL max_connections = 7', _utf8mb4'ü' AS \`é\``,
   "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
+  // Oracle mode: "…" names, a package and its body.
+  "SET SESSION sql_mode = 'ORACLE'",
+  `CREATE DEFINER="root"@"localhost" PACKAGE ${DBQ}."pkg;;" AS\n  FUNCTION f RETURN VARCHAR2;\nEND`,
+  `CREATE PACKAGE BODY ${DBQ}."pkg;;" AS\n  FUNCTION f RETURN VARCHAR2 AS BEGIN RETURN ';;' || '\nSET GLOBAL max_connections = 7'; END;\nEND`,
+  'SET SESSION sql_mode = DEFAULT',
   `CREATE DEFINER=CURRENT_USER FUNCTION ${DBQ}.${q("f'")}() RETURNS TEXT DETERMINISTIC RETURN CONCAT(';;\nSET GLOBAL max_connections = 7', " -- ", '/*!', "*/")`,
   `CREATE DEFINER='nobody'@'%' TRIGGER ${DBQ}.${q('tr;;')} BEFORE INSERT ON ${DBQ}.${q(TABLE)} FOR EACH ROW SET NEW.v = CONCAT(NEW.v, ';;\nSET GLOBAL max_connections = 7;;')`,
   `CREATE DEFINER=root@localhost EVENT ${DBQ}.${q('e;;')} ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE ENABLE COMMENT 'ENABLE;;' DO BEGIN SELECT ';;'; SELECT 'x;;
@@ -105,7 +110,7 @@ async function replicaWorld(): Promise<unknown> {
 /** Each object of `database` with its body's bytes as the server keeps them, and the body information_schema shows. */
 async function objects(server: Sandbox['source']['server'], database: string): Promise<unknown[]> {
   return server.query<unknown[]>(
-    `SELECT 'ROUTINE' AS k, name, HEX(body) AS raw, sql_mode AS mode, character_set_client AS cs, collation_connection AS cc FROM mysql.proc WHERE db = ?
+    `SELECT CONCAT('ROUTINE ', type) AS k, name, HEX(body) AS raw, sql_mode AS mode, character_set_client AS cs, collation_connection AS cc FROM mysql.proc WHERE db = ?
      UNION ALL SELECT 'EVENT', name, HEX(body), sql_mode, character_set_client, collation_connection FROM mysql.event WHERE db = ?
      UNION ALL SELECT 'TRIGGER', TRIGGER_NAME, HEX(ACTION_STATEMENT), SQL_MODE, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
      UNION ALL SELECT 'VIEW', TABLE_NAME, HEX(VIEW_DEFINITION), CHECK_OPTION, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?
@@ -134,7 +139,7 @@ describe.each(ENGINES)('objects a source account wrote to break the copy ($engin
 
     expect(await replicaWorld()).toEqual(before)
     const source = await objects(sandbox.source.server, DB)
-    expect(source).toHaveLength(10)
+    expect(source).toHaveLength(12)
     expect(await objects(sandbox.replica.server, DB)).toEqual(source)
     expect(await tableFingerprints(sandbox.replica.server, [DB])).toEqual(await tableFingerprints(sandbox.source.server, [DB]))
     // The replica's admin defines them all; the enabled event runs only on the source.

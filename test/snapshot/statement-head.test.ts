@@ -63,6 +63,15 @@ describe('the head of a SHOW CREATE statement', () => {
     expect(trigger.sql).toBe('CREATE /*!50017 */ /*!50003 TRIGGER d.`t` BEFORE INSERT ON x FOR EACH ROW SET @a = 1 */')
   })
 
+  it('reads heads written in ANSI_QUOTES and ORACLE mode, packages and their bodies', () => {
+    const lex = lexOptions('PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ORACLE')
+    const body = 'AS\n  FUNCTION f RETURN INT AS BEGIN RETURN 1; END;\nEND'
+    const pkg = (kind: 'PACKAGE' | 'PACKAGE BODY') => ({kind, database: 'd', name: 'p"k'})
+    expect(rewriteHead(`CREATE DEFINER="root"@"localhost" PACKAGE BODY "p""k" ${body}`, pkg('PACKAGE BODY'), lex).sql).toBe(`CREATE PACKAGE BODY "p""k" ${body}`)
+    expect(rewriteHead(`CREATE DEFINER="root"@"localhost" PACKAGE "p""k" ${body}`, pkg('PACKAGE'), lex).sql).toBe(`CREATE PACKAGE "p""k" ${body}`)
+    expect(() => rewriteHead(`CREATE PACKAGE BODY "p""k" ${body}`, pkg('PACKAGE'), lex)).toThrow(/names "BODY" instead/)
+  })
+
   it('makes an enabled event DISABLE ON SLAVE in its head only', () => {
     const event = (head: string) => rewriteHead(`CREATE DEFINER=\`a\`@\`%\` EVENT \`e\` ${head} DO BEGIN SELECT 'ENABLE'; ALTER EVENT e ENABLE; END`, {kind: 'EVENT', database: 'd', name: 'e'})
     expect(event("ON SCHEDULE EVERY 1 DAY STARTS '2024-01-01' ON COMPLETION PRESERVE ENABLE COMMENT 'ENABLE it'")).toEqual({

@@ -4,7 +4,7 @@ import {placeholders, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
 import {type ExpectedObject, rewriteHead} from './statement-head.js'
 import {lexOptions} from './tokens.js'
 
-export type ObjectType = 'PROCEDURE' | 'FUNCTION' | 'TRIGGER' | 'EVENT' | 'VIEW'
+export type ObjectType = 'PROCEDURE' | 'FUNCTION' | 'PACKAGE' | 'PACKAGE BODY' | 'TRIGGER' | 'EVENT' | 'VIEW'
 
 /** A routine, trigger, event or view of the source, read and checked, ready to be created on the replica. */
 export interface SourceObject extends ExpectedObject {
@@ -44,6 +44,14 @@ const SHAPES: Record<ObjectType, {statement: string; bodyQuery: string}> = {
     statement: 'Create Function',
     bodyQuery: "SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ?",
   },
+  PACKAGE: {
+    statement: 'Create Package',
+    bodyQuery: "SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'PACKAGE' AND ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ?",
+  },
+  'PACKAGE BODY': {
+    statement: 'Create Package Body',
+    bodyQuery: "SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'PACKAGE BODY' AND ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ?",
+  },
   TRIGGER: {statement: 'SQL Original Statement', bodyQuery: 'SELECT ACTION_STATEMENT AS body FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?'},
   EVENT: {statement: 'Create Event', bodyQuery: 'SELECT EVENT_DEFINITION AS body FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?'},
   VIEW: {statement: 'Create View', bodyQuery: 'SELECT VIEW_DEFINITION AS body FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?'},
@@ -62,7 +70,7 @@ export async function readObjects(source: Connection, databases: string[]): Prom
   const list = placeholders(databases.length)
   const listed = (await source.query(
     `SELECT ROUTINE_TYPE AS kind, ROUTINE_SCHEMA AS db, ROUTINE_NAME AS name, ROUTINE_DEFINITION AS body, 1 AS o1, '' AS o2, '' AS o3, 0 AS o4
-       FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION') AND ROUTINE_SCHEMA IN (${list})
+       FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION', 'PACKAGE', 'PACKAGE BODY') AND ROUTINE_SCHEMA IN (${list})
      UNION ALL SELECT 'EVENT', EVENT_SCHEMA, EVENT_NAME, EVENT_DEFINITION, 2, '', '', 0 FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (${list})
      UNION ALL SELECT 'VIEW', TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 3, '', '', 0 FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (${list})
      UNION ALL SELECT 'TRIGGER', TRIGGER_SCHEMA, TRIGGER_NAME, ACTION_STATEMENT, 4, EVENT_OBJECT_TABLE, CONCAT(ACTION_TIMING, EVENT_MANIPULATION), ACTION_ORDER
@@ -122,13 +130,18 @@ export async function createObjects(replica: Connection, objects: SourceObject[]
   // The connector encodes statements in the character set the server reports through session
   // tracking; on a server whose default tracks nothing, a body would go in the wrong encoding.
   await replica.query("SET SESSION session_track_system_variables = 'autocommit,character_set_client,character_set_connection,character_set_results,time_zone'")
+  const [session] = (await replica.query('SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS zone')) as Array<{mode: string; zone: string}>
+  // Between objects, and for datain's own queries (in ORACLE mode `body` is a reserved word), the session datain had.
+  const restore = () => replica.query('SET NAMES utf8mb4, SESSION sql_mode = ?, time_zone = ?', [session!.mode, session!.zone])
+  const createObject = (o: SourceObject) => createOne(replica, o, restore)
   try {
-    for (const o of [...of('PROCEDURE'), ...of('FUNCTION')]) await createObject(replica, o)
+    // A package body needs its package (Oracle mode's PACKAGE, 10.3+).
+    for (const o of [...of('PACKAGE'), ...of('PACKAGE BODY'), ...of('PROCEDURE'), ...of('FUNCTION')]) await createObject(o)
     let views = of('VIEW')
     while (views.length > 0) {
       const failed: Array<{view: SourceObject; error: unknown}> = []
       for (const view of views) {
-        await createObject(replica, view).catch((error: unknown) => {
+        await createObject(view).catch((error: unknown) => {
           // 1146: a view it selects from does not exist yet.
           if ((error as {cause?: {errno?: number}}).cause?.errno !== 1146) throw error
           failed.push({view, error})
@@ -137,12 +150,12 @@ export async function createObjects(replica: Connection, objects: SourceObject[]
       if (failed.length === views.length) throw failed[0]!.error
       views = failed.map((f) => f.view)
     }
-    for (const o of [...of('TRIGGER'), ...of('EVENT')]) await createObject(replica, o)
+    for (const o of [...of('TRIGGER'), ...of('EVENT')]) await createObject(o)
   } finally {
-    await replica.query("SET NAMES utf8mb4, SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = SYSTEM").catch(() => {})
+    await restore().catch(() => {})
   }
   return {
-    routines: of('PROCEDURE').length + of('FUNCTION').length,
+    routines: of('PROCEDURE').length + of('FUNCTION').length + of('PACKAGE').length + of('PACKAGE BODY').length,
     triggers: of('TRIGGER').length,
     events: of('EVENT').length,
     views: of('VIEW').length,
@@ -151,7 +164,7 @@ export async function createObjects(replica: Connection, objects: SourceObject[]
   }
 }
 
-async function createObject(replica: Connection, o: SourceObject): Promise<void> {
+async function createOne(replica: Connection, o: SourceObject, restore: () => Promise<unknown>): Promise<void> {
   const what = `the ${o.kind.toLowerCase()} ${o.database}.${o.name}`
   try {
     await replica.query(`USE ${quoteIdentifier(o.database)}`)
@@ -163,7 +176,7 @@ async function createObject(replica: Connection, o: SourceObject): Promise<void>
       o.timeZone ?? 'SYSTEM',
     ])
     await replica.query(o.sql)
-    await replica.query('SET NAMES utf8mb4')
+    await restore()
   } catch (error) {
     throw new DatainError(`Creating ${what} on the replica failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_LOAD', exit: ExitCode.failed, cause: error})
   }

@@ -1,7 +1,7 @@
 import {DatainError, ExitCode} from '../../lib/errors.js'
 import {type LexOptions, type Token, tokenize, unquote} from './tokens.js'
 
-export type ObjectKind = 'PROCEDURE' | 'FUNCTION' | 'TRIGGER' | 'EVENT' | 'VIEW' | 'TABLE' | 'SEQUENCE' | 'DATABASE'
+export type ObjectKind = 'PROCEDURE' | 'FUNCTION' | 'PACKAGE' | 'PACKAGE BODY' | 'TRIGGER' | 'EVENT' | 'VIEW' | 'TABLE' | 'SEQUENCE' | 'DATABASE'
 
 /** What datain asked SHOW CREATE for: the answer must create exactly this. */
 export interface ExpectedObject {
@@ -20,7 +20,7 @@ export interface RewrittenStatement {
 }
 
 /** Kinds whose names the server compares without regard to case. */
-const CASELESS = new Set<ObjectKind>(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT'])
+const CASELESS = new Set<ObjectKind>(['PROCEDURE', 'FUNCTION', 'PACKAGE', 'PACKAGE BODY', 'TRIGGER', 'EVENT'])
 /** Kinds whose statement has no compound body: a `;` in them can only start a second statement. */
 const SIMPLE = new Set<ObjectKind>(['VIEW', 'TABLE', 'SEQUENCE', 'DATABASE'])
 /** Kinds that SHOW CREATE never writes with OR REPLACE, where it would drop what exists. */
@@ -66,7 +66,7 @@ export function rewriteHead(sql: string, expected: ExpectedObject, lex: LexOptio
       // CREATE AGGREGATE FUNCTION
     } else break
   }
-  if (!take(expected.kind)) return refuse(`it creates ${word(tokens[at]) ?? JSON.stringify(text(tokens[at]).slice(0, 40))}, not a ${expected.kind}`)
+  if (!expected.kind.split(' ').every((w) => take(w))) return refuse(`it creates ${word(tokens[at]) ?? JSON.stringify(text(tokens[at]).slice(0, 40))}, not a ${expected.kind}`)
   if (take('IF') && !(take('NOT') && take('EXISTS'))) return refuse('its IF NOT EXISTS is malformed')
 
   const name = nameAt(sql, tokens, at, lex)
