@@ -184,8 +184,8 @@ async function createOne(replica: Connection, o: SourceObject, restore: () => Pr
   const [row] = (await replica.query(SHAPES[o.kind].bodyQuery, [o.database, o.name])) as Array<{body: string | null}>
   if (row?.body !== o.body) {
     throw new DatainError(
-      `${what[0]!.toUpperCase()}${what.slice(1)} was created on the replica with a body that differs from the source's. datain leaves it for you to look at; ` +
-        'the copy is not complete. Compare SHOW CREATE on both servers, then run datain start again.',
+      `${what[0]!.toUpperCase()}${what.slice(1)} was created on the replica with a body that differs from the source's, so the copy stopped there. ` +
+        "Compare SHOW CREATE on both servers (a character set the replica lacks?), then run 'datain start' again: it drops what this copy created and copies afresh.",
       {code: 'E_SNAPSHOT_OBJECT_DIFFERS', exit: ExitCode.failed},
     )
   }
