@@ -359,7 +359,7 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
     expect(kept).toEqual({id: 42})
   })
 
-  it('fails with the loader’s own words when the replica refuses a statement; the rerun copies afresh', async () => {
+  it('fails with the replica’s own words when it refuses an object; the rerun copies afresh', async () => {
     await dropOnReplica('shop', 'bench')
     const admin = `'${sandbox.replica.user}'@'%'`
     // The function comes after shop's rows: the load fails in the middle of the copy.
