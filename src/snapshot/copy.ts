@@ -2,7 +2,7 @@ import {pipeline} from 'node:stream/promises'
 import {describeClientTool, interruptedError, type RunningClientTool, startClientTool} from '../lib/child-process.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import type {ServerAddress} from '../lib/mariadb.js'
-import {type DumpCoordinates, type DumpRewrites, DumpTransform} from './dump-transform.js'
+import {type DumpCoordinates, DumpTransform} from './dump-transform.js'
 
 /**
  * mariadb-dump's options, and why:
@@ -12,21 +12,27 @@ import {type DumpCoordinates, type DumpRewrites, DumpTransform} from './dump-tra
  *   comments (=1 would write a live CHANGE MASTER / SET GLOBAL gtid_slave_pos, error 1227 on Azure).
  *   MariaDB takes them from the snapshot itself (`binlog_snapshot_file/position`, then
  *   `BINLOG_GTID_POS()`), without FLUSH TABLES WITH READ LOCK.
- * - `--routines --events --triggers`: the programmable objects come along (the first two are off by default).
+ * - rows only (`--no-create-info --no-create-db --skip-routines --skip-events --skip-triggers`):
+ *   databases, tables and sequences are created before through the connector, routines, triggers,
+ *   events and views after, one checked statement at a time (see createSchema and
+ *   objects/copy-objects.ts). A dump carries them as text whose statements the `mariadb` client
+ *   splits by delimiters, which a body can fool. 10.11 writes no view and no sequence value then.
  * - `--hex-blob`: binary columns as 0x… literals, independent of character sets.
  * - `--quick`: rows streamed from the server one by one, never a whole table in mariadb-dump's memory.
  * - `--default-character-set=utf8mb4`, `--max-allowed-packet=1G`: any text, any row the server holds.
  * - `--comments`: the default, said explicitly against a `[mysqldump] compact` in a global my.cnf: the
  *   coordinates and the closing `-- Dump completed` are comments.
- * - `--databases`: each database with its CREATE DATABASE and USE, names quoted by the tool.
+ * - `--databases`: each database with its USE, names quoted by the tool.
  */
 export const DUMP_OPTIONS = [
   '--single-transaction',
   '--master-data=2',
   '--gtid',
-  '--routines',
-  '--events',
-  '--triggers',
+  '--no-create-info',
+  '--no-create-db',
+  '--skip-routines',
+  '--skip-events',
+  '--skip-triggers',
   '--hex-blob',
   '--quick',
   '--default-character-set=utf8mb4',
@@ -37,9 +43,10 @@ export const DUMP_OPTIONS = [
 /**
  * The `mariadb` client's options for loading: `--binary-mode` keeps data bytes as they are (no
  * `\r\n` translation, NUL allowed) and client commands other than DELIMITER off; no `--force`, so
- * the first error stops the load.
+ * the first error stops the load; `--local-infile=0`, so that no statement it runs can read a file
+ * of this machine (LOAD DATA LOCAL).
  */
-export const LOAD_OPTIONS = ['--binary-mode', '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G'] as const
+export const LOAD_OPTIONS = ['--binary-mode', '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G', '--local-infile=0'] as const
 
 export function dumpArgs(databases: string[]): string[] {
   // `--` ends the options: a database name starting with `-` stays a name.
@@ -79,7 +86,6 @@ export interface CopyResult {
   bytes: number
   rows: number
   seconds: number
-  rewrites: DumpRewrites
 }
 
 /** The two command lines of the copy, for `--dry-run` (password masked, through the options file). */
@@ -181,7 +187,6 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
             bytes: transform.bytes,
             rows: transform.rows,
             seconds: (Date.now() - started) / 1000,
-            rewrites: transform.rewrites,
           }
         }
       }

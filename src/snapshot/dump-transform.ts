@@ -1,4 +1,5 @@
 import {Transform, type TransformCallback} from 'node:stream'
+import {DatainError, ExitCode} from '../lib/errors.js'
 
 /** The source's binary log coordinates of the snapshot, as mariadb-dump --master-data writes them. */
 export interface DumpCoordinates {
@@ -8,80 +9,57 @@ export interface DumpCoordinates {
   gtidPosition?: string
 }
 
-/** What the transform changed, counted. */
-export interface DumpRewrites {
-  /** DEFINER clauses removed (routines, views, triggers, events). */
-  definers: number
-  /** Statements that need SUPER, removed (live CHANGE MASTER, SET GLOBAL…, SQL_LOG_BIN…). */
-  superStatements: number
-  /** Events made `DISABLE ON SLAVE`. */
-  eventsDisabledOnSlave: number
-}
-
-/** Lines longer than this that the transform would buffer are passed through unchanged instead. */
-const MAX_BUFFERED_LINE = 16 * 1024 * 1024
-/** Bytes enough to tell a data line (`INSERT INTO`, `REPLACE INTO`) from the rest. */
-const CLASSIFY_BYTES = 16
+/** No statement or comment of a data-only dump, other than its INSERTs, is anywhere near this long. */
+const MAX_GATHERED = 1024 * 1024
+/** Bytes enough to tell an INSERT from the rest: `INSERT INTO \``. */
+const CLASSIFY_BYTES = 13
 
 const NL = 0x0a
 const SEMICOLON = 0x3b
 const BACKSLASH = 0x5c
-const QUOTES = new Set([0x27, 0x22, 0x60]) // ' " `
+const BACKTICK = 0x60
+const QUOTES = new Set([0x27, 0x22, BACKTICK]) // ' " `
 const OPEN = 0x28
 const CLOSE = 0x29
 const COMMA = 0x2c
+const SLASH = 0x2f
+const WHITE = new Set([0x20, 0x09, 0x0d, NL])
 
-// Accounts as mariadb-dump and MySQL's mysqldump write them: `user`@`host` with doubled backticks,
-// 'user'@'host', bare words, a role without host, CURRENT_USER. The text is latin1 (one char per
-// byte), so a UTF-8 name is a run of \x80-\xff chars.
-const PART = String.raw`(?:\`(?:[^\`]|\`\`)*\`|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|[\w$.%\x80-\xff-]+)`
-const DEFINER = String.raw`DEFINER\s*=\s*(?:CURRENT_USER(?:\s*\(\s*\))?|${PART}(?:\s*@\s*${PART})?)`
-
-const DEFINER_FORMS: RegExp[] = [
-  // Routines (and views in SHOW CREATE form): CREATE DEFINER=`u`@`h` FUNCTION …
-  new RegExp(String.raw`^(CREATE\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?)${DEFINER}\s+`, 'i'),
-  // Views: /*!50013 DEFINER=`u`@`h` SQL SECURITY DEFINER */
-  new RegExp(String.raw`^(\/\*!\d+\s+)${DEFINER}\s+(?=SQL\s+SECURITY\b)`, 'i'),
-  // Triggers and events: /*!50003 CREATE*/ /*!50017 DEFINER=`u`@`h`*/ /*!50003 TRIGGER …, /*!50106 CREATE*/ /*!50117 DEFINER=…*/ /*!50106 EVENT …
-  new RegExp(String.raw`^(\/\*!\d+\s+CREATE\s*\*\/\s*)\/\*!\d+\s+${DEFINER}\s*\*\/\s*`, 'i'),
+// The text is latin1 (one char per byte): a name is any run of bytes, backticks doubled.
+const NAME = '`((?:[^`]|``)+)`'
+/**
+ * Every statement other than INSERT that mariadb-dump writes for a data-only dump
+ * (--no-create-info --no-create-db --skip-routines --skip-events --skip-triggers --master-data=2).
+ */
+const DATA_ONLY_STATEMENTS: RegExp[] = [
+  /^\/\*M!999999\\- enable the sandbox mode \*\/ ?$/,
+  // Session settings saved, set and restored: /*!40101 SET NAMES utf8mb4 */; … never SET GLOBAL.
+  /^\/\*M?!\d{5,6} SET (?!GLOBAL\b|@@GLOBAL\b)[^;]*\*\/;$/i,
+  new RegExp(`^USE ${NAME};$`),
+  new RegExp(`^LOCK TABLES ${NAME} WRITE;$`),
+  /^UNLOCK TABLES;$/,
+  new RegExp(`^/\\*!40000 ALTER TABLE ${NAME} (?:DISABLE|ENABLE) KEYS \\*/;$`),
 ]
+const INSERT = /^INSERT INTO `/
 
-const IDENT = String.raw`(?:\`(?:[^\`]|\`\`)*\`|[\w$\x80-\xff]+)`
-const EVENT_HEAD = new RegExp(String.raw`^(?:\/\*!\d+\s+CREATE\s*\*\/\s*\/\*!\d+\s+|CREATE\s+)EVENT\s+(?:IF\s+NOT\s+EXISTS\s+)?${IDENT}(?:\s*\.\s*${IDENT})?`, 'i')
-const EVENT_ENABLED = /\bON\s+COMPLETION\s+(NOT\s+)?PRESERVE\s+ENABLE\b/i
-
-// Statements a server admin without SUPER cannot run (1227 on Azure), in plain or /*!NNNNN …*/ form.
-const NEEDS_SUPER =
-  /^(?:\/\*!\d*\s*)?(?:SET\s+(?:GLOBAL\s|@@GLOBAL\.)|SET\s+(?:SESSION\s+|@@SESSION\.|@@)?SQL_LOG_BIN\s*=|CHANGE\s+MASTER\b|(?:START|STOP|RESET)\s+(?:ALL\s+)?(?:SLAVES?|REPLICAS?|MASTER)\b)/i
-
-const FILE_POSITION = /^(?:--\s*)?CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[^'\\]|\\.)*)'\s*,\s*MASTER_LOG_POS\s*=\s*(\d+)/i
-const GTID_POSITION = /^(?:--\s*)?SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
-const DELIMITER = /^DELIMITER\s+(\S+)/i
-const DATA_LINE = /^(?:INSERT|REPLACE)\s/i
-const DUMPING_DATA = /^-- Dumping data for table `((?:[^`]|``)*)`/
-const CURRENT_DATABASE = /^(?:-- Current Database: |USE )`((?:[^`]|``)*)`/
+const FILE_POSITION = /^--\s*CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[^'\\]|\\.)*)'\s*,\s*MASTER_LOG_POS\s*=\s*(\d+)/i
+const GTID_POSITION = /^--\s*SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
 
 /**
- * Rewrites mariadb-dump's output on the fly for a replica whose admin has no SUPER (Azure Database
- * for MariaDB), and reads the snapshot's coordinates out of it:
+ * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it: the
+ * snapshot's coordinates from the comments of `--master-data=2 --gtid`, row tuples counted, the
+ * table being copied, and whether the dump ended with its closing comment.
  *
- * - the binlog file/position and GTID of `--master-data=2 --gtid`, from their comments;
- * - DEFINER clauses removed wherever mariadb-dump writes them, so the replica's admin becomes the
- *   definer (error 1227 otherwise);
- * - statements that need SUPER dropped (`SET GLOBAL …`, `SET @@GLOBAL.GTID_PURGED`, `SQL_LOG_BIN`,
- *   a live `CHANGE MASTER`, `START/STOP SLAVE`), also over several lines;
- * - events made `DISABLE ON SLAVE`, so that they run on the source only and reach the replica
- *   through replication.
- *
- * Works on bytes, line by line: a line that may need rewriting is gathered whole (they are short:
- * DDL, comments, SET), decoded as latin1 so any byte survives, and re-encoded only when changed.
- * Data (`INSERT …` up to its `;`, over any number of lines) streams through as it comes, never
- * gathered, while a small quote-aware scanner counts its row tuples. Chunk boundaries may fall
- * anywhere, inside a line, a DEFINER or a UTF-8 character.
+ * It lets through only what such a dump holds: comments, INSERTs, and the few statements of
+ * DATA_ONLY_STATEMENTS (session SETs, USE, LOCK/UNLOCK TABLES, ALTER TABLE … KEYS). Anything else
+ * at the top level is refused (E_SNAPSHOT_UNEXPECTED) before the loader sees it: a dump of this
+ * shape can only hold something else if mariadb-dump or the source misbehaves, and datain does not
+ * run what it did not expect. Statements are split by a scanner that knows quotes and backticks, so
+ * a name holding a newline or `;` is one statement. INSERTs stream through as they come, never
+ * gathered; chunk boundaries may fall anywhere.
  */
 export class DumpTransform extends Transform {
   readonly coordinates: DumpCoordinates = {}
-  readonly rewrites: DumpRewrites = {definers: 0, superStatements: 0, eventsDisabledOnSlave: 0}
   /** Bytes read from the dump. */
   bytes = 0
   /** Row tuples of the INSERTs seen so far. */
@@ -92,21 +70,16 @@ export class DumpTransform extends Transform {
   completed = false
 
   private database?: string
-  private delimiter = ';'
-  // The current line: undecided (its head gathered until it can be classified), gathered whole, or streamed.
-  private mode: 'start' | 'gather' | 'stream' | 'raw' = 'start'
+  // Between statements; in a comment line; gathering a statement; streaming an INSERT.
+  private mode: 'between' | 'comment' | 'statement' | 'insert' = 'between'
   private pending: Buffer[] = []
   private pendingLength = 0
-  // Inside a statement that is being dropped, until the line that ends it.
-  private dropping = false
-  // Whether the next line begins a statement (and not the body of one).
-  private atStatementStart = true
-  // Data scanner state, across lines and chunks.
+  // Quote-aware scanner state, across chunks, for statements and INSERTs alike.
   private quote = 0
   private escaped = false
   private depth = 0
   private lastSignificant = 0
-  private statementEnded = false
+  private classified = false
   private out: Buffer[] = []
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -122,12 +95,9 @@ export class DumpTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      if (this.pendingLength > 0) {
-        // A last line without a newline.
-        const line = this.takePending()
-        if (this.mode === 'gather' || this.mode === 'start') this.processLine(line)
-        else this.emit_(line)
-      }
+      if (this.mode === 'comment') this.endComment()
+      // A dump cut short is reported as such (E_SNAPSHOT_TRUNCATED) by its caller; text after its end is not.
+      else if (this.mode === 'statement' && this.completed) this.endStatement()
       this.flushOut()
       callback()
     } catch (error) {
@@ -138,193 +108,136 @@ export class DumpTransform extends Transform {
   private consume(chunk: Buffer): void {
     let at = 0
     while (at < chunk.length) {
-      if (this.mode === 'stream') {
-        at = this.scanData(chunk, at)
-        continue
-      }
-      if (this.mode === 'raw') {
+      if (this.mode === 'between') {
+        const start = at
+        while (at < chunk.length && WHITE.has(chunk[at]!)) at++
+        this.emit_(chunk.subarray(start, at))
+        if (at === chunk.length) return
+        this.mode = chunk[at] === 0x2d ? 'comment' : 'statement'
+        this.resetScanner()
+        this.classified = false
+      } else if (this.mode === 'comment') {
         const nl = chunk.indexOf(NL, at)
-        const end = nl < 0 ? chunk.length : nl + 1
-        this.emit_(chunk.subarray(at, end))
-        if (nl >= 0) this.mode = 'start'
+        const end = nl < 0 ? chunk.length : nl
+        this.gather(chunk.subarray(at, end))
         at = end
-        continue
-      }
-      const nl = chunk.indexOf(NL, at)
-      const end = nl < 0 ? chunk.length : nl + 1
-      this.pending.push(chunk.subarray(at, end))
-      this.pendingLength += end - at
-      at = end
-      if (this.mode === 'start') {
-        if (this.pendingLength < CLASSIFY_BYTES && nl < 0) continue
-        const head = Buffer.concat(this.pending, Math.min(this.pendingLength, CLASSIFY_BYTES)).toString('latin1')
-        if (this.atStatementStart && !this.dropping && this.delimiter === ';' && DATA_LINE.test(head)) {
-          // Data: scan what was gathered, then stream the rest of the statement.
-          this.mode = 'stream'
-          this.resetScanner()
-          const gathered = this.takePending()
-          const used = this.scanData(gathered, 0)
-          // The statement may end within the gathered bytes, the line too: go on with what follows.
-          if (used < gathered.length) this.consume(gathered.subarray(used))
-          continue
-        }
-        this.mode = 'gather'
-      }
-      if (nl >= 0) {
-        this.mode = 'start'
-        this.processLine(this.takePending())
-      } else if (this.pendingLength > MAX_BUFFERED_LINE) {
-        // Nothing datain rewrites is this long: let it through as it is.
-        this.emit_(this.takePending())
-        this.mode = 'raw'
+        if (nl >= 0) this.endComment()
+      } else if (this.mode === 'insert') {
+        at = this.insertPart(chunk, at)
+      } else {
+        at = this.scanStatement(chunk, at)
       }
     }
   }
 
+  /** Gathers a statement up to its end, or streams it once it shows itself an INSERT. */
+  private scanStatement(chunk: Buffer, at: number): number {
+    if (this.classified) return this.statementPart(chunk, at)
+    const end = Math.min(chunk.length, at + CLASSIFY_BYTES - this.pendingLength)
+    this.gather(chunk.subarray(at, end))
+    if (this.pendingLength < CLASSIFY_BYTES && end === chunk.length) return end
+    this.classified = true
+    const head = this.takePending()
+    if (INSERT.test(head.toString('latin1'))) this.mode = 'insert'
+    const used = this.mode === 'insert' ? this.insertPart(head, 0) : this.statementPart(head, 0)
+    // The statement may end within its first bytes: what follows them comes next.
+    if (used < head.length) this.consume(head.subarray(used))
+    return end
+  }
+
+  private statementPart(chunk: Buffer, at: number): number {
+    const {end, ended} = this.scan(chunk, at, false)
+    this.gather(chunk.subarray(at, end))
+    if (ended) this.endStatement()
+    return end
+  }
+
+  private insertPart(chunk: Buffer, at: number): number {
+    const {end, ended} = this.scan(chunk, at, true)
+    this.emit_(chunk.subarray(at, end))
+    if (ended) this.mode = 'between'
+    return end
+  }
+
   /**
-   * Passes data through from `at`, counting row tuples: a `(` at depth 0, outside quotes, right after
-   * `VALUES` or a `,`. Returns where it stopped: the end of the chunk, or just past the newline that
-   * ends the line holding the statement's final `;` (then the next line is classified afresh).
+   * Scans from `at` for the end of the statement: a `;` outside quotes and parentheses (or, for
+   * the sandbox-mode line, which has none, the end of its line). In an INSERT it counts row
+   * tuples: a `(` at depth 0 right after `VALUES` or a `,`. Stops at the end of the chunk or just
+   * past the statement's end.
    */
-  private scanData(chunk: Buffer, at: number): number {
+  private scan(chunk: Buffer, at: number, insert: boolean): {end: number; ended: boolean} {
     let i = at
-    const n = chunk.length
-    let quote = this.quote
-    let escaped = this.escaped
-    let depth = this.depth
-    let last = this.lastSignificant
-    let ended = this.statementEnded
+    let {quote, escaped, depth, lastSignificant: last} = this
     let rows = 0
-    for (; i < n; i++) {
+    let ended = false
+    for (; i < chunk.length; i++) {
       const c = chunk[i]!
       if (quote !== 0) {
         if (escaped) escaped = false
-        else if (c === BACKSLASH && quote !== 0x60) escaped = true
+        else if (c === BACKSLASH && quote !== BACKTICK) escaped = true
         else if (c === quote) {
           quote = 0
           last = c
         }
         continue
       }
-      if (c === NL) {
-        if (ended) {
-          i++
-          this.mode = 'start'
-          this.atStatementStart = true
-          break
-        }
-        continue
+      if (c === NL && !insert && depth === 0 && last === SLASH) {
+        // `… */` and a newline without `;`: the sandbox-mode line, checked whole in endStatement.
+        ended = true
+        i++
+        break
       }
-      if (c === 0x20 || c === 0x09 || c === 0x0d) continue
+      if (WHITE.has(c)) continue
       if (QUOTES.has(c)) quote = c
       else if (c === OPEN) {
         if (depth === 0 && (last === COMMA || last === 0x53 || last === 0x73)) rows++
         depth++
       } else if (c === CLOSE) depth = Math.max(0, depth - 1)
-      else if (c === SEMICOLON && depth === 0) ended = true
+      else if (c === SEMICOLON && depth === 0) {
+        ended = true
+        i++
+        break
+      }
       last = c
     }
     this.quote = quote
     this.escaped = escaped
     this.depth = depth
     this.lastSignificant = last
-    this.statementEnded = ended
     this.rows += rows
-    this.emit_(chunk.subarray(at, i))
-    return i
+    return {end: i, ended}
   }
 
-  private resetScanner(): void {
-    this.quote = 0
-    this.escaped = false
-    this.depth = 0
-    this.lastSignificant = 0
-    this.statementEnded = false
+  private endStatement(): void {
+    const statement = this.takePending()
+    const text = statement.toString('latin1').trimEnd()
+    this.mode = 'between'
+    if (text === '') return
+    if (!DATA_ONLY_STATEMENTS.some((form) => form.test(text))) this.refuse(text)
+    const use = new RegExp(`^USE ${NAME};$`).exec(text)
+    if (use) this.database = identifier(use[1]!)
+    const lock = new RegExp(`^LOCK TABLES ${NAME} WRITE;$`).exec(text)
+    if (lock) this.table = this.database ? `${this.database}.${identifier(lock[1]!)}` : identifier(lock[1]!)
+    this.emit_(statement)
   }
 
-  /** One whole line that is not data. */
-  private processLine(line: Buffer): void {
+  private endComment(): void {
+    const line = this.takePending()
+    this.mode = 'between'
     const text = line.toString('latin1')
-    const body = text.replace(/\r?\n$/, '')
-    const ending = text.slice(body.length)
-
-    if (this.dropping) {
-      this.dropping = !this.endsStatement(body)
-      this.atStatementStart = !this.dropping
-      this.emit_(Buffer.from(`-- datain: removed (needs SUPER): …${ending}`, 'latin1'))
-      return
-    }
-    // Blank lines and comments between statements change nothing; inside a routine, trigger or
-    // event body (after its first line) every line is the user's text, left as it is.
-    if (body.trim() === '' || body.startsWith('--')) {
-      if (this.atStatementStart && body.startsWith('--')) this.readComment(body)
-      this.emit_(line)
-      return
-    }
-    if (!this.atStatementStart) {
-      this.atStatementStart = this.endsStatement(body)
-      // A view's DEFINER has a line of its own, the second of its CREATE (always at top level).
-      const rewritten = this.delimiter === ';' && body.startsWith('/*!') ? this.rewriteCreate(body) : body
-      this.emit_(rewritten === body ? line : Buffer.from(rewritten + ending, 'latin1'))
-      return
-    }
-
-    const delimiter = DELIMITER.exec(body)
-    if (delimiter) {
-      this.delimiter = delimiter[1]!
-      this.emit_(line)
-      return
-    }
-    this.atStatementStart = this.endsStatement(body)
-    const database = CURRENT_DATABASE.exec(body)
-    if (database) this.database = identifier(database[1]!)
-
-    if (NEEDS_SUPER.test(body)) {
-      this.readCoordinates(body)
-      this.rewrites.superStatements++
-      this.dropping = !this.atStatementStart
-      this.emit_(Buffer.from(`-- datain: removed (needs SUPER): ${body.slice(0, 60).replaceAll('*/', '* /')}${body.length > 60 ? '…' : ''}${ending}`, 'latin1'))
-      return
-    }
-    if (/^(?:CREATE|\/\*!)/i.test(body)) {
-      const rewritten = this.rewriteCreate(body)
-      if (rewritten !== body) {
-        this.emit_(Buffer.from(rewritten + ending, 'latin1'))
-        return
-      }
-    }
+    if (!/^--(?:[ \t\r]|$)/.test(text)) this.refuse(text)
+    this.readCoordinates(text)
+    if (text.startsWith('-- Dump completed')) this.completed = true
     this.emit_(line)
   }
 
-  private rewriteCreate(body: string): string {
-    let text = body
-    for (const form of DEFINER_FORMS) {
-      const next = text.replace(form, '$1')
-      if (next !== text) {
-        this.rewrites.definers++
-        text = next
-        break
-      }
-    }
-    const head = EVENT_HEAD.exec(text)
-    if (head) {
-      const rest = text.slice(head[0].length)
-      const disabled = rest.replace(EVENT_ENABLED, (_m, not: string | undefined) => `ON COMPLETION ${not ? 'NOT ' : ''}PRESERVE DISABLE ON SLAVE`)
-      if (disabled !== rest) {
-        this.rewrites.eventsDisabledOnSlave++
-        text = head[0] + disabled
-      }
-    }
-    return text
-  }
-
-  private readComment(body: string): void {
-    this.readCoordinates(body)
-    const database = CURRENT_DATABASE.exec(body)
-    if (database) this.database = identifier(database[1]!)
-    const table = DUMPING_DATA.exec(body)
-    if (table) this.table = this.database ? `${this.database}.${identifier(table[1]!)}` : identifier(table[1]!)
-    if (body.startsWith('-- Dump completed')) this.completed = true
+  private refuse(text: string): never {
+    const shown = Buffer.from(text.slice(0, 80), 'latin1').toString('utf8').replace(/\s+/g, ' ')
+    throw new DatainError(
+      `mariadb-dump wrote something a dump of rows does not hold (${JSON.stringify(shown)}${text.length > 80 ? '…' : ''}), so datain stopped the copy before the replica ran it. ` +
+        "Check that the mariadb-dump datain runs is MariaDB's, of the source's version or later, then run datain start again.",
+      {code: 'E_SNAPSHOT_UNEXPECTED', exit: ExitCode.failed},
+    )
   }
 
   private readCoordinates(body: string): void {
@@ -339,15 +252,25 @@ export class DumpTransform extends Transform {
     if (gtid && this.coordinates.gtidPosition === undefined) this.coordinates.gtidPosition = gtid[1]!
   }
 
-  private endsStatement(body: string): boolean {
-    return body.trimEnd().endsWith(this.delimiter)
+  private resetScanner(): void {
+    this.quote = 0
+    this.escaped = false
+    this.depth = 0
+    this.lastSignificant = 0
+  }
+
+  private gather(buffer: Buffer): void {
+    if (buffer.length === 0) return
+    this.pending.push(buffer)
+    this.pendingLength += buffer.length
+    if (this.pendingLength > MAX_GATHERED) this.refuse(Buffer.concat(this.pending).toString('latin1'))
   }
 
   private takePending(): Buffer {
-    const line = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength)
+    const gathered = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength)
     this.pending = []
     this.pendingLength = 0
-    return line
+    return gathered
   }
 
   private emit_(buffer: Buffer): void {

@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../lib/child-process.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {connectTo} from '../lib/mariadb.js'
 import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
 import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
 import {placeholders, quoteIdentifier} from '../lib/sql.js'
@@ -9,7 +10,8 @@ import type {PlannedAction, StepContext, StepOutput} from '../steps/step.js'
 import {describeCopy, formatBytes, formatDuration, formatProgress, streamCopy} from './copy.js'
 import type {SnapshotPoint} from './parallel/consistent-snapshot.js'
 import {type CopyRecord, defaultThreads, parallelCopy} from './parallel/parallel-copy.js'
-import {describeObjects} from './parallel/schema.js'
+import {createObjects, readObjects} from './objects/copy-objects.js'
+import {copySequenceValues, createSchema} from './parallel/schema.js'
 
 /** The snapshot step's output, kept in the checkpoint: the link step starts replication from these coordinates. */
 export interface SnapshotOutput extends StepOutput {
@@ -35,6 +37,10 @@ export interface SnapshotOutput extends StepOutput {
   writesHeldMs?: number
   /** On a resumed parallel copy: the parts an earlier run loaded that still matched the source, and those loaded again. */
   resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
+  /** DEFINER clauses removed from the routines, triggers, events and views (the replica's admin defines them). */
+  definersRemoved?: number
+  /** Events made DISABLE ON SLAVE: they run on the source, and what they do replicates. */
+  eventsDisabledOnSlave?: number
 }
 
 const TRUST = 'log_bin_trust_function_creators'
@@ -110,6 +116,12 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
       `${copy.threads === undefined ? '' : ` with ${copy.threads} thread${copy.threads === 1 ? '' : 's'}`}; ` +
       `source position ${binlogFile}:${binlogPosition}${gtidPosition ? `, GTID ${gtidPosition}` : ''}${held}.`,
   )
+  if (copy.definersRemoved > 0 || copy.eventsDisabledOnSlave > 0) {
+    ctx.ui.info(
+      `Routines, triggers, events and views: ${copy.definersRemoved} DEFINER clause${copy.definersRemoved === 1 ? '' : 's'} removed (the replica's admin defines them), ` +
+        `${copy.eventsDisabledOnSlave} event${copy.eventsDisabledOnSlave === 1 ? '' : 's'} made DISABLE ON SLAVE.`,
+    )
+  }
   return {
     databases,
     createdDatabases,
@@ -124,6 +136,8 @@ export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
     ...(copy.threads === undefined ? {} : {threads: copy.threads}),
     ...(copy.snapshotMethod === undefined ? {} : {snapshotMethod: copy.snapshotMethod, writesHeldMs: copy.writesHeldMs}),
     ...(copy.resumed ? {resumed: copy.resumed} : {}),
+    definersRemoved: copy.definersRemoved,
+    eventsDisabledOnSlave: copy.eventsDisabledOnSlave,
   }
 }
 
@@ -137,6 +151,8 @@ interface EngineResult {
   snapshotMethod?: SnapshotPoint['method']
   writesHeldMs?: number
   resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
+  definersRemoved: number
+  eventsDisabledOnSlave: number
 }
 
 /** Why the parallel copy cannot do this copy (the single stream then does it), or undefined. */
@@ -146,7 +162,7 @@ async function whyOneStream(source: Connection, replica: Connection, databases: 
   if (!['1', 'ON'].includes(String(infile?.on_).toUpperCase())) {
     return 'the replica’s server parameter local_infile is OFF, so it refuses LOAD DATA LOCAL (turn it ON in the portal to copy with several threads)'
   }
-  // It copies tables, not SEQUENCE objects: mariadb-dump's stream carries them.
+  // It copies tables, not SEQUENCE objects: the single stream carries them (createSchema, copySequenceValues).
   if (databases.length === 0) return undefined
   const rows: Array<{name: string}> = await source.query(
     `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
@@ -155,22 +171,43 @@ async function whyOneStream(source: Connection, replica: Connection, databases: 
   return rows.length > 0 ? `the parallel copy does not carry sequences (${rows.map((r) => r.name).join(', ')})` : undefined
 }
 
-/** `--parallel 1`: mariadb-dump --single-transaction piped through the transform into mariadb. */
+/**
+ * `--parallel 1`: the databases, tables and sequences created through the connector, then the rows
+ * as mariadb-dump --single-transaction writes them (data only) piped into mariadb, then the
+ * sequences' values, then the routines, triggers, events and views (read before the rows, as close
+ * to the snapshot as this copy gets), one checked statement at a time.
+ */
 async function copyStreamed(ctx: StepContext, databases: string[], estimatedRows: number, onProgress: (p: Parameters<typeof formatProgress>[0]) => void): Promise<EngineResult> {
-  const result = await streamCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, signal: ctx.signal, estimatedRows, onProgress})
-  const {binlogFile, binlogPosition} = result.coordinates
-  let gtidPosition = result.coordinates.gtidPosition
-  if (gtidPosition === undefined) {
-    if (ctx.settings.gtid) {
-      throw new DatainError(
-        'mariadb-dump wrote no GTID position for its snapshot (`-- SET GLOBAL gtid_slave_pos`), which GTID-based replication starts from. ' +
-          "The source may be too old for GTIDs (MariaDB 10.0+), or its mariadb-dump too old for --gtid: use the client tools of the source's version or later, or set up replication with --no-gtid.",
-        {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
-      )
+  // Connections of its own: the DDL sessions' settings must not stay on the step's.
+  const replica = await connectTo('replica', ctx.replicaAddress)
+  const source = await connectTo('source', ctx.sourceAddress).catch(async (error: unknown) => {
+    await replica.end()
+    throw error
+  })
+  try {
+    const {sequences} = await createSchema(source, replica, databases)
+    const objects = await readObjects(source, databases)
+    if (ctx.signal.aborted) throw interruptedError()
+    const result = await streamCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, signal: ctx.signal, estimatedRows, onProgress})
+    if (ctx.signal.aborted) throw interruptedError()
+    await copySequenceValues(source, replica, sequences)
+    const created = await createObjects(replica, objects)
+    const {binlogFile, binlogPosition} = result.coordinates
+    let gtidPosition = result.coordinates.gtidPosition
+    if (gtidPosition === undefined) {
+      if (ctx.settings.gtid) {
+        throw new DatainError(
+          'mariadb-dump wrote no GTID position for its snapshot (`-- SET GLOBAL gtid_slave_pos`), which GTID-based replication starts from. ' +
+            "The source may be too old for GTIDs (MariaDB 10.0+), or its mariadb-dump too old for --gtid: use the client tools of the source's version or later, or set up replication with --no-gtid.",
+          {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
+        )
+      }
+      gtidPosition = ''
     }
-    gtidPosition = ''
+    return {engine: 'stream', binlogFile, binlogPosition, gtidPosition, result, definersRemoved: created.definers, eventsDisabledOnSlave: created.eventsDisabledOnSlave}
+  } finally {
+    await Promise.allSettled([source.end(), replica.end()])
   }
-  return {engine: 'stream', binlogFile, binlogPosition, gtidPosition, result}
 }
 
 /** Several workers in one consistent snapshot, LOAD DATA LOCAL into the replica (see parallelCopy). */
@@ -214,6 +251,8 @@ async function copyParallel(
     threads: result.threads,
     snapshotMethod: point.method,
     writesHeldMs: point.writesHeldMs,
+    definersRemoved: result.definers,
+    eventsDisabledOnSlave: result.eventsDisabledOnSlave,
     ...(resume ? {resumed: {keptChunks: result.keptChunks, keptRows: result.keptRows, reloadedChunks: result.reloadedChunks}} : {}),
   }
 }
@@ -233,6 +272,23 @@ function copyRecord(value: unknown): CopyRecord | undefined {
       t.done.every((d: unknown) => Number.isSafeInteger(d)),
   )
   return ok ? (value as CopyRecord) : undefined
+}
+
+const SCHEMA_ACTION: PlannedAction = {
+  on: 'replica',
+  kind: 'sql',
+  text:
+    'CREATE DATABASE … / CREATE TABLE … / CREATE SEQUENCE …  -- as SHOW CREATE on the source, with their indexes, each checked to create exactly the object asked for, ' +
+    'one statement per query on a connection that allows no LOAD DATA LOCAL',
+}
+
+const OBJECTS_ACTION: PlannedAction = {
+  on: 'replica',
+  kind: 'sql',
+  text:
+    'CREATE PROCEDURE / FUNCTION / VIEW / TRIGGER / EVENT …  -- after the rows (so triggers do not fire for them), as SHOW CREATE on the source, one statement per query ' +
+    'in the object\'s own sql_mode and character set, no mariadb-dump, no delimiters; only the head changes: DEFINER clauses removed (the replica admin becomes the definer), ' +
+    'events made DISABLE ON SLAVE; the body is the source\'s byte for byte, checked after',
 }
 
 /** What the snapshot would do, for --dry-run: SQL, the ARM call, both command lines (password `***`), the transform. */
@@ -281,7 +337,7 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
           `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${threads} connections at once; BACKUP STAGE END  -- commits wait the milliseconds this takes; ` +
           "every SHOW STATUS LIKE 'binlog_snapshot_%' must agree; SELECT BINLOG_GTID_POS(file, position)",
       },
-      {on: 'replica', kind: 'sql', text: 'CREATE DATABASE … / CREATE TABLE …  -- as SHOW CREATE DATABASE / SHOW CREATE TABLE on the source, with their indexes'},
+      SCHEMA_ACTION,
       {
         on: 'replica',
         kind: 'sql',
@@ -289,28 +345,24 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
           "LOAD DATA LOCAL INFILE 'datain-rows' INTO TABLE … CHARACTER SET binary  -- per table, large tables in ranges of their primary key, " +
           'rows streamed from SELECT CAST(… AS BINARY) in the snapshot, at most 500 kB a statement, every row and warning checked',
       },
-      {on: 'local', kind: 'process', text: describeObjects(ctx.sourceAddress, ctx.replicaAddress, shownDatabases)},
-      {
-        on: 'local',
-        kind: 'note',
-        text:
-          'after the rows: routines, events and triggers (which so do not fire for the copied rows), then views; DEFINER clauses removed (the replica admin becomes the definer), ' +
-          'statements that need SUPER dropped, events made DISABLE ON SLAVE. --parallel 1 copies in one stream of mariadb-dump into mariadb instead.',
-      },
+      OBJECTS_ACTION,
+      {on: 'local', kind: 'note', text: '--parallel 1 copies the rows in one stream of mariadb-dump into mariadb instead.'},
     )
     return actions
   }
   const commands = describeCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases: shownDatabases})
   actions.push(
-    {on: 'local', kind: 'process', text: `${commands.dump} | <datain's transform> | ${commands.load}`},
+    SCHEMA_ACTION,
+    {on: 'local', kind: 'process', text: `${commands.dump} | <datain's check> | ${commands.load}`},
     {
       on: 'local',
       kind: 'note',
       text:
-        'the stream is fixed up on the way, with no file on disk: binlog file/position and GTID read from the dump’s comments; DEFINER clauses removed ' +
-        '(routines, views, triggers, events: the replica admin becomes the definer); statements that need SUPER dropped (SET GLOBAL, GTID_PURGED, ' +
-        'SQL_LOG_BIN, CHANGE MASTER, START/STOP SLAVE); events made DISABLE ON SLAVE.',
+        'the dump carries rows only, passed through unchanged with no file on disk: binlog file/position and GTID read from its comments, rows counted; ' +
+        'any statement a dump of rows does not hold (only session SETs, USE, LOCK/UNLOCK TABLES, ALTER TABLE … KEYS and INSERT pass) stops the copy before the replica runs it.',
     },
+    {on: 'replica', kind: 'sql', text: 'SELECT SETVAL(…, <next value not cached on the source>, 0)  -- per sequence, after the rows'},
+    OBJECTS_ACTION,
   )
   return actions
 }

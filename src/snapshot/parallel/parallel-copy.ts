@@ -3,13 +3,14 @@ import type {Connection} from 'mariadb'
 import {interruptedError} from '../../lib/child-process.js'
 import {DatainError, ExitCode, isDatainError} from '../../lib/errors.js'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
-import type {ServerAddress} from '../../lib/mariadb.js'
+import {connectTo, type ServerAddress} from '../../lib/mariadb.js'
 import type {CopyProgress} from '../copy.js'
 import {copyChunk, LoadRejectedError, piecePool, SourceReadError} from './chunk-copy.js'
 import {connectForCopy} from './connections.js'
 import {GarbageBound} from './garbage.js'
 import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
-import {createDatabases, createObjects, createTable, definitionHash, listViews, prepareDdlSessions, tableDefinition} from './schema.js'
+import {createObjects, readObjects} from '../objects/copy-objects.js'
+import {createDatabases, createTable, definitionHash, prepareDdlSessions, tableDefinition} from './schema.js'
 import {
   boundsOf,
   type Chunk,
@@ -65,6 +66,8 @@ export interface ParallelCopyResult {
   threads: number
   /** DEFINER clauses removed from the routines, triggers, events and views. */
   definers: number
+  /** Events made DISABLE ON SLAVE. */
+  eventsDisabledOnSlave: number
   /** On a resume: chunks an earlier run loaded that still matched the source (checksums), and their rows. */
   keptChunks: number
   keptRows: number
@@ -112,8 +115,10 @@ export async function defaultThreads(source: Connection, replica: Connection): P
  * consistent snapshot: the workers' transactions are lined up on one binary log position (see
  * openConsistentSnapshot), whose coordinates the result carries. Tables (and ranges of large
  * tables) are shared out largest first; rows stream from the source into LOAD DATA LOCAL on the
- * replica with backpressure, so memory stays flat whatever the size. Then the routines, events
- * and triggers (after the rows: they must not fire for them), then the views.
+ * replica with backpressure, so memory stays flat whatever the size. The routines, triggers,
+ * events and views are read at the snapshot and created after the rows (a trigger must not fire
+ * for them) by the objects module, like the tables' DDL on a replica connection without LOAD DATA
+ * LOCAL, one statement per query.
  *
  * The databases must not exist on the replica. Any failure or abort ends every connection (the
  * source's snapshot with them) and throws; what was loaded stays, for the caller to drop.
@@ -131,8 +136,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
   const onAbort = () => fail(interruptedError())
   if (options.signal.aborted) throw interruptedError()
   options.signal.addEventListener('abort', onAbort, {once: true})
-  const open = async (role: 'source' | 'replica', address: ServerAddress) => {
-    const conn = await connectForCopy(role, address)
+  const open = async (role: 'source' | 'replica', address: ServerAddress, forRows = true) => {
+    const conn = forRows ? await connectForCopy(role, address) : await connectTo(role, address)
     opened.push(conn)
     // A connection that dies between statements must not take the process with it.
     conn.on('error', () => {})
@@ -153,6 +158,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
   try {
     // The replica first: when it cannot be reached, nothing is asked of the source.
     const replicas = await Promise.all(Array.from({length: threads}, () => open('replica', options.replica)))
+    // What the source wrote (table DDL, object bodies) runs on a connection that cannot LOAD DATA LOCAL.
+    const ddl = await open('replica', options.replica, false)
     await Promise.all(
       replicas.map((r) => r.query("SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")),
     )
@@ -169,11 +176,12 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     await options.onSnapshot?.(point)
 
     const tables = await listTables(sources[0]!, options.databases)
-    const views = await listViews(sources[0]!, options.databases)
+    // Read now, at the snapshot, while its connections live; created after the rows.
+    const objects = await readObjects(sources[0]!, options.databases)
     estimatedRows = tables.reduce((n, t) => n + t.estimatedRows, 0)
-    await prepareDdlSessions(sources[0]!, replicas[0]!)
-    await createDatabases(sources[0]!, replicas[0]!, options.databases)
-    const {work, record} = await planWork({...options, source: sources[0]!, replica: replicas[0]!, tables})
+    await prepareDdlSessions(sources[0]!, ddl)
+    await createDatabases(sources[0]!, ddl, options.databases)
+    const {work, record} = await planWork({...options, source: sources[0]!, replica: ddl, tables})
     let recording = Promise.resolve()
     const saveRecord = () => {
       // One write at a time, in order: each holds every chunk done so far.
@@ -235,7 +243,7 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     for (const item of toLoad) {
       if (item.mode !== 'reload') continue
       const {where, values} = chunkWhere(item.chunk)
-      await replicas[0]!.query(`DELETE FROM ${quoteQualified(item.chunk.table.database, item.chunk.table.name)}${where}`, values).catch((error: unknown) => {
+      await ddl.query(`DELETE FROM ${quoteQualified(item.chunk.table.database, item.chunk.table.name)}${where}`, values).catch((error: unknown) => {
         throw chunkError(item.chunk, error)
       })
       reloadedChunks++
@@ -266,7 +274,7 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     // Every row is read: the source's snapshot can go.
     await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
 
-    const {definers} = await createObjects({source: options.source, replica: options.replica, databases: options.databases, views, signal: options.signal})
+    const created = await createObjects(ddl, objects)
     if (failure !== undefined) throw failure
     report(true)
     return {
@@ -277,7 +285,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
       tables: tables.length,
       chunks: work.length,
       threads,
-      definers,
+      definers: created.definers,
+      eventsDisabledOnSlave: created.eventsDisabledOnSlave,
       keptChunks,
       keptRows,
       reloadedChunks,

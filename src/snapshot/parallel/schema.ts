@@ -1,13 +1,9 @@
 import {createHash} from 'node:crypto'
-import {pipeline} from 'node:stream/promises'
 import type {Connection} from 'mariadb'
-import {describeClientTool, startClientTool} from '../../lib/child-process.js'
 import {DatainError, ExitCode} from '../../lib/errors.js'
-import type {ServerAddress} from '../../lib/mariadb.js'
 import {placeholders, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
-import {LOAD_OPTIONS} from '../copy.js'
-import {DumpTransform} from '../dump-transform.js'
-import type {TableInfo} from './tables.js'
+import {type ExpectedObject, rewriteHead} from '../objects/statement-head.js'
+import {listTables, type TableInfo} from './tables.js'
 
 /**
  * The session settings for reading and writing definitions: plain backtick-quoted DDL whatever
@@ -19,19 +15,28 @@ export async function prepareDdlSessions(source: Connection, replica: Connection
   await replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")
 }
 
-/** Creates the databases on the replica as the source defines them (SHOW CREATE DATABASE), unless they exist. */
+/**
+ * Creates the databases on the replica as the source defines them (SHOW CREATE DATABASE, checked
+ * to be exactly that), unless they exist. `replica` must not allow LOAD DATA LOCAL: the text is the source's.
+ */
 export async function createDatabases(source: Connection, replica: Connection, databases: string[]): Promise<void> {
+  const existing = new Set(
+    ((await replica.query(`SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (${placeholders(databases.length)})`, databases)) as Array<{name: string}>).map(
+      (r) => r.name,
+    ),
+  )
   for (const database of databases) {
-    const ddl = await readDefinition(source, `the database ${database}`, `SHOW CREATE DATABASE ${quoteIdentifier(database)}`)
-    await replica.query(ddl.replace(/^CREATE DATABASE\s+(?:\/\*!32312 IF NOT EXISTS\s*\*\/\s*)?/i, 'CREATE DATABASE IF NOT EXISTS ')).catch((error: unknown) => {
+    const ddl = await readDefinition(source, {kind: 'DATABASE', database, name: database}, `SHOW CREATE DATABASE ${quoteIdentifier(database)}`)
+    if (existing.has(database)) continue
+    await replica.query(ddl).catch((error: unknown) => {
       throw new DatainError(`Creating the database ${database} on the replica failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_LOAD', exit: ExitCode.failed, cause: error})
     })
   }
 }
 
-/** The table's CREATE TABLE on the source (SHOW CREATE TABLE), with every index. */
+/** The table's CREATE TABLE on the source (SHOW CREATE TABLE, checked to be exactly that), with every index. */
 export async function tableDefinition(source: Connection, table: TableInfo): Promise<string> {
-  return readDefinition(source, `the table ${table.database}.${table.name}`, `SHOW CREATE TABLE ${quoteQualified(table.database, table.name)}`)
+  return readDefinition(source, {kind: 'TABLE', database: table.database, name: table.name}, `SHOW CREATE TABLE ${quoteQualified(table.database, table.name)}`)
 }
 
 /**
@@ -60,13 +65,17 @@ export async function createTable(replica: Connection, table: TableInfo, ddl: st
   }
 }
 
-async function readDefinition(source: Connection, what: string, sql: string): Promise<string> {
+async function readDefinition(source: Connection, expected: ExpectedObject, sql: string): Promise<string> {
+  const what = expected.kind === 'DATABASE' ? `the database ${expected.name}` : `the ${expected.kind.toLowerCase()} ${expected.database}.${expected.name}`
+  let text: string | undefined
   try {
     const [row] = (await source.query(sql)) as Array<Record<string, string>>
-    return Object.values(row ?? {})[1] ?? ''
+    text = Object.values(row ?? {})[1]
   } catch (error) {
     throw new DatainError(`Reading the definition of ${what} from the source failed: ${sqlMessage(error)}.`, {code: 'E_SNAPSHOT_DUMP', exit: ExitCode.failed, cause: error})
   }
+  // Read in the session prepareDdlSessions sets: backticks, backslash escapes.
+  return rewriteHead(String(text ?? ''), expected).sql
 }
 
 function sqlMessage(error: unknown): string {
@@ -74,120 +83,53 @@ function sqlMessage(error: unknown): string {
   return e?.sqlMessage ?? e?.message ?? String(error)
 }
 
-/** mariadb-dump's options for the objects that come after the rows (DEFINERs fixed by the transform). */
-export function objectsDumpArgs(databases: string[]): string[] {
-  return [
-    '--no-data',
-    '--no-create-info',
-    '--routines',
-    '--events',
-    '--triggers',
-    '--skip-add-locks',
-    '--default-character-set=utf8mb4',
-    '--comments',
-    '--databases',
-    '--',
-    ...databases,
-  ]
-}
-
-/** mariadb-dump's options for the views of one database. */
-export function viewsDumpArgs(database: string, views: string[]): string[] {
-  return ['--no-data', '--skip-triggers', '--skip-add-locks', '--default-character-set=utf8mb4', '--comments', '--', database, ...views]
+/** A SEQUENCE of the source, which the single-stream copy carries: its definition and, after the rows, its value. */
+export interface SequenceInfo {
+  database: string
+  name: string
 }
 
 /**
- * Creates, after the rows, what mariadb-dump knows best how to write: routines and events, the
- * triggers (now, so that they do not fire for the copied rows: the source's rows already hold what
- * they did), then the views. Through the same transform as the streamed copy: DEFINER clauses
- * removed, statements that need SUPER dropped, events DISABLE ON SLAVE.
+ * Creates on the replica, through `replica` (a connection without LOAD DATA LOCAL), the databases,
+ * their tables with every index and their sequences, as the source defines them; each definition
+ * is checked to be exactly the CREATE asked for. For the single-stream copy, whose dump then
+ * carries only rows.
  */
-export async function createObjects(options: {
-  source: ServerAddress
-  replica: ServerAddress
-  databases: string[]
-  /** The source's views, by database. */
-  views: Array<{database: string; name: string}>
-  signal: AbortSignal
-}): Promise<{definers: number}> {
-  let definers = 0
-  definers += await dumpInto(options, objectsDumpArgs(options.databases), undefined, 'create the routines, events and triggers')
-  for (const database of options.databases) {
-    const names = options.views.filter((v) => v.database === database).map((v) => v.name)
-    if (names.length > 0) definers += await dumpInto(options, viewsDumpArgs(database, names), database, `create the views of ${database}`)
-  }
-  return {definers}
-}
-
-/** The views of `databases` on the source. */
-export async function listViews(source: Connection, databases: string[]): Promise<Array<{database: string; name: string}>> {
-  return (await source.query(
-    `SELECT TABLE_SCHEMA AS \`database\`, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (${placeholders(databases.length)}) ORDER BY 1, 2`,
+export async function createSchema(source: Connection, replica: Connection, databases: string[]): Promise<{tables: TableInfo[]; sequences: SequenceInfo[]}> {
+  await prepareDdlSessions(source, replica)
+  await createDatabases(source, replica, databases)
+  const tables = await listTables(source, databases)
+  const sequences = (await source.query(
+    `SELECT TABLE_SCHEMA AS \`database\`, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA IN (${placeholders(databases.length)}) ORDER BY 1, 2`,
     databases,
-  )) as Array<{database: string; name: string}>
+  )) as SequenceInfo[]
+  for (const table of tables) await createTable(replica, table, await tableDefinition(source, table))
+  for (const sequence of sequences) {
+    const ddl = await readDefinition(source, {kind: 'SEQUENCE', ...sequence}, `SHOW CREATE SEQUENCE ${quoteQualified(sequence.database, sequence.name)}`)
+    await createTable(replica, {...sequence, columns: [], primaryKey: [], estimatedRows: 0, estimatedBytes: 0}, ddl)
+  }
+  return {tables, sequences}
 }
 
-/** The command lines of {@link createObjects}, for --dry-run. */
-export function describeObjects(source: ServerAddress, replica: ServerAddress, databases: string[]): string {
-  return `${describeClientTool({tool: 'mariadb-dump', address: source, args: objectsDumpArgs(databases)})} | <datain's transform> | ${describeClientTool({tool: 'mariadb', address: replica, args: [...LOAD_OPTIONS]})}`
-}
-
-async function dumpInto(
-  options: {source: ServerAddress; replica: ServerAddress; signal: AbortSignal},
-  args: string[],
-  database: string | undefined,
-  purpose: string,
-): Promise<number> {
-  const load = await startClientTool({
-    tool: 'mariadb',
-    role: 'replica',
-    address: options.replica,
-    // The views' dump has no USE: the loader starts in their database.
-    args: [...LOAD_OPTIONS, ...(database === undefined ? [] : [`--database=${database}`])],
-    purpose,
-    signal: options.signal,
-    stdin: 'pipe',
-    errorCode: 'E_SNAPSHOT_LOAD',
-  })
-  const dump = await startClientTool({
-    tool: 'mariadb-dump',
-    role: 'source',
-    address: options.source,
-    args,
-    purpose: `read what it takes to ${purpose}`,
-    signal: options.signal,
-    stdout: 'pipe',
-    errorCode: 'E_SNAPSHOT_DUMP',
-  }).catch(async (error: unknown) => {
-    await load.stop()
-    throw error
-  })
-  const transform = new DumpTransform()
-  load.stdin!.on('error', () => {})
-  try {
-    await pipeline(dump.stdout!, transform, load.stdin!, {end: false})
-    await dump.done
-    if (!transform.completed) {
-      throw new DatainError('mariadb-dump ended before its closing `-- Dump completed` line: the routines, triggers, events or views may be incomplete. Run datain start again.', {
-        code: 'E_SNAPSHOT_TRUNCATED',
+/**
+ * Sets each sequence on the replica where the source's stands (its next value past the cache, as
+ * mariadb-dump does): read after the rows, it is at or past the snapshot's, and replication then
+ * applies the source's later changes, which carry the whole state of the sequence.
+ */
+export async function copySequenceValues(source: Connection, replica: Connection, sequences: SequenceInfo[]): Promise<void> {
+  for (const s of sequences) {
+    const name = quoteQualified(s.database, s.name)
+    try {
+      // As text: a sequence goes to 2^63, past a JavaScript number; SETVAL takes only a literal.
+      const [row] = (await source.query(`SELECT CAST(next_not_cached_value AS CHAR) AS n FROM ${name}`)) as Array<{n: string}>
+      if (!/^-?\d{1,20}$/.test(row?.n ?? '')) throw new Error(`the source gave ${JSON.stringify(row?.n)} as its value`)
+      await replica.query(`SELECT SETVAL(${name}, ${row!.n}, 0)`)
+    } catch (error) {
+      throw new DatainError(`Setting the sequence ${s.database}.${s.name} on the replica to the source's value failed: ${sqlMessage(error)}.`, {
+        code: 'E_SNAPSHOT_LOAD',
         exit: ExitCode.failed,
+        cause: error,
       })
     }
-    load.stdin!.end()
-    await load.done
-    return transform.rewrites.definers
-  } catch (error) {
-    await Promise.allSettled([dump.stop(), load.stop()])
-    // The loader's own words first: when it fails, the dump only sees a closed pipe.
-    const own = async (tool: {done: Promise<void>}) => {
-      const e = await tool.done.then(
-        () => undefined,
-        (failure: unknown) => failure,
-      )
-      return (e as DatainError | undefined)?.code === 'E_CLIENT_STOPPED' ? undefined : e
-    }
-    throw (await own(load)) ?? (await own(dump)) ?? error
-  } finally {
-    await Promise.allSettled([dump.stop(), load.stop()])
   }
 }
