@@ -3,13 +3,15 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {badInputGroup} from '../../scripts/chaos/bad-input.js'
+import {hostileGroup} from '../../scripts/chaos/hostile.js'
 import {type Env, type Group, newEnv} from '../../scripts/chaos/lib.js'
 import {secretsAndPrivilegeGroups} from '../../scripts/chaos/secrets.js'
 
 /**
- * The small version of `npm run chaos` (groups 3 to 5) on one sandbox: a few bad inputs, the argv
- * poll during a whole start, the scan of outputs and state for passwords, the replication user's
- * grants. The full run (kills, servers failing, every bad input, hostile names) is `npm run chaos`.
+ * The small version of `npm run chaos` (groups 3 to 6): a few bad inputs, the argv poll during a
+ * whole start, the scan of outputs and state for passwords, the replication user's grants (on one
+ * sandbox), and a hostile source copied by both engines (on sandboxes of its own). The full run
+ * (kills, servers failing, every bad input, hostile names, more hostile objects) is `npm run chaos`.
  */
 
 let e: Env
@@ -40,4 +42,10 @@ describe('chaos smoke', () => {
     for (const group of groups) expect(failures(group), group.name).toEqual([])
     expect(groups[1]!.passed).toBe(3)
   })
+
+  it('hostile source: objects whose bodies attack the copy arrive byte-identical with both engines, and nothing else is created', async () => {
+    const group = await hostileGroup({seed: 4242, objects: 25})
+    expect(failures(group)).toEqual([])
+    expect(group.passed).toBe(12)
+  }, 300_000)
 })
