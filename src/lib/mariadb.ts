@@ -51,6 +51,8 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
       decimalAsNumber: true,
       checkNumberRange: true,
       multipleStatements: false,
+      // Stated, not left to the default: a metadata connection never sends a local file, whatever the server asks.
+      permitLocalInfile: false,
     })
   } catch (error) {
     throw connectionError(role, address, error)
