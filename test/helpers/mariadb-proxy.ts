@@ -17,6 +17,8 @@ export interface MariaDbProxy {
   port: number
   /** Queries whose answer was replaced. */
   readonly rewritten: string[]
+  /** From now on the server's bytes are read and dropped: connections stay open and never answer (a half-open link). */
+  silence(): void
   close(): Promise<void>
 }
 
@@ -27,6 +29,7 @@ const COM_QUERY = 0x03
 export async function startMariaDbProxy(options: ProxyOptions): Promise<MariaDbProxy> {
   const sockets = new Set<net.Socket>()
   const rewritten: string[] = []
+  let silent = false
   const server = net.createServer((client) => {
     const upstream = net.connect(options.upstream.port, options.upstream.host)
     for (const s of [client, upstream]) {
@@ -46,7 +49,9 @@ export async function startMariaDbProxy(options: ProxyOptions): Promise<MariaDbP
     const fromClient = new PacketReader((packet) => {
       upstream.write(session.fromClient(packet))
     })
-    upstream.on('data', (chunk: Buffer) => fromServer.add(chunk))
+    upstream.on('data', (chunk: Buffer) => {
+      if (!silent) fromServer.add(chunk)
+    })
     client.on('data', (chunk: Buffer) => fromClient.add(chunk))
   })
   await new Promise<void>((resolve, reject) => {
@@ -58,6 +63,9 @@ export async function startMariaDbProxy(options: ProxyOptions): Promise<MariaDbP
     host: '127.0.0.1',
     port,
     rewritten,
+    silence() {
+      silent = true
+    },
     async close() {
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -1,5 +1,5 @@
 import mariadb, {type Connection} from 'mariadb'
-import {connectionError, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
+import {connectionError, KEEPALIVE_DELAY_MS, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
 import {registerSecret} from '../../lib/redact.js'
 // Before any copy connection exists: every LOAD DATA LOCAL of theirs goes through it.
 import './connector-fix.js'
@@ -50,6 +50,9 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
       infileStreamFactory: refuseEveryFile,
       // Rows arrive one statement at a time; pipelining would only queue statements behind a LOAD.
       pipelining: false,
+      // No socketTimeout: a source connection waits, idle, while the replica takes a batch. The
+      // copy's stall watchdog (chunk-copy) bounds the wait instead; keepalive notices a vanished peer.
+      keepAliveDelay: KEEPALIVE_DELAY_MS,
     })
   } catch (error) {
     throw connectionError(role, address, error)
