@@ -1,12 +1,11 @@
 import {accessSync, constants} from 'node:fs'
-import {chmod, mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {chmod, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {PassThrough, pipeline, type Readable, type Writable} from 'node:stream'
 import {execa, type ExecaError} from 'execa'
 import {DatainError, ExitCode} from './errors.js'
 import type {ServerAddress, ServerRole} from './mariadb.js'
-import {pidAlive, processTag, tagAlive} from './process-tag.js'
+import {makeClientFolder} from './client-folders.js'
 import {MASK, redact, registerSecret} from './redact.js'
 import {STALL_TIMEOUT_ENV, StallWatchdog, stallTimeoutMs} from './stall.js'
 
@@ -61,7 +60,6 @@ const KILL_GRACE_MS = 3000
 const STDERR_TAIL_BYTES = 16 * 1024
 const STDERR_TAIL_LINES = 8
 const STDERR_LINE_CHARS = 300
-const TEMP_PREFIX = 'datain-client-'
 const QUERY_ECHO_RULE = '--------------'
 
 // Client errors that mean "could not reach or log in", as the exit codes of product.md tell them apart.
@@ -83,9 +81,8 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
   if (options.signal?.aborted) throw interruptedError()
   const binary = clientBinary(options.tool)
   registerSecret(options.address.password)
-  await removeStaleFolders()
   const stallMs = options.stall?.timeoutMs ?? stallTimeoutMs()
-  const dir = await mkdtemp(path.join(tmpdir(), `${TEMP_PREFIX}${processTag()}-`))
+  const dir = await makeClientFolder()
   const removeDir = () => rm(dir, {recursive: true, force: true})
   let args: string[]
   try {
@@ -371,44 +368,4 @@ class StderrTail {
 
 function shellWord(word: string): string {
   return /^[\w@%+=:,./<>*-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
-}
-
-/**
- * Folders left by a datain that was killed (kill -9, a reboot of the tool only) while a child ran:
- * they hold a password, so the next run deletes those whose process is gone. A folder's name
- * holds its process's pid and start time (see processTag): pids repeat, in a container every run
- * may be pid 1. One of an older datain has a pid only: it is gone when that pid is, or is ours.
- */
-async function removeStaleFolders(): Promise<void> {
-  const base = tmpdir()
-  let names: string[]
-  try {
-    names = await readdir(base)
-  } catch {
-    return
-  }
-  const uid = process.getuid?.()
-  await Promise.all(
-    names.map(async (name) => {
-      if (!name.startsWith(TEMP_PREFIX) || !folderIsStale(name.slice(TEMP_PREFIX.length))) return
-      const folder = path.join(base, name)
-      try {
-        const info = await stat(folder)
-        if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) return
-        await rm(folder, {recursive: true, force: true})
-      } catch {
-        // Gone already, or not ours to delete.
-      }
-    }),
-  )
-}
-
-function folderIsStale(rest: string): boolean {
-  const parts = rest.split('-')
-  if (parts.length === 3 && /^\d+$/.test(parts[0]!) && /^\d+$/.test(parts[1]!)) return !tagAlive(`${parts[0]}-${parts[1]}`)
-  if (parts.length === 2 && /^\d+$/.test(parts[0]!)) {
-    const pid = Number(parts[0])
-    return pid === process.pid || !pidAlive(pid)
-  }
-  return false
 }
