@@ -105,7 +105,7 @@ function boundQueries(connection: Connection, role: ServerRole, address: ServerA
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          connection.destroy()
+          dropConnection(connection)
           reject(unresponsiveError(role, address, ms))
         }, ms)
       })
@@ -114,6 +114,19 @@ function boundQueries(connection: Connection, role: ServerRole, address: ServerA
       return Promise.race([answer, deadline]).finally(() => clearTimeout(timer))
     }
   }
+}
+
+/**
+ * Ends a connection whose server does not answer by closing its socket (reached through the
+ * connector's `__tests.getSocket()`, 3.5). `destroy()` would first send `KILL <thread>` through a
+ * second connection to the same server, which waits on a silent server as long as the first did
+ * and keeps datain from exiting.
+ */
+function dropConnection(connection: Connection): void {
+  const socket = (connection as unknown as {__tests?: {getSocket?: () => {destroy(error?: Error): void} | undefined}}).__tests?.getSocket?.()
+  // With an error: the connector listens for 'error' and 'end', not 'close', to fail its queries and turn invalid.
+  if (socket) socket.destroy(new Error('no answer from the server'))
+  else connection.destroy()
 }
 
 function unresponsiveError(role: ServerRole, address: ServerAddress, ms: number): DatainError {

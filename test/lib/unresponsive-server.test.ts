@@ -7,6 +7,7 @@ import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {connectTo} from '../../src/lib/mariadb.js'
 import {datain} from '../helpers/datain.js'
 import {startMariaDbProxy} from '../helpers/mariadb-proxy.js'
+import {startSilentServer} from '../helpers/silent-mariadb.js'
 
 /**
  * A server that takes the connection and then says nothing (hung, or a network that drops packets
@@ -41,6 +42,8 @@ describe('a server that stops answering', () => {
         message: expect.stringMatching(/^The source at 127\.0\.0\.1:\d+ accepted datain's connection but gave no answer to a query within 1 s/),
       })
       expect(Date.now() - started).toBeLessThan(5000)
+      // Its socket is closed: the connection is of no further use, and datain is free to exit.
+      await expect(conn.query('SELECT 1')).rejects.toBeDefined()
       expect(conn.isValid()).toBe(false)
     } finally {
       delete process.env.DATAIN_QUERY_TIMEOUT
@@ -48,37 +51,58 @@ describe('a server that stops answering', () => {
     }
   })
 
-  it('datain status against a replica that accepts TCP and never answers: exit 4 within its bound', async () => {
+  it('datain status against a replica that accepts TCP and never answers, or lets datain log in and then never answers: exit 4 within a bound', async () => {
     const env = {...sandbox.env(), DATAIN_HOME: home}
     const init = await datain(['init'], env)
     expect(init.exitCode, init.stderr + init.stdout).toBe(0)
     const start = await datain(['start'], env)
     expect(start.exitCode, start.stderr).toBe(0)
 
-    // Reads what it is sent, answers nothing, closes nothing.
+    const file = path.join(home, 'profiles', 'default', 'settings.json')
+    const pointReplicaAt = async (port: number) => {
+      const settings = JSON.parse(await readFile(file, 'utf8')) as {replica: {host: string; port: number}}
+      settings.replica = {...settings.replica, host: '127.0.0.1', port}
+      await writeFile(file, JSON.stringify(settings, null, 2), {mode: 0o600})
+    }
+    const statusOf = async (extra: Record<string, string> = {}) => {
+      const started = Date.now()
+      const result = await datain(['status', '--json'], {...env, ...extra})
+      const report = JSON.parse(result.stdout) as {state: string; replication: {error: {code: string; message: string}}}
+      return {seconds: (Date.now() - started) / 1000, exitCode: result.exitCode, report}
+    }
+
+    // Reads what it is sent, answers nothing, closes nothing: not even the greeting comes.
     const sockets = new Set<net.Socket>()
-    const silent = net.createServer((socket) => {
+    const mute = net.createServer((socket) => {
       sockets.add(socket)
       socket.on('data', () => {})
       socket.on('error', () => {})
     })
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    const file = path.join(home, 'profiles', 'default', 'settings.json')
-    const settings = JSON.parse(await readFile(file, 'utf8')) as {replica: {host: string; port: number}}
-    settings.replica = {...settings.replica, host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port}
-    await writeFile(file, JSON.stringify(settings, null, 2), {mode: 0o600})
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve))
+    // Lets the login through (TLS, the replica's certificate), then never answers a query.
+    const silent = await startSilentServer({cert: path.join(sandbox.dir, 'certs', 'replica-cert.pem'), key: path.join(sandbox.dir, 'certs', 'replica-key.pem')})
     try {
-      const started = Date.now()
-      const result = await datain(['status', '--json'], env)
-      expect(Date.now() - started).toBeLessThan(30_000)
-      expect(result.exitCode, result.stderr).toBe(4)
-      const report = JSON.parse(result.stdout) as {state: string; replication: {error: {code: string; message: string}}}
-      expect(report.state).toBe('replica-unreachable')
-      expect(report.replication.error.code).toBe('E_REPLICA_UNREACHABLE')
-      expect(report.replication.error.message).toMatch(/No answer from the replica at 127\.0\.0\.1:\d+ within 10 s/)
+      await pointReplicaAt((mute.address() as net.AddressInfo).port)
+      const before = await statusOf()
+      expect(before.seconds).toBeLessThan(30)
+      expect(before.exitCode).toBe(4)
+      expect(before.report.state).toBe('replica-unreachable')
+      expect(before.report.replication.error).toMatchObject({code: 'E_REPLICA_UNREACHABLE', message: expect.stringMatching(/No answer from the replica at 127\.0\.0\.1:\d+ within 10 s/)})
+
+      await pointReplicaAt(silent.port)
+      const after = await statusOf({DATAIN_QUERY_TIMEOUT: '2'})
+      expect(silent.logins).toBeGreaterThan(0)
+      expect(after.seconds).toBeLessThan(20)
+      expect(after.exitCode).toBe(4)
+      expect(after.report.state).toBe('replica-unreachable')
+      expect(after.report.replication.error).toMatchObject({
+        code: 'E_REPLICA_UNRESPONSIVE',
+        message: expect.stringMatching(/^The replica at 127\.0\.0\.1:\d+ accepted datain's connection but gave no answer to a query within 2 s/),
+      })
     } finally {
       for (const s of sockets) s.destroy()
-      await new Promise<void>((resolve) => silent.close(() => resolve()))
+      await new Promise<void>((resolve) => mute.close(() => resolve()))
+      await silent.close()
     }
   })
 })
