@@ -66,7 +66,11 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
   } catch (error) {
     throw connectionError(role, address, error)
   }
-  boundQueries(connection, role, address, timeoutMs)
+  boundQueries(
+    connection,
+    (sql) => (SLOW_STATEMENT.test(sql) ? Math.max(timeoutMs, SLOW_STATEMENT_MS) : timeoutMs),
+    (ms) => unresponsiveError(role, address, ms),
+  )
   // The connector throws (uncaught, a crash with a stack) when the socket of an idle connection
   // closes and nobody listens for 'error': a server restart, a KILL, wait_timeout. With a listener
   // the connection only turns invalid; its next query fails, and the session opens a new one.
@@ -91,25 +95,26 @@ export function queryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
  * otherwise keep the promise, and `datain status` run by cron, pending for ever: the connector's
  * socketTimeout cannot serve, as it also ends connections that are merely idle between steps, and
  * queryTimeout is the server's max_statement_time, which a silent server never applies. At the
- * deadline the connection is destroyed and the query fails with exit 4.
+ * deadline the connection's socket is closed and the query fails with `failure(ms)`.
+ * `deadlineOf(sql)` picks the bound per statement (undefined: none).
  */
-function boundQueries(connection: Connection, role: ServerRole, address: ServerAddress, timeoutMs: number): void {
+export function boundQueries(connection: Connection, deadlineOf: (sql: string) => number | undefined, failure: (ms: number) => DatainError): void {
   const bounded = connection as unknown as Record<'query' | 'execute', (...args: unknown[]) => Promise<unknown>>
   for (const method of ['query', 'execute'] as const) {
     const original = bounded[method].bind(connection)
     bounded[method] = (...args: unknown[]) => {
       const first = args[0]
-      const sql = typeof first === 'string' ? first : String((first as {sql?: unknown} | undefined)?.sql ?? '')
-      const ms = SLOW_STATEMENT.test(sql) ? Math.max(timeoutMs, SLOW_STATEMENT_MS) : timeoutMs
+      const ms = deadlineOf(typeof first === 'string' ? first : String((first as {sql?: unknown} | undefined)?.sql ?? ''))
       const answer = original(...args)
+      if (ms === undefined) return answer
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           dropConnection(connection)
-          reject(unresponsiveError(role, address, ms))
+          reject(failure(ms))
         }, ms)
       })
-      // The answer's own rejection, once destroyed, is not the one to report.
+      // The answer's own rejection, once its socket is closed, is not the one to report.
       answer.catch(() => {})
       return Promise.race([answer, deadline]).finally(() => clearTimeout(timer))
     }

@@ -75,3 +75,25 @@ it('a chunk whose read waits on a table lock of the source fails within its boun
     replica.destroy()
   }
 })
+
+it('any other statement of the copy waits the stall bound at most (a DELETE held by a table lock on the replica)', async () => {
+  const holder: Connection = await connectTo('replica', address('replica'))
+  process.env.DATAIN_STALL_TIMEOUT = '1'
+  let replica: Connection | undefined
+  try {
+    replica = await connectForCopy('replica', address('replica'))
+    replica.on('error', () => {})
+    await holder.query('LOCK TABLES stall_db.t WRITE')
+    const started = Date.now()
+    await expect(replica.query('DELETE FROM stall_db.t WHERE id < 10')).rejects.toMatchObject({
+      code: 'E_SNAPSHOT_STALLED',
+      message: expect.stringMatching(/^A statement of the copy got no answer from the replica at 127\.0\.0\.1:\d+ within 1 s: a lock held on the replica/),
+    })
+    expect(Date.now() - started).toBeLessThan(5000)
+  } finally {
+    delete process.env.DATAIN_STALL_TIMEOUT
+    await holder.query('UNLOCK TABLES').catch(() => {})
+    await holder.end()
+    replica?.destroy()
+  }
+})

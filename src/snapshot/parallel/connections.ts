@@ -1,6 +1,8 @@
 import mariadb, {type Connection} from 'mariadb'
-import {connectionError, KEEPALIVE_DELAY_MS, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
+import {DatainError, ExitCode} from '../../lib/errors.js'
+import {boundQueries, connectionError, KEEPALIVE_DELAY_MS, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
 import {registerSecret} from '../../lib/redact.js'
+import {STALL_TIMEOUT_ENV, stallTimeoutMs} from '../../lib/stall.js'
 // Before any copy connection exists: every LOAD DATA LOCAL of theirs goes through it.
 import './connector-fix.js'
 
@@ -37,8 +39,10 @@ export function refuseEveryFile(name: string): never {
 export async function connectForCopy(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
   ignoreKillsOfVanishedThreads()
+  const stallMs = stallTimeoutMs()
+  let connection: Connection
   try {
-    return await mariadb.createConnection({
+    connection = await mariadb.createConnection({
       host: address.host,
       port: address.port,
       user: address.user,
@@ -57,6 +61,19 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
   } catch (error) {
     throw connectionError(role, address, error)
   }
+  // The copy's other statements (its DDL, a chunk's checksum or DELETE on a resume) have the
+  // stall bound as a deadline; the loads have chunk-copy's watchdog, which sees their progress.
+  boundQueries(
+    connection,
+    (sql) => (/^\s*LOAD\s+DATA\b/i.test(sql) ? undefined : stallMs),
+    (ms) =>
+      new DatainError(
+        `A statement of the copy got no answer from the ${role} at ${address.host}:${address.port} within ${ms / 1000} s: a lock held on the ${role}, ` +
+          `or a server that no longer answers. Look at the ${role}'s process list, then run 'datain start' again (${STALL_TIMEOUT_ENV} sets the bound in seconds).`,
+        {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
+      ),
+  )
+  return connection
 }
 
 let killsIgnored = false
