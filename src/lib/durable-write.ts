@@ -43,14 +43,14 @@ export async function writeFileDurably(file: string, text: string): Promise<void
 }
 
 /**
- * Removes the temp files of `file` that a crashed write left (kill -9 between open and rename):
- * they may hold a secret (the replication password) and nothing will ever rename them. A temp is
- * stale when the process its name gives is gone; in a container, where a new run can have the
+ * Removes the temp files that crashed writes left beside `file` (kill -9 between open and rename),
+ * of any file of its folder: they may hold a secret (the replication password, written once) and
+ * nothing will ever rename them, while the checkpoint beside them is written on every run. A temp
+ * is stale when the process its name gives is gone; in a container, where a new run can have the
  * dead one's pid, the start time tells them apart. Names of an older datain hold a pid only.
  */
 async function removeStaleTemps(file: string): Promise<void> {
   const dir = path.dirname(file)
-  const base = path.basename(file)
   let names: string[]
   try {
     names = await readdir(dir)
@@ -58,8 +58,7 @@ async function removeStaleTemps(file: string): Promise<void> {
     return
   }
   for (const name of names) {
-    if (!name.startsWith(`${base}.`)) continue
-    const match = /^(\d+)(?:-(\d+))?\.[0-9a-f]{12}\.tmp$/.exec(name.slice(base.length + 1))
+    const match = /^.+\.(\d+)(?:-(\d+))?\.[0-9a-f]{12}\.tmp$/.exec(name)
     if (!match) continue
     const stale = match[2] === undefined ? Number(match[1]) === process.pid || !pidAlive(Number(match[1])) : !tagAlive(`${match[1]}-${match[2]}`)
     if (stale) {

@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 describe('durable writes', () => {
-  it('removes the temp copies a crashed write left, also when a new run has the dead one\'s pid, and keeps a write in progress', async () => {
+  it('removes the temp copies crashed writes left in the folder, also when a new run has the dead one\'s pid, and keeps a write in progress', async () => {
     const dead = execa('true')
     await dead
     const file = path.join(dir, 'secrets.json')
@@ -27,11 +27,13 @@ describe('durable writes', () => {
       `secrets.json.${process.pid}-1.0123456789ad.tmp`, // a run that had this pid, started at another time (a container)
       `secrets.json.${dead.pid}-2.0123456789ae.tmp`,
     ]
-    const kept = [`secrets.json.${processTag()}.0123456789af.tmp`, 'secrets.json.bak', `settings.json.${dead.pid}.0123456789ab.tmp`]
+    const kept = [`secrets.json.${processTag()}.0123456789af.tmp`, 'secrets.json.bak', 'notes.1.tmp', 'checkpoint.json']
     for (const name of [...leftovers, ...kept]) await writeFile(path.join(dir, name), '{"replicationPassword":"old"}', {mode: 0o600})
 
+    // The checkpoint is what every run writes: the secrets' leftovers go then too.
+    await writeFileDurably(path.join(dir, 'checkpoint.json'), '{}')
+    expect((await readdir(dir)).sort()).toEqual([...kept].sort())
     await writeFileDurably(file, '{"replicationPassword":"new"}')
-
     expect((await readdir(dir)).sort()).toEqual([...kept, 'secrets.json'].sort())
     expect(await readFile(file, 'utf8')).toBe('{"replicationPassword":"new"}')
   })
