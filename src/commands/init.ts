@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {type InitResult, runInit} from '../init/run-init.js'
 import {BaseCommand} from '../lib/base-command.js'
+import {terminalSafe} from '../lib/terminal-text.js'
 import {renderChecks} from '../lib/report.js'
 
 export default class Init extends BaseCommand<typeof Init> {
@@ -55,7 +56,8 @@ export default class Init extends BaseCommand<typeof Init> {
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
     const result = await runInit({home: this.home, profile: flags.profile, flags, force: flags.force, note: (m) => this.note(m)})
-    if (!this.jsonEnabled()) this.log(renderInit(result))
+    // The checks quote the servers' names and errors; --json keeps them exact.
+    if (!this.jsonEnabled()) this.log(renderInit(terminalSafe(result)))
     if (!result.passed) process.exitCode = 1
     return result
   }

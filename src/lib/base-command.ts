@@ -3,6 +3,7 @@ import {DatainError, ExitCode} from './errors.js'
 import type {StepUi} from '../steps/step.js'
 import {redact, redactValue} from './redact.js'
 import {stderrUi} from './step-ui.js'
+import {terminalText} from './terminal-text.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -37,7 +38,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.logJson(this.toErrorJson(known))
       return
     }
-    throw known
+    // A server's error text quoted in the message must not drive the terminal; --json above keeps it exact.
+    throw forTerminal(known)
   }
 
   protected override toErrorJson(error: unknown): unknown {
@@ -56,7 +58,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Progress and notes for people: stderr, so that stdout stays the result (and pure JSON under --json). */
   protected note(message: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(redact(message) + '\n')
+    if (!this.jsonEnabled()) process.stderr.write(terminalText(redact(message)) + '\n')
   }
 }
 
@@ -75,6 +77,12 @@ export function toKnownError(error: Error & {exitCode?: number}): DatainError {
     ),
     {code: 'E_INTERNAL', exit: ExitCode.failed},
   )
+}
+
+function forTerminal(error: DatainError): DatainError {
+  const message = terminalText(error.message)
+  if (message === error.message && (error.suggestions ?? []).every((s) => terminalText(s) === s)) return error
+  return new DatainError(message, {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(terminalText), cause: error.cause})
 }
 
 function redactError(error: DatainError): DatainError {

@@ -1,12 +1,13 @@
 import {accessSync, constants} from 'node:fs'
-import {chmod, mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {chmod, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {PassThrough, pipeline, type Readable, type Writable} from 'node:stream'
 import {execa, type ExecaError} from 'execa'
 import {DatainError, ExitCode} from './errors.js'
 import type {ServerAddress, ServerRole} from './mariadb.js'
+import {makeClientFolder} from './client-folders.js'
 import {MASK, redact, registerSecret} from './redact.js'
+import {STALL_TIMEOUT_ENV, StallWatchdog, stallTimeoutMs} from './stall.js'
 
 /** MariaDB's client tools datain runs; older installs name them after MySQL's. */
 export type ClientToolName = 'mariadb' | 'mariadb-dump'
@@ -33,6 +34,12 @@ export interface ClientToolOptions {
   stdout?: 'pipe' | 'ignore'
   /** The DatainError code when the tool fails; default E_CLIENT_TOOL. */
   errorCode?: string
+  /**
+   * No byte on stdout or stderr and none taken from stdin for `timeoutMs` (default: see
+   * stallTimeoutMs) ends the child, and `done` rejects with `code` (default E_CLIENT_STALLED)
+   * naming what `on()` says it was working on.
+   */
+  stall?: {timeoutMs?: number; on?: () => string | undefined; code?: string}
 }
 
 export interface RunningClientTool {
@@ -53,7 +60,6 @@ const KILL_GRACE_MS = 3000
 const STDERR_TAIL_BYTES = 16 * 1024
 const STDERR_TAIL_LINES = 8
 const STDERR_LINE_CHARS = 300
-const TEMP_PREFIX = 'datain-client-'
 const QUERY_ECHO_RULE = '--------------'
 
 // Client errors that mean "could not reach or log in", as the exit codes of product.md tell them apart.
@@ -75,20 +81,21 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
   if (options.signal?.aborted) throw interruptedError()
   const binary = clientBinary(options.tool)
   registerSecret(options.address.password)
-  await removeStaleFolders()
-  const dir = await mkdtemp(path.join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`))
+  const stallMs = options.stall?.timeoutMs ?? stallTimeoutMs()
+  const dir = await makeClientFolder()
   const removeDir = () => rm(dir, {recursive: true, force: true})
   let args: string[]
   try {
     // mkdtemp creates 0700 already; chmod makes it so whatever the platform does.
     await chmod(dir, 0o700)
-    args = await writeConnectionFiles(dir, options.address)
+    args = await writeConnectionFiles(dir, options.tool, options.address)
   } catch (error) {
     await removeDir()
     throw error
   }
 
   let stoppedByUs = false
+  let stalled: string | undefined
   const child = execa(binary, [...args, ...options.args], {
     stdin: options.stdin ?? 'ignore',
     stdout: options.stdout ?? 'ignore',
@@ -110,7 +117,22 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
   }
 
   const tail = new StderrTail()
-  child.stderr?.on('data', (chunk: Buffer) => tail.add(chunk))
+  let bytesSeen = 0
+  child.stderr?.on('data', (chunk: Buffer) => {
+    bytesSeen += chunk.length
+    tail.add(chunk)
+  })
+  child.stdout?.on('data', (chunk: Buffer) => (bytesSeen += chunk.length))
+  // What the pipe took from us: it stops growing once the child stops reading and the pipe is full.
+  const stdinTaken = () => (child.stdin as {bytesWritten?: number} | null)?.bytesWritten ?? 0
+  const watchdog = new StallWatchdog(
+    stallMs,
+    () => bytesSeen + stdinTaken(),
+    () => {
+      stalled = options.stall?.on?.() ?? ''
+      child.kill('SIGTERM')
+    },
+  )
   // execa resumes (and so discards) an unread stdout after a tick under `buffer: false`; a caller
   // that attaches later would lose the start of a dump. The PassThrough holds it, with backpressure.
   const stdout = child.stdout ? new PassThrough() : null
@@ -120,8 +142,10 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
     try {
       await child
     } catch (error) {
+      if (stalled !== undefined) throw stallError(options, stallMs, stalled, error)
       throw toolError(options, error as ExecaError, tail.lines(), stoppedByUs)
     } finally {
+      watchdog.stop()
       await removeDir()
     }
   })()
@@ -164,7 +188,7 @@ export async function runClientTool(options: Omit<ClientToolOptions, 'stdin' | '
 export function describeClientTool(options: Pick<ClientToolOptions, 'tool' | 'address' | 'args'>): string {
   const optionsFile = `--defaults-extra-file=<private options file: password=${MASK}>`
   const placeholders = new Set([optionsFile, '--ssl-ca=<CA file>'])
-  const shown = [options.tool, optionsFile, ...connectionArgs(options.address, '<CA file>'), ...options.args]
+  const shown = [options.tool, optionsFile, ...connectionArgs(options.tool, options.address, '<CA file>'), ...options.args]
   return redact(shown.map((word) => (placeholders.has(word) ? word : shellWord(word))).join(' '))
 }
 
@@ -211,7 +235,7 @@ export function interruptedError(): DatainError {
 
 // ---------------------------------------------------------------------------------------------
 
-function connectionArgs(address: ServerAddress, caFile: string | undefined): string[] {
+function connectionArgs(tool: ClientToolName, address: ServerAddress, caFile: string | undefined): string[] {
   const args = [
     `--host=${address.host}`,
     `--port=${address.port}`,
@@ -228,11 +252,14 @@ function connectionArgs(address: ServerAddress, caFile: string | undefined): str
     // 11.4+ clients verify by default; older ones only when asked.
     args.push(tls.verify ? '--ssl-verify-server-cert' : '--skip-ssl-verify-server-cert')
   }
+  // A server may answer any statement with a request for a local file, which a client with
+  // local-infile on sends (Debian builds it on): datain's loads never use it.
+  if (tool === 'mariadb') args.push('--local-infile=0')
   return args
 }
 
 /** Writes the options file (and the CA, if any) into `dir`; returns the connection arguments, the options file first. */
-async function writeConnectionFiles(dir: string, address: ServerAddress): Promise<string[]> {
+async function writeConnectionFiles(dir: string, tool: ClientToolName, address: ServerAddress): Promise<string[]> {
   const optionsFile = path.join(dir, 'client.cnf')
   await writeFile(optionsFile, `[client]\npassword=${optionFileValue(address.password)}\n`, {mode: 0o600, flag: 'wx'})
   await chmod(optionsFile, 0o600)
@@ -242,18 +269,30 @@ async function writeConnectionFiles(dir: string, address: ServerAddress): Promis
     await writeFile(caFile, address.tls.ca, {mode: 0o600, flag: 'wx'})
   }
   // The client reads --defaults-extra-file only as its very first argument.
-  return [`--defaults-extra-file=${optionsFile}`, ...connectionArgs(address, caFile)]
+  return [`--defaults-extra-file=${optionsFile}`, ...connectionArgs(tool, address, caFile)]
 }
 
+/**
+ * What a child may see of datain's environment: an allow-list, since datain's own holds both
+ * passwords and the ARM token, and a tool on one server has no business with the other's. The
+ * client tools read nothing else that datain means to pass (MYSQL_* would even override it).
+ */
 function childEnvironment(home: string): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined) continue
-    if (/^(MYSQL_PWD|MYSQL_HOST|MYSQL_TCP_PORT|MYSQL_UNIX_PORT|MYSQL_HOME|MARIADB_HOME|MYSQL_TEST_LOGIN_FILE)$/.test(key)) continue
-    env[key] = value
+    if (value !== undefined && /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$/.test(key)) env[key] = value
   }
   env.HOME = home
   return env
+}
+
+function stallError(options: ClientToolOptions, stallMs: number, on: string, cause: unknown): DatainError {
+  return new DatainError(
+    `${options.tool} made no progress for ${stallMs / 1000} s while trying to ${options.purpose}${on ? ` (it was on ${on})` : ''}, so datain stopped it. ` +
+      `A lock on the ${options.role} or a tool that spins can do this: look at the ${options.role}'s process list, then run 'datain start' again ` +
+      `(${STALL_TIMEOUT_ENV} sets the bound in seconds).`,
+    {code: options.stall?.code ?? 'E_CLIENT_STALLED', exit: ExitCode.failed, cause},
+  )
 }
 
 function toolError(options: ClientToolOptions, error: ExecaError, stderr: string[], stoppedByUs: boolean): DatainError {
@@ -329,43 +368,4 @@ class StderrTail {
 
 function shellWord(word: string): string {
   return /^[\w@%+=:,./<>*-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
-}
-
-/**
- * Folders left by a datain that was killed (kill -9, a reboot of the tool only) while a child ran:
- * they hold a password, so the next run deletes those whose process is gone.
- */
-async function removeStaleFolders(): Promise<void> {
-  const base = tmpdir()
-  let names: string[]
-  try {
-    names = await readdir(base)
-  } catch {
-    return
-  }
-  const uid = process.getuid?.()
-  await Promise.all(
-    names.map(async (name) => {
-      const match = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name)
-      if (!match || Number(match[1]) === process.pid || isAlive(Number(match[1]))) return
-      const folder = path.join(base, name)
-      try {
-        const info = await stat(folder)
-        if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) return
-        await rm(folder, {recursive: true, force: true})
-      } catch {
-        // Gone already, or not ours to delete.
-      }
-    }),
-  )
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

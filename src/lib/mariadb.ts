@@ -19,6 +19,13 @@ const GATEWAY_REFUSED = 9000
 /** The connector's own errno when TLS was asked for and the server's greeting offers none. */
 const SERVER_SSL_DISABLED = 45_023
 const CONNECT_TIMEOUT_MS = 10_000
+/** TCP keepalive from this long idle on: a peer that vanished (a half-open connection) is noticed by the kernel. */
+export const KEEPALIVE_DELAY_MS = 30_000
+export const QUERY_TIMEOUT_ENV = 'DATAIN_QUERY_TIMEOUT'
+const DEFAULT_QUERY_TIMEOUT_S = 60
+/** Statements that may rightly take long on a big server (DROP DATABASE of a large copy, Azure's procedures). */
+const SLOW_STATEMENT = /^\s*(?:DROP|CREATE|ALTER|CALL)\b/i
+const SLOW_STATEMENT_MS = 30 * 60_000
 
 /**
  * Raised when Azure's gateway refuses datain's address: the firewall lacks a rule for `clientIp`.
@@ -55,6 +62,7 @@ export class GatewayRefusedError extends DatainError {
 /** Opens a connection, turning every way it can fail into one paragraph that says what to check. */
 export async function connectTo(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
+  const timeoutMs = queryTimeoutMs()
   let connection: Connection
   try {
     connection = await mariadb.createConnection({
@@ -70,15 +78,88 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
       decimalAsNumber: true,
       checkNumberRange: true,
       multipleStatements: false,
+      // Stated, not left to the default: a metadata connection never sends a local file, whatever the server asks.
+      permitLocalInfile: false,
+      keepAliveDelay: KEEPALIVE_DELAY_MS,
     })
   } catch (error) {
     throw connectionError(role, address, error)
   }
+  boundQueries(
+    connection,
+    (sql) => (SLOW_STATEMENT.test(sql) ? Math.max(timeoutMs, SLOW_STATEMENT_MS) : timeoutMs),
+    (ms) => unresponsiveError(role, address, ms),
+  )
   // The connector throws (uncaught, a crash with a stack) when the socket of an idle connection
   // closes and nobody listens for 'error': a server restart, a KILL, wait_timeout. With a listener
   // the connection only turns invalid; its next query fails, and the session opens a new one.
   connection.on('error', () => {})
   return connection
+}
+
+/** How long a metadata query waits for its answer: DATAIN_QUERY_TIMEOUT seconds, or 60. */
+export function queryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[QUERY_TIMEOUT_ENV]
+  if (text === undefined || text.trim() === '') return DEFAULT_QUERY_TIMEOUT_S * 1000
+  const seconds = Number(text)
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new DatainError(`${QUERY_TIMEOUT_ENV} must be a number of seconds above 0 (it is '${text}').`, {code: 'E_BAD_INPUT', exit: ExitCode.usage})
+  }
+  return Math.round(seconds * 1000)
+}
+
+/**
+ * Gives every query of `connection` a client-side deadline. A server that accepted the connection
+ * and then stops answering (hung, or a network that drops packets without a reset) would
+ * otherwise keep the promise, and `datain status` run by cron, pending for ever: the connector's
+ * socketTimeout cannot serve, as it also ends connections that are merely idle between steps, and
+ * queryTimeout is the server's max_statement_time, which a silent server never applies. At the
+ * deadline the connection's socket is closed and the query fails with `failure(ms)`.
+ * `deadlineOf(sql)` picks the bound per statement (undefined: none).
+ */
+export function boundQueries(connection: Connection, deadlineOf: (sql: string) => number | undefined, failure: (ms: number) => DatainError): void {
+  const bounded = connection as unknown as Record<'query' | 'execute', (...args: unknown[]) => Promise<unknown>>
+  for (const method of ['query', 'execute'] as const) {
+    const original = bounded[method].bind(connection)
+    bounded[method] = (...args: unknown[]) => {
+      const first = args[0]
+      const ms = deadlineOf(typeof first === 'string' ? first : String((first as {sql?: unknown} | undefined)?.sql ?? ''))
+      const answer = original(...args)
+      if (ms === undefined) return answer
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          dropConnection(connection)
+          reject(failure(ms))
+        }, ms)
+      })
+      // The answer's own rejection, once its socket is closed, is not the one to report.
+      answer.catch(() => {})
+      return Promise.race([answer, deadline]).finally(() => clearTimeout(timer))
+    }
+  }
+}
+
+/**
+ * Ends a connection whose server does not answer by closing its socket (reached through the
+ * connector's `__tests.getSocket()`, 3.5). `destroy()` would first send `KILL <thread>` through a
+ * second connection to the same server, which waits on a silent server as long as the first did
+ * and keeps datain from exiting.
+ */
+function dropConnection(connection: Connection): void {
+  const socket = (connection as unknown as {__tests?: {getSocket?: () => {destroy(error?: Error): void} | undefined}}).__tests?.getSocket?.()
+  // With an error: the connector listens for 'error' and 'end', not 'close', to fail its queries and turn invalid.
+  if (socket) socket.destroy(new Error('no answer from the server'))
+  else connection.destroy()
+}
+
+function unresponsiveError(role: ServerRole, address: ServerAddress, ms: number): DatainError {
+  return new DatainError(
+    `The ${role} at ${address.host}:${address.port} accepted datain's connection but gave no answer to a query within ${ms / 1000} s ` +
+      `(a server that hangs, or a network that drops packets without closing the connection). Check the server and the network between; ` +
+      `${QUERY_TIMEOUT_ENV} sets the bound in seconds.`,
+    {code: `E_${role.toUpperCase()}_UNRESPONSIVE`, exit: ExitCode.unreachable},
+  )
 }
 
 /** The DatainError for a failed connection, exit 4, naming the server and what to check. */

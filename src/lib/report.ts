@@ -1,9 +1,12 @@
 import type {CheckResult, CheckStatus} from '../preflight/check.js'
+import {terminalSafe} from './terminal-text.js'
 
 const LABEL: Record<CheckStatus, string> = {pass: 'PASS', warn: 'WARN', fail: 'FAIL', 'not-run': 'SKIP'}
 
 /** The preflight report as people read it: a line a check, then why, its offenders and its fix. */
-export function renderChecks(results: CheckResult[]): string {
+export function renderChecks(checks: CheckResult[]): string {
+  // Offenders and messages quote the servers' names and errors.
+  const results = terminalSafe(checks)
   const lines: string[] = []
   const indent = ' '.repeat(8)
   for (const r of results) {

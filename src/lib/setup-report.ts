@@ -1,7 +1,10 @@
 import type {SetupResult} from '../engine/run-setup.js'
+import {terminalSafe} from './terminal-text.js'
 
 /** `datain start --dry-run`: each step and what it would do; nothing was changed. */
-export function renderPlan(result: SetupResult): string {
+export function renderPlan(setup: SetupResult): string {
+  // The plan quotes SQL with the servers' names in it.
+  const result = terminalSafe(setup)
   const lines = [`Plan for profile '${result.profile}' (nothing was changed):`]
   for (const step of result.steps) {
     if (step.result === 'skipped') {
@@ -15,7 +18,8 @@ export function renderPlan(result: SetupResult): string {
 }
 
 /** `datain start`: what ran, what had been done before, and where replication stands. */
-export function renderSetup(result: SetupResult): string {
+export function renderSetup(setup: SetupResult): string {
+  const result = terminalSafe(setup)
   const lines = [`Setup of profile '${result.profile}':`]
   const width = Math.max(...result.steps.map((s) => s.title.length))
   for (const step of result.steps) {

@@ -1,5 +1,6 @@
 import type {StepUi} from '../steps/step.js'
 import {redact} from './redact.js'
+import {terminalText} from './terminal-text.js'
 
 /**
  * Progress on stderr. On a terminal a status line rewrites itself in place; in a log (no terminal)
@@ -18,11 +19,11 @@ export function stderrUi(options: {quiet: boolean; logEveryMs?: number}): StepUi
     info(message) {
       if (options.quiet) return
       clearStatus()
-      process.stderr.write(`${redact(message)}\n`)
+      process.stderr.write(`${terminalText(redact(message))}\n`)
     },
     status(message) {
       if (options.quiet) return
-      const text = redact(message)
+      const text = terminalText(redact(message))
       if (tty) {
         const width = process.stderr.columns ?? 100
         process.stderr.write(`\r\x1b[2K  ${text.slice(0, width - 3)}`)

@@ -105,6 +105,8 @@ export function describeCopy(options: Pick<CopyOptions, 'source' | 'replica' | '
  */
 export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
   const started = Date.now()
+  const transform = new DumpTransform()
+  const stall = {on: () => (transform.table ? `the table ${transform.table}` : undefined), code: 'E_SNAPSHOT_STALLED'}
   // The loader first: when the replica cannot be reached, nothing is read from the source.
   const load = await startClientTool({
     tool: 'mariadb',
@@ -115,6 +117,7 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
     signal: options.signal,
     stdin: 'pipe',
     errorCode: 'E_SNAPSHOT_LOAD',
+    stall,
   })
   let dump: RunningClientTool
   try {
@@ -127,6 +130,7 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
       signal: options.signal,
       stdout: 'pipe',
       errorCode: 'E_SNAPSHOT_DUMP',
+      stall,
     })
   } catch (error) {
     await load.stop()
@@ -134,7 +138,6 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
   }
   options.onStart?.({dump: dump.pid, load: load.pid})
 
-  const transform = new DumpTransform()
   const estimatedRows = options.estimatedRows ?? 0
   const report = (done = false) => options.onProgress?.({...progressOf(transform, started, estimatedRows), done})
   const timer = options.onProgress ? setInterval(() => report(), options.progressIntervalMs ?? 1000) : undefined

@@ -1,3 +1,4 @@
+import {terminalSafe} from '../lib/terminal-text.js'
 import {formatBytes} from '../preflight/format.js'
 import {formatRate, formatSeconds, formatTime, plural} from './format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from './report.js'
@@ -35,7 +36,9 @@ const STEP_MARKS: Readonly<Record<StepDisplayState, [string, Color]>> = {
 }
 
 /** `datain status` for people: the verdict, the steps as a table, then replication as it is now. */
-export function renderStatus(report: StatusReport, options: RenderOptions = {}): string {
+export function renderStatus(status: StatusReport, options: RenderOptions = {}): string {
+  // Errors, names and positions come from the servers; the colours added below are datain's own.
+  const report = terminalSafe(status)
   const paint = options.paint ?? ((_color: Color, text: string) => text)
   const width = options.width ?? Number.POSITIVE_INFINITY
   const now = options.now ?? new Date()

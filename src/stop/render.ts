@@ -2,9 +2,12 @@ import type {CleanupResult} from './cleanup.js'
 import {describePosition} from './link.js'
 import type {StopResult} from './run-stop.js'
 import type {SkipResult} from './skip.js'
+import {terminalSafe} from '../lib/terminal-text.js'
 
 /** `datain stop` for people: where the link stands, the cutover's figures, what the cleanup removed. */
-export function renderStop(result: StopResult): string {
+export function renderStop(stop: StopResult): string {
+  // Positions, errors and names come from the servers.
+  const result = terminalSafe(stop)
   const p = result.profile === 'default' ? '' : ` --profile ${result.profile}`
   const lines: string[] = []
   const at = result.position ? ` at ${describePosition(result.position)}` : ''
@@ -89,7 +92,8 @@ function renderCleanup(c: CleanupResult): string[] {
 }
 
 /** `datain skip` for people. */
-export function renderSkip(result: SkipResult): string {
+export function renderSkip(skip: SkipResult): string {
+  const result = terminalSafe(skip)
   const what = result.skipped.gtid ? `transaction ${result.skipped.gtid}` : `the transaction at ${result.skipped.sourceFile}:${result.skipped.sourcePosition}`
   return [
     `Skipped ${what} (error ${result.skipped.errno}) on the replica of profile '${result.profile}'; recorded in the journal.`,

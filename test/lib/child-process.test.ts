@@ -1,6 +1,6 @@
 import {execa} from 'execa'
 import {readFileSync} from 'node:fs'
-import {mkdir, readFile, stat} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -9,6 +9,7 @@ import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {describeClientTool, optionFileValue, runClientTool, startClientTool} from '../../src/lib/child-process.js'
 import {DatainError} from '../../src/lib/errors.js'
 import type {ServerAddress} from '../../src/lib/mariadb.js'
+import {processTag} from '../../src/lib/process-tag.js'
 import {allowLoopback} from '../helpers/preflight.js'
 
 let sandbox: Sandbox
@@ -208,6 +209,78 @@ describe('the client-tool wrapper', () => {
     await mkdir(stale, {mode: 0o700})
     await sql(sourceAddress(), 'SELECT 1')
     await expect(stat(stale)).rejects.toMatchObject({code: 'ENOENT'})
+  })
+
+  it('gives a child none of datain\'s secrets: an allow-listed environment', async () => {
+    const secrets = {DATAIN_SOURCE_PASSWORD: 'src-secret-1', DATAIN_REPLICA_PASSWORD: 'rep-secret-2', DATAIN_ARM_TOKEN: 'arm-secret-3', SOME_API_KEY: 'key-4'}
+    Object.assign(process.env, secrets, {LC_ALL: 'C.UTF-8'})
+    try {
+      const tool = await startClientTool({tool: 'mariadb', role: 'source', address: sourceAddress(), args: ['-e', 'SELECT SLEEP(30)'], purpose: 'sleep'})
+      const environ = (await readFile(`/proc/${tool.pid}/environ`, 'utf8')).split('\0').filter(Boolean)
+      await tool.stop()
+      const names = environ.map((e) => e.slice(0, e.indexOf('=')))
+      // The child's own environment (after exec), not ours: HOME is its private folder.
+      expect(environ.find((e) => e.startsWith('HOME='))).toMatch(/datain-client-/)
+      expect(names.filter((n) => !['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'].includes(n) && !n.startsWith('LC_'))).toEqual([])
+      expect(environ).toContain('LC_ALL=C.UTF-8')
+      for (const value of Object.values(secrets)) expect(environ.join('\n')).not.toContain(value)
+    } finally {
+      for (const name of [...Object.keys(secrets), 'LC_ALL']) delete process.env[name]
+    }
+  })
+
+  it('runs mariadb with local-infile off: a LOAD DATA LOCAL reads no file', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'datain-canary-'))
+    const canary = path.join(dir, 'secret.txt')
+    await writeFile(canary, 'canary-line\n')
+    try {
+      await sandbox.source.server.execute([
+        'CREATE DATABASE infile_test',
+        'CREATE TABLE infile_test.t (line VARCHAR(100))',
+        `GRANT ALL ON infile_test.* TO '${sandbox.source.user}'@'%'`,
+      ])
+      await expect(sql(sourceAddress(), `LOAD DATA LOCAL INFILE ${sqlString(canary)} INTO TABLE infile_test.t`)).rejects.toThrow(DatainError)
+      expect(await sql(sourceAddress(), 'SELECT COUNT(*) FROM infile_test.t')).toBe('0\n')
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('ends a child that makes no progress for its stall bound, naming what it was on', async () => {
+    const tool = await startClientTool({
+      tool: 'mariadb',
+      role: 'source',
+      address: sourceAddress(),
+      args: ['-e', 'SELECT SLEEP(100)'],
+      purpose: 'run a test query',
+      stdout: 'pipe',
+      stall: {timeoutMs: 1000, on: () => 'the table shop.orders'},
+    })
+    tool.stdout!.resume()
+    const started = Date.now()
+    const error = await tool.done.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(error).toMatchObject({code: 'E_CLIENT_STALLED', message: expect.stringMatching(/mariadb made no progress for 1 s .*\(it was on the table shop\.orders\)/)})
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(alive(tool.pid)).toBe(false)
+  })
+
+  it('removes a folder of a dead run whose pid this run has again (a container), and keeps its own', async () => {
+    const reused = path.join(tmpdir(), `datain-client-${process.pid}-1-reused`)
+    const older = path.join(tmpdir(), `datain-client-${process.pid}-older`)
+    const mine = path.join(tmpdir(), `datain-client-${processTag()}-mine`)
+    for (const folder of [reused, older, mine]) await mkdir(folder, {mode: 0o700})
+    await writeFile(path.join(reused, 'client.cnf'), '[client]\npassword="x"\n', {mode: 0o600})
+    try {
+      await sql(sourceAddress(), 'SELECT 1')
+      await expect(stat(reused)).rejects.toMatchObject({code: 'ENOENT'})
+      await expect(stat(older)).rejects.toMatchObject({code: 'ENOENT'})
+      expect((await stat(mine)).isDirectory()).toBe(true)
+    } finally {
+      for (const folder of [reused, older, mine]) await rm(folder, {recursive: true, force: true})
+    }
   })
 
   it('shows the command with the password masked, for --dry-run', () => {

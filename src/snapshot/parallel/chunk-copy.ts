@@ -1,5 +1,7 @@
 import {Readable} from 'node:stream'
 import type {Connection} from 'mariadb'
+import {DatainError, ExitCode} from '../../lib/errors.js'
+import {STALL_TIMEOUT_ENV, StallWatchdog, stallTimeoutMs} from '../../lib/stall.js'
 import {BufferPool, RowEncoder} from './row-encoder.js'
 
 export interface ChunkCopyOptions {
@@ -22,6 +24,10 @@ export interface ChunkCopyOptions {
   onLoaded?: (rows: number, bytes: number) => void
   /** Where the encoded rows go: one pool for all of a copy's chunks (see {@link piecePool}). */
   pool: BufferPool
+  /** What the chunk is, for a stall's message: "the table shop.orders (part 2 of 4)". */
+  label?: string
+  /** No row from the source and none into the replica for this long fails the chunk (default: stallTimeoutMs). */
+  stallMs?: number
 }
 
 export interface ChunkCopyResult {
@@ -50,7 +56,10 @@ export function piecePool(threads: number, batchBytes: number): BufferPool {
  * the table, in buffers used again (see BufferPool).
  *
  * Throws the first failure of either side; a LOAD DATA LOCAL that skipped or changed a row is a
- * failure too (with LOCAL the server turns errors into warnings: every warning is checked).
+ * failure too (with LOCAL the server turns errors into warnings: every warning is checked). A read
+ * held by a lock on the source (a LOCK TABLES, a DDL's metadata lock: lock_wait_timeout is a day
+ * by default) or a load held on the replica fails with E_SNAPSHOT_STALLED once neither side moved
+ * for `stallMs`; both connections are destroyed then, as their statements still wait.
  */
 export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyResult> {
   const pending = new PieceQueue(options.batchBytes)
@@ -59,12 +68,16 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   // throws a TypeError (it resumes a socket that is gone): say that it is the source's failure.
   if (!options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
   const rows = options.source.queryStream({sql: options.select, rowsAsArray: true}, options.values)
+  let rowsRead = 0
+  let rowsLoaded = 0
+  const stall = stallGuard(options, () => rowsRead + rowsLoaded)
 
   const flush = () => {
     if (encoder.length > 0) pending.put(encoder.take())
   }
   const reading = new Promise<void>((resolve, reject) => {
     rows.on('data', (row: Array<Uint8Array | null>) => {
+      rowsRead++
       encoder.push(row)
       if (encoder.length >= PIECE_BYTES) {
         flush()
@@ -90,15 +103,17 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   try {
     // At least one statement, even for no rows: it proves the table takes LOAD DATA.
     do {
-      const batch = await pending.next()
+      const batch = await stall.race(pending.next())
       const sent = {rows: 0, bytes: 0}
       for (const piece of batch) {
         sent.rows += piece.rows
         sent.bytes += piece.bytes.length
       }
-      const loaded = await loadBatch(options.replica, options.load, batch, () => {
-        result.retries++
-      })
+      const loaded = await stall.race(
+        loadBatch(options.replica, options.load, batch, () => {
+          result.retries++
+        }),
+      )
       result.statements++
       if (loaded.warningStatus > 0 || Number(loaded.affectedRows) !== sent.rows) {
         const warnings = (await options.replica.query('SHOW WARNINGS LIMIT 5')) as Array<{Level: string; Code: number; Message: string}>
@@ -107,20 +122,56 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
       // The connector copied every piece into its own packets before the server answered.
       for (const piece of batch) piece.release()
       result.rows += sent.rows
+      rowsLoaded += sent.rows
       result.bytes += sent.bytes
       options.onLoaded?.(sent.rows, sent.bytes)
     } while (!pending.drained)
-    await reading
+    await stall.race(reading)
     encoder.close()
     return result
   } catch (error) {
+    if (stall.error) throw stall.error
     // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
     rows.removeAllListeners('data')
     // A replica failure while the source's connection is gone too, before its row stream said so:
     // the source's loss is what the user must hear of (the chunk is read again either way).
     if (!(error instanceof SourceReadError) && !options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
     throw error
+  } finally {
+    stall.stop()
   }
+}
+
+/**
+ * The chunk's watchdog: `race(p)` settles as `p` does, or fails with the stall's DatainError first.
+ * The statements still in flight are ended by destroying both connections, which also makes the
+ * server drop their locks and snapshot.
+ */
+function stallGuard(options: ChunkCopyOptions, progress: () => number) {
+  const ms = options.stallMs ?? stallTimeoutMs()
+  let fire: (error: DatainError) => void = () => {}
+  const stalled = new Promise<never>((_, reject) => (fire = reject))
+  stalled.catch(() => {})
+  const guard = {
+    error: undefined as DatainError | undefined,
+    race<T>(p: Promise<T>): Promise<T> {
+      p.catch(() => {})
+      return Promise.race([p, stalled])
+    },
+    stop: () => watchdog.stop(),
+  }
+  const watchdog = new StallWatchdog(ms, progress, () => {
+    guard.error = new DatainError(
+      `Copying ${options.label ?? 'a chunk of rows'} made no progress for ${ms / 1000} s: no row came from the source and none reached the replica, ` +
+        `so datain stopped it. A lock usually does this (LOCK TABLES, a long ALTER, an open transaction on the replica): look at both servers' process lists, ` +
+        `then run 'datain start' again (${STALL_TIMEOUT_ENV} sets the bound in seconds).`,
+      {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
+    )
+    options.source.destroy()
+    options.replica.destroy()
+    fire(guard.error)
+  })
+  return guard
 }
 
 /** Errors after which InnoDB has rolled the whole statement back, so that it may simply run again. */

@@ -22,7 +22,14 @@ export interface SnapshotPoint {
 export interface SnapshotOptions {
   /** Seconds the lock may wait for running statements or DDL before datain gives up. Default 30. */
   lockWaitSeconds?: number
+  /**
+   * Milliseconds commits may stay held while the workers open their snapshots (normally a few):
+   * past it the hold is released and the attempt fails with E_SNAPSHOT_HOLD. Default 5000.
+   */
+  holdLimitMs?: number
 }
+
+const DEFAULT_HOLD_LIMIT_MS = 5000
 
 /**
  * Opens one REPEATABLE READ snapshot on each of `workers` such that all of them see the same
@@ -48,6 +55,7 @@ export async function openConsistentSnapshot(coordinator: Connection, workers: C
   await coordinator.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.round(options.lockWaitSeconds ?? 30))}`)
   let held = 0
   let positions: Position[]
+  const limit = options.holdLimitMs ?? DEFAULT_HOLD_LIMIT_MS
   if (backupStage) {
     // START then BLOCK_COMMIT: running transactions go on, only their commits wait; DDL waits
     // too (BLOCK_DDL is implied). BACKUP STAGE END lifts it, also when the session ends.
@@ -56,24 +64,27 @@ export async function openConsistentSnapshot(coordinator: Connection, workers: C
       await coordinator.query('BACKUP STAGE BLOCK_COMMIT')
       const from = performance.now()
       try {
-        positions = await startAll(workers)
+        positions = await startWithin(workers, limit)
       } finally {
         await coordinator.query('BACKUP STAGE END')
         held = performance.now() - from
       }
     } catch (error) {
       await coordinator.query('BACKUP STAGE END').catch(() => {})
-      throw lockError(error)
+      throw lockError(error, workers)
     }
   } else {
     try {
       await coordinator.query('FLUSH TABLES WITH READ LOCK')
     } catch (error) {
-      throw lockError(error)
+      throw lockError(error, workers)
     }
     const from = performance.now()
     try {
-      positions = await startAll(workers)
+      positions = await startWithin(workers, limit)
+    } catch (error) {
+      await coordinator.query('UNLOCK TABLES').catch(() => {})
+      throw lockError(error, workers)
     } finally {
       await coordinator.query('UNLOCK TABLES')
       held = performance.now() - from
@@ -104,6 +115,32 @@ async function startAll(workers: Connection[]): Promise<Position[]> {
   return Promise.all(workers.map((w) => snapshotPosition(w)))
 }
 
+/** The workers' snapshots did not open within the hold's limit. */
+class HoldLimitReached extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the snapshots did not open within ${limitMs} ms`)
+  }
+}
+
+/**
+ * startAll, given `limitMs` at most: commits on the source wait meanwhile, so a worker whose
+ * START TRANSACTION hangs (its session's own open transaction waits for the very commit lock,
+ * a network that holds its answer) must not hold every writer of the source with it.
+ */
+async function startWithin(workers: Connection[], limitMs: number): Promise<Position[]> {
+  const started = startAll(workers)
+  started.catch(() => {})
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HoldLimitReached(limitMs)), limitMs)
+  })
+  try {
+    return await Promise.race([started, limit])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function snapshotPosition(conn: Connection): Promise<Position> {
   const rows = (await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")) as Array<{
     Variable_name: string
@@ -131,7 +168,16 @@ async function withGtid(coordinator: Connection, at: Position): Promise<Pick<Sna
   return {binlogFile: at.file, binlogPosition: at.position, gtidPosition: row?.gtid ?? ''}
 }
 
-function lockError(error: unknown): DatainError {
+function lockError(error: unknown, workers: Connection[]): DatainError {
+  if (error instanceof HoldLimitReached) {
+    // Their statements may still run: ended with their connections, whose snapshots are unusable now.
+    for (const worker of workers) worker.destroy()
+    return new DatainError(
+      `The copy's ${workers.length} source connections could not open their snapshots within ${error.limitMs / 1000} s while datain held the source's commits, ` +
+        "so datain let the commits go again and stopped. A connection that is slow to answer, or a busy source, does this: run 'datain start' again.",
+      {code: 'E_SNAPSHOT_HOLD', exit: ExitCode.failed, cause: error},
+    )
+  }
   const errno = (error as {errno?: number})?.errno
   if (errno === 1205) {
     return new DatainError(

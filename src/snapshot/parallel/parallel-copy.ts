@@ -262,6 +262,7 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
         load: loadStatement(item.chunk.table),
         batchBytes,
         pool,
+        label: `the table ${tableLabel(item.chunk.table)}${item.chunk.count > 1 ? ` (part ${item.chunk.index + 1} of ${item.chunk.count})` : ''}`,
         onLoaded: (n, b) => {
           rows += n
           bytes += b

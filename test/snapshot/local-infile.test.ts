@@ -1,0 +1,70 @@
+import {readFileSync} from 'node:fs'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
+import {parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
+import {type MariaDbProxy, startMariaDbProxy} from '../helpers/mariadb-proxy.js'
+import {allowLoopback} from '../helpers/preflight.js'
+
+/**
+ * A hostile source answers SHOW CREATE TABLE with a LOAD DATA LOCAL of a file of datain's
+ * machine. The replica's copy connections permit local infile (datain's own loads need it), and the
+ * statement names the very file the replica then asks for, so the connector's own check passes:
+ * only datain's connection-level refusal stands between the file and the replica.
+ */
+
+let sandbox: Sandbox
+let proxy: MariaDbProxy
+let dir: string
+let canary: string
+const SECRET = `canary-${process.pid}-do-not-copy`
+
+beforeAll(async () => {
+  sandbox = await startSandbox({sampleRows: 0})
+  allowLoopback(sandbox)
+  await sandbox.source.server.execute([
+    'CREATE DATABASE trap',
+    'CREATE TABLE trap.a (line VARCHAR(200) NOT NULL PRIMARY KEY)',
+    'CREATE TABLE trap.b (id INT NOT NULL PRIMARY KEY)',
+    'INSERT INTO trap.b VALUES (1), (2)',
+  ])
+  dir = await mkdtemp(path.join(tmpdir(), 'datain-canary-'))
+  canary = path.join(dir, 'secret.txt')
+  await writeFile(canary, `${SECRET}\n`, {mode: 0o600})
+  proxy = await startMariaDbProxy({
+    upstream: {host: sandbox.source.host, port: sandbox.source.port},
+    rewrite: (sql) => (/^SHOW CREATE TABLE `trap`\.`b`$/.test(sql) ? [['b', `LOAD DATA LOCAL INFILE '${canary}' INTO TABLE a`]] : undefined),
+  })
+})
+
+afterAll(async () => {
+  await proxy?.close()
+  await sandbox?.stop()
+  if (dir) await rm(dir, {recursive: true, force: true})
+})
+
+const replicaAddress = (): ServerAddress => ({
+  host: sandbox.replica.host,
+  port: sandbox.replica.port,
+  user: sandbox.replica.user,
+  password: sandbox.replica.password,
+  tls: {ca: readFileSync(sandbox.replica.sslCa, 'utf8'), verify: true},
+})
+
+it('a LOAD DATA LOCAL that a source passes off as a table definition reads no file of datain', async () => {
+  const source: ServerAddress = {host: proxy.host, port: proxy.port, user: sandbox.source.user, password: sandbox.source.password}
+  const copy = parallelCopy({source, replica: replicaAddress(), databases: ['trap'], threads: 1, signal: new AbortController().signal})
+  await expect(copy).rejects.toThrow(/Creating the table trap\.b on the replica failed: .*LOCAL INFILE/)
+  expect(proxy.rewritten).toEqual(['SHOW CREATE TABLE `trap`.`b`'])
+
+  const replica = await connectTo('replica', replicaAddress())
+  try {
+    const rows = (await replica.query('SELECT line FROM trap.a')) as Array<{line: string}>
+    expect(rows.map((r) => r.line)).not.toContain(SECRET)
+  } finally {
+    await replica.end()
+  }
+})
