@@ -5,15 +5,18 @@ import path from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
+import {connectForCopy} from '../../src/snapshot/parallel/connections.js'
 import {parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {type MariaDbProxy, startMariaDbProxy} from '../helpers/mariadb-proxy.js'
 import {allowLoopback} from '../helpers/preflight.js'
 
 /**
  * A hostile source answers SHOW CREATE TABLE with a LOAD DATA LOCAL of a file of datain's
- * machine. The replica's copy connections permit local infile (datain's own loads need it), and the
- * statement names the very file the replica then asks for, so the connector's own check passes:
- * only datain's connection-level refusal stands between the file and the replica.
+ * machine. Two defences stand between the file and the replica, each tested on its own: the copy
+ * runs a definition only if it is the CREATE TABLE it asked for (and on a connection that permits no
+ * local infile), and the copy connections that do permit it (datain's own loads need it) refuse
+ * every file at connection level, although the statement names the very file the replica then
+ * asks for, so the connector's own check passes.
  */
 
 let sandbox: Sandbox
@@ -54,17 +57,31 @@ const replicaAddress = (): ServerAddress => ({
   tls: {ca: readFileSync(sandbox.replica.sslCa, 'utf8'), verify: true},
 })
 
-it('a LOAD DATA LOCAL that a source passes off as a table definition reads no file of datain', async () => {
-  const source: ServerAddress = {host: proxy.host, port: proxy.port, user: sandbox.source.user, password: sandbox.source.password}
-  const copy = parallelCopy({source, replica: replicaAddress(), databases: ['trap'], threads: 1, signal: new AbortController().signal})
-  await expect(copy).rejects.toThrow(/Creating the table trap\.b on the replica failed: .*LOCAL INFILE/)
-  expect(proxy.rewritten).toEqual(['SHOW CREATE TABLE `trap`.`b`'])
-
+async function replicaLines(): Promise<string[]> {
   const replica = await connectTo('replica', replicaAddress())
   try {
     const rows = (await replica.query('SELECT line FROM trap.a')) as Array<{line: string}>
-    expect(rows.map((r) => r.line)).not.toContain(SECRET)
+    return rows.map((r) => r.line)
   } finally {
     await replica.end()
   }
+}
+
+it('a LOAD DATA LOCAL that a source passes off as a table definition is refused, and reads no file of datain', async () => {
+  const source: ServerAddress = {host: proxy.host, port: proxy.port, user: sandbox.source.user, password: sandbox.source.password}
+  const copy = parallelCopy({source, replica: replicaAddress(), databases: ['trap'], threads: 1, signal: new AbortController().signal})
+  await expect(copy).rejects.toThrow(/SHOW CREATE TABLE for the table trap\.b with a statement that is not the CREATE TABLE datain asked for: it begins with "LOAD"/)
+  expect(proxy.rewritten).toEqual(['SHOW CREATE TABLE `trap`.`b`'])
+  expect(await replicaLines()).not.toContain(SECRET)
+})
+
+it('a copy connection that permits local infile refuses every file it was not handed by datain, even one its statement names', async () => {
+  await sandbox.replica.server.execute(['CREATE DATABASE IF NOT EXISTS trap', 'CREATE TABLE IF NOT EXISTS trap.a (line VARCHAR(200) NOT NULL PRIMARY KEY)'])
+  const replica = await connectForCopy('replica', replicaAddress())
+  try {
+    await expect(replica.query(`LOAD DATA LOCAL INFILE '${canary}' INTO TABLE trap.a`)).rejects.toThrow()
+  } finally {
+    replica.destroy()
+  }
+  expect(await replicaLines()).not.toContain(SECRET)
 })
