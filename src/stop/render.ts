@@ -7,6 +7,13 @@ import type {SkipResult} from './skip.js'
 export function renderStop(result: StopResult): string {
   const p = result.profile === 'default' ? '' : ` --profile ${result.profile}`
   const lines: string[] = []
+  if (result.sourceReadOnly) {
+    lines.push(
+      result.sourceReadOnly.action === 'restored'
+        ? `An earlier cutover was interrupted after it made the source read-only (${result.sourceReadOnly.lockedAt}): read_only is OFF again, as it was.`
+        : `An earlier cutover made the source read-only (${result.sourceReadOnly.lockedAt}) and removed the link: the source stays read-only on purpose (SET GLOBAL read_only = OFF undoes it).`,
+    )
+  }
   const at = result.position ? ` at ${describePosition(result.position)}` : ''
   if (result.cutover) {
     const c = result.cutover
@@ -32,7 +39,7 @@ export function renderStop(result: StopResult): string {
     } else if (lock?.wasReadOnly) {
       lines.push('  The source was already read-only; datain left it so.')
     } else if (lock && !lock.requested) {
-      lines.push('  The source was not made read-only (no --lock-source): make sure the application writes only to the replica now.')
+      lines.push(`  ${c.warning ?? 'The source was not made read-only (--no-lock-source).'} Make sure the application writes only to the replica now.`)
     }
     lines.push(`  Events enabled:   ${c.eventsEnabled.length > 0 ? c.eventsEnabled.join(', ') : 'none (no event was DISABLE ON SLAVE)'}`)
     if (c.eventsEnabled.length > 0 && !/^(on|1)$/i.test(c.eventScheduler)) {

@@ -11,6 +11,7 @@ import {cleanup, type CleanupResult} from './cleanup.js'
 import {cutover, type CutoverOutcome} from './cutover.js'
 import {enableReplicaEvents} from './events.js'
 import {describePosition, inspectLink, type LinkState, removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import {pendingSourceLock, settleEarlierSourceLock, type SourceLockRecovery} from './source-lock.js'
 import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS, stepOutput, strings} from './state.js'
 
 export interface StopOptions {
@@ -20,11 +21,14 @@ export interface StopOptions {
   remove: boolean
   /** Wait until the replica has applied everything the source wrote, then stop and remove. */
   cutover: boolean
-  /** Make the source read-only for the last stretch of the cutover. */
-  lockSource: boolean
+  /**
+   * Make the source read-only for the last stretch of the cutover; undefined: not given (the cutover
+   * then fences the source). Given without `cutover`: a usage error.
+   */
+  lockSource?: boolean
   /** Remove what datain created (replication user, firewall rules, server parameters); with or after a removal. */
   cleanup: boolean
-  /** How long the cutover waits for the catch-up; default 10 min. */
+  /** How long the cutover waits for the catch-up; default 10 min. Given without `cutover`: a usage error. */
   timeoutMs?: number
   pollMs?: number
   signal: AbortSignal
@@ -42,6 +46,8 @@ export interface CutoverResult extends Omit<CutoverOutcome, 'removedAt'> {
   undo: string | null
   /** An earlier `stop --cutover` had done it: only the events were looked at again. */
   alreadyDone: boolean
+  /** Set with --no-lock-source: what the replica may lack. */
+  warning: string | null
 }
 
 /** `datain stop`'s result (`--json`). */
@@ -59,6 +65,8 @@ export interface StopResult {
   position: ReplicaPosition | null
   cutover: CutoverResult | null
   cleanup: CleanupResult | null
+  /** An earlier cutover's read-only switch on the source, which it left unsettled (killed), settled by this run; null when none. */
+  sourceReadOnly: SourceLockRecovery | null
 }
 
 /**
@@ -71,25 +79,29 @@ export interface StopResult {
  */
 export async function runStop(options: StopOptions): Promise<StopResult> {
   const action: StopResult['action'] = options.cutover ? 'cutover' : options.remove ? 'remove' : options.cleanup ? 'cleanup' : 'stop'
+  if (!options.cutover) refuseCutoverFlags(options)
   // What makes no sense is refused from the checkpoint alone, before any password is asked for or server reached.
   const store = openProfile(options.home, options.profile)
   await store.readSettings()
-  refuseWhatMakesNoSense(await store.readCheckpoint(), options)
+  const before = await store.readCheckpoint()
+  refuseWhatMakesNoSense(before, options)
   const session = await openSession({
     home: options.home,
     profile: options.profile,
     lockFor: `stop${options.cutover ? ' --cutover' : options.remove ? ' --remove' : ''}${options.cleanup ? ' --cleanup' : ''}`,
     // Stopping or removing needs only the replica: it works while the source is down.
-    needsSource: options.cutover || options.cleanup,
+    needsSource: options.cutover || options.cleanup || pendingSourceLock(before) !== undefined,
     note: (m) => options.ui.info(m),
   })
   try {
     const checkpoint = await session.store.readCheckpoint()
     assertSameServers(session, checkpoint)
     const mode = modeOf(session, checkpoint)
-    const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null}
+    const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null, sourceReadOnly: null}
     // Again under the lock: another datain may have changed the checkpoint meanwhile.
     refuseWhatMakesNoSense(checkpoint, options)
+    // First, before anything reads read_only: a switch of datain's own is never taken for the DBA's.
+    result.sourceReadOnly = await settleEarlierSourceLock(session, checkpoint, options.ui)
     const removed = removedRecord(checkpoint)
     if (removed) {
       result.link = 'removed'
@@ -106,6 +118,22 @@ export async function runStop(options: StopOptions): Promise<StopResult> {
   } finally {
     await session.close()
   }
+}
+
+/** --lock-source, --no-lock-source and --timeout mean something only with --cutover (exit 2). */
+function refuseCutoverFlags(options: StopOptions): void {
+  const given = [
+    ...(options.lockSource === undefined ? [] : [options.lockSource ? '--lock-source' : '--no-lock-source']),
+    ...(options.timeoutMs === undefined ? [] : ['--timeout']),
+  ]
+  if (given.length === 0) return
+  const p = flag(options.profile)
+  throw new DatainError(
+    `${given.join(' and ')} ${given.length === 1 ? 'means' : 'mean'} something only with --cutover: ${given.length === 1 ? 'it tells' : 'they tell'} the cutover ` +
+      'how to fence the source and how long to wait for the replica, and a plain stop or removal neither fences nor waits. Nothing was done. ' +
+      `Run datain stop${p} --cutover ${given.join(' ')} to cut over, or leave ${given.length === 1 ? 'it' : 'them'} out.`,
+    {code: 'E_CUTOVER_ONLY_FLAG', exit: ExitCode.usage, suggestions: [`datain stop${p} --cutover ${given.join(' ')}`]},
+  )
 }
 
 /**
@@ -168,7 +196,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
       mode: result.mode,
       schema,
       status: link.status,
-      lockSource: options.lockSource,
+      lockSource: options.lockSource ?? true,
       timeoutMs: options.timeoutMs,
       pollMs: options.pollMs,
       signal: options.signal,
@@ -254,6 +282,10 @@ function cutoverResult(base: CutoverOutcome, removed: RemovedOutput, eventsEnabl
     eventScheduler,
     undo: lock?.locked ? 'SET GLOBAL read_only = OFF' : null,
     alreadyDone: false,
+    warning:
+      lock && !lock.requested
+        ? 'The source was not made read-only (--no-lock-source): writes made to it after the final position are not on the replica.'
+        : null,
   }
 }
 
