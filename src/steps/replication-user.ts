@@ -4,6 +4,7 @@ import {parseGrantLine} from '../lib/grants.js'
 import {existingReplicationPassword, nativePasswordHash} from '../lib/passwords.js'
 import {MASK, redact} from '../lib/redact.js'
 import {quoteAccount, quoteString, sqlErrno} from '../lib/sql.js'
+import {recordAccountPassword} from './replication-password.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
 
 /** The replica connects from Azure's addresses, which change: the account is for any host. */
@@ -70,6 +71,8 @@ export const replicationUserStep: Step = {
       if (statement.creates) await ctx.progress({created: true})
     }
 
+    // What the account was given, so that a later link with another password gives it that one first.
+    await recordAccountPassword(ctx.store, password)
     const action = !state ? 'created' : statements.length > 0 ? 'repaired' : 'unchanged'
     if (action !== 'unchanged') {
       ctx.ui.info(`${action === 'created' ? 'Created' : 'Repaired'} ${account} on the source: REPLICATION SLAVE only${requireSsl ? ', TLS required' : ''}.`)
@@ -125,7 +128,7 @@ function foreignAccount(ctx: StepContext, account: string): DatainError {
 }
 
 /** The account as the source shows it, reduced to what the step compares; undefined when it does not exist. */
-interface AccountState {
+export interface AccountState {
   /** undefined when not known (a dry run without a password yet). */
   passwordHash: string | undefined
   /** More than one authentication method (`IDENTIFIED VIA a OR b`). */
@@ -149,7 +152,7 @@ const QUOTED = /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'/g
 const ACCOUNT_PREFIX = /^CREATE USER\s+(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[^\s@]+)@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\S+)/i
 const PROXY_LINE = /^GRANT PROXY ON ((?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')) TO /i
 
-async function inspectAccount(source: Connection, user: string): Promise<AccountState | undefined> {
+export async function inspectAccount(source: Connection, user: string): Promise<AccountState | undefined> {
   const what = 'read the replication user on the source'
   let createUser: string
   try {
@@ -215,7 +218,7 @@ export function parseAccount(createUser: string, grants: readonly string[]): Acc
 }
 
 /** One statement: `sql` with `?` for the bound values; `text` for people and the journal, secrets as `***`. */
-interface Statement {
+export interface Statement {
   sql: string
   values: unknown[]
   text: string
@@ -282,15 +285,7 @@ function repairs(user: string, state: AccountState, requireSsl: boolean, passwor
   if (setPassword || clauses.length > 0) {
     const rest = clauses.map((c) => ` ${c}`).join('')
     const what = 'repair the replication user'
-    const alter: Statement = setPassword
-      ? {
-          sql: `ALTER USER ?@? IDENTIFIED BY PASSWORD ?${rest}`,
-          values: [...bound(user), hash],
-          text: `ALTER USER ${account} IDENTIFIED BY PASSWORD '${MASK}'${rest}`,
-          what,
-          withPlainPassword: on(`ALTER USER ?@? IDENTIFIED BY ?${rest}`, `ALTER USER ${account} IDENTIFIED BY '${MASK}'${rest}`, what, [...bound(user), password]),
-        }
-      : on(`ALTER USER ?@?${rest}`, `ALTER USER ${account}${rest}`, what)
+    const alter: Statement = setPassword ? passwordStatement(user, password, what, {rest}) : on(`ALTER USER ?@?${rest}`, `ALTER USER ${account}${rest}`, what)
     statements.push(alter)
   }
 
@@ -316,7 +311,26 @@ function repairs(user: string, state: AccountState, requireSsl: boolean, passwor
   return statements
 }
 
-async function execute(ctx: StepContext, source: Connection, statement: Statement): Promise<void> {
+/**
+ * `ALTER USER … IDENTIFIED BY PASSWORD '<hash>'` (then `rest`): the hash, so that the password
+ * reaches neither the binary log nor the process list; the password itself only where the source
+ * validates passwords and refuses hashes. `ifExists` once the snapshot is taken: the statement is
+ * then in the binary log after the replica's starting point, and the replica, which has no such
+ * account, would stop on a plain ALTER USER (error 1396).
+ */
+export function passwordStatement(user: string, password: string | undefined, what: string, {rest = '', ifExists = false} = {}): Statement {
+  const account = quoteAccount({user, host: REPLICATION_HOST})
+  const alter = ifExists ? 'ALTER USER IF EXISTS' : 'ALTER USER'
+  return {
+    sql: `${alter} ?@? IDENTIFIED BY PASSWORD ?${rest}`,
+    values: [...bound(user), password === undefined ? undefined : nativePasswordHash(password)],
+    text: `${alter} ${account} IDENTIFIED BY PASSWORD '${MASK}'${rest}`,
+    what,
+    withPlainPassword: {sql: `${alter} ?@? IDENTIFIED BY ?${rest}`, values: [...bound(user), password], text: `${alter} ${account} IDENTIFIED BY '${MASK}'${rest}`, what},
+  }
+}
+
+export async function execute(ctx: Pick<StepContext, 'ui'>, source: Connection, statement: Statement): Promise<void> {
   try {
     await source.query(statement.sql, statement.values)
     return
@@ -337,7 +351,7 @@ async function execute(ctx: StepContext, source: Connection, statement: Statemen
 }
 
 /** A failed statement as a paragraph: what datain tried, the server's words (secrets masked), and what to check. */
-function sqlError(what: string, text: string, error: unknown, hint?: string): DatainError {
+export function sqlError(what: string, text: string, error: unknown, hint?: string): DatainError {
   const errno = sqlErrno(error)
   const e = error as {sqlMessage?: string; message?: string; fatal?: boolean; code?: string}
   const detail = redact(e.sqlMessage ?? e.message ?? String(error))
