@@ -1,7 +1,7 @@
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {parseGrantLine} from '../lib/grants.js'
-import {existingReplicationPassword, nativePasswordHash} from '../lib/passwords.js'
+import {existingReplicationPassword, matchesFingerprint, nativePasswordHash, passwordFingerprint} from '../lib/passwords.js'
 import {MASK, redact} from '../lib/redact.js'
 import {quoteAccount, quoteString, sqlErrno} from '../lib/sql.js'
 import {recordAccountPassword} from './replication-password.js'
@@ -43,7 +43,7 @@ export const replicationUserStep: Step = {
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const actions: PlannedAction[] = [{on: 'source', kind: 'check', text: `SHOW CREATE USER ${account}; SHOW GRANTS FOR ${account}`}]
     const state = await inspectAccount(await ctx.source(), user)
-    if (state && !recordedAsOwn(ctx, user)) {
+    if (state && !recordedAsOwn(ctx, user, state)) {
       return [...actions, {on: 'source', kind: 'note', text: `Would stop: ${account} exists and datain did not create it (E_REPLICATION_USER_EXISTS).`}]
     }
     // No password is generated for a dry run: one that would be generated differs from any on the server.
@@ -59,15 +59,23 @@ export const replicationUserStep: Step = {
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const source = await ctx.source()
     const state = await inspectAccount(source, user)
-    if (state && !recordedAsOwn(ctx, user)) throw foreignAccount(ctx, account)
-    // Before CREATE USER, so that a crash right after it still finds the account recorded as datain's;
-    // and again on every run, since the runner starts each run's record of the step afresh.
-    await ctx.progress({creating: true, user})
-
+    if (state && !recordedAsOwn(ctx, user, state)) throw foreignAccount(ctx, account)
     const password = await ctx.replicationPassword()
+    // On every run, since the runner starts each run's record of the step afresh. Before CREATE USER the
+    // marker carries a fingerprint of the hash the account gets: after a crash right there, an account
+    // with that hash is datain's, and one that someone else created is not.
+    await ctx.progress(state ? {created: true, user} : {creating: true, user, accountHash: passwordFingerprint(nativePasswordHash(password))})
+
     const statements = state ? repairs(user, state, requireSsl, password) : creation(user, requireSsl, password)
     for (const statement of statements) {
-      await execute(ctx, source, statement)
+      try {
+        await execute(ctx, source, statement)
+      } catch (error) {
+        // Refused (not a lost connection, after which it may have gone through): datain created nothing,
+        // and an account that someone creates by that name later is theirs.
+        if (statement.creates && error instanceof DatainError && error.code === 'E_REPLICATION_USER') await ctx.progress({creating: false})
+        throw error
+      }
       if (statement.creates) await ctx.progress({created: true})
     }
 
@@ -108,12 +116,30 @@ export function checkedUserName(name: string): string {
   })
 }
 
-/** Whether the checkpoint says this account is datain's: a finished run's output, or an unfinished run's marker. */
-function recordedAsOwn(ctx: StepContext, user: string): boolean {
-  const done = ctx.outputs['replication-user']
-  const previous = ctx.previous?.output
-  const sameUser = (output: Record<string, unknown> | undefined) => output?.user === undefined || output.user === user
-  return (done?.created === true && sameUser(done)) || ((previous?.created === true || previous?.creating === true) && sameUser(previous))
+/** Whether the checkpoint says this account is datain's: a finished run's output, or an unfinished run's record. */
+function recordedAsOwn(ctx: StepContext, user: string, state: AccountState): boolean {
+  return createdByDatain(ctx.outputs['replication-user'], user, state) || createdByDatain(ctx.previous?.output, user, state, {trustBareMarker: true})
+}
+
+/**
+ * Whether a record of the replication-user step says that datain created `state`'s account:
+ * `created`, recorded as soon as CREATE USER succeeded; or the marker recorded before it
+ * (`creating`) by a run that died before it could record more, and then only when the account has
+ * the hash that run gave it (`accountHash`). A marker without that fingerprint (an older datain's)
+ * proves nothing about who created the account; the step trusts it as it always did, the cleanup,
+ * which would drop the account, does not.
+ */
+export function createdByDatain(
+  output: Record<string, unknown> | undefined,
+  user: string,
+  state: Pick<AccountState, 'passwordHash'>,
+  {trustBareMarker = false} = {},
+): boolean {
+  if (!output || (output.user !== undefined && output.user !== user)) return false
+  if (output.created === true) return true
+  if (output.creating !== true) return false
+  if (output.accountHash === undefined) return trustBareMarker
+  return state.passwordHash !== undefined && matchesFingerprint(state.passwordHash, output.accountHash)
 }
 
 function foreignAccount(ctx: StepContext, account: string): DatainError {

@@ -80,6 +80,9 @@ function renderCleanup(c: CleanupResult): string[] {
     rules.deleted.length > 0 ? `deleted ${rules.deleted.join(', ')}` : '',
     rules.absent.length > 0 ? `already gone ${rules.absent.join(', ')}` : '',
     rules.left.length > 0 ? `left (delete by hand) ${rules.left.join(', ')}` : '',
+    rules.changed.length > 0
+      ? `left, changed since datain made them (another range) ${rules.changed.map((r) => `${r.name} (${r.startIpAddress}-${r.endIpAddress})`).join(', ')}`
+      : '',
   ].filter(Boolean)
   lines.push(`  Firewall rules:   ${ruleParts.length > 0 ? ruleParts.join('; ') : 'datain created none'}`)
   if (c.parameters.length === 0) lines.push('  Server parameters: datain changed none')

@@ -6,7 +6,7 @@ import mariadb from 'mariadb'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {type Sandbox, SOURCE_ADMIN, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
-import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, passwordFingerprint, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
 import {checkedUserName, parseAccount, replicationUserStep} from '../../src/steps/replication-user.js'
 import {beginStep, profileFilesText, runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
@@ -241,7 +241,7 @@ describe('the replication-user step', () => {
     expect(await grants('datain_repl')).toEqual([expect.stringMatching(/^GRANT REPLICATION SLAVE ON \*\.\* TO `datain_repl`@`%` IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}' REQUIRE SSL$/)])
   })
 
-  it('records the marker before CREATE USER: a run that fails there is recognised next time', async () => {
+  it('a CREATE USER the source refused clears the marker: an account someone creates afterwards is theirs, never taken over', async () => {
     const admin = `'${SOURCE_ADMIN}'@'%'`
     await root(`REVOKE CREATE USER ON *.* FROM ${admin}`)
     cleanups.push(() => root(`GRANT CREATE USER ON *.* TO ${admin}`))
@@ -252,17 +252,34 @@ describe('the replication-user step', () => {
     expect(error.message).toContain("CREATE USER 'datain_repl'@'%' IDENTIFIED BY PASSWORD '***' REQUIRE SSL")
     expect(error.message).toContain('needs CREATE USER')
     const record = (await ctx.store.readCheckpoint()).steps['replication-user']
-    expect(record).toMatchObject({state: 'failed', output: {creating: true, user: 'datain_repl'}})
+    expect(record).toMatchObject({state: 'failed', output: {creating: false, user: 'datain_repl'}})
     const password = await storedPassword(ctx)
     expect(error.message).not.toContain(password)
     await end(ctx)
 
-    // Had CREATE USER gone through before the run died, the account would be datain's: play that.
     await root(`GRANT CREATE USER ON *.* TO ${admin}`)
-    await root("CREATE USER 'datain_repl'@'%' IDENTIFIED BY 'Half-Done-1'")
+    await root("CREATE USER 'datain_repl'@'%' IDENTIFIED BY 'The-DBAs-own-1'")
     ctx = await context({profile: 'marker'})
-    expect(await runStep(ctx, replicationUserStep)).toMatchObject({action: 'repaired'})
-    expect(await login('datain_repl', password)).toBe('datain_repl@%')
+    expect((await failure(runStep(ctx, replicationUserStep))).code).toBe('E_REPLICATION_USER_EXISTS')
+    expect(await login('datain_repl', 'The-DBAs-own-1', false)).toBe('datain_repl@%')
+  })
+
+  it('a run killed right after CREATE USER: the account is datain\'s when it has the hash the marker fingerprinted, not otherwise', async () => {
+    let ctx = await context({profile: 'killed'})
+    await runStep(ctx, replicationUserStep)
+    const password = await storedPassword(ctx)
+    await end(ctx)
+    // What the run recorded before CREATE USER, had it died right after it.
+    const marker = {state: 'running' as const, startedAt: new Date().toISOString(), output: {creating: true, user: 'datain_repl', accountHash: passwordFingerprint(nativePasswordHash(password))}}
+    ctx = await context({profile: 'killed', freshCheckpoint: true})
+    expect(await runStep(ctx, replicationUserStep, marker)).toMatchObject({action: 'unchanged', created: true})
+    await end(ctx)
+
+    // Same marker, but the account is someone else's (another password): refused, untouched.
+    await root("ALTER USER 'datain_repl'@'%' IDENTIFIED BY 'The-DBAs-own-1'")
+    ctx = await context({profile: 'killed', freshCheckpoint: true})
+    expect((await failure(runStep(ctx, replicationUserStep, marker))).code).toBe('E_REPLICATION_USER_EXISTS')
+    expect(await login('datain_repl', 'The-DBAs-own-1')).toBe('datain_repl@%')
   })
 
   it('handles hostile user names and passwords (quotes, backslashes, $, backticks, unicode) through bound parameters', async () => {
