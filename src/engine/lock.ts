@@ -140,6 +140,10 @@ export async function acquireLock(profileDir: string, options: {command?: string
     throw stateWriteError(error, file)
   }
 
+  // Live from now: a takeover claim (a link to this draft) that another acquire of this process
+  // meets must count as held, or that one would break it and both could take the lock.
+  heldTokens.add(info.token)
+  let acquired = false
   try {
     let takenOver: TakeOver | undefined
     // Each round either takes the lock, fails, or removes a stale lock; a few rounds only matter
@@ -147,6 +151,7 @@ export async function acquireLock(profileDir: string, options: {command?: string
     for (let round = 0; round < 10; round++) {
       try {
         await link(draft, file)
+        acquired = true
         return new Lock(file, info, takenOver, options.heartbeatMs)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateWriteError(error, file)
@@ -172,6 +177,7 @@ export async function acquireLock(profileDir: string, options: {command?: string
       {code: 'E_LOCKED', exit: ExitCode.failed},
     )
   } finally {
+    if (!acquired) heldTokens.delete(info.token)
     await unlink(draft).catch(() => {
       // The draft is ours and disposable; a leftover is harmless.
     })
