@@ -1,8 +1,10 @@
+import type {Connection} from 'mariadb'
 import type {ProfileStore} from '../engine/profile-store.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {matchesFingerprint, nativePasswordHash, passwordFingerprint, type PasswordFingerprint, REPLICATION_PASSWORD_ENV} from '../lib/passwords.js'
 import {quoteAccount} from '../lib/sql.js'
-import {checkedUserName, execute, inspectAccount, passwordStatement, REPLICATION_HOST} from './replication-user.js'
+import {redact} from '../lib/redact.js'
+import {checkedUserName, inspectAccount, passwordStatement, REPLICATION_HOST, sqlError, type Statement} from './replication-user.js'
 import type {StepContext} from './step.js'
 
 /** The checkpoint record of what the replication user was given: persisted, never rename it. */
@@ -66,14 +68,35 @@ export async function giveAccountPassword(ctx: Pick<StepContext, 'settings' | 's
       : `was given another password (from ${recorded.origin}, at ${recorded.givenAt})`
     : 'has another password'
   const statement = passwordStatement(user, password, 'give the replication user the password the link uses', {ifExists: true})
-  try {
-    await execute(ctx, source, statement)
-  } catch (error) {
-    throw driftError(ctx.profile, account, had, origin, error)
-  }
+  const refusal = await alterPassword(ctx, source, user, password, statement)
+  if (refusal !== undefined) throw driftError(ctx.profile, account, had, origin, refusal)
   await recordAccountPassword(ctx.store, password)
   await ctx.store.journal('replication-password-applied', {user, statement: statement.text, origin})
   ctx.ui.info(`The replication user ${account} ${had} than the one this run links with (from ${origin}): gave it that password first (${statement.text}), so that the link does not fail with error 1045.`)
+}
+
+/**
+ * Runs the ALTER USER IF EXISTS, by the hash and else by the password (a source that validates
+ * passwords refuses hashes), and returns undefined once the account has the password. IF EXISTS
+ * turns a refusal (a password policy's 1819, strict validation's 1396) into a note, so the account
+ * itself says whether it took; the notes are what is returned when neither did.
+ */
+async function alterPassword(ctx: Pick<StepContext, 'ui'>, source: Connection, user: string, password: string, statement: Statement): Promise<unknown> {
+  let notes = ''
+  for (const attempt of [statement, statement.withPlainPassword!]) {
+    try {
+      await source.query(attempt.sql, attempt.values)
+    } catch (error) {
+      return sqlError(attempt.what, attempt.text, error)
+    }
+    if ((await inspectAccount(source, user))?.passwordHash === nativePasswordHash(password)) {
+      if (attempt !== statement) ctx.ui.info("The source validates passwords, so it took the replication user's password itself rather than its hash; the statement, with the password, is in its binary log.")
+      return undefined
+    }
+    const warnings = (await source.query('SHOW WARNINGS')) as Array<{Code: number; Message: string}>
+    notes = warnings.map((w) => `error ${w.Code}: ${redact(w.Message)}`).join('; ')
+  }
+  return new Error(`the source did not change the account (${notes || 'no reason given'}).`)
 }
 
 function accountGone(profile: string, account: string): DatainError {
@@ -85,7 +108,7 @@ function accountGone(profile: string, account: string): DatainError {
 }
 
 function driftError(profile: string, account: string, had: string, origin: Origin, cause: unknown): DatainError {
-  const detail = cause instanceof DatainError ? cause.message : String((cause as Error)?.message ?? cause)
+  const detail = String((cause as Error)?.message ?? cause)
   const back =
     origin === REPLICATION_PASSWORD_ENV
       ? `unset ${REPLICATION_PASSWORD_ENV} (or set it to the password the account has)`

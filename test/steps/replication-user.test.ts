@@ -7,6 +7,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import {type Sandbox, SOURCE_ADMIN, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, passwordFingerprint, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {giveAccountPassword} from '../../src/steps/replication-password.js'
 import {checkedUserName, parseAccount, replicationUserStep} from '../../src/steps/replication-user.js'
 import {beginStep, profileFilesText, runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
@@ -280,6 +281,35 @@ describe('the replication-user step', () => {
     ctx = await context({profile: 'killed', freshCheckpoint: true})
     expect((await failure(runStep(ctx, replicationUserStep, marker))).code).toBe('E_REPLICATION_USER_EXISTS')
     expect(await login('datain_repl', 'The-DBAs-own-1')).toBe('datain_repl@%')
+  })
+
+  it('before a link with another password: gives the account that one by its hash (IF EXISTS, for the replica), records it; refuses where the source may not', async () => {
+    const ctx = await context({profile: 'drift'})
+    await runStep(ctx, replicationUserStep)
+    const generated = await storedPassword(ctx)
+    const chosen = 'Chosen-by-the-DBA-42'
+    const from = await binlogPosition()
+    await giveAccountPassword(ctx, chosen)
+    expect(await login('datain_repl', chosen)).toBe('datain_repl@%')
+    const logged = (await binlogSince(from)).join('\n')
+    expect(logged).toMatch(/ALTER USER IF EXISTS 'datain_repl'@'%' IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}'/)
+    expect(logged).not.toContain(chosen)
+    expect(ctx.lines.join('\n')).toMatch(/was given another password \(from the profile \(generated\), at [^)]+\) than the one this run links with \(from DATAIN_REPLICATION_PASSWORD\)/)
+    const record = (await ctx.store.readCheckpoint()).steps['replication-password']
+    expect(record).toMatchObject({state: 'done', output: {origin: 'DATAIN_REPLICATION_PASSWORD'}})
+    expectNowhere(await profileFilesText(ctx.store), chosen)
+
+    // A password policy the generated password does not meet: the source refuses the hash (1290) and the password (1819).
+    await root("INSTALL SONAME 'simple_password_check'")
+    cleanups.push(() => root("UNINSTALL SONAME 'simple_password_check'"))
+    await root('SET GLOBAL simple_password_check_minimal_length = 200')
+    const error = await failure(giveAccountPassword(ctx, generated))
+    expect(error.code).toBe('E_REPLICATION_PASSWORD_DRIFT')
+    expect(error.message).toMatch(/was given another password \(from DATAIN_REPLICATION_PASSWORD, at [^)]+\) than the one this run would link with \(from the profile \(generated\)\)/)
+    expect(error.message).toMatch(/error 1819/)
+    expect(error.message).toMatch(/Nothing was linked: a link with a password the account does not have fails with error 1045\. Either set DATAIN_REPLICATION_PASSWORD to the password the account has/)
+    expect(error.message).not.toContain(generated)
+    expect(await login('datain_repl', chosen)).toBe('datain_repl@%')
   })
 
   it('handles hostile user names and passwords (quotes, backslashes, $, backticks, unicode) through bound parameters', async () => {
