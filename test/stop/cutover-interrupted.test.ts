@@ -1,5 +1,6 @@
 import {execa} from 'execa'
 import type {Connection} from 'mariadb'
+import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -104,6 +105,24 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     expect(cut.link).toBe('removed')
     // Had the rerun read read_only = ON as the DBA's, it would report wasReadOnly and leave no undo.
     expect(cut.cutover?.source).toMatchObject({wasReadOnly: false, locked: true, readOnly: true})
+    expect(await readOnly(e)).toBe(1)
+    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
+  })
+
+  it('killed after it removed the link but before it recorded that: the next datain stop keeps the source read-only', async () => {
+    // The checkpoint such a run leaves: the switch recorded as being in its last phase, no removal recorded.
+    const file = path.join(e.home, 'profiles', 'default', 'checkpoint.json')
+    const state = JSON.parse(await readFile(file, 'utf8')) as {steps: Record<string, {state: string; output?: Record<string, unknown>; finishedAt?: string}>}
+    delete state.steps.removed
+    const lock = state.steps['source-read-only']!
+    state.steps['source-read-only'] = {...lock, state: 'running', output: {previous: 'OFF', phase: 'removing', at: lock.output?.at}}
+    delete state.steps['source-read-only'].finishedAt
+    await writeFile(file, JSON.stringify(state))
+    expect(await readOnly(e)).toBe(1)
+
+    const stop = await json<StopJson>(e, ['stop', '--remove'])
+    expect(stop.sourceReadOnly).toMatchObject({action: 'kept'})
+    expect(stop.link).toBe('removed')
     expect(await readOnly(e)).toBe(1)
     expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
     await e.sandbox.source.server.query('SET GLOBAL read_only = OFF')
