@@ -41,8 +41,12 @@ export default class Stop extends BaseCommand<typeof Stop> {
     // The first signal aborts: the cutover puts the source back before it exits. Later ones must not
     // kill it halfway through that (the checkpoint would still let the next 'datain stop' finish it).
     const abort = (signal: NodeJS.Signals) => {
-      if (!controller.signal.aborted) controller.abort()
-      else this.logToStderr(`${signal}: datain is already stopping and puts back what it changed first (a bounded wait). kill -9 is safe too: the next 'datain stop' finishes it.`)
+      if (controller.signal.aborted) {
+        this.logToStderr(`${signal}: datain is already stopping and puts back what it changed first (a bounded wait). kill -9 is safe too: the next 'datain stop' finishes it.`)
+        return
+      }
+      this.logToStderr(`${signal}: stopping; datain puts back what it changed before it exits.`)
+      controller.abort()
     }
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
     for (const signal of signals) process.on(signal, abort)

@@ -58,9 +58,10 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     const {child, blocker} = await cutoverHeldAtTheSwitch(e)
     let output = ''
     child.all.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    // One at a time: the kernel merges a signal sent while the same one is still pending.
     child.kill('SIGHUP')
+    await waitUntil(async () => /SIGHUP: stopping/.test(output) || child.exitCode !== null)
     child.kill('SIGHUP')
-    // The second signal's note proves the first was handled before the SET can return.
     await waitUntil(async () => /already stopping/.test(output) || child.exitCode !== null)
     await blocker.query('UNLOCK TABLES')
     await blocker.end()
