@@ -8,10 +8,13 @@ export function renderStop(result: StopResult): string {
   const p = result.profile === 'default' ? '' : ` --profile ${result.profile}`
   const lines: string[] = []
   if (result.sourceReadOnly) {
+    const {action, lockedAt} = result.sourceReadOnly
     lines.push(
-      result.sourceReadOnly.action === 'restored'
-        ? `An earlier cutover was interrupted after it made the source read-only (${result.sourceReadOnly.lockedAt}): read_only is OFF again, as it was.`
-        : `An earlier cutover made the source read-only (${result.sourceReadOnly.lockedAt}) and removed the link: the source stays read-only on purpose (SET GLOBAL read_only = OFF undoes it).`,
+      action === 'restored'
+        ? `An earlier cutover was interrupted after it made the source read-only (${lockedAt}): read_only is OFF again, as it was.`
+        : action === 'kept'
+          ? `An earlier cutover made the source read-only (${lockedAt}) and removed the link: the source stays read-only on purpose (SET GLOBAL read_only = OFF undoes it).`
+          : `An earlier cutover was interrupted after it made the source read-only (${lockedAt}); the source could not be reached to put it back: the next 'datain stop' does, or run SET GLOBAL read_only = OFF on it.`,
     )
   }
   const at = result.position ? ` at ${describePosition(result.position)}` : ''

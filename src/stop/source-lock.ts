@@ -31,8 +31,11 @@ export interface SourceLockRecord {
 
 /** What a stop did about an earlier run's unsettled read-only switch (`--json`). */
 export interface SourceLockRecovery {
-  /** `restored`: the earlier cutover had not completed, read_only is OFF again; `kept`: it had, the source stays read-only. */
-  action: 'restored' | 'kept'
+  /**
+   * `restored`: the earlier cutover had not completed, read_only is OFF again; `kept`: it had, the
+   * source stays read-only; `pending`: not completed, but the source could not be reached to put it back.
+   */
+  action: 'restored' | 'kept' | 'pending'
   /** When the earlier run set read_only. */
   lockedAt: string
 }
@@ -81,7 +84,17 @@ export async function settleEarlierSourceLock(
     ui.info(`An earlier cutover made the source read-only at ${pending.at} and removed the link: the source stays read-only on purpose (SET GLOBAL read_only = OFF on it undoes that).`)
     return {action: 'kept', lockedAt: pending.at}
   }
-  await setReadOnly(await session.source(), false)
+  try {
+    await setReadOnly(await session.source(), false)
+  } catch (error) {
+    // A stop must still work while the source is down: the record stays, and the next stop tries again.
+    if (!(error instanceof DatainError) || error.exitCode !== ExitCode.unreachable) throw error
+    ui.info(
+      `An earlier cutover was interrupted after datain made the source read-only (at ${pending.at}), and the source cannot be reached now (${error.message}): ` +
+        "read_only stays as it is; the next 'datain stop' puts it back, or run SET GLOBAL read_only = OFF on the source.",
+    )
+    return {action: 'pending', lockedAt: pending.at}
+  }
   await settleSourceLock(session.store, 'restored')
   await session.store.journal('source-writable', {statement: 'SET GLOBAL read_only = OFF', why: 'an earlier cutover was interrupted before it removed the link'})
   ui.info(`An earlier cutover was interrupted after datain made the source read-only (at ${pending.at}), before the link was removed: read_only is OFF again, as it was.`)

@@ -129,3 +129,33 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     await e.sandbox.source.server.query('SET GLOBAL read_only = OFF')
   })
 })
+
+describe('a killed cutover while the source is down', () => {
+  let e: Env
+  beforeAll(async () => {
+    e = await replicatingEnv()
+  })
+  afterAll(() => dispose(e))
+
+  it('datain stop still stops replication and keeps the record; the next one, with the source back, settles it', async () => {
+    const {child, blocker} = await cutoverHeldAtTheSwitch(e)
+    child.kill('SIGKILL')
+    await child
+    await blocker.query('UNLOCK TABLES')
+    await blocker.end()
+    await waitUntil(async () => (await readOnly(e)) === 1)
+    await e.sandbox.source.server.stop()
+
+    const stop = await json<StopJson>(e, ['stop'])
+    expect(stop.sourceReadOnly).toMatchObject({action: 'pending'})
+    expect(stop.link).toBe('stopped')
+    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'running'})
+
+    // read_only does not outlive a restart; what matters is that the record is settled, not left for ever.
+    await e.sandbox.source.server.restart()
+    const again = await json<StopJson>(e, ['stop'])
+    expect(again.sourceReadOnly).toMatchObject({action: 'restored'})
+    expect(await readOnly(e)).toBe(0)
+    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
+  })
+})
