@@ -84,8 +84,11 @@ export async function giveAccountPassword(ctx: Pick<StepContext, 'settings' | 's
 async function alterPassword(ctx: Pick<StepContext, 'ui'>, source: Connection, user: string, password: string, statement: Statement): Promise<unknown> {
   let notes = ''
   for (const attempt of [statement, statement.withPlainPassword!]) {
+    let warnings: Array<{Code: number; Message: string}>
     try {
       await source.query(attempt.sql, attempt.values)
+      // Right after the ALTER: the next statement would clear them.
+      warnings = (await source.query('SHOW WARNINGS')) as typeof warnings
     } catch (error) {
       return sqlError(attempt.what, attempt.text, error)
     }
@@ -93,7 +96,6 @@ async function alterPassword(ctx: Pick<StepContext, 'ui'>, source: Connection, u
       if (attempt !== statement) ctx.ui.info("The source validates passwords, so it took the replication user's password itself rather than its hash; the statement, with the password, is in its binary log.")
       return undefined
     }
-    const warnings = (await source.query('SHOW WARNINGS')) as Array<{Code: number; Message: string}>
     notes = warnings.map((w) => `error ${w.Code}: ${redact(w.Message)}`).join('; ')
   }
   return new Error(`the source did not change the account (${notes || 'no reason given'}).`)
