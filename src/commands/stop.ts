@@ -10,34 +10,46 @@ export default class Stop extends BaseCommand<typeof Stop> {
     "Without flags, stops replication (az_replication_stop) and leaves the link in place: 'datain start' starts it again. " +
     '--remove also removes the link (az_replication_remove_master): the replica stands alone and the setup is finished. ' +
     '--cutover waits until the replica has applied everything the source wrote (by GTID or binlog position), then stops and removes the link ' +
-    'and enables the events the copy disabled on the replica; --lock-source makes the source read-only for the last stretch and leaves it so. ' +
+    'and enables the events the copy disabled on the replica. It makes the source read-only for the last stretch and leaves it so; ' +
+    '--no-lock-source leaves the source writable (when the application is stopped already), and writes made after the final position are then not on the replica. ' +
+    'If a cutover is killed, the next datain stop puts read_only back (the link still in place) or keeps it (the link removed), as the checkpoint recorded. ' +
     '--cleanup (with or after a removal) drops the replication user datain created, deletes the firewall rules it added and puts back the server parameters it changed. ' +
     'Every action is safe to repeat.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --cutover --lock-source',
+    '<%= config.bin %> <%= command.id %> --cutover',
+    '<%= config.bin %> <%= command.id %> --cutover --no-lock-source --timeout 1800',
     '<%= config.bin %> <%= command.id %> --remove --cleanup --json',
   ]
 
   static override flags = {
     remove: Flags.boolean({summary: 'Also remove the replication link: the replica becomes a standalone server.', default: false}),
     cutover: Flags.boolean({summary: 'Wait until the replica has applied everything the source wrote, then stop and remove the link.', default: false}),
+    // No defaults: a flag given without --cutover is refused, which a default would hide.
     'lock-source': Flags.boolean({
-      summary: 'With --cutover: make the source read-only (SET GLOBAL read_only = ON) for the last catch-up, and leave it so.',
-      default: false,
-      dependsOn: ['cutover'],
+      summary: 'With --cutover (on by default): make the source read-only (SET GLOBAL read_only = ON) for the last catch-up, and leave it so; --no-lock-source leaves it writable.',
+      allowNo: true,
     }),
-    timeout: Flags.integer({summary: 'With --cutover: seconds to wait for the replica to catch up.', default: DEFAULT_CUTOVER_TIMEOUT_MS / 1000, min: 1}),
+    timeout: Flags.integer({summary: `With --cutover: seconds to wait for the replica to catch up (default ${DEFAULT_CUTOVER_TIMEOUT_MS / 1000}).`, min: 1}),
     cleanup: Flags.boolean({summary: 'Remove the replication user, firewall rules and server parameter changes datain made (with or after --remove).', default: false}),
   }
 
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(Stop)
     const controller = new AbortController()
-    const abort = () => controller.abort()
-    process.once('SIGINT', abort)
-    process.once('SIGTERM', abort)
+    // The first signal aborts: the cutover puts the source back before it exits. Later ones must not
+    // kill it halfway through that (the checkpoint would still let the next 'datain stop' finish it).
+    const abort = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        this.logToStderr(`${signal}: datain is already stopping and puts back what it changed first (a bounded wait). kill -9 is safe too: the next 'datain stop' finishes it.`)
+        return
+      }
+      this.logToStderr(`${signal}: stopping; datain puts back what it changed before it exits.`)
+      controller.abort()
+    }
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+    for (const signal of signals) process.on(signal, abort)
     try {
       const result = await runStop({
         home: this.home,
@@ -46,15 +58,14 @@ export default class Stop extends BaseCommand<typeof Stop> {
         cutover: flags.cutover,
         lockSource: flags['lock-source'],
         cleanup: flags.cleanup,
-        timeoutMs: flags.timeout * 1000,
+        timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
         signal: controller.signal,
         ui: this.stepUi(),
       })
       if (!this.jsonEnabled()) this.log(renderStop(result))
       return result
     } finally {
-      process.off('SIGINT', abort)
-      process.off('SIGTERM', abort)
+      for (const signal of signals) process.off(signal, abort)
     }
   }
 }

@@ -1,16 +1,24 @@
 import {createHash, randomBytes} from 'node:crypto'
 import {readFileSync, unlinkSync} from 'node:fs'
-import {link, readFile, unlink, writeFile} from 'node:fs/promises'
-import os from 'node:os'
+import {link, open, readFile, unlink, utimes, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {HEARTBEAT_MS, judgeLock, type LockVerdict, STALE_AFTER_MS, type StaleReason, thisProcess} from './lock-liveness.js'
 import {LockInfoSchema, isMissing, stateReadError, stateWriteError, type LockInfo} from './state-schema.js'
 
 export type {LockInfo} from './state-schema.js'
 
-/** Why an existing lock file was replaced: its process is gone, or the file made no sense. */
-export type TakeOver = {reason: 'process-gone'; previous: LockInfo} | {reason: 'unreadable'; detail: string}
+/** Why an existing lock file was replaced: its holder is gone (see {@link StaleReason}), or the file made no sense. */
+export type TakeOver = {reason: StaleReason; previous: LockInfo} | {reason: 'unreadable'; detail: string}
+
+/** Tokens of the locks this process holds: a lock with our pid and another token is a dead run's (pid 1 in containers). */
+const heldTokens = new Set<string>()
+
+/** The tokens of the locks this process holds now. */
+export function ownLockTokens(): ReadonlySet<string> {
+  return heldTokens
+}
 
 /** The name of the lock file inside a profile folder. */
 export const LOCK_FILE = 'lock'
@@ -19,6 +27,7 @@ export const LOCK_FILE = 'lock'
 export class Lock {
   #held = true
   readonly #onExit = (): void => this.#releaseSync()
+  readonly #heartbeat: NodeJS.Timeout
 
   /** @internal created by {@link acquireLock} only */
   constructor(
@@ -28,8 +37,24 @@ export class Lock {
     readonly info: LockInfo,
     /** Set when a stale lock was replaced: tell the user (see {@link describeTakeOver}). */
     readonly takenOver?: TakeOver,
+    heartbeatMs = HEARTBEAT_MS,
   ) {
+    heldTokens.add(info.token)
     process.on('exit', this.#onExit)
+    // unref: the heartbeat never keeps a finished process alive.
+    this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs).unref()
+  }
+
+  /** Refreshes the file's mtime, which tells datain elsewhere (another machine, another container) that the holder lives. */
+  async #beat(): Promise<void> {
+    try {
+      if (this.#held && ownerToken(await readFile(this.path, 'utf8')) === this.info.token) {
+        const now = new Date()
+        await utimes(this.path, now, now)
+      }
+    } catch {
+      // A missed beat only ages the lock; a failing disk is reported by the state writes themselves.
+    }
   }
 
   /** False once released. */
@@ -41,7 +66,7 @@ export class Lock {
   async release(): Promise<void> {
     if (!this.#held) return
     this.#held = false
-    process.off('exit', this.#onExit)
+    this.#stop()
     try {
       if (ownerToken(await readFile(this.path, 'utf8')) === this.info.token) await unlink(this.path)
     } catch (error) {
@@ -49,9 +74,16 @@ export class Lock {
     }
   }
 
+  #stop(): void {
+    clearInterval(this.#heartbeat)
+    heldTokens.delete(this.info.token)
+    process.off('exit', this.#onExit)
+  }
+
   #releaseSync(): void {
     if (!this.#held) return
     this.#held = false
+    this.#stop()
     try {
       if (ownerToken(readFileSync(this.path, 'utf8')) === this.info.token) unlinkSync(this.path)
     } catch {
@@ -63,25 +95,37 @@ export class Lock {
 /** One line for the user about a replaced stale lock, e.g. "took over a lock left by pid 4242, …". */
 export function describeTakeOver(takenOver: TakeOver): string {
   if (takenOver.reason === 'unreadable') return `replaced an unreadable lock file (${takenOver.detail})`
-  const {pid, command, startedAt} = takenOver.previous
-  return `took over a lock left by pid ${pid} (${command}, started at ${startedAt}), which is no longer running`
+  const {pid, command, startedAt, hostname} = takenOver.previous
+  const why: Record<StaleReason, string> = {
+    'process-gone': 'which is no longer running',
+    'pid-reused': `which is no longer running (pid ${pid} is another process now)`,
+    'own-pid': 'an earlier run under the same pid as this one (a container restarted), which is no longer running',
+    rebooted: `which ended when ${hostname} rebooted`,
+    'heartbeat-stale': `on host ${hostname}, which stopped refreshing it more than ${STALE_AFTER_MS / 1000} s ago`,
+  }
+  return `took over a lock left by pid ${pid} (${command}, started at ${startedAt}), ${why[takenOver.reason]}`
 }
 
 /**
  * Takes the lock of the profile in `profileDir` (which must exist), so that two datain processes
- * never work on one profile. A lock whose process is gone, or whose file is garbage, is taken over
- * and reported in {@link Lock.takenOver}. A lock held by a live process (this one included) is
- * E_LOCKED; on another host, where datain cannot tell, too.
+ * never work on one profile. A stale lock (see {@link judgeLock}: its process gone, or elsewhere its
+ * heartbeat stopped), or a garbage file, is taken over and reported in {@link Lock.takenOver}. A lock
+ * held by a live process (this one included) is E_LOCKED, and so is one elsewhere whose heartbeat
+ * is fresh. The holder refreshes the file's mtime every `heartbeatMs` while it holds it.
  */
-export async function acquireLock(profileDir: string, options: {command?: string; profile?: string} = {}): Promise<Lock> {
+export async function acquireLock(profileDir: string, options: {command?: string; profile?: string; heartbeatMs?: number} = {}): Promise<Lock> {
   const file = path.join(profileDir, LOCK_FILE)
   const profile = options.profile ?? path.basename(profileDir)
+  const me = thisProcess()
   const info: LockInfo = {
     pid: process.pid,
     startedAt: new Date().toISOString(),
-    hostname: os.hostname(),
+    hostname: me.hostname,
     command: options.command ?? ['datain', ...process.argv.slice(2, 3)].join(' '),
     token: randomBytes(12).toString('hex'),
+    ...(me.bootId === undefined ? {} : {bootId: me.bootId}),
+    ...(me.pidNamespace === undefined ? {} : {pidNamespace: me.pidNamespace}),
+    ...(me.processStart === undefined ? {} : {processStart: me.processStart}),
   }
   // The lock appears by link(2) of a complete file, never as an empty file being written, which a
   // concurrent reader would take for garbage and take over.
@@ -96,6 +140,10 @@ export async function acquireLock(profileDir: string, options: {command?: string
     throw stateWriteError(error, file)
   }
 
+  // Live from now: a takeover claim (a link to this draft) that another acquire of this process
+  // meets must count as held, or that one would break it and both could take the lock.
+  heldTokens.add(info.token)
+  let acquired = false
   try {
     let takenOver: TakeOver | undefined
     // Each round either takes the lock, fails, or removes a stale lock; a few rounds only matter
@@ -103,7 +151,8 @@ export async function acquireLock(profileDir: string, options: {command?: string
     for (let round = 0; round < 10; round++) {
       try {
         await link(draft, file)
-        return new Lock(file, info, takenOver)
+        acquired = true
+        return new Lock(file, info, takenOver, options.heartbeatMs)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateWriteError(error, file)
       }
@@ -112,9 +161,9 @@ export async function acquireLock(profileDir: string, options: {command?: string
       if (current === undefined) continue
       let candidate: TakeOver
       if (current.info) {
-        const holder = current.info
-        if (holder.hostname !== info.hostname || isAlive(holder.pid)) throw lockedError(profile, file, holder, info.hostname)
-        candidate = {reason: 'process-gone', previous: holder}
+        const verdict = judgeLock(current.info, current.mtimeMs, heldTokens)
+        if (verdict.held) throw lockedError(profile, file, current.info, verdict)
+        candidate = {reason: verdict.reason, previous: current.info}
       } else {
         candidate = {reason: 'unreadable', detail: current.detail}
       }
@@ -128,36 +177,54 @@ export async function acquireLock(profileDir: string, options: {command?: string
       {code: 'E_LOCKED', exit: ExitCode.failed},
     )
   } finally {
+    if (!acquired) heldTokens.delete(info.token)
     await unlink(draft).catch(() => {
       // The draft is ours and disposable; a leftover is harmless.
     })
   }
 }
 
-function lockedError(profile: string, file: string, holder: LockInfo, ourHost: string): DatainError {
-  const elsewhere = holder.hostname !== ourHost
+function lockedError(profile: string, file: string, holder: LockInfo, verdict: Extract<LockVerdict, {held: true}>): DatainError {
+  const here = thisProcess().hostname
+  const elsewhere = !verdict.probed
   const who = `datain pid ${holder.pid}${elsewhere ? ` on host ${holder.hostname}` : ''} (started at ${holder.startedAt}, command "${holder.command}")`
+  const ago = Math.round(verdict.heartbeatAgeMs / 1000)
   const unsure = elsewhere
-    ? `datain cannot tell from ${ourHost} whether that process still runs; if it does not, delete ${file}.`
-    : `If no datain runs as pid ${holder.pid} any more (the pid was reused), delete ${file}.`
+    ? `That process runs on another machine or in another container, which datain cannot see from ${here}; it refreshed the lock ${ago} s ago. ` +
+      `If it is gone, the lock frees itself ${STALE_AFTER_MS / 1000} s after its last refresh; to break it sooner, make sure no datain runs for this profile there, then delete ${file}.`
+    : holder.processStart === undefined
+      ? `If no datain runs as pid ${holder.pid} any more (the pid was reused), delete ${file}.`
+      : ''
   return new DatainError(
-    `Profile "${profile}" is in use by ${who}; wait for it to finish or stop it, then run the command again. ${unsure}`,
-    {code: 'E_LOCKED', exit: ExitCode.failed, suggestions: [`Wait for pid ${holder.pid} to finish, or stop it`]},
+    `Profile "${profile}" is in use by ${who}; wait for it to finish or stop it, then run the command again.${unsure ? ` ${unsure}` : ''}`,
+    {
+      code: 'E_LOCKED',
+      exit: ExitCode.failed,
+      suggestions: elsewhere ? [`Wait for datain on ${holder.hostname} to finish`, `rm ${file}  # only once no datain runs for this profile there`] : [`Wait for pid ${holder.pid} to finish, or stop it`],
+    },
   )
 }
 
-/** `undefined` when there is no lock file; `info` absent when its content is garbage. */
-async function readLockFile(file: string): Promise<{text: string; info?: LockInfo; detail: string} | undefined> {
+/** `undefined` when there is no lock file; `info` absent when its content is garbage; `mtimeMs` its last heartbeat. */
+export async function readLockFile(file: string): Promise<{text: string; info?: LockInfo; detail: string; mtimeMs: number} | undefined> {
   let text: string
+  let mtimeMs: number
   try {
-    text = await readFile(file, 'utf8')
+    // One handle for both: the heartbeat read is of the very file whose content was read.
+    const handle = await open(file, 'r')
+    try {
+      text = await handle.readFile('utf8')
+      mtimeMs = (await handle.stat()).mtimeMs
+    } finally {
+      await handle.close()
+    }
   } catch (error) {
     if (isMissing(error)) return undefined
     // Permission denied or a folder in the way is not "garbage": taking it over could break a real lock.
     throw stateReadError(error, file)
   }
 
-  return {text, ...parseLock(text)}
+  return {text, mtimeMs, ...parseLock(text)}
 }
 
 function parseLock(text: string): {info?: LockInfo; detail: string} {
@@ -191,7 +258,7 @@ async function removeStale(file: string, seen: string, draft: string, depth = 0)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateWriteError(error, file)
     const other = await readLockFile(claim)
-    const otherAlive = other?.info && (other.info.hostname !== os.hostname() || isAlive(other.info.pid))
+    const otherAlive = other?.info && judgeLock(other.info, other.mtimeMs, heldTokens).held
     if (other && !otherAlive && depth < 2) await removeStale(claim, other.text, draft, depth + 1)
     // Give the process that holds the claim time to put its own lock in place.
     else await delay(20)
@@ -209,18 +276,5 @@ async function removeStale(file: string, seen: string, draft: string, depth = 0)
     await unlink(claim).catch((error: unknown) => {
       if (!isMissing(error)) throw stateWriteError(error, claim)
     })
-  }
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ESRCH') return false
-    if (code === 'EPERM') return true
-    throw error
   }
 }

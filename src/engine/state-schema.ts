@@ -132,6 +132,12 @@ export const LockInfoSchema = z.strictObject({
   hostname: z.string(),
   command: z.string(),
   token: nonEmpty,
+  // Optional: a lock of an older datain has none, and is judged by its hostname.
+  /** The kernel's boot id: with the pid namespace, whether `pid` can be probed from here. */
+  bootId: nonEmpty.optional(),
+  pidNamespace: nonEmpty.optional(),
+  /** Field 22 of /proc/<pid>/stat, so that a reused pid is not taken for the holder. */
+  processStart: nonEmpty.optional(),
 })
 export type LockInfo = z.infer<typeof LockInfoSchema>
 

@@ -117,6 +117,38 @@ export function recordedRules(ctx: Pick<StepContext, 'outputs' | 'previous'>): s
   return mergeNames([], [...names(ctx.outputs.firewall), ...names(ctx.outputs.preflight), ...names(ctx.previous?.output)])
 }
 
+/** A range datain gave one of its rules; `createdRanges` in the step outputs, what `stop --cleanup` checks before it deletes. */
+export interface RuleRange {
+  name: string
+  startIpAddress: string
+  endIpAddress: string
+}
+
+/**
+ * Every range datain wrote to its rules for this profile (`createdRanges`, recorded before each
+ * PUT, so a rule updated to a new address keeps the old range too): a rule of datain's name whose
+ * range is none of these was changed by someone else.
+ */
+export function recordedRanges(ctx: Pick<StepContext, 'outputs' | 'previous'>): RuleRange[] {
+  return mergeRanges([], [...rangesIn(ctx.outputs.firewall), ...rangesIn(ctx.outputs.preflight), ...rangesIn(ctx.previous?.output)])
+}
+
+/** The `createdRanges` of a step output, ignoring anything malformed. */
+export function rangesIn(output: Record<string, unknown> | undefined): RuleRange[] {
+  if (!Array.isArray(output?.createdRanges)) return []
+  return output.createdRanges.filter(
+    (r): r is RuleRange => typeof r === 'object' && r !== null && ['name', 'startIpAddress', 'endIpAddress'].every((k) => typeof (r as Record<string, unknown>)[k] === 'string'),
+  )
+}
+
+export function mergeRanges(a: readonly RuleRange[], b: readonly RuleRange[]): RuleRange[] {
+  const out = [...a]
+  for (const r of b) {
+    if (!out.some((o) => sameName(o.name, r.name) && o.startIpAddress === r.startIpAddress && o.endIpAddress === r.endIpAddress)) out.push(r)
+  }
+  return out
+}
+
 /** The replica's rules and which are datain's: read once per step, kept current as rules are added. */
 export interface RuleBook {
   rules: FirewallRule[]
@@ -124,6 +156,8 @@ export interface RuleBook {
   own: Set<string>
   /** Rules of others that cover an address datain needs, reused as they are. */
   reused: string[]
+  /** The ranges datain gave its rules: recorded earlier, or written now. */
+  ranges: RuleRange[]
 }
 
 /** What datain would do for one address. */
@@ -173,7 +207,7 @@ export async function openRuleBook(ctx: Pick<StepContext, 'signal' | 'outputs' |
     for await (const rule of client.firewallRules.listByServer(target.resourceGroup, target.server, {abortSignal: ctx.signal})) all.push(rule)
     return all
   })
-  return {rules, own: new Set(recordedRules(ctx).map((n) => n.toLowerCase())), reused: []}
+  return {rules, own: new Set(recordedRules(ctx).map((n) => n.toLowerCase())), reused: [], ranges: recordedRanges(ctx)}
 }
 
 /** The REST call that creates or updates a rule, for plans and messages. */
@@ -209,7 +243,8 @@ export async function ensureRule(
   const {name} = decision
   const {client, target} = azure
   book.own.add(name.toLowerCase())
-  await ctx.progress({createdRules: [...new Set([...ownRules(book), name])]})
+  book.ranges = mergeRanges(book.ranges, [{name, startIpAddress: ip, endIpAddress: ip}])
+  await ctx.progress({createdRules: [...new Set([...ownRules(book), name])], createdRanges: book.ranges})
   const rule = await arm(ctx, target, `${decision.existing ? 'update' : 'create'} the firewall rule '${name}' on '${target.server}'`, () =>
     client.firewallRules.beginCreateOrUpdateAndWait(target.resourceGroup, target.server, name, {startIpAddress: ip, endIpAddress: ip}, {abortSignal: ctx.signal}),
   )
@@ -327,6 +362,8 @@ export interface ClientAccess {
    * keeps this in its step output under `createdRules`, where the firewall step and own-work find it.
    */
   createdRules: string[]
+  /** The ranges datain gave its rules (see {@link recordedRanges}); kept beside `createdRules`. */
+  createdRanges: RuleRange[]
   /** Rules of others reused as they are. */
   reusedRules: string[]
 }
@@ -342,13 +379,13 @@ export interface ClientAccess {
 export async function ensureClientAccess(ctx: StepContext, options: {timeoutMs?: number} = {}): Promise<ClientAccess> {
   const probe = await probeReplica(ctx)
   const recorded = recordedRules(ctx)
-  if (probe.open) return {clientIp: ctx.settings.clientIp, createdRules: recorded, reusedRules: []}
+  if (probe.open) return {clientIp: ctx.settings.clientIp, createdRules: recorded, createdRanges: recordedRanges(ctx), reusedRules: []}
   const ip = await trustedClientIp(ctx, probe.refusal)
   if (!ctx.settings.azure.manageFirewall || !ctx.arm) throw refusedWithoutFirewall(ctx, ip, probe.refusal)
   const book = await openRuleBook(ctx, ctx.arm)
   const rule = await ensureRule(ctx, ctx.arm, book, 'client', ip)
   await waitForReplicaAccess(ctx, {ip, rule: rule.name, timeoutMs: options.timeoutMs})
-  return {clientIp: ip, rule: rule.name, createdRules: mergeNames(recorded, ownRules(book)), reusedRules: book.reused}
+  return {clientIp: ip, rule: rule.name, createdRules: mergeNames(recorded, ownRules(book)), createdRanges: book.ranges, reusedRules: book.reused}
 }
 
 /** `a` then the names of `b` not in it (without regard to case), keeping the spelling first seen. */

@@ -1,4 +1,4 @@
-import {createHash, randomBytes} from 'node:crypto'
+import {createHash, randomBytes, scryptSync, timingSafeEqual} from 'node:crypto'
 import type {ProfileStore} from '../engine/profile-store.js'
 import {DatainError, ExitCode} from './errors.js'
 import {registerSecret} from './redact.js'
@@ -108,4 +108,28 @@ export async function existingReplicationPassword(
 export function nativePasswordHash(password: string): string {
   const once = createHash('sha1').update(password, 'utf8').digest()
   return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`
+}
+
+/**
+ * What the profile records of a password given to the replication user: never the password, and
+ * not cheaply reversible (scrypt, with a salt of the profile's own, so that the record of one
+ * profile says nothing about another's and a table of common passwords does not apply).
+ */
+export interface PasswordFingerprint {
+  algorithm: 'scrypt-n16384-r8-p1'
+  salt: string
+  hash: string
+}
+
+/** The fingerprint of `password`; `salt` (hex) is the profile's, a new one when absent. */
+export function passwordFingerprint(password: string, salt = randomBytes(16).toString('hex')): PasswordFingerprint {
+  const hash = scryptSync(password, Buffer.from(salt, 'hex'), 32, {N: 16_384, r: 8, p: 1}).toString('hex')
+  return {algorithm: 'scrypt-n16384-r8-p1', salt, hash}
+}
+
+/** Whether `password` is the one `fingerprint` was taken of; false for a record of another shape. */
+export function matchesFingerprint(password: string, fingerprint: unknown): boolean {
+  const f = fingerprint as Partial<PasswordFingerprint> | undefined
+  if (f?.algorithm !== 'scrypt-n16384-r8-p1' || typeof f.salt !== 'string' || typeof f.hash !== 'string' || !/^[0-9a-f]{64}$/.test(f.hash)) return false
+  return timingSafeEqual(Buffer.from(passwordFingerprint(password, f.salt).hash, 'hex'), Buffer.from(f.hash, 'hex'))
 }

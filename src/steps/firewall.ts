@@ -6,6 +6,7 @@ import {
   ownRules,
   probeReplica,
   putRuleText,
+  recordedRanges,
   recordedRules,
   refusedWithoutFirewall,
   resolveSourceIp,
@@ -13,6 +14,7 @@ import {
   trustedClientIp,
   waitForReplicaAccess,
   type RuleBook,
+  type RuleRange,
 } from '../lib/firewall.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
 
@@ -24,6 +26,8 @@ export interface FirewallOutput {
   clientIp: string | null
   /** Names of the rules datain created on the replica (this run or earlier ones), and only those. */
   createdRules: string[]
+  /** The ranges datain gave its rules, so that `stop --cleanup` deletes a rule only while it still has one of them. */
+  createdRanges: RuleRange[]
   /** Rules of others that already covered an address, used as they are. */
   reusedRules: string[]
   /** False with --no-firewall or --no-arm: datain looked, and changed nothing. */
@@ -77,7 +81,7 @@ export const firewallStep: Step = {
     if (!ctx.settings.azure.manageFirewall || !ctx.arm) {
       if (!probe.open) throw refusedWithoutFirewall(ctx, clientIp!, probe.refusal)
       await noteSourceCoverage(ctx, sourceIp)
-      return {sourceIp, clientIp: clientIp ?? null, createdRules: recordedRules(ctx), reusedRules: [], managed: false}
+      return {sourceIp, clientIp: clientIp ?? null, createdRules: recordedRules(ctx), createdRanges: recordedRanges(ctx), reusedRules: [], managed: false}
     }
 
     const book = await openRuleBook(ctx, ctx.arm)
@@ -87,7 +91,7 @@ export const firewallStep: Step = {
       const client = await ensureRule(ctx, ctx.arm, book, 'client', clientIp!)
       await waitForReplicaAccess(ctx, {ip: clientIp!, rule: client.name})
     }
-    return {sourceIp, clientIp: clientIp ?? null, createdRules: ownRules(book), reusedRules: book.reused, managed: true}
+    return {sourceIp, clientIp: clientIp ?? null, createdRules: ownRules(book), createdRanges: book.ranges, reusedRules: book.reused, managed: true}
   },
 }
 

@@ -10,6 +10,7 @@ import {parameterAction} from '../replication/plan.js'
 import {compareCoordinates, gtidIncludes, parseGtidPosition, sameGtidPosition} from '../replication/position.js'
 import {assertStatementLogsOff, callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../replication/procedures.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, readGtidSlavePos, readReplicaStatus} from '../replication/status.js'
+import {giveAccountPassword} from './replication-password.js'
 import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
 
 /** The link step's output, kept in the checkpoint; the replicate step and `datain status` read it. */
@@ -130,6 +131,8 @@ export const linkStep: Step = {
     await assertStatementLogsOff(replica, {secretName: "replication user's password"})
     const password = await ctx.replicationPassword()
     registerSecret(password)
+    // The password in use may not be the one the account got (DATAIN_REPLICATION_PASSWORD set in one run, not the next).
+    await giveAccountPassword(ctx, password)
     const ca = await sourceCaText(ctx)
     const position = coords.mode === 'gtid' ? [coords.gtidPosition!] : [coords.binlogFile!, coords.binlogPosition!]
     await callProcedure(replica, schema, procedure, [source.publicHost, ctx.settings.replicationUser, password, source.port, ...position, ca], {secret: true})

@@ -35,7 +35,7 @@ export const preflightStep: Step = {
         {code: 'E_PREFLIGHT', exit: ExitCode.failed},
       )
     }
-    return {passed: checks.length - warned.length, warnings: warned.map((c: CheckResult) => c.id), createdRules: access.createdRules}
+    return {passed: checks.length - warned.length, warnings: warned.map((c: CheckResult) => c.id), createdRules: access.createdRules, createdRanges: access.createdRanges}
   },
 }
 

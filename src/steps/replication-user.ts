@@ -1,9 +1,10 @@
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {parseGrantLine} from '../lib/grants.js'
-import {existingReplicationPassword, nativePasswordHash} from '../lib/passwords.js'
+import {existingReplicationPassword, matchesFingerprint, nativePasswordHash, passwordFingerprint} from '../lib/passwords.js'
 import {MASK, redact} from '../lib/redact.js'
 import {quoteAccount, quoteString, sqlErrno} from '../lib/sql.js'
+import {recordAccountPassword} from './replication-password.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
 
 /** The replica connects from Azure's addresses, which change: the account is for any host. */
@@ -42,7 +43,7 @@ export const replicationUserStep: Step = {
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const actions: PlannedAction[] = [{on: 'source', kind: 'check', text: `SHOW CREATE USER ${account}; SHOW GRANTS FOR ${account}`}]
     const state = await inspectAccount(await ctx.source(), user)
-    if (state && !recordedAsOwn(ctx, user)) {
+    if (state && !recordedAsOwn(ctx, user, state)) {
       return [...actions, {on: 'source', kind: 'note', text: `Would stop: ${account} exists and datain did not create it (E_REPLICATION_USER_EXISTS).`}]
     }
     // No password is generated for a dry run: one that would be generated differs from any on the server.
@@ -58,18 +59,28 @@ export const replicationUserStep: Step = {
     const account = quoteAccount({user, host: REPLICATION_HOST})
     const source = await ctx.source()
     const state = await inspectAccount(source, user)
-    if (state && !recordedAsOwn(ctx, user)) throw foreignAccount(ctx, account)
-    // Before CREATE USER, so that a crash right after it still finds the account recorded as datain's;
-    // and again on every run, since the runner starts each run's record of the step afresh.
-    await ctx.progress({creating: true, user})
-
+    if (state && !recordedAsOwn(ctx, user, state)) throw foreignAccount(ctx, account)
     const password = await ctx.replicationPassword()
+    // On every run, since the runner starts each run's record of the step afresh. Before CREATE USER the
+    // marker carries a fingerprint of the hash the account gets: after a crash right there, an account
+    // with that hash is datain's, and one that someone else created is not.
+    await ctx.progress(state ? {created: true, user} : {creating: true, user, accountHash: passwordFingerprint(nativePasswordHash(password))})
+
     const statements = state ? repairs(user, state, requireSsl, password) : creation(user, requireSsl, password)
     for (const statement of statements) {
-      await execute(ctx, source, statement)
+      try {
+        await execute(ctx, source, statement)
+      } catch (error) {
+        // Refused (not a lost connection, after which it may have gone through): datain created nothing,
+        // and an account that someone creates by that name later is theirs.
+        if (statement.creates && error instanceof DatainError && error.code === 'E_REPLICATION_USER') await ctx.progress({creating: false})
+        throw error
+      }
       if (statement.creates) await ctx.progress({created: true})
     }
 
+    // What the account was given, so that a later link with another password gives it that one first.
+    await recordAccountPassword(ctx.store, password)
     const action = !state ? 'created' : statements.length > 0 ? 'repaired' : 'unchanged'
     if (action !== 'unchanged') {
       ctx.ui.info(`${action === 'created' ? 'Created' : 'Repaired'} ${account} on the source: REPLICATION SLAVE only${requireSsl ? ', TLS required' : ''}.`)
@@ -113,12 +124,30 @@ export function checkedUserName(name: string): string {
   })
 }
 
-/** Whether the checkpoint says this account is datain's: a finished run's output, or an unfinished run's marker. */
-function recordedAsOwn(ctx: StepContext, user: string): boolean {
-  const done = ctx.outputs['replication-user']
-  const previous = ctx.previous?.output
-  const sameUser = (output: Record<string, unknown> | undefined) => output?.user === undefined || output.user === user
-  return (done?.created === true && sameUser(done)) || ((previous?.created === true || previous?.creating === true) && sameUser(previous))
+/** Whether the checkpoint says this account is datain's: a finished run's output, or an unfinished run's record. */
+function recordedAsOwn(ctx: StepContext, user: string, state: AccountState): boolean {
+  return createdByDatain(ctx.outputs['replication-user'], user, state) || createdByDatain(ctx.previous?.output, user, state, {trustBareMarker: true})
+}
+
+/**
+ * Whether a record of the replication-user step says that datain created `state`'s account:
+ * `created`, recorded as soon as CREATE USER succeeded; or the marker recorded before it
+ * (`creating`) by a run that died before it could record more, and then only when the account has
+ * the hash that run gave it (`accountHash`). A marker without that fingerprint (an older datain's)
+ * proves nothing about who created the account; the step trusts it as it always did, the cleanup,
+ * which would drop the account, does not.
+ */
+export function createdByDatain(
+  output: Record<string, unknown> | undefined,
+  user: string,
+  state: Pick<AccountState, 'passwordHash'>,
+  {trustBareMarker = false} = {},
+): boolean {
+  if (!output || (output.user !== undefined && output.user !== user)) return false
+  if (output.created === true) return true
+  if (output.creating !== true) return false
+  if (output.accountHash === undefined) return trustBareMarker
+  return state.passwordHash !== undefined && matchesFingerprint(state.passwordHash, output.accountHash)
 }
 
 function foreignAccount(ctx: StepContext, account: string): DatainError {
@@ -133,7 +162,7 @@ function foreignAccount(ctx: StepContext, account: string): DatainError {
 }
 
 /** The account as the source shows it, reduced to what the step compares; undefined when it does not exist. */
-interface AccountState {
+export interface AccountState {
   /** undefined when not known (a dry run without a password yet). */
   passwordHash: string | undefined
   /** More than one authentication method (`IDENTIFIED VIA a OR b`). */
@@ -157,7 +186,7 @@ const QUOTED = /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'/g
 const ACCOUNT_PREFIX = /^CREATE USER\s+(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[^\s@]+)@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\S+)/i
 const PROXY_LINE = /^GRANT PROXY ON ((?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')@(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*')) TO /i
 
-async function inspectAccount(source: Connection, user: string): Promise<AccountState | undefined> {
+export async function inspectAccount(source: Connection, user: string): Promise<AccountState | undefined> {
   const what = 'read the replication user on the source'
   let createUser: string
   try {
@@ -223,7 +252,7 @@ export function parseAccount(createUser: string, grants: readonly string[]): Acc
 }
 
 /** One statement: `sql` with `?` for the bound values; `text` for people and the journal, secrets as `***`. */
-interface Statement {
+export interface Statement {
   sql: string
   values: unknown[]
   text: string
@@ -290,15 +319,7 @@ function repairs(user: string, state: AccountState, requireSsl: boolean, passwor
   if (setPassword || clauses.length > 0) {
     const rest = clauses.map((c) => ` ${c}`).join('')
     const what = 'repair the replication user'
-    const alter: Statement = setPassword
-      ? {
-          sql: `ALTER USER ?@? IDENTIFIED BY PASSWORD ?${rest}`,
-          values: [...bound(user), hash],
-          text: `ALTER USER ${account} IDENTIFIED BY PASSWORD '${MASK}'${rest}`,
-          what,
-          withPlainPassword: on(`ALTER USER ?@? IDENTIFIED BY ?${rest}`, `ALTER USER ${account} IDENTIFIED BY '${MASK}'${rest}`, what, [...bound(user), password]),
-        }
-      : on(`ALTER USER ?@?${rest}`, `ALTER USER ${account}${rest}`, what)
+    const alter: Statement = setPassword ? passwordStatement(user, password, what, {rest}) : on(`ALTER USER ?@?${rest}`, `ALTER USER ${account}${rest}`, what)
     statements.push(alter)
   }
 
@@ -324,7 +345,26 @@ function repairs(user: string, state: AccountState, requireSsl: boolean, passwor
   return statements
 }
 
-async function execute(ctx: StepContext, source: Connection, statement: Statement): Promise<void> {
+/**
+ * `ALTER USER … IDENTIFIED BY PASSWORD '<hash>'` (then `rest`): the hash, so that the password
+ * reaches neither the binary log nor the process list; the password itself only where the source
+ * validates passwords and refuses hashes. `ifExists` once the snapshot is taken: the statement is
+ * then in the binary log after the replica's starting point, and the replica, which has no such
+ * account, would stop on a plain ALTER USER (error 1396).
+ */
+export function passwordStatement(user: string, password: string | undefined, what: string, {rest = '', ifExists = false} = {}): Statement {
+  const account = quoteAccount({user, host: REPLICATION_HOST})
+  const alter = ifExists ? 'ALTER USER IF EXISTS' : 'ALTER USER'
+  return {
+    sql: `${alter} ?@? IDENTIFIED BY PASSWORD ?${rest}`,
+    values: [...bound(user), password === undefined ? undefined : nativePasswordHash(password)],
+    text: `${alter} ${account} IDENTIFIED BY PASSWORD '${MASK}'${rest}`,
+    what,
+    withPlainPassword: {sql: `${alter} ?@? IDENTIFIED BY ?${rest}`, values: [...bound(user), password], text: `${alter} ${account} IDENTIFIED BY '${MASK}'${rest}`, what},
+  }
+}
+
+export async function execute(ctx: Pick<StepContext, 'ui'>, source: Connection, statement: Statement): Promise<void> {
   try {
     await source.query(statement.sql, statement.values)
     return
@@ -345,7 +385,7 @@ async function execute(ctx: StepContext, source: Connection, statement: Statemen
 }
 
 /** A failed statement as a paragraph: what datain tried, the server's words (secrets masked), and what to check. */
-function sqlError(what: string, text: string, error: unknown, hint?: string): DatainError {
+export function sqlError(what: string, text: string, error: unknown, hint?: string): DatainError {
   const errno = sqlErrno(error)
   const e = error as {sqlMessage?: string; message?: string; fatal?: boolean; code?: string}
   const detail = redact(e.sqlMessage ?? e.message ?? String(error))

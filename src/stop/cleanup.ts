@@ -6,12 +6,12 @@ import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../engine/state-schema.js'
 import {armCall} from '../lib/azure.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {firewallRuleName, mergeNames} from '../lib/firewall.js'
+import {firewallRuleName, mergeNames, rangesIn} from '../lib/firewall.js'
 import {restoreServerParameter, sameValue, type ParameterChange} from '../lib/server-parameters.js'
 import {quoteAccount, sqlErrno} from '../lib/sql.js'
 import {parameterChanges} from '../replication/parameter-changes.js'
 import type {StepUi} from '../steps/step.js'
-import {REPLICATION_HOST} from '../steps/replication-user.js'
+import {createdByDatain, inspectAccount, REPLICATION_HOST} from '../steps/replication-user.js'
 import {STOP_RECORDS, stepOutput, strings} from './state.js'
 
 /** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
@@ -31,6 +31,8 @@ export interface CleanupResult {
     absent: string[]
     /** Rules datain created but could not delete (no ARM): delete them by hand. */
     left: string[]
+    /** Rules of datain's name whose range is not one datain gave them: someone changed them since; left. */
+    changed: Array<{name: string; startIpAddress: string; endIpAddress: string}>
   }
   parameters: Array<{
     name: string
@@ -130,22 +132,16 @@ async function currentParameter(o: CleanupOptions, name: string): Promise<string
 async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResult, 'replicationUser' | 'secretRemoved'>> {
   const recorded = stepOutput(o.checkpoint, 'replication-user')
   const user = typeof recorded.user === 'string' ? recorded.user : o.session.settings.replicationUser
-  // `creating` is recorded just before CREATE USER: a crash right after it leaves an account that is datain's.
-  const own = recorded.created === true || recorded.creating === true
   const replicationUser = {user, host: REPLICATION_HOST}
-  if (!own) return {replicationUser: {...replicationUser, action: 'not-created'}, secretRemoved: false}
-
   const account = quoteAccount({user, host: REPLICATION_HOST})
   const source = await o.session.source()
-  let exists = true
-  try {
-    await source.query('SHOW CREATE USER ?@?', [user, REPLICATION_HOST])
-  } catch (error) {
-    // 1133: no such account.
-    if (sqlErrno(error) !== 1133) throw sourceError(`look for ${account}`, error)
-    exists = false
+  const state = await inspectAccount(source, user)
+  if (state ? !createdByDatain(recorded, user, state) : recorded.created !== true && recorded.creating !== true) {
+    // An account that existed before datain looked, or that someone made after datain's CREATE USER failed.
+    if (state) o.ui.info(`Left the replication user ${account} on the source: datain has no record that it created this account, so it is someone else's.`)
+    return {replicationUser: {...replicationUser, action: 'not-created'}, secretRemoved: false}
   }
-  if (exists) {
+  if (state) {
     try {
       // IF EXISTS: the statement reaches the source's binary log, and a replica of its own that lacks the account must not stop on it (1396).
       await source.query('DROP USER IF EXISTS ?@?', [user, REPLICATION_HOST])
@@ -159,13 +155,15 @@ async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResul
   const secrets = path.join(o.session.store.dir, PROFILE_FILES.secrets)
   const secretRemoved = (await o.session.store.readSecrets()) !== undefined
   if (secretRemoved) await rm(secrets, {force: true})
-  return {replicationUser: {...replicationUser, action: exists ? 'dropped' : 'absent'}, secretRemoved}
+  return {replicationUser: {...replicationUser, action: state ? 'dropped' : 'absent'}, secretRemoved}
 }
 
 async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRules']> {
   const {checkpoint, session} = o
-  const names = mergeNames(strings(stepOutput(checkpoint, 'firewall').createdRules), strings(stepOutput(checkpoint, 'preflight').createdRules))
-  const result: CleanupResult['firewallRules'] = {deleted: [], absent: [], left: []}
+  const firewall = stepOutput(checkpoint, 'firewall')
+  const preflight = stepOutput(checkpoint, 'preflight')
+  const names = mergeNames(strings(firewall.createdRules), strings(preflight.createdRules))
+  const result: CleanupResult['firewallRules'] = {deleted: [], absent: [], left: [], changed: []}
   if (names.length === 0) return result
   if (!session.arm) {
     result.left = names
@@ -178,6 +176,7 @@ async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRu
     for await (const rule of client.firewallRules.listByServer(target.resourceGroup, target.server)) all.push(rule)
     return all
   })
+  const isDatains = datainRanges(firewall, preflight)
   // datain's own access goes last: once it is gone, Azure's gateway may refuse this machine.
   const clientRule = firewallRuleName(session.profile, 'client').toLowerCase()
   const ordered = [...names].sort((a, b) => Number(a.toLowerCase() === clientRule) - Number(b.toLowerCase() === clientRule))
@@ -188,14 +187,37 @@ async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRu
       result.absent.push(name)
       continue
     }
+    const range = `${rule.startIpAddress}-${rule.endIpAddress}`
+    if (!isDatains(rule)) {
+      result.changed.push({name: rule.name, startIpAddress: rule.startIpAddress ?? '', endIpAddress: rule.endIpAddress ?? ''})
+      o.ui.info(
+        `Left the firewall rule ${rule.name} (${range}): it has the name datain gave its rule, but not a range datain gave it, so someone changed it since. ` +
+          `Delete it by hand if nothing needs it ('az mariadb server firewall-rule delete --name ${rule.name}').`,
+      )
+      continue
+    }
     await armCall(target, `delete the firewall rule '${rule.name}' of '${target.server}'`, () =>
       client.firewallRules.beginDeleteAndWait(target.resourceGroup, target.server, rule.name!),
     )
     result.deleted.push(rule.name)
-    o.ui.info(`Deleted the firewall rule ${rule.name} (${rule.startIpAddress}-${rule.endIpAddress}) that datain had added on the replica.`)
+    o.ui.info(`Deleted the firewall rule ${rule.name} (${range}) that datain had added on the replica.`)
     await o.session.store.journal('firewall-rule-deleted', {name: rule.name, startIpAddress: rule.startIpAddress, endIpAddress: rule.endIpAddress})
   }
   return result
+}
+
+/**
+ * Whether a rule of datain's name still has a range datain gave it (`createdRanges`). A checkpoint
+ * of an older datain recorded no ranges: its rules were single addresses, the source's or datain's own.
+ */
+function datainRanges(...outputs: Array<Record<string, unknown>>): (rule: FirewallRule) => boolean {
+  const ranges = outputs.flatMap((output) => rangesIn(output))
+  const addresses = outputs.flatMap((output) => [output.sourceIp, output.clientIp]).filter((ip): ip is string => typeof ip === 'string')
+  return (rule) => {
+    const own = ranges.filter((r) => r.name.toLowerCase() === rule.name?.toLowerCase())
+    if (own.length > 0) return own.some((r) => r.startIpAddress === rule.startIpAddress && r.endIpAddress === rule.endIpAddress)
+    return rule.startIpAddress === rule.endIpAddress && addresses.includes(rule.startIpAddress ?? '')
+  }
 }
 
 function sourceError(what: string, error: unknown): DatainError {

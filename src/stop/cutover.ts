@@ -1,7 +1,5 @@
-import type {Connection} from 'mariadb'
 import type {Session} from '../engine/session.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {isOn, sqlErrno} from '../lib/sql.js'
 import {brokenError, threadFailure, waitUntilCaughtUp} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
 import {compareCoordinates, gtidIncludes} from '../replication/position.js'
@@ -9,12 +7,11 @@ import {callProcedure, REPLICATION_PROCEDURES} from '../replication/procedures.j
 import {describeLag, type ReplicaStatus, type ReplicationMode, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/status.js'
 import type {StepUi} from '../steps/step.js'
 import {removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import {beginSourceLock, readOnly, setReadOnly, settleSourceLock, sourceLockPhase} from './source-lock.js'
 import type {ReplicaPosition} from './state.js'
 
 /** How many times the cutover stops replication and finds that the source wrote again meanwhile. */
 const MAX_ROUNDS = 3
-/** How long `SET GLOBAL read_only = ON` may wait for the global read lock (a long statement holds it off). */
-const READ_ONLY_LOCK_WAIT_S = 30
 
 export const DEFAULT_CUTOVER_TIMEOUT_MS = 10 * 60_000
 
@@ -24,7 +21,7 @@ export interface CutoverOptions {
   schema: string
   /** The replica's status, linked to this profile's source. */
   status: ReplicaStatus
-  /** Make the source read-only (`SET GLOBAL read_only = ON`) before the last catch-up. */
+  /** Make the source read-only (`SET GLOBAL read_only = ON`) before the last catch-up; false: --no-lock-source. */
   lockSource: boolean
   timeoutMs?: number
   pollMs?: number
@@ -64,8 +61,10 @@ export interface CutoverOutcome {
  * The planned move of an application to the replica: waits until the replica has applied
  * everything the source wrote (GTID per domain, or file/position; never Seconds_Behind_Master),
  * stops replication, checks that the source did not write again meanwhile (else starts it again and
- * waits again, a few times), and removes the link. With `lockSource`, the source is made read-only
- * after a first catch-up, so that writes are blocked only for the last stretch.
+ * waits again, a few times), and removes the link. With `lockSource` (the default), the source is
+ * made read-only after a first catch-up, so that writes are blocked only for the last stretch; the
+ * checkpoint records it before the SET (see source-lock.ts), so that a later `datain stop` settles a
+ * switch this run could not.
  *
  * Should anything fail before the link is removed, datain puts things back as it found them: the
  * source writable again (if datain locked it) and replication running (or stopped) as before; the
@@ -89,6 +88,8 @@ export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
   const began = Date.now()
   const lock: SourceLock = {requested: o.lockSource, wasReadOnly: false, locked: false, writesBlockedSeconds: null, readOnly: false}
   let lockedAt: number | undefined
+  // Set once the record says datain makes the source read-only: from then on, only a settled record ends it.
+  let recorded = false
   let startedReplication = false
   let removed = false
   const wait = async (what: string) => {
@@ -119,12 +120,17 @@ export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
       if (lock.wasReadOnly) {
         o.ui.info('The source is already read-only (read_only=ON): datain leaves it as it is.')
       } else {
+        await beginSourceLock(o.session.store)
+        recorded = true
         await setReadOnly(source, true)
         lockedAt = Date.now()
         lock.locked = true
+        await sourceLockPhase(o.session.store, 'locked')
         await o.session.store.journal('source-read-only', {statement: 'SET GLOBAL read_only = ON'})
         o.ui.info('Made the source read-only (SET GLOBAL read_only = ON): writes are blocked from now until the cutover ends.')
       }
+    } else {
+      o.ui.info('--no-lock-source: the source stays writable, so writes made to it after the final position will not be on the replica.')
     }
 
     let rounds = 0
@@ -144,8 +150,11 @@ export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
     }
     await o.session.store.journal('replication-stopped', {by: 'stop --cutover', position})
 
+    if (recorded) await sourceLockPhase(o.session.store, 'removing')
     await removeLink(replica, o.schema)
     removed = true
+    // The replica has everything up to the final position: the source stays read-only on purpose.
+    if (recorded) await settleSourceLock(o.session.store, 'kept')
     const removedAt = new Date()
     if (lockedAt !== undefined) lock.writesBlockedSeconds = (removedAt.getTime() - lockedAt) / 1000
     lock.readOnly = lock.locked || lock.wasReadOnly
@@ -160,7 +169,7 @@ export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
     }
   } catch (error) {
     if (removed) throw error
-    const said = await putBack(o, {runningBefore, lockedBySelf: lock.locked})
+    const said = await putBack(o, {runningBefore, lockedBySelf: lock.locked, recorded})
     if (!(error instanceof DatainError)) throw error
     // The catch-up's own words name `datain start`; a cutover is run again as it was.
     const message =
@@ -182,7 +191,7 @@ function hasApplied(position: ReplicaPosition, source: SourcePosition, mode: Rep
 }
 
 /** Puts replication and the source's read-only switch back as they were; returns a sentence saying how it went. */
-async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBySelf: boolean}): Promise<string> {
+async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBySelf: boolean; recorded: boolean}): Promise<string> {
   const done: string[] = []
   const left: string[] = []
   try {
@@ -198,13 +207,19 @@ async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBy
   } catch (error) {
     left.push(`replication could not be put back as it was (${messageOf(error)}): look at it with 'datain status' and run 'datain start' to start it again`)
   }
-  if (was.lockedBySelf) {
+  if (was.recorded) {
     try {
-      await setReadOnly(await o.session.source(), false)
-      await o.session.store.journal('source-writable', {statement: 'SET GLOBAL read_only = OFF', why: 'the cutover failed'})
-      done.push('the source is writable again (read_only=OFF)')
+      const source = await o.session.source()
+      // A SET that failed (no privilege, lost connection) may or may not have taken: look before undoing.
+      if (was.lockedBySelf || (await readOnly(source))) {
+        await setReadOnly(source, false)
+        await o.session.store.journal('source-writable', {statement: 'SET GLOBAL read_only = OFF', why: 'the cutover failed'})
+        done.push('the source is writable again (read_only=OFF)')
+      }
+      await settleSourceLock(o.session.store, 'restored')
     } catch (error) {
-      left.push(`the source is still read-only (${messageOf(error)}): run SET GLOBAL read_only = OFF on it`)
+      // The record stays unsettled: the next 'datain stop' puts read_only back.
+      left.push(`the source may still be read-only (${messageOf(error)}): run 'datain stop', which puts it back, or SET GLOBAL read_only = OFF on it`)
     }
   }
   o.ui.info(done.length > 0 ? `The cutover did not happen; ${done.join(' and ')}.` : 'The cutover did not happen.')
@@ -215,47 +230,13 @@ async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBy
   )
 }
 
-async function readOnly(source: Connection): Promise<boolean> {
-  const [row] = (await source.query('SELECT @@global.read_only AS ro')) as Array<{ro: unknown}>
-  return isOn(row?.ro)
-}
-
-async function setReadOnly(source: Connection, on: boolean): Promise<void> {
-  try {
-    // SET GLOBAL read_only takes the global read lock: bounded, so that a long statement cannot hang the cutover.
-    await source.query(`SET SESSION lock_wait_timeout = ${READ_ONLY_LOCK_WAIT_S}`)
-    await source.query(`SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`)
-  } catch (error) {
-    const errno = sqlErrno(error)
-    const text = messageOf(error)
-    if (errno === 1227) {
-      throw new DatainError(
-        `The source refused SET GLOBAL read_only = ${on ? 'ON' : 'OFF'} (error 1227: ${text}): datain's source user needs READ_ONLY ADMIN (MariaDB 10.5.2 and later) or SUPER.`,
-        {code: 'E_SOURCE_READ_ONLY', exit: ExitCode.failed, cause: error, suggestions: ["GRANT READ_ONLY ADMIN ON *.* TO <datain's source user>"]},
-      )
-    }
-    if (errno === 1205) {
-      throw new DatainError(
-        `The source could not be made read-only within ${READ_ONLY_LOCK_WAIT_S} s: a long statement or a table lock held the global read lock off (error 1205). ` +
-          'Run the cutover again when the source is quieter.',
-        {code: 'E_SOURCE_READ_ONLY', exit: ExitCode.failed, cause: error},
-      )
-    }
-    throw new DatainError(`The source refused SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}${errno === undefined ? '' : ` (error ${errno})`}: ${text}`, {
-      code: 'E_SOURCE_READ_ONLY',
-      exit: errno === undefined ? ExitCode.unreachable : ExitCode.failed,
-      cause: error,
-    })
-  }
-}
-
 function stillWriting(rounds: number, locked: boolean): DatainError {
   const why = locked
     ? 'Although the source is read-only, something still writes to it: accounts with READ_ONLY ADMIN (SUPER before 10.11), or events and replication threads of the source itself.'
-    : 'The application (or something else) still writes to the source: stop its writes first, or let datain block them with --lock-source.'
+    : 'The application (or something else) still writes to the source: stop its writes first, or let datain block them (run the cutover without --no-lock-source).'
   return new DatainError(
     `The source wrote again each time datain stopped replication for the cutover (${rounds} times), so the replica cannot be said to have everything it wrote. ${why}`,
-    {code: 'E_SOURCE_STILL_WRITING', exit: ExitCode.failed, suggestions: ['datain stop --cutover --lock-source']},
+    {code: 'E_SOURCE_STILL_WRITING', exit: ExitCode.failed, suggestions: ['datain stop --cutover']},
   )
 }
 

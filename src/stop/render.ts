@@ -10,6 +10,16 @@ export function renderStop(stop: StopResult): string {
   const result = terminalSafe(stop)
   const p = result.profile === 'default' ? '' : ` --profile ${result.profile}`
   const lines: string[] = []
+  if (result.sourceReadOnly) {
+    const {action, lockedAt} = result.sourceReadOnly
+    lines.push(
+      action === 'restored'
+        ? `An earlier cutover was interrupted after it made the source read-only (${lockedAt}): read_only is OFF again, as it was.`
+        : action === 'kept'
+          ? `An earlier cutover made the source read-only (${lockedAt}) and removed the link: the source stays read-only on purpose (SET GLOBAL read_only = OFF undoes it).`
+          : `An earlier cutover was interrupted after it made the source read-only (${lockedAt}); the source could not be reached to put it back: the next 'datain stop' does, or run SET GLOBAL read_only = OFF on it.`,
+    )
+  }
   const at = result.position ? ` at ${describePosition(result.position)}` : ''
   if (result.cutover) {
     const c = result.cutover
@@ -35,7 +45,7 @@ export function renderStop(stop: StopResult): string {
     } else if (lock?.wasReadOnly) {
       lines.push('  The source was already read-only; datain left it so.')
     } else if (lock && !lock.requested) {
-      lines.push('  The source was not made read-only (no --lock-source): make sure the application writes only to the replica now.')
+      lines.push(`  ${c.warning ?? 'The source was not made read-only (--no-lock-source).'} Make sure the application writes only to the replica now.`)
     }
     lines.push(`  Events enabled:   ${c.eventsEnabled.length > 0 ? c.eventsEnabled.join(', ') : 'none (no event was DISABLE ON SLAVE)'}`)
     if (c.eventsEnabled.length > 0 && !/^(on|1)$/i.test(c.eventScheduler)) {
@@ -76,6 +86,9 @@ function renderCleanup(c: CleanupResult): string[] {
     rules.deleted.length > 0 ? `deleted ${rules.deleted.join(', ')}` : '',
     rules.absent.length > 0 ? `already gone ${rules.absent.join(', ')}` : '',
     rules.left.length > 0 ? `left (delete by hand) ${rules.left.join(', ')}` : '',
+    rules.changed.length > 0
+      ? `left, changed since datain made them (another range) ${rules.changed.map((r) => `${r.name} (${r.startIpAddress}-${r.endIpAddress})`).join(', ')}`
+      : '',
   ].filter(Boolean)
   lines.push(`  Firewall rules:   ${ruleParts.length > 0 ? ruleParts.join('; ') : 'datain created none'}`)
   if (c.parameters.length === 0) lines.push('  Server parameters: datain changed none')

@@ -11,6 +11,8 @@ import {cleanup, type CleanupResult} from './cleanup.js'
 import {cutover, type CutoverOutcome} from './cutover.js'
 import {enableReplicaEvents} from './events.js'
 import {describePosition, inspectLink, type LinkState, removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import {cleanupBeforeRemove, linkedElsewhere, linkGone, notLinkedYet, refuseCutoverFlags, removedWithoutCutover} from './refusals.js'
+import {pendingSourceLock, settleEarlierSourceLock, type SourceLockRecovery} from './source-lock.js'
 import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS, stepOutput, strings} from './state.js'
 
 export interface StopOptions {
@@ -20,11 +22,14 @@ export interface StopOptions {
   remove: boolean
   /** Wait until the replica has applied everything the source wrote, then stop and remove. */
   cutover: boolean
-  /** Make the source read-only for the last stretch of the cutover. */
-  lockSource: boolean
+  /**
+   * Make the source read-only for the last stretch of the cutover; undefined: not given (the cutover
+   * then fences the source). Given without `cutover`: a usage error.
+   */
+  lockSource?: boolean
   /** Remove what datain created (replication user, firewall rules, server parameters); with or after a removal. */
   cleanup: boolean
-  /** How long the cutover waits for the catch-up; default 10 min. */
+  /** How long the cutover waits for the catch-up; default 10 min. Given without `cutover`: a usage error. */
   timeoutMs?: number
   pollMs?: number
   signal: AbortSignal
@@ -42,6 +47,8 @@ export interface CutoverResult extends Omit<CutoverOutcome, 'removedAt'> {
   undo: string | null
   /** An earlier `stop --cutover` had done it: only the events were looked at again. */
   alreadyDone: boolean
+  /** Set with --no-lock-source: what the replica may lack. */
+  warning: string | null
 }
 
 /** `datain stop`'s result (`--json`). */
@@ -59,6 +66,8 @@ export interface StopResult {
   position: ReplicaPosition | null
   cutover: CutoverResult | null
   cleanup: CleanupResult | null
+  /** An earlier cutover's read-only switch on the source, which it left unsettled (killed), settled by this run; null when none. */
+  sourceReadOnly: SourceLockRecovery | null
 }
 
 /**
@@ -71,25 +80,29 @@ export interface StopResult {
  */
 export async function runStop(options: StopOptions): Promise<StopResult> {
   const action: StopResult['action'] = options.cutover ? 'cutover' : options.remove ? 'remove' : options.cleanup ? 'cleanup' : 'stop'
+  if (!options.cutover) refuseCutoverFlags(options)
   // What makes no sense is refused from the checkpoint alone, before any password is asked for or server reached.
   const store = openProfile(options.home, options.profile)
   await store.readSettings()
-  refuseWhatMakesNoSense(await store.readCheckpoint(), options)
+  const before = await store.readCheckpoint()
+  refuseWhatMakesNoSense(before, options)
   const session = await openSession({
     home: options.home,
     profile: options.profile,
     lockFor: `stop${options.cutover ? ' --cutover' : options.remove ? ' --remove' : ''}${options.cleanup ? ' --cleanup' : ''}`,
     // Stopping or removing needs only the replica: it works while the source is down.
-    needsSource: options.cutover || options.cleanup,
+    needsSource: options.cutover || options.cleanup || pendingSourceLock(before) !== undefined,
     note: (m) => options.ui.info(m),
   })
   try {
     const checkpoint = await session.store.readCheckpoint()
     assertSameServers(session, checkpoint)
     const mode = modeOf(session, checkpoint)
-    const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null}
+    const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null, sourceReadOnly: null}
     // Again under the lock: another datain may have changed the checkpoint meanwhile.
     refuseWhatMakesNoSense(checkpoint, options)
+    // First, before anything reads read_only: a switch of datain's own is never taken for the DBA's.
+    result.sourceReadOnly = await settleEarlierSourceLock(session, checkpoint, options.ui)
     const removed = removedRecord(checkpoint)
     if (removed) {
       result.link = 'removed'
@@ -168,7 +181,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
       mode: result.mode,
       schema,
       status: link.status,
-      lockSource: options.lockSource,
+      lockSource: options.lockSource ?? true,
       timeoutMs: options.timeoutMs,
       pollMs: options.pollMs,
       signal: options.signal,
@@ -254,6 +267,10 @@ function cutoverResult(base: CutoverOutcome, removed: RemovedOutput, eventsEnabl
     eventScheduler,
     undo: lock?.locked ? 'SET GLOBAL read_only = OFF' : null,
     alreadyDone: false,
+    warning:
+      lock && !lock.requested
+        ? 'The source was not made read-only (--no-lock-source): writes made to it after the final position are not on the replica.'
+        : null,
   }
 }
 
@@ -269,55 +286,5 @@ function assertSameServers(session: Session, checkpoint: Checkpoint): void {
     `The profile '${session.profile}' was changed (servers, databases or mode) after its setup began, so its checkpoint does not describe ` +
       "these servers and datain will not stop, remove or clean up anything from it. Put the settings back with 'datain init --force', or use another --profile.",
     {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
-  )
-}
-
-const flag = (profile: string) => (profile === 'default' ? '' : ` --profile ${profile}`)
-
-function notLinkedYet(profile: string, checkpoint: Checkpoint): DatainError {
-  const began = Boolean(checkpoint.fingerprint)
-  return new DatainError(
-    `Nothing to stop: ${began ? "the setup of profile '" + profile + "' has not linked the replica to the source yet" : `'datain start${flag(profile)}' has not run for profile '${profile}'`}, ` +
-      'so nothing replicates. ' +
-      (began
-        ? `Run datain start${flag(profile)} to finish the setup, or abandon it and remove what it created with datain stop${flag(profile)} --remove --cleanup.`
-        : `Run datain start${flag(profile)} first.`),
-    {code: 'E_NOT_LINKED', exit: ExitCode.usage, suggestions: [`datain start${flag(profile)}`]},
-  )
-}
-
-function linkGone(profile: string, cutover: boolean): DatainError {
-  return new DatainError(
-    'The replica has no replication link, although datain linked it: it was removed outside datain, so ' +
-      (cutover
-        ? 'datain cannot wait for it to catch up, and no cutover can tell whether the replica has everything the source wrote.'
-        : 'there is nothing to stop.') +
-      ` To record the setup as ended, run datain stop${flag(profile)} --remove; to set it up again, datain init${flag(profile)} --force and datain start${flag(profile)}.`,
-    {code: 'E_LINK_GONE', exit: ExitCode.failed, suggestions: [`datain stop${flag(profile)} --remove`]},
-  )
-}
-
-function linkedElsewhere(session: Session, link: Extract<LinkState, {kind: 'other'}>): DatainError {
-  const {source} = session.settings
-  return new DatainError(
-    `The replica replicates from ${link.status.masterHost}:${link.status.masterPort} as '${link.status.masterUser}', not from the source of profile ` +
-      `'${session.profile}' (${source.publicHost}:${source.port} as '${session.settings.replicationUser}'). datain does not stop or remove a link it did not make.`,
-    {code: 'E_REPLICA_LINKED', exit: ExitCode.failed},
-  )
-}
-
-function cleanupBeforeRemove(profile: string): DatainError {
-  return new DatainError(
-    `--cleanup removes the replication user, firewall rules and server parameters the replica needs to replicate, so it comes only with or after --remove: ` +
-      `the link of profile '${profile}' is still in place. Run datain stop${flag(profile)} --remove --cleanup (or --cutover --cleanup) to end the setup and clean up at once.`,
-    {code: 'E_CLEANUP_BEFORE_REMOVE', exit: ExitCode.usage, suggestions: [`datain stop${flag(profile)} --remove --cleanup`]},
-  )
-}
-
-function removedWithoutCutover(profile: string, removed: RemovedOutput): DatainError {
-  return new DatainError(
-    `No cutover: the link of profile '${profile}' was already removed at ${removed.removedAt} without one, so datain can no longer wait for the replica to apply ` +
-      'what the source wrote, nor tell whether it has. Compare the data yourself (CHECKSUM TABLE on both sides) before moving the application.',
-    {code: 'E_ALREADY_REMOVED', exit: ExitCode.usage},
   )
 }

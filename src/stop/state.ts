@@ -7,7 +7,7 @@ import type {ReplicationMode} from '../replication/status.js'
  * Records `datain stop` keeps in the checkpoint beside the setup steps', under ids of their own:
  * persisted, never rename one. `replicate` is the setup step whose record a stop marks.
  */
-export const STOP_RECORDS = {removed: 'removed', cleanup: 'cleanup', replicate: 'replicate'} as const
+export const STOP_RECORDS = {removed: 'removed', cleanup: 'cleanup', replicate: 'replicate', sourceLock: 'source-read-only'} as const
 
 /** Where the replica had applied the source's binlog up to when replication stopped. */
 export interface ReplicaPosition {

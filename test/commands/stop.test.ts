@@ -43,13 +43,22 @@ describe('datain stop, --remove and --cleanup (GTID mode)', () => {
     expect(before.error.message).toMatch(/Nothing to stop/)
     expect((await json<ErrorJson>(e, ['stop', '--remove'], 2)).error.code).toBe('E_NOT_LINKED')
     expect((await json<ErrorJson>(e, ['stop', '--cleanup'], 2)).error.code).toBe('E_CLEANUP_BEFORE_REMOVE')
-    // --lock-source means nothing without --cutover: oclif's own usage error.
-    expect((await e.run(['stop', '--lock-source'])).exitCode).toBe(2)
+    // The cutover's flags mean nothing without it: one paragraph, exit 2, whatever else is given.
+    for (const args of [['--lock-source'], ['--no-lock-source'], ['--timeout', '30'], ['--remove', '--no-lock-source', '--timeout', '5']]) {
+      const refused = await json<ErrorJson>(e, ['stop', ...args], 2)
+      expect(refused.error.code, args.join(' ')).toBe('E_CUTOVER_ONLY_FLAG')
+      expect(refused.error.message).toMatch(/means? something only with --cutover.* Nothing was done\./)
+    }
+    const plain = await e.run(['stop', '--timeout', '30'])
+    expect(plain.exitCode).toBe(2)
+    expect(plain.stderr).toMatch(/--timeout means something only with --cutover/)
+    expect(plain.stderr).not.toMatch(/\n\s+at /)
 
     const start = await e.run(['start'])
     expect(start.exitCode, start.stderr).toBe(0)
     replicationSecret = await replicationPassword(e)
     expect((await json<ErrorJson>(e, ['stop', '--cleanup'], 2)).error.code).toBe('E_CLEANUP_BEFORE_REMOVE')
+    expect((await json<ErrorJson>(e, ['stop', '--remove', '--lock-source'], 2)).error.code).toBe('E_CUTOVER_ONLY_FLAG')
     // Refused before anything was touched.
     expect((await slaveStatus(e))?.Slave_SQL_Running).toBe('Yes')
   })

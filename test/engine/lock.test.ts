@@ -1,7 +1,7 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {once} from 'node:events'
-import {mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {createInterface} from 'node:readline'
@@ -9,6 +9,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {afterEach, beforeEach, describe, expect, test} from 'vitest'
 import {DatainError} from '../../src/lib/errors.js'
 import {acquireLock, describeTakeOver, type Lock, type LockInfo} from '../../src/engine/lock.js'
+import {processStartOf, STALE_AFTER_MS, thisProcess} from '../../src/engine/lock-liveness.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const lockModule = pathToFileURL(path.join(repoRoot, 'src/engine/lock.ts')).href
@@ -127,11 +128,81 @@ describe('acquireLock', () => {
     expect(JSON.parse(await readFile(lockFile, 'utf8'))).toEqual(lock.info)
   })
 
-  test('a lock from another host is never taken over', async () => {
-    await writeFile(lockFile, JSON.stringify(lockInfo({pid: await deadPid(), hostname: 'other-host.example'})))
+  test('a lock from another host with a fresh heartbeat is E_LOCKED: the message says when it frees itself and how to break it', async () => {
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: await deadPid(), hostname: 'other-host.example', bootId: 'another-boot', pidNamespace: 'pid:[1]'})))
     const error = await lockedError(acquireLock(dir))
     expect(error.message).toContain('on host other-host.example')
-    expect(error.message).toContain(lockFile)
+    expect(error.message).toMatch(/refreshed the lock \d+ s ago/)
+    expect(error.message).toContain(`frees itself ${STALE_AFTER_MS / 1000} s after its last refresh`)
+    expect(error.message).toContain(`then delete ${lockFile}`)
+    expect(error.message).not.toContain('init --force')
+  })
+
+  test('a lock from another host whose heartbeat stopped is taken over', async () => {
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: 4242, hostname: 'other-host.example', bootId: 'another-boot', pidNamespace: 'pid:[1]'})))
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    await utimes(lockFile, hourAgo, hourAgo)
+    const lock = await take()
+    expect(lock.takenOver).toMatchObject({reason: 'heartbeat-stale', previous: {pid: 4242, hostname: 'other-host.example'}})
+    expect(describeTakeOver(lock.takenOver!)).toMatch(/on host other-host\.example, which stopped refreshing it more than 120 s ago/)
+  })
+
+  test("a container's lock (same kernel, another pid namespace and hostname, pid 1) is held while it beats, free once it stops", async () => {
+    const me = thisProcess()
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: 1, hostname: 'c0ffee0ld', bootId: me.bootId, pidNamespace: 'pid:[4026539999]', processStart: '77'})))
+    await lockedError(acquireLock(dir))
+    const past = new Date(Date.now() - STALE_AFTER_MS - 5000)
+    await utimes(lockFile, past, past)
+    expect((await take()).takenOver).toMatchObject({reason: 'heartbeat-stale', previous: {pid: 1}})
+  })
+
+  test.each([
+    ['with the start time and namespace of this process', () => ({bootId: thisProcess().bootId, pidNamespace: thisProcess().pidNamespace, processStart: thisProcess().processStart})],
+    ['written by an older datain (host name only)', () => ({})],
+  ])("a lock with this process's pid and another run's token is stale (pid 1 in a container each run): %s", async (_what, fields) => {
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: process.pid, token: 'an-earlier-run', ...fields()})))
+    const lock = await take()
+    expect(lock.takenOver).toMatchObject({reason: 'own-pid', previous: {pid: process.pid, token: 'an-earlier-run'}})
+  })
+
+  test('a live pid with another start time is a reused pid: stale; with its own start time it holds the lock', async () => {
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+    children.push(other as ChildProcessWithoutNullStreams)
+    const me = thisProcess()
+    const start = processStartOf(other.pid!)
+    expect(start).toMatch(/^\d+$/)
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: other.pid!, bootId: me.bootId, pidNamespace: me.pidNamespace, processStart: start})))
+    await lockedError(acquireLock(dir))
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: other.pid!, bootId: me.bootId, pidNamespace: me.pidNamespace, processStart: `${Number(start) - 1}`})))
+    expect((await take()).takenOver).toMatchObject({reason: 'pid-reused', previous: {pid: other.pid}})
+  })
+
+  test('a lock from this host name and pid namespace but an earlier boot is stale: the reboot ended it', async () => {
+    await writeFile(lockFile, JSON.stringify(lockInfo({pid: process.ppid, bootId: 'an-earlier-boot', pidNamespace: thisProcess().pidNamespace})))
+    expect((await take()).takenOver).toMatchObject({reason: 'rebooted'})
+  })
+
+  test('the holder refreshes its heartbeat (the mtime) while it holds the lock', async () => {
+    const lock = await acquireLock(dir, {heartbeatMs: 50})
+    held.push(lock)
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    await utimes(lockFile, hourAgo, hourAgo)
+    const deadline = Date.now() + 5000
+    while ((await stat(lockFile)).mtimeMs < Date.now() - 60_000) {
+      expect(Date.now(), 'the heartbeat did not refresh the lock').toBeLessThan(deadline)
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    await lock.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  test('a live holder on this machine is never taken over, however old its heartbeat', async () => {
+    const {child} = await holderProcess()
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    await utimes(lockFile, hourAgo, hourAgo)
+    const error = await lockedError(acquireLock(dir))
+    expect(error.message).toContain(`datain pid ${child.pid} (started at`)
+    expect(error.message).not.toContain('delete')
   })
 
   test('release leaves a lock that is no longer ours alone', async () => {

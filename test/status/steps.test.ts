@@ -140,8 +140,9 @@ describe('the lock holder, read without taking the lock', () => {
   })
 
   it('is alive while its process runs, gone once it exited, unknown on another host', async () => {
-    await lock(process.pid)
-    expect(await readLockHolder(dir)).toMatchObject({pid: process.pid, command: 'start', alive: true})
+    // Our parent (vitest) is a live process other than this one, which holds no lock.
+    await lock(process.ppid)
+    expect(await readLockHolder(dir)).toMatchObject({pid: process.ppid, command: 'start', alive: true})
     const exited = await execa(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
     await lock(Number(exited.stdout))
     expect(await readLockHolder(dir)).toMatchObject({alive: false})

@@ -84,6 +84,11 @@ describe('the firewall step', () => {
       sourceIp: SOURCE_IP,
       clientIp: '127.0.0.1',
       createdRules: ['datain-fw-source', 'datain-fw-client'],
+      // What stop --cleanup checks before it deletes a rule of datain's name.
+      createdRanges: [
+        {name: 'datain-fw-source', startIpAddress: SOURCE_IP, endIpAddress: SOURCE_IP},
+        {name: 'datain-fw-client', startIpAddress: '127.0.0.1', endIpAddress: '127.0.0.1'},
+      ],
       reusedRules: [],
       managed: true,
     })

@@ -6,6 +6,7 @@ import {createReplicateStep, type ReplicateOutput, replicateStep} from '../../sr
 import {runStep} from '../helpers/step-context.js'
 import {
   REPLICATION_PASSWORD,
+  REPLICATION_USER,
   replicaRows,
   replicaVariable,
   resetServers,
@@ -136,9 +137,16 @@ describe('replicate', () => {
   })
 
   it('fails with exit 3 and the 1045 hint when the source keeps refusing the replication user', async () => {
-    const ctx = await linked(['rep_auth'], {password: 'not-the-password'})
+    const ctx = await linked(['rep_auth'])
+    // The link gives the account the password it links with: only a change made afterwards (by hand) makes the source refuse it.
+    await sandbox.source.server.query("ALTER USER ?@'%' IDENTIFIED BY 'Changed-by-hand-1'", [REPLICATION_USER])
     const step = createReplicateStep({pollMs: 100, ioErrorGraceMs: 1500, timeoutMs: 60_000})
     const error = (await step.run(ctx).catch((e: unknown) => e)) as DatainError
+    try {
+      expect(error).toMatchObject({code: 'E_REPLICATION_BROKEN', exitCode: 3})
+    } finally {
+      await sandbox.source.server.query("ALTER USER ?@'%' IDENTIFIED BY ?", [REPLICATION_USER, REPLICATION_PASSWORD])
+    }
     expect(error).toMatchObject({code: 'E_REPLICATION_BROKEN', exitCode: 3})
     expect(error.message).toContain('IO thread')
     expect(error.message).toContain('error 1045')

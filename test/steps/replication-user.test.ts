@@ -7,7 +7,8 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import {type Sandbox, SOURCE_ADMIN, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {connectTo} from '../../src/lib/mariadb.js'
-import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, passwordFingerprint, REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {giveAccountPassword} from '../../src/steps/replication-password.js'
 import {checkedUserName, parseAccount, replicationUserStep} from '../../src/steps/replication-user.js'
 import {beginStep, profileFilesText, runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
@@ -242,7 +243,7 @@ describe('the replication-user step', () => {
     expect(await grants('datain_repl')).toEqual([expect.stringMatching(/^GRANT REPLICATION SLAVE ON \*\.\* TO `datain_repl`@`%` IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}' REQUIRE SSL$/)])
   })
 
-  it('records the marker before CREATE USER: a run that fails there is recognised next time', async () => {
+  it('a CREATE USER the source refused clears the marker: an account someone creates afterwards is theirs, never taken over', async () => {
     const admin = `'${SOURCE_ADMIN}'@'%'`
     await root(`REVOKE CREATE USER ON *.* FROM ${admin}`)
     cleanups.push(() => root(`GRANT CREATE USER ON *.* TO ${admin}`))
@@ -253,17 +254,63 @@ describe('the replication-user step', () => {
     expect(error.message).toContain("CREATE USER 'datain_repl'@'%' IDENTIFIED BY PASSWORD '***' REQUIRE SSL")
     expect(error.message).toContain('needs CREATE USER')
     const record = (await ctx.store.readCheckpoint()).steps['replication-user']
-    expect(record).toMatchObject({state: 'failed', output: {creating: true, user: 'datain_repl'}})
+    expect(record).toMatchObject({state: 'failed', output: {creating: false, user: 'datain_repl'}})
     const password = await storedPassword(ctx)
     expect(error.message).not.toContain(password)
     await end(ctx)
 
-    // Had CREATE USER gone through before the run died, the account would be datain's: play that.
     await root(`GRANT CREATE USER ON *.* TO ${admin}`)
-    await root("CREATE USER 'datain_repl'@'%' IDENTIFIED BY 'Half-Done-1'")
+    await root("CREATE USER 'datain_repl'@'%' IDENTIFIED BY 'The-DBAs-own-1'")
     ctx = await context({profile: 'marker'})
-    expect(await runStep(ctx, replicationUserStep)).toMatchObject({action: 'repaired'})
-    expect(await login('datain_repl', password)).toBe('datain_repl@%')
+    expect((await failure(runStep(ctx, replicationUserStep))).code).toBe('E_REPLICATION_USER_EXISTS')
+    expect(await login('datain_repl', 'The-DBAs-own-1', false)).toBe('datain_repl@%')
+  })
+
+  it('a run killed right after CREATE USER: the account is datain\'s when it has the hash the marker fingerprinted, not otherwise', async () => {
+    let ctx = await context({profile: 'killed'})
+    await runStep(ctx, replicationUserStep)
+    const password = await storedPassword(ctx)
+    await end(ctx)
+    // What the run recorded before CREATE USER, had it died right after it.
+    const marker = {state: 'running' as const, startedAt: new Date().toISOString(), output: {creating: true, user: 'datain_repl', accountHash: passwordFingerprint(nativePasswordHash(password))}}
+    ctx = await context({profile: 'killed', freshCheckpoint: true})
+    expect(await runStep(ctx, replicationUserStep, marker)).toMatchObject({action: 'unchanged', created: true})
+    await end(ctx)
+
+    // Same marker, but the account is someone else's (another password): refused, untouched.
+    await root("ALTER USER 'datain_repl'@'%' IDENTIFIED BY 'The-DBAs-own-1'")
+    ctx = await context({profile: 'killed', freshCheckpoint: true})
+    expect((await failure(runStep(ctx, replicationUserStep, marker))).code).toBe('E_REPLICATION_USER_EXISTS')
+    expect(await login('datain_repl', 'The-DBAs-own-1')).toBe('datain_repl@%')
+  })
+
+  it('before a link with another password: gives the account that one by its hash (IF EXISTS, for the replica), records it; refuses where the source may not', async () => {
+    const ctx = await context({profile: 'drift'})
+    await runStep(ctx, replicationUserStep)
+    const generated = await storedPassword(ctx)
+    const chosen = 'Chosen-by-the-DBA-42'
+    const from = await binlogPosition()
+    await giveAccountPassword(ctx, chosen)
+    expect(await login('datain_repl', chosen)).toBe('datain_repl@%')
+    const logged = (await binlogSince(from)).join('\n')
+    expect(logged).toMatch(/ALTER USER IF EXISTS 'datain_repl'@'%' IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}'/)
+    expect(logged).not.toContain(chosen)
+    expect(ctx.lines.join('\n')).toMatch(/was given another password \(from the profile \(generated\), at [^)]+\) than the one this run links with \(from DATAIN_REPLICATION_PASSWORD\)/)
+    const record = (await ctx.store.readCheckpoint()).steps['replication-password']
+    expect(record).toMatchObject({state: 'done', output: {origin: 'DATAIN_REPLICATION_PASSWORD'}})
+    expectNowhere(await profileFilesText(ctx.store), chosen)
+
+    // A password policy the generated password does not meet: the source refuses the hash (1290) and the password (1819).
+    await root("INSTALL SONAME 'simple_password_check'")
+    cleanups.push(() => root("UNINSTALL SONAME 'simple_password_check'"))
+    await root('SET GLOBAL simple_password_check_minimal_length = 200')
+    const error = await failure(giveAccountPassword(ctx, generated))
+    expect(error.code).toBe('E_REPLICATION_PASSWORD_DRIFT')
+    expect(error.message).toMatch(/was given another password \(from DATAIN_REPLICATION_PASSWORD, at [^)]+\) than the one this run would link with \(from the profile \(generated\)\)/)
+    expect(error.message).toMatch(/error 1819/)
+    expect(error.message).toMatch(/Nothing was linked: a link with a password the account does not have fails with error 1045\. Either set DATAIN_REPLICATION_PASSWORD to the password the account has/)
+    expect(error.message).not.toContain(generated)
+    expect(await login('datain_repl', chosen)).toBe('datain_repl@%')
   })
 
   it('handles hostile user names and passwords (quotes, backslashes, $, backticks, unicode) through bound parameters', async () => {

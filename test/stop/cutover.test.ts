@@ -22,6 +22,7 @@ interface CutoverJson {
     eventScheduler: string
     undo: string | null
     alreadyDone: boolean
+    warning: string | null
   }
 }
 
@@ -30,7 +31,7 @@ async function readOnly(e: Env): Promise<number> {
   return Number(row!.v)
 }
 
-describe('datain stop --cutover --lock-source under a write load (GTID mode)', () => {
+describe('datain stop --cutover under a write load (GTID mode): the source fenced by default', () => {
   let e: Env
   beforeAll(async () => {
     e = await replicatingEnv()
@@ -84,7 +85,8 @@ describe('datain stop --cutover --lock-source under a write load (GTID mode)', (
       const [row] = await e.sandbox.source.server.query<Array<{n: number}>>('SELECT COUNT(*) AS n FROM shop.app_writes')
       if (Number(row!.n) >= 100) break
     }
-    const cut = await json<CutoverJson>(e, ['stop', '--cutover', '--lock-source'])
+    // No flag: the cutover fences the source by default.
+    const cut = await json<CutoverJson>(e, ['stop', '--cutover'])
     const {committed, refusedByReadOnly} = await Promise.race([
       load.done,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the load did not end at read_only')), 10_000)),
@@ -113,6 +115,8 @@ describe('datain stop --cutover --lock-source under a write load (GTID mode)', (
     const events = await e.sandbox.replica.server.query<Array<{STATUS: string}>>("SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'shop'")
     expect(events.map((ev) => ev.STATUS)).toEqual(['ENABLED'])
     expect((await checkpoint(e)).steps.removed).toMatchObject({state: 'done', output: {via: 'cutover'}})
+    // Recorded before the SET, and settled as kept on purpose once the link was removed.
+    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {previous: 'OFF', outcome: 'kept'}})
   })
 
   it('is safe to repeat; datain start then refuses', async () => {
@@ -153,7 +157,13 @@ describe('datain stop --cutover --cleanup in binlog file/position mode', () => {
     await e.sandbox.source.server.query("UPDATE shop.daily_sales SET revenue = 33 WHERE day = '2033-01-01'")
 
     const secret = await replicationPassword(e)
-    const cut = await json<CutoverJson & {cleanup: {parameters: Array<{name: string; action: string; previous: string}>}}>(e, ['stop', '--cutover', '--cleanup'])
+    // --no-lock-source: for a DBA who stopped the application; the output says what the replica may lack.
+    const run = await e.run(['stop', '--cutover', '--no-lock-source', '--cleanup', '--json'])
+    expect(run.exitCode, run.stderr).toBe(0)
+    const cut = JSON.parse(run.stdout) as CutoverJson & {cleanup: {parameters: Array<{name: string; action: string; previous: string}>}}
+    expect(cut.cutover.warning).toMatch(/writes made to it after the final position are not on the replica/)
+    const again = await e.run(['stop', '--cutover'])
+    expect(again.stdout).toMatch(/not made read-only \(--no-lock-source\): writes made to it after the final position are not on the replica/)
     const final = cut.cutover.finalPosition
     expect(cut.cutover.replicaPosition).toMatchObject({file: final.file, position: final.position})
     // After the final position the source logged only the cleanup's DROP USER: the replica missed nothing.

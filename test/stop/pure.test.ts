@@ -87,6 +87,7 @@ describe('what people read', () => {
       position: {mode: 'gtid', gtid: '0-1-5', file: 'b.000001', position: 9},
       cutover: null,
       cleanup: null,
+      sourceReadOnly: null,
     }
     expect(renderStop(stopped)).toBe("Replication of profile 'eu' stopped at GTID 0-1-5 (b.000001:9). The link stays in place: 'datain start --profile eu' starts it again.")
     expect(renderStop({...stopped, action: 'remove', link: 'removed', removedNow: true})).toMatch(/link removed: the replica stands alone\.\nRemove the replication user.*--profile eu --cleanup/)
