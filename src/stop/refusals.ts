@@ -43,7 +43,7 @@ export function linkGone(profile: string, cutover: boolean): DatainError {
       (cutover
         ? 'datain cannot wait for it to catch up, and no cutover can tell whether the replica has everything the source wrote.'
         : 'there is nothing to stop.') +
-      ` To record the setup as ended, run datain stop${flag(profile)} --remove; to set it up again, datain init${flag(profile)} --force and datain start${flag(profile)}.`,
+      ` To record the setup as ended, run datain stop${flag(profile)} --remove; to set it up again, a new profile (datain init --profile NEW …, then datain start --profile NEW).`,
     {code: 'E_LINK_GONE', exit: ExitCode.failed, suggestions: [`datain stop${flag(profile)} --remove`]},
   )
 }

@@ -51,10 +51,10 @@ export function linkRemovedError(profile: string, record: StepRecord & {output: 
   return new DatainError(
     `The setup of profile '${profile}' is finished: 'datain stop' ${how} at ${record.output.removedAt}, and the replica stands alone. ` +
       'datain does not link it again: the replica may have taken writes since, and replication could only start over from a new snapshot. ' +
-      `To replicate again, first remove what this setup created if you want it gone (datain stop${p} --cleanup), then record the profile afresh ` +
-      `(datain init${p} --force) and run datain start${p}: the copy refuses databases that already exist on the replica unless you drop them ` +
-      'or give --force, which replaces them. Or use another --profile.',
-    {code: 'E_LINK_REMOVED', exit: ExitCode.usage, suggestions: [`datain stop${p} --cleanup`, `datain init${p} --force`, `datain start${p}`]},
+      `To replicate again, first remove what this setup created if you want it gone (datain stop${p} --cleanup), then set up anew under ` +
+      'another profile (datain init --profile NEW … and datain start --profile NEW): the copy refuses databases that already exist on the replica ' +
+      'unless you drop them or give that start --replace-databases, which replaces them.',
+    {code: 'E_LINK_REMOVED', exit: ExitCode.usage, suggestions: [`datain stop${p} --cleanup`, 'datain init --profile NEW …', 'datain start --profile NEW']},
   )
 }
 

@@ -107,7 +107,7 @@ describe('datain stop, --remove and --cleanup (GTID mode)', () => {
     const start = await json<ErrorJson>(e, ['start'], 2)
     expect(start.error.code).toBe('E_LINK_REMOVED')
     expect(start.error.message).toMatch(/new snapshot/)
-    expect(start.error.message).toMatch(/init --force/)
+    expect(start.error.message).toMatch(/another profile.*--replace-databases/)
     expect((await json<ErrorJson>(e, ['start', '--dry-run'], 2)).error.code).toBe('E_LINK_REMOVED')
     expect((await json<ErrorJson>(e, ['stop', '--cutover'], 2)).error.code).toBe('E_ALREADY_REMOVED')
     expect(await slaveStatus(e)).toBeUndefined()

@@ -43,7 +43,7 @@ describe('the removed record', () => {
     expect(error?.exitCode).toBe(2)
     expect(error?.code).toBe('E_LINK_REMOVED')
     expect(error?.message).toMatch(/cut over to the replica at 2026-01-02/)
-    expect(error?.suggestions).toEqual(['datain stop --profile prod --cleanup', 'datain init --profile prod --force', 'datain start --profile prod'])
+    expect(error?.suggestions).toEqual(['datain stop --profile prod --cleanup', 'datain init --profile NEW …', 'datain start --profile NEW'])
     // A record that is not done does not count.
     expect(removedRecord(checkpointWith({removed: {state: 'failed', startedAt: at}}))).toBeUndefined()
   })
