@@ -220,10 +220,14 @@ async function settle(replica: Connection, skipped: FailedTransaction, schema: s
     }
     const past = skipped.gtid ? gtidIncludes(gtidSlavePos, skipped.gtid) : status.execMasterLogPos !== skipped.sourcePosition || status.relayMasterLogFile !== skipped.sourceFile
     // Past the skipped transaction is not enough: the next one received may fail as well. Running again
-    // means having applied all the replica had received (or still applying it when the time is up).
+    // means having applied all the replica had received (or still applying it when the time is up):
+    // what it had received before the skip too, since the skip restarts the IO thread, which fetches
+    // those transactions again and, until it has, shows a Gtid_IO_Pos the SQL thread has already
+    // reached (a busy machine made 'skip' report success while the next conflict was still to come).
+    const receivedBefore = skipped.gtidIoPos === '' || gtidIncludes(gtidSlavePos, skipped.gtidIoPos)
     const appliedReceived =
       status.usingGtid !== 'No' && status.gtidIoPos
-        ? gtidIncludes(gtidSlavePos, status.gtidIoPos)
+        ? gtidIncludes(gtidSlavePos, status.gtidIoPos) && receivedBefore
         : status.relayMasterLogFile === status.masterLogFile && status.execMasterLogPos >= status.readMasterLogPos
     if (status.sqlRunning && past && appliedReceived) return {ioThread: status.ioThread, sqlRunning: true, gtidSlavePos}
     if (Date.now() >= deadline) {
