@@ -1,0 +1,104 @@
+import {MASK} from '../lib/redact.js'
+import {type Account, quoteAccount, quoteIdentifier} from '../lib/sql.js'
+import {definitionUnits, grantable, renderPrivilege, renderTarget} from './grants.js'
+import {accountParam, type AccountDefinition, type AdminPowers} from './read.js'
+
+/** One statement for the replica: `?` bound to `values`; `text` is what people see, hashes as `***`. */
+export interface PlannedStatement {
+  sql: string
+  values: string[]
+  text: string
+  /** Statements run in phases across accounts, so that every role exists before it is granted. */
+  phase: 0 | 1 | 2 | 3 | 4
+}
+
+export type AccountAction = 'create' | 'unchanged' | 'differs' | 'replace'
+
+export interface AccountPlan {
+  account: Account
+  /** `'u'@'h'`, or `'r'` for a role. */
+  name: string
+  role: boolean
+  action: AccountAction
+  statements: PlannedStatement[]
+  /** What the replica's admin cannot give, as `PRIVILEGE ON target`. */
+  leftOut: string[]
+  /** Where the replica's account differs from the source's (action `differs` or `replace`). */
+  differences: string[]
+}
+
+class Builder {
+  readonly statements: PlannedStatement[] = []
+  constructor(private readonly account: Account) {}
+
+  /** `parts`: SQL text, `{account}` for this account bound, `{secret}` for a bound hash shown as `***`. */
+  add(phase: PlannedStatement['phase'], ...parts: Array<string | {account: true} | {secrets: string[]; clause: string}>): void {
+    let sql = ''
+    let text = ''
+    const values: string[] = []
+    for (const part of parts) {
+      if (typeof part === 'string') {
+        sql += part
+        text += part
+      } else if ('account' in part) {
+        const who = accountParam(this.account)
+        sql += who.sql
+        values.push(...who.values)
+        text += quoteAccount(this.account)
+      } else {
+        sql += part.clause
+        values.push(...part.secrets)
+        text += part.clause.replaceAll('?', `'${MASK}'`)
+      }
+    }
+    this.statements.push({sql, values, text, phase})
+  }
+}
+
+/**
+ * What to do for one account: the source's definition reduced to what the replica's admin can give,
+ * compared with what the replica has. Same → nothing; absent → create; different → left alone
+ * (reported) unless `replace`.
+ */
+export function planAccount(source: AccountDefinition, existing: AccountDefinition | undefined, admin: AdminPowers, replace: boolean): AccountPlan {
+  const {grants, leftOut} = grantable(source, admin)
+  const wanted: AccountDefinition = {...source, grants}
+  const name = quoteAccount(source.account)
+  const plan: AccountPlan = {account: source.account, name, role: source.role, action: 'create', statements: [], leftOut, differences: []}
+  if (existing) {
+    const want = definitionUnits(wanted, admin.known)
+    const have = definitionUnits(existing, admin.known)
+    const shown = (u: string) => (u.startsWith('auth ') ? 'authentication (plugin, hash or options)' : u)
+    plan.differences = [
+      ...[...want].filter((u) => !have.has(u)).map((u) => `missing on the replica: ${shown(u)}`),
+      ...[...have].filter((u) => !want.has(u)).map((u) => `only on the replica: ${shown(u)}`),
+    ]
+    if (plan.differences.length === 0) return {...plan, action: 'unchanged'}
+    if (!replace) return {...plan, action: 'differs'}
+    plan.action = 'replace'
+  }
+  const b = new Builder(source.account)
+  const auth = wanted.auth
+  const authParts = auth ? [{clause: auth.clause ? ` ${auth.clause}` : '', secrets: auth.values}, auth.options ? ` ${auth.options}` : ''] : []
+  if (!existing) {
+    if (source.role) b.add(0, 'CREATE ROLE ', {account: true})
+    else b.add(0, 'CREATE USER ', {account: true}, ...authParts)
+  } else {
+    if (!source.role && auth) b.add(0, 'ALTER USER ', {account: true}, ...authParts)
+    b.add(1, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ', {account: true})
+    for (const r of existing.roles) for (const role of r.roles) b.add(1, `REVOKE ${quoteIdentifier(role)} FROM `, {account: true})
+    if (existing.defaultRole && !source.role) b.add(1, 'SET DEFAULT ROLE NONE FOR ', {account: true})
+  }
+  for (const g of grants) {
+    b.add(2, `GRANT ${g.privileges.map(renderPrivilege).join(', ')} ON ${renderTarget(g.on)} TO `, {account: true}, g.grantOption ? ' WITH GRANT OPTION' : '')
+  }
+  for (const r of wanted.roles) for (const role of r.roles) b.add(3, `GRANT ${quoteIdentifier(role)} TO `, {account: true}, r.adminOption ? ' WITH ADMIN OPTION' : '')
+  if (wanted.defaultRole && !source.role) b.add(4, `SET DEFAULT ROLE ${quoteIdentifier(wanted.defaultRole)} FOR `, {account: true})
+  return {...plan, statements: b.statements}
+}
+
+/** Every statement of every plan, in the order they must run: by phase, then by account. */
+export function orderedStatements(plans: readonly AccountPlan[]): Array<{plan: AccountPlan; statement: PlannedStatement}> {
+  const all = plans.flatMap((plan) => plan.statements.map((statement) => ({plan, statement})))
+  return all.sort((a, b) => a.statement.phase - b.statement.phase)
+}
