@@ -12,6 +12,9 @@ const LEVEL_PRIVILEGES: Record<'database' | 'table' | 'routine', string[]> = {
   routine: ['EXECUTE', 'ALTER ROUTINE'],
 }
 
+/** How the unit of an account's authentication starts: it holds the hash, so it is never shown. */
+export const AUTH_UNIT = 'authentication '
+
 const isAll = (name: string) => name === 'ALL PRIVILEGES' || name === 'ALL'
 
 /** The privileges ALL PRIVILEGES gives on `on`, by the server's own list. */
@@ -78,18 +81,20 @@ export function grantable(definition: AccountDefinition, admin: AdminPowers): {g
 export function definitionUnits(definition: AccountDefinition, known: ReadonlySet<string>): Set<string> {
   const units = new Set<string>()
   for (const grant of definition.grants) {
-    const target = JSON.stringify(grant.on.level === 'routine' ? {...grant.on, name: grant.on.name.toLowerCase()} : grant.on)
+    // Routine names compare without regard to case, as in MariaDB.
+    const target = renderTarget(grant.on.level === 'routine' ? {...grant.on, name: grant.on.name.toLowerCase()} : grant.on)
     for (const item of grant.privileges) {
       const names = isAll(item.name) ? allPrivileges(grant.on, known) : item.name === 'USAGE' ? [] : [item.name]
       for (const name of names) {
-        if (item.columns) for (const column of item.columns) units.add(`${target} ${name} (${column.toLowerCase()})`)
-        else units.add(`${target} ${name}`)
+        // Column names compare without regard to case, as in MariaDB.
+        if (item.columns) for (const column of item.columns) units.add(`${name} (${quoteIdentifier(column.toLowerCase())}) ON ${target}`)
+        else units.add(`${name} ON ${target}`)
       }
     }
-    if (grant.grantOption) units.add(`${target} GRANT OPTION`)
+    if (grant.grantOption) units.add(`GRANT OPTION ON ${target}`)
   }
-  for (const r of definition.roles) for (const role of r.roles) units.add(`role ${JSON.stringify(role)}${r.adminOption ? ' WITH ADMIN OPTION' : ''}`)
-  if (definition.defaultRole) units.add(`default role ${JSON.stringify(definition.defaultRole)}`)
-  if (definition.auth) units.add(`auth ${definition.auth.clause} ${JSON.stringify(definition.auth.values)} ${definition.auth.options}`)
+  for (const r of definition.roles) for (const role of r.roles) units.add(`role ${quoteIdentifier(role)}${r.adminOption ? ' WITH ADMIN OPTION' : ''}`)
+  if (definition.defaultRole) units.add(`default role ${quoteIdentifier(definition.defaultRole)}`)
+  if (definition.auth) units.add(`${AUTH_UNIT}${definition.auth.clause} ${JSON.stringify(definition.auth.values)} ${definition.auth.options}`)
   return units
 }

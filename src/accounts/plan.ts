@@ -1,6 +1,6 @@
 import {MASK} from '../lib/redact.js'
 import {type Account, quoteAccount, quoteIdentifier} from '../lib/sql.js'
-import {definitionUnits, grantable, renderPrivilege, renderTarget} from './grants.js'
+import {AUTH_UNIT, definitionUnits, grantable, renderPrivilege, renderTarget} from './grants.js'
 import {accountParam, type AccountDefinition, type AdminPowers} from './read.js'
 
 /** One statement for the replica: `?` bound to `values`; `text` is what people see, hashes as `***`. */
@@ -10,9 +10,15 @@ export interface PlannedStatement {
   text: string
   /** Statements run in phases across accounts, so that every role exists before it is granted. */
   phase: 0 | 1 | 2 | 3 | 4
+  /** CREATE USER / CREATE ROLE: the account is datain's from then on. */
+  creates?: boolean
 }
 
-export type AccountAction = 'create' | 'unchanged' | 'differs' | 'replace'
+/**
+ * `complete`: an account datain created in an earlier run that stopped half-way (its journal says
+ * so), holding part of what it should and nothing else: the missing grants are added.
+ */
+export type AccountAction = 'create' | 'unchanged' | 'differs' | 'replace' | 'complete'
 
 export interface AccountPlan {
   account: Account
@@ -51,7 +57,7 @@ class Builder {
         text += part.clause.replaceAll('?', `'${MASK}'`)
       }
     }
-    this.statements.push({sql, values, text, phase})
+    this.statements.push({sql, values, text, phase, ...(/^CREATE (USER|ROLE) /.test(sql) ? {creates: true} : {})})
   }
 }
 
@@ -60,7 +66,12 @@ class Builder {
  * compared with what the replica has. Same → nothing; absent → create; different → left alone
  * (reported) unless `replace`.
  */
-export function planAccount(source: AccountDefinition, existing: AccountDefinition | undefined, admin: AdminPowers, replace: boolean): AccountPlan {
+export function planAccount(
+  source: AccountDefinition,
+  existing: AccountDefinition | undefined,
+  admin: AdminPowers,
+  options: {replace: boolean; createdByDatain: boolean},
+): AccountPlan {
   const {grants, leftOut} = grantable(source, admin)
   const wanted: AccountDefinition = {...source, grants}
   const name = quoteAccount(source.account)
@@ -68,13 +79,18 @@ export function planAccount(source: AccountDefinition, existing: AccountDefiniti
   if (existing) {
     const want = definitionUnits(wanted, admin.known)
     const have = definitionUnits(existing, admin.known)
-    const shown = (u: string) => (u.startsWith('auth ') ? 'authentication (plugin, hash or options)' : u)
+    const missing = [...want].filter((u) => !have.has(u))
+    const extra = [...have].filter((u) => !want.has(u))
+    if (missing.length === 0 && extra.length === 0) return {...plan, action: 'unchanged'}
+    const authDiffers = missing.some((u) => u.startsWith(AUTH_UNIT))
+    const shown = (units: string[]) => units.filter((u) => !u.startsWith(AUTH_UNIT))
     plan.differences = [
-      ...[...want].filter((u) => !have.has(u)).map((u) => `missing on the replica: ${shown(u)}`),
-      ...[...have].filter((u) => !want.has(u)).map((u) => `only on the replica: ${shown(u)}`),
+      ...(authDiffers ? ['authentication (plugin, hash or account options) differs'] : []),
+      ...shown(missing).map((u) => `missing on the replica: ${u}`),
+      ...shown(extra).map((u) => `only on the replica: ${u}`),
     ]
-    if (plan.differences.length === 0) return {...plan, action: 'unchanged'}
-    if (!replace) return {...plan, action: 'differs'}
+    if (options.createdByDatain && extra.length === 0) return {...plan, action: 'complete', statements: grantStatements(source.account, wanted)}
+    if (!options.replace) return {...plan, action: 'differs'}
     plan.action = 'replace'
   }
   const b = new Builder(source.account)
@@ -89,12 +105,18 @@ export function planAccount(source: AccountDefinition, existing: AccountDefiniti
     for (const r of existing.roles) for (const role of r.roles) b.add(1, `REVOKE ${quoteIdentifier(role)} FROM `, {account: true})
     if (existing.defaultRole && !source.role) b.add(1, 'SET DEFAULT ROLE NONE FOR ', {account: true})
   }
-  for (const g of grants) {
+  return {...plan, statements: [...b.statements, ...grantStatements(source.account, wanted)]}
+}
+
+/** GRANT privileges, GRANT roles, SET DEFAULT ROLE: each adds what is missing and changes nothing already there. */
+function grantStatements(account: Account, wanted: AccountDefinition): PlannedStatement[] {
+  const b = new Builder(account)
+  for (const g of wanted.grants) {
     b.add(2, `GRANT ${g.privileges.map(renderPrivilege).join(', ')} ON ${renderTarget(g.on)} TO `, {account: true}, g.grantOption ? ' WITH GRANT OPTION' : '')
   }
   for (const r of wanted.roles) for (const role of r.roles) b.add(3, `GRANT ${quoteIdentifier(role)} TO `, {account: true}, r.adminOption ? ' WITH ADMIN OPTION' : '')
-  if (wanted.defaultRole && !source.role) b.add(4, `SET DEFAULT ROLE ${quoteIdentifier(wanted.defaultRole)} FOR `, {account: true})
-  return {...plan, statements: b.statements}
+  if (wanted.defaultRole && !wanted.role) b.add(4, `SET DEFAULT ROLE ${quoteIdentifier(wanted.defaultRole)} FOR `, {account: true})
+  return b.statements
 }
 
 /** Every statement of every plan, in the order they must run: by phase, then by account. */

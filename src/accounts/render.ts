@@ -5,10 +5,15 @@ const VERB: Record<AccountResult['action'], string> = {
   unchanged: 'already the same on the replica: nothing to do',
   differs: 'exists on the replica with other grants: left alone (--replace makes it as on the source)',
   replace: 'replaced',
+  complete: 'created by an earlier run that stopped half-way: completed',
   failed: 'FAILED',
 }
 
-const DRY_VERB: Partial<Record<AccountResult['action'], string>> = {create: 'would be created', replace: 'would be replaced'}
+const DRY_VERB: Partial<Record<AccountResult['action'], string>> = {
+  create: 'would be created',
+  replace: 'would be replaced',
+  complete: 'created by an earlier run that stopped half-way: would be completed',
+}
 
 /** The result for people: one paragraph per account, then what was left out, account by account. */
 export function renderAccounts(result: AccountsResult): string {
@@ -17,7 +22,7 @@ export function renderAccounts(result: AccountsResult): string {
   for (const a of result.accounts) {
     const kind = a.role ? 'role ' : ''
     lines.push(`${kind}${a.account}: ${(result.dryRun && DRY_VERB[a.action]) || VERB[a.action]}`)
-    if (a.action === 'differs' || a.action === 'replace') for (const d of a.differences) lines.push(`    ${d}`)
+    if (a.action === 'differs' || a.action === 'replace' || a.action === 'complete') for (const d of a.differences) lines.push(`    ${d}`)
     for (const s of a.statements) lines.push(`    ${s};`)
     if (a.error) lines.push(`    refused: ${a.error}`)
     for (const l of a.leftOut) lines.push(`    left out (the replica's admin cannot grant it): ${l}`)

@@ -1,12 +1,15 @@
 import type {Connection} from 'mariadb'
 import {openSession} from '../engine/session.js'
-import {ExitCode} from '../lib/errors.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
 import {redact} from '../lib/redact.js'
-import {type Account, parseUserAtHost, quoteAccount} from '../lib/sql.js'
+import {type Account, isAccessDenied, parseUserAtHost, quoteAccount, sqlErrno} from '../lib/sql.js'
 import {sourceAccounts} from '../preflight/access/source-accounts.js'
 import {type AccountAction, type AccountPlan, orderedStatements, planAccount} from './plan.js'
 import {type AccountDefinition, readAdminPowers, readDefinition, registerHashes} from './read.js'
 import {parseUsersFlag, selectAccounts} from './select.js'
+
+/** Journal event of each account or role datain created on the replica. */
+const ACCOUNT_CREATED = 'account-created'
 
 export interface AccountsOptions {
   home: string
@@ -45,12 +48,17 @@ export async function runAccounts(options: AccountsOptions): Promise<AccountsRes
   try {
     const source = await session.source()
     const replica = await session.replica()
-    const plans = await planAll(source, replica, session.settings.replicationUser, named, options.replace)
-    const results = options.dryRun ? plans.map((p) => result(p, p.action)) : await apply(replica, plans)
+    const created = new Set(
+      (await session.store.readJournal()).filter((j) => j.event === ACCOUNT_CREATED).map((j) => String((j as {account?: unknown}).account)),
+    )
+    const plans = await planAll(source, replica, session.settings.replicationUser, named, {replace: options.replace, created})
+    const results = options.dryRun
+      ? plans.map((p) => result(p, p.action))
+      : await apply(replica, plans, (name) => session.store.journal(ACCOUNT_CREATED, {account: name}))
     if (!options.dryRun) {
       await session.store.journal('accounts-copied', {accounts: results.map((r) => ({account: r.account, action: r.action, leftOut: r.leftOut.length}))})
     }
-    const clean = results.every((r) => (r.action === 'create' || r.action === 'unchanged' || r.action === 'replace') && r.leftOut.length === 0)
+    const clean = results.every((r) => r.action !== 'differs' && r.action !== 'failed' && r.leftOut.length === 0)
     return {dryRun: options.dryRun, accounts: results, exitCode: clean ? ExitCode.ok : ExitCode.failed}
   } finally {
     await session.close()
@@ -62,7 +70,7 @@ async function planAll(
   replica: Connection,
   replicationUser: string,
   named: Array<{user: string; host?: string}> | undefined,
-  replace: boolean,
+  options: {replace: boolean; created: ReadonlySet<string>},
 ): Promise<AccountPlan[]> {
   const admin = await readAdminPowers(replica)
   const [row] = (await source.query('SELECT CURRENT_USER() AS user')) as Array<{user: string}>
@@ -72,7 +80,7 @@ async function planAll(
   const definitionOf = async (a: {user: string; host?: string; role: boolean}) => {
     const account: Account = a.role ? {user: a.user} : {user: a.user, host: a.host}
     if (!definitions.has(key(account))) {
-      const d = await readDefinition(source, account, a.role)
+      const d = await readSourceDefinition(source, account, a.role)
       if (d) definitions.set(key(account), d)
     }
     return definitions.get(key(account))
@@ -89,13 +97,29 @@ async function planAll(
     registerHashes(definition)
     const existing = await readDefinition(replica, definition.account, a.role)
     registerHashes(existing)
-    plans.push(planAccount(definition, existing, admin, replace))
+    plans.push(planAccount(definition, existing, admin, {replace: options.replace, createdByDatain: options.created.has(quoteAccount(definition.account))}))
   }
   return plans
 }
 
-/** Runs the statements one per query; an account whose statement fails gets none of its later ones. */
-async function apply(replica: Connection, plans: AccountPlan[]): Promise<AccountResult[]> {
+/** The source user may list accounts (mysql.user) but not read their grants: say which privilege it needs. */
+async function readSourceDefinition(source: Connection, account: Account, role: boolean): Promise<AccountDefinition | undefined> {
+  try {
+    return await readDefinition(source, account, role)
+  } catch (error) {
+    if (!isAccessDenied(error) && sqlErrno(error) !== 1227) throw error
+    throw new DatainError(
+      `datain's user on the source may not read the grants of ${quoteAccount(account)} (SHOW GRANTS FOR / SHOW CREATE USER): ${(error as Error).message.split('\n')[0]}. Nothing was changed.`,
+      {code: 'E_SOURCE_ACCOUNTS_ACCESS', exit: ExitCode.failed, cause: error, suggestions: ["On the source, as an administrator: GRANT SELECT ON mysql.* TO datain's user."]},
+    )
+  }
+}
+
+/**
+ * Runs the statements one per query; an account whose statement fails gets none of its later ones.
+ * Each account created is journalled at once, so that a run stopped half-way completes it next time.
+ */
+async function apply(replica: Connection, plans: AccountPlan[], created: (name: string) => Promise<void>): Promise<AccountResult[]> {
   const failed = new Map<AccountPlan, string>()
   const ran = new Map<AccountPlan, string[]>()
   for (const {plan, statement} of orderedStatements(plans)) {
@@ -103,6 +127,7 @@ async function apply(replica: Connection, plans: AccountPlan[]): Promise<Account
     try {
       await replica.query(statement.sql, statement.values)
       ran.set(plan, [...(ran.get(plan) ?? []), statement.text])
+      if (statement.creates) await created(plan.name)
     } catch (error) {
       const errno = (error as {errno?: number}).errno
       const text = (error as {text?: string}).text ?? (error as Error).message
