@@ -404,7 +404,7 @@ describe('accounts', () => {
     expect(warned.status).toBe('warn')
     expect(warned.offenders).toEqual([APP, "role 'reporting'", "'sales'@'10.%'"])
     expect(warned.message).toContain('not replicated')
-    expect(warned.fix).toContain('users are not copied')
+    expect(warned.fix).toContain("run 'datain accounts'")
   })
   it('warns, rather than passing, when the source user may not read mysql.user', async () => {
     later(restoreAdminGrants)
