@@ -15,6 +15,9 @@ const LEVEL_PRIVILEGES: Record<'database' | 'table' | 'routine', string[]> = {
 /** How the unit of an account's authentication starts: it holds the hash, so it is never shown. */
 export const AUTH_UNIT = 'authentication '
 
+const CANNOT = ": the replica's admin cannot grant it"
+const MISSING = ': no such object on the replica (not copied, or not yet: run it again after datain start)'
+
 const isAll = (name: string) => name === 'ALL PRIVILEGES' || name === 'ALL'
 
 /** The privileges ALL PRIVILEGES gives on `on`, by the server's own list. */
@@ -46,12 +49,24 @@ export function renderPrivilege(item: PrivilegeItem): string {
  * The grants the replica's admin can give, and what it cannot, as "PRIVILEGE ON target" texts. ALL
  * PRIVILEGES becomes the list of what the admin holds when it does not hold them all.
  */
-export function grantable(definition: AccountDefinition, admin: AdminPowers): {grants: PrivilegeGrant[]; leftOut: string[]} {
-  if (admin.all) return {grants: definition.grants, leftOut: []}
+export function grantable(
+  definition: AccountDefinition,
+  admin: AdminPowers,
+  missingObjects: ReadonlySet<string>,
+): {grants: PrivilegeGrant[]; leftOut: string[]} {
   const grants: PrivilegeGrant[] = []
   const leftOut: string[] = []
   for (const grant of definition.grants) {
     const target = renderTarget(grant.on)
+    // GRANT on a table or routine the replica lacks fails (error 1146): one not copied, or not yet.
+    if (missingObjects.has(target)) {
+      leftOut.push(`${grant.privileges.map(renderPrivilege).join(', ')} ON ${target}${MISSING}`)
+      continue
+    }
+    if (admin.all) {
+      grants.push(grant)
+      continue
+    }
     const kept: PrivilegeItem[] = []
     for (const item of grant.privileges) {
       if (item.name === 'USAGE') continue
@@ -61,14 +76,14 @@ export function grantable(definition: AccountDefinition, admin: AdminPowers): {g
         if (missing.length === 0) kept.push(item)
         else {
           kept.push(...all.filter((p) => admin.grantable.has(p)).map((name) => ({name})))
-          leftOut.push(...missing.map((p) => `${p} ON ${target} (of ALL PRIVILEGES)`))
+          leftOut.push(...missing.map((p) => `${p} ON ${target} (of ALL PRIVILEGES)${CANNOT}`))
         }
       } else if (admin.grantable.has(item.name)) kept.push(item)
-      else leftOut.push(`${renderPrivilege(item)} ON ${target}`)
+      else leftOut.push(`${renderPrivilege(item)} ON ${target}${CANNOT}`)
     }
     // Without a privilege held WITH GRANT OPTION the admin can pass on no grant option either.
     const grantOption = grant.grantOption && admin.grantable.size > 0
-    if (grant.grantOption && !grantOption) leftOut.push(`WITH GRANT OPTION ON ${target}`)
+    if (grant.grantOption && !grantOption) leftOut.push(`WITH GRANT OPTION ON ${target}${CANNOT}`)
     if (kept.length > 0 || grantOption) grants.push({...grant, privileges: kept.length > 0 ? kept : [{name: 'USAGE'}], grantOption})
   }
   return {grants, leftOut}

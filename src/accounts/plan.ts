@@ -27,7 +27,7 @@ export interface AccountPlan {
   role: boolean
   action: AccountAction
   statements: PlannedStatement[]
-  /** What the replica's admin cannot give, as `PRIVILEGE ON target`. */
+  /** What is left out, as `PRIVILEGE ON target: why` (the admin cannot grant it, or the object is missing). */
   leftOut: string[]
   /** Where the replica's account differs from the source's (action `differs` or `replace`). */
   differences: string[]
@@ -70,9 +70,9 @@ export function planAccount(
   source: AccountDefinition,
   existing: AccountDefinition | undefined,
   admin: AdminPowers,
-  options: {replace: boolean; createdByDatain: boolean},
+  options: {replace: boolean; createdByDatain: boolean; missingObjects: ReadonlySet<string>},
 ): AccountPlan {
-  const {grants, leftOut} = grantable(source, admin)
+  const {grants, leftOut} = grantable(source, admin, options.missingObjects)
   const wanted: AccountDefinition = {...source, grants}
   const name = quoteAccount(source.account)
   const plan: AccountPlan = {account: source.account, name, role: source.role, action: 'create', statements: [], leftOut, differences: []}

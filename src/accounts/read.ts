@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
 import {registerSecret} from '../lib/redact.js'
 import {type Account, parseUserAtHost, sameAccount, sqlErrno} from '../lib/sql.js'
+import {renderTarget} from './grants.js'
 import {type Authentication, type DefaultRole, parseCreateUser, parseGrantLine, type PrivilegeGrant, type RoleGrant} from './parse.js'
 
 /** An account or role as one server has it: how it logs in and what it was granted. */
@@ -93,4 +94,31 @@ export async function readAdminPowers(replica: Connection): Promise<AdminPowers>
   const privileges: Array<{Privilege: string}> = await replica.query('SHOW PRIVILEGES')
   const known = new Set(privileges.map((p) => p.Privilege.toUpperCase()).filter((p) => !['USAGE', 'GRANT OPTION', 'PROXY'].includes(p)))
   return {account, all, grantable, known}
+}
+
+/**
+ * The tables and routines that grants name but the replica lacks, as {@link renderTarget} writes
+ * them: GRANT on them fails (error 1146), so they are left out and listed instead.
+ */
+export async function missingObjects(replica: Connection, definitions: readonly AccountDefinition[]): Promise<Set<string>> {
+  const missing = new Set<string>()
+  const seen = new Set<string>()
+  for (const grant of definitions.flatMap((d) => d.grants)) {
+    const on = grant.on
+    const target = renderTarget(on)
+    if (seen.has(target) || (on.level !== 'table' && on.level !== 'routine')) continue
+    seen.add(target)
+    // Packages exist only in Oracle mode and have no row of their own to look up: the GRANT says.
+    if (on.level === 'routine' && on.kind.startsWith('PACKAGE')) continue
+    const rows: unknown[] =
+      on.level === 'table'
+        ? await replica.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [on.database, on.table])
+        : await replica.query('SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ? AND ROUTINE_TYPE = ?', [
+            on.database,
+            on.name,
+            on.kind,
+          ])
+    if (rows.length === 0) missing.add(target)
+  }
+  return missing
 }

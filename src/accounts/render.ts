@@ -25,7 +25,7 @@ export function renderAccounts(result: AccountsResult): string {
     if (a.action === 'differs' || a.action === 'replace' || a.action === 'complete') for (const d of a.differences) lines.push(`    ${d}`)
     for (const s of a.statements) lines.push(`    ${s};`)
     if (a.error) lines.push(`    refused: ${a.error}`)
-    for (const l of a.leftOut) lines.push(`    left out (the replica's admin cannot grant it): ${l}`)
+    for (const l of a.leftOut) lines.push(`    left out: ${l}`)
   }
   const leftOut = result.accounts.filter((a) => a.leftOut.length > 0).length
   const failed = result.accounts.filter((a) => a.action === 'failed').length

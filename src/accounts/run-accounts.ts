@@ -5,7 +5,7 @@ import {redact} from '../lib/redact.js'
 import {type Account, isAccessDenied, parseUserAtHost, quoteAccount, sqlErrno} from '../lib/sql.js'
 import {sourceAccounts} from '../preflight/access/source-accounts.js'
 import {type AccountAction, type AccountPlan, orderedStatements, planAccount} from './plan.js'
-import {type AccountDefinition, readAdminPowers, readDefinition, registerHashes} from './read.js'
+import {type AccountDefinition, missingObjects, readAdminPowers, readDefinition, registerHashes} from './read.js'
 import {parseUsersFlag, selectAccounts} from './select.js'
 
 /** Journal event of each account or role datain created on the replica. */
@@ -90,14 +90,15 @@ async function planAll(
   const chosen = selectAccounts(accounts, named, {replicationUser, replicaAdmin: admin.account, sourceAdmin: parseUserAtHost(row!.user)}, (a) =>
     (definitions.get(key(a.role ? {user: a.user} : {user: a.user, host: a.host}))?.roles ?? []).flatMap((r) => r.roles),
   )
+  const chosenDefinitions = (await Promise.all(chosen.map(definitionOf))).filter((d): d is AccountDefinition => d !== undefined)
+  const missing = await missingObjects(replica, chosenDefinitions)
   const plans: AccountPlan[] = []
-  for (const a of chosen) {
-    const definition = await definitionOf(a)
-    if (!definition) continue
+  for (const definition of chosenDefinitions) {
     registerHashes(definition)
-    const existing = await readDefinition(replica, definition.account, a.role)
+    const existing = await readDefinition(replica, definition.account, definition.role)
     registerHashes(existing)
-    plans.push(planAccount(definition, existing, admin, {replace: options.replace, createdByDatain: options.created.has(quoteAccount(definition.account))}))
+    const createdByDatain = options.created.has(quoteAccount(definition.account))
+    plans.push(planAccount(definition, existing, admin, {replace: options.replace, createdByDatain, missingObjects: missing}))
   }
   return plans
 }
