@@ -1,6 +1,6 @@
 import mariadb from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {allowLoopback} from '../helpers/preflight.js'
+import {allowLoopback, blockLoopback} from '../helpers/preflight.js'
 import {dispose, type Env, json, newEnv} from '../stop/helpers.js'
 
 /**
@@ -99,6 +99,15 @@ describe('datain accounts', () => {
       for (const secret of [...hashes, ...Object.values(PASSWORDS), e.sandbox.source.password, e.sandbox.replica.password]) expect(output).not.toContain(secret)
     }
   }
+
+  it('says so (exit 4) while the replica firewall refuses this machine', async () => {
+    blockLoopback(e.sandbox)
+    try {
+      expect((await json<ErrorJson>(e, ['accounts'], 4)).error.code).toBe('E_REPLICA_FIREWALL')
+    } finally {
+      allowLoopback(e.sandbox)
+    }
+  })
 
   it('refuses bad --users (exit 2) before it changes anything', async () => {
     const before = await replicaUsers()
@@ -209,6 +218,22 @@ describe('datain accounts', () => {
     expect(await replicaGrants("'other'@'%'")).toEqual([expect.stringMatching(/^GRANT SELECT ON `app`.\* TO `other`@`%`$/), expect.stringMatching(/^GRANT USAGE/)])
     const again = await json<ResultJson>(e, ['accounts', '--users', "'other'@'%'"])
     expect(again.accounts).toMatchObject([{action: 'unchanged'}])
+    expectNoHashes()
+  })
+
+  it('lists what the replica refuses, account by account (exit 1), and goes on with the others', async () => {
+    await e.sandbox.source.server.execute(['CREATE ROLE ops', "GRANT SELECT ON app.* TO ops", "CREATE USER 'opsuser'@'%'", "GRANT ops TO 'opsuser'@'%'"])
+    // The same role made on the replica by someone else: its admin holds no ADMIN OPTION on it, so GRANT ops fails.
+    await e.sandbox.replica.server.execute(['CREATE ROLE ops', 'GRANT SELECT ON app.* TO ops'])
+    const result = await json<ResultJson>(e, ['accounts', '--users', "'opsuser'@'%','tab'@'%'"], 1)
+    const by = Object.fromEntries(result.accounts.map((a) => [a.account, a]))
+    expect(by["'ops'"]?.action).toBe('unchanged')
+    expect(by["'tab'@'%'"]?.action).toBe('unchanged')
+    expect(by["'opsuser'@'%'"]).toMatchObject({action: 'failed', statements: ["CREATE USER 'opsuser'@'%'"]})
+    expect(by["'opsuser'@'%'"]?.error).toMatch(/^GRANT `ops` TO 'opsuser'@'%': .*\(error 1\d{3}\)$/)
+    const human = await e.run(['accounts', '--users', "'opsuser'@'%'"])
+    expect(human.exitCode).toBe(1)
+    expect(human.stdout).toMatch(/'opsuser'@'%': FAILED\n[\s\S]*refused: GRANT `ops` TO 'opsuser'@'%'/)
     expectNoHashes()
   })
 })
