@@ -73,6 +73,7 @@ export function planAccount(
   options: {replace: boolean; createdByDatain: boolean; missingObjects: ReadonlySet<string>},
 ): AccountPlan {
   const {grants, leftOut} = grantable(source, admin, options.missingObjects)
+  leftOut.push(...source.unsupported.map((line) => `${line}: datain does not copy this kind of grant; give it by hand`))
   const wanted: AccountDefinition = {...source, grants}
   const name = quoteAccount(source.account)
   const plan: AccountPlan = {account: source.account, name, role: source.role, action: 'create', statements: [], leftOut, differences: []}

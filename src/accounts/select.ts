@@ -86,7 +86,7 @@ export function selectAccounts(
   for (let k = 0; k < chosen.length; k++) {
     for (const name of rolesOf(chosen[k]!)) {
       const role = all.find((a) => a.role && a.user === name)
-      if (role && !chosen.includes(role)) chosen.push(role)
+      if (role && !chosen.includes(role) && !neverCopied(role, ex)) chosen.push(role)
     }
   }
   return chosen

@@ -234,6 +234,11 @@ describe('datain accounts', () => {
     const human = await e.run(['accounts', '--users', "'opsuser'@'%'"])
     expect(human.exitCode).toBe(1)
     expect(human.stdout).toMatch(/'opsuser'@'%': FAILED\n[\s\S]*refused: GRANT `ops` TO 'opsuser'@'%'/)
+
+    // A kind of grant datain does not copy is listed, never dropped silently.
+    await e.sandbox.source.server.execute(["CREATE USER 'prox'@'%'", "GRANT PROXY ON 'tab'@'%' TO 'prox'@'%'"])
+    const proxy = await json<ResultJson>(e, ['accounts', '--users', "'prox'@'%'"], 1)
+    expect(proxy.accounts).toMatchObject([{action: 'create', leftOut: ["GRANT PROXY ON `tab`@`%` TO `prox`@`%`: datain does not copy this kind of grant; give it by hand"]}])
     expectNoHashes()
   })
 })
