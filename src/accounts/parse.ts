@@ -226,5 +226,7 @@ export function parseCreateUser(statement: string): {account: Account; auth: Aut
     }
   }
   const rest = c.peek()
+  // The options run verbatim on the replica: only keywords, numbers and quoted strings, as the server writes them.
+  if (c.tokens.slice(c.i).some((t) => t.kind !== 'word' && t.kind !== 'string' && !(t.kind === 'symbol' && c.text(t) === '='))) return undefined
   return {account, auth: {clause: clause.join(' '), values, options: rest ? statement.slice(rest.start).trim() : ''}}
 }

@@ -15,10 +15,11 @@ export interface PlannedStatement {
 }
 
 /**
+ * `skipped`: not copied at all, the reason in `leftOut`.
  * `complete`: an account datain created in an earlier run that stopped half-way (its journal says
  * so), holding part of what it should and nothing else: the missing grants are added.
  */
-export type AccountAction = 'create' | 'unchanged' | 'differs' | 'replace' | 'complete'
+export type AccountAction = 'create' | 'unchanged' | 'differs' | 'replace' | 'complete' | 'skipped'
 
 export interface AccountPlan {
   account: Account
@@ -77,6 +78,10 @@ export function planAccount(
   const wanted: AccountDefinition = {...source, grants}
   const name = quoteAccount(source.account)
   const plan: AccountPlan = {account: source.account, name, role: source.role, action: 'create', statements: [], leftOut, differences: []}
+  // Never create a user without the way it logs in: that would be an account with no password.
+  if (!source.role && !source.auth) {
+    return {...plan, action: 'skipped', leftOut: ['the whole account: datain could not read how it logs in (SHOW CREATE USER); create it by hand']}
+  }
   if (existing) {
     const want = definitionUnits(wanted, admin.known)
     const have = definitionUnits(existing, admin.known)

@@ -7,6 +7,7 @@ const VERB: Record<AccountResult['action'], string> = {
   replace: 'replaced',
   complete: 'created by an earlier run that stopped half-way: completed',
   failed: 'FAILED',
+  skipped: 'not copied',
 }
 
 const DRY_VERB: Partial<Record<AccountResult['action'], string>> = {

@@ -58,7 +58,7 @@ export async function runAccounts(options: AccountsOptions): Promise<AccountsRes
     if (!options.dryRun) {
       await session.store.journal('accounts-copied', {accounts: results.map((r) => ({account: r.account, action: r.action, leftOut: r.leftOut.length}))})
     }
-    const clean = results.every((r) => r.action !== 'differs' && r.action !== 'failed' && r.leftOut.length === 0)
+    const clean = results.every((r) => r.action !== 'differs' && r.action !== 'failed' && r.action !== 'skipped' && r.leftOut.length === 0)
     return {dryRun: options.dryRun, accounts: results, exitCode: clean ? ExitCode.ok : ExitCode.failed}
   } finally {
     await session.close()

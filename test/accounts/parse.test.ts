@@ -65,6 +65,11 @@ describe('parseCreateUser', () => {
     })
     expect(parseCreateUser("CREATE USER `u`@`%` IDENTIFIED VIA ed25519 USING 'x'' REQUIRE'")?.auth).toEqual({clause: 'IDENTIFIED VIA ed25519 USING ?', values: ["x' REQUIRE"], options: ''})
     expect(parseCreateUser('CREATE USER `u`@`%`')?.auth).toEqual({clause: '', values: [], options: ''})
+    // Options run verbatim on the replica: anything but keywords, numbers and strings is refused.
+    expect(parseCreateUser("CREATE USER `u`@`%` IDENTIFIED BY PASSWORD '*1' ACCOUNT LOCK; DROP USER `x`")).toBeUndefined()
+    expect(parseCreateUser("CREATE USER `u`@`%` REQUIRE SUBJECT '/CN=a' AND ISSUER '/CN=b' WITH MAX_USER_CONNECTIONS 3")?.auth.options).toBe(
+      "REQUIRE SUBJECT '/CN=a' AND ISSUER '/CN=b' WITH MAX_USER_CONNECTIONS 3",
+    )
   })
 })
 
