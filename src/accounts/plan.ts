@@ -1,6 +1,8 @@
 import {MASK} from '../lib/redact.js'
 import {type Account, quoteAccount, quoteIdentifier} from '../lib/sql.js'
 import {AUTH_UNIT, definitionUnits, grantable, renderPrivilege, renderTarget} from './grants.js'
+import {tokenize} from '../snapshot/objects/tokens.js'
+import type {Authentication} from './parse.js'
 import {accountParam, type AccountDefinition, type AdminPowers} from './read.js'
 
 /** One statement for the replica: `?` bound to `values`; `text` is what people see, hashes as `***`. */
@@ -106,12 +108,27 @@ export function planAccount(
     if (source.role) b.add(0, 'CREATE ROLE ', {account: true})
     else b.add(0, 'CREATE USER ', {account: true}, ...authParts)
   } else {
-    if (!source.role && auth) b.add(0, 'ALTER USER ', {account: true}, ...authParts)
+    if (!source.role && auth) b.add(0, 'ALTER USER ', {account: true}, ...alterParts(auth, existing.auth))
     b.add(1, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ', {account: true})
     for (const r of existing.roles) for (const role of r.roles) b.add(1, `REVOKE ${quoteIdentifier(role)} FROM `, {account: true})
     if (existing.defaultRole && !source.role) b.add(1, 'SET DEFAULT ROLE NONE FOR ', {account: true})
   }
   return {...plan, statements: [...b.statements, ...grantStatements(source.account, wanted)]}
+}
+
+/**
+ * ALTER USER leaves alone what it does not name: REQUIRE and ACCOUNT LOCK that only the replica's
+ * account has are undone explicitly (named only then: ACCOUNT UNLOCK needs 10.4). Resource limits
+ * only on the replica stay.
+ */
+function alterParts(auth: Authentication, current: Authentication | undefined): Array<string | {clause: string; secrets: string[]}> {
+  const has = (text: string, ...words: string[]) => {
+    const found = [...tokenize(text)].filter((t) => t.kind === 'word').map((t) => text.slice(t.start, t.end).toUpperCase())
+    return words.every((w) => found.includes(w))
+  }
+  const require = current && has(current.options, 'REQUIRE') && !has(auth.options, 'REQUIRE') ? ' REQUIRE NONE' : ''
+  const unlock = current && has(current.options, 'ACCOUNT', 'LOCK') && !has(auth.options, 'ACCOUNT', 'LOCK') ? ' ACCOUNT UNLOCK' : ''
+  return [{clause: auth.clause ? ` ${auth.clause}` : '', secrets: auth.values}, require, auth.options ? ` ${auth.options}` : '', unlock]
 }
 
 /** GRANT privileges, GRANT roles, SET DEFAULT ROLE: each adds what is missing and changes nothing already there. */

@@ -212,7 +212,12 @@ describe('datain accounts', () => {
   })
 
   it('--replace makes the differing account as on the source', async () => {
-    await e.sandbox.replica.server.execute(["GRANT INSERT ON app.* TO 'other'@'%'", "SET PASSWORD FOR 'other'@'%' = PASSWORD('ReplicaOwn-6')"])
+    await e.sandbox.replica.server.execute([
+      "GRANT INSERT ON app.* TO 'other'@'%'",
+      "SET PASSWORD FOR 'other'@'%' = PASSWORD('ReplicaOwn-6')",
+      // Options only the replica's account has: ALTER USER keeps them unless it names them.
+      "ALTER USER 'other'@'%' REQUIRE SSL ACCOUNT LOCK",
+    ])
     const replaced = await json<ResultJson>(e, ['accounts', '--users', "'other'@'%'", '--replace'])
     expect(replaced.accounts).toMatchObject([{account: "'other'@'%'", action: 'replace'}])
     expect(await replicaGrants("'other'@'%'")).toEqual([expect.stringMatching(/^GRANT SELECT ON `app`.\* TO `other`@`%`$/), expect.stringMatching(/^GRANT USAGE/)])
