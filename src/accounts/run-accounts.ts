@@ -80,7 +80,7 @@ async function planAll(
   const definitionOf = async (a: {user: string; host?: string; role: boolean}) => {
     const account: Account = a.role ? {user: a.user} : {user: a.user, host: a.host}
     if (!definitions.has(key(account))) {
-      const d = await readSourceDefinition(source, account, a.role)
+      const d = await readAccount('source', source, account, a.role)
       if (d) definitions.set(key(account), d)
     }
     return definitions.get(key(account))
@@ -95,7 +95,7 @@ async function planAll(
   const plans: AccountPlan[] = []
   for (const definition of chosenDefinitions) {
     registerHashes(definition)
-    const existing = await readDefinition(replica, definition.account, definition.role)
+    const existing = await readAccount('replica', replica, definition.account, definition.role)
     registerHashes(existing)
     const createdByDatain = options.created.has(quoteAccount(definition.account))
     plans.push(planAccount(definition, existing, admin, {replace: options.replace, createdByDatain, missingObjects: missing}))
@@ -103,15 +103,16 @@ async function planAll(
   return plans
 }
 
-/** The source user may list accounts (mysql.user) but not read their grants: say which privilege it needs. */
-async function readSourceDefinition(source: Connection, account: Account, role: boolean): Promise<AccountDefinition | undefined> {
+/** datain's user may list accounts but not read their grants: say which privilege it needs. */
+async function readAccount(side: 'source' | 'replica', conn: Connection, account: Account, role: boolean): Promise<AccountDefinition | undefined> {
   try {
-    return await readDefinition(source, account, role)
+    return await readDefinition(conn, account, role)
   } catch (error) {
     if (!isAccessDenied(error) && sqlErrno(error) !== 1227) throw error
     throw new DatainError(
-      `datain's user on the source may not read the grants of ${quoteAccount(account)} (SHOW GRANTS FOR / SHOW CREATE USER): ${(error as Error).message.split('\n')[0]}. Nothing was changed.`,
-      {code: 'E_SOURCE_ACCOUNTS_ACCESS', exit: ExitCode.failed, cause: error, suggestions: ["On the source, as an administrator: GRANT SELECT ON mysql.* TO datain's user."]},
+      `datain's user on the ${side} may not read the grants of ${quoteAccount(account)} (SHOW GRANTS FOR / SHOW CREATE USER): ` +
+        `${(error as Error).message.split('\n')[0]}. Nothing was changed.`,
+      {code: 'E_ACCOUNTS_ACCESS', exit: ExitCode.failed, cause: error, suggestions: [`On the ${side}, as an administrator: GRANT SELECT ON mysql.* TO datain's user.`]},
     )
   }
 }

@@ -246,4 +246,18 @@ describe('datain accounts', () => {
     expect(proxy.accounts).toMatchObject([{action: 'create', leftOut: ["GRANT PROXY ON `tab`@`%` TO `prox`@`%`: datain does not copy this kind of grant; give it by hand"]}])
     expectNoHashes()
   })
+
+  it("says which privilege datain's user lacks when it may list accounts but not read their grants, and changes nothing", async () => {
+    const admin = `'${e.sandbox.source.user}'@'%'`
+    await e.sandbox.source.server.execute([`REVOKE SELECT ON *.* FROM ${admin}`, `GRANT SELECT ON mysql.user TO ${admin}`])
+    try {
+      const before = await replicaUsers()
+      const refused = await json<ErrorJson>(e, ['accounts'], 1)
+      expect(refused.error.code).toBe('E_ACCOUNTS_ACCESS')
+      expect(refused.error.message).toMatch(/^datain's user on the source may not read the grants of .*Nothing was changed\.$/)
+      expect(await replicaUsers()).toEqual(before)
+    } finally {
+      await e.sandbox.source.server.execute([`REVOKE SELECT ON mysql.user FROM ${admin}`, `GRANT SELECT ON *.* TO ${admin}`])
+    }
+  })
 })
