@@ -185,6 +185,12 @@ describe('datain accounts', () => {
       ]),
     )
     expect(again.accounts.every((a) => a.action === 'unchanged')).toBe(true)
+    // A role by its bare name brings the roles it holds.
+    const roles = await json<ResultJson>(e, ['accounts', '--users', 'reader'])
+    expect(roles.accounts.map((a) => [a.account, a.role, a.action])).toEqual([
+      ["'reader'", true, 'unchanged'],
+      ["'base_role'", true, 'unchanged'],
+    ])
     const all = await json<ResultJson>(e, ['accounts'], 1)
     expect(all.accounts.filter((a) => a.action !== 'unchanged').map((a) => a.account)).toEqual(["'other'@'%'"])
     expect(all.accounts.filter((a) => a.leftOut.length > 0).map((a) => a.account)).toEqual(["'boss'@'%'", "'miss'@'%'"])
