@@ -129,7 +129,7 @@ describe('the access checks on a clean sandbox', () => {
     expect(byId('definers').fix).toContain('SQL SECURITY INVOKER')
 
     expect(byId('accounts').offenders).toEqual([APP])
-    expect(byId('accounts').fix).toContain('SHOW GRANTS FOR')
+    expect(byId('accounts').fix).toContain("run 'datain accounts'")
 
     expect(byId('source-privileges').message).toContain(`${ADMIN} holds every privilege`)
     expect(byId('binlog-retention').message).toMatch(/until they are purged by hand \(binlog_expire_logs_seconds=0, expire_logs_days=0\).*database `shop` is estimated at 1 h/)
