@@ -25,13 +25,14 @@ export const accounts: Check = {
     const offenders = all.filter((a) => !isSystem(a)).map((a) => (a.role ? `role ${quoteAccount(a)}` : quoteAccount(a)))
     const seen = from === 'mysql.user' ? '' : ` (read from ${from}: only the accounts this user may see)`
     const fix =
-      `Create them on the replica by hand (users are not copied): on the source, SHOW CREATE USER and SHOW GRANTS FOR each one, ` +
-      `and run the statements on the replica as its admin, leaving out what Azure refuses (SUPER and other admin privileges).`
+      `Users are not copied by replication: run 'datain accounts' (after 'datain start', or as soon as the replica lets datain in; ` +
+      `--dry-run shows the statements first). It creates them on the replica with their password hashes, grants and roles, ` +
+      `and lists what the replica refuses (SUPER and other admin privileges on Azure).`
     if (offenders.length === 0 && from !== 'mysql.user') {
       return {
         status: 'warn',
         message: `${quoteAccount(admin)} may not read mysql.user, so datain cannot list the source's accounts, which are not replicated.`,
-        fix: `List them as an administrator on the source: SELECT User, Host FROM mysql.user; ${fix}`,
+        fix: `Give datain's user SELECT on mysql.* on the source so that it can read them, or list them as an administrator: SELECT User, Host FROM mysql.user; ${fix}`,
         offenders: [],
       }
     }

@@ -1,0 +1,42 @@
+import {Flags} from '@oclif/core'
+import {renderAccounts} from '../accounts/render.js'
+import {type AccountsResult, runAccounts} from '../accounts/run-accounts.js'
+import {BaseCommand} from '../lib/base-command.js'
+import {redact} from '../lib/redact.js'
+
+export default class Accounts extends BaseCommand<typeof Accounts> {
+  static override summary = "Copy the source's accounts, roles and grants to the replica (hashes, never passwords)."
+  static override description =
+    'Accounts and grants live in the mysql schema, which replication does not copy. This copies each selected account with its ' +
+    'password hash and authentication plugin, its global, database, table, column and routine grants, its roles and default role. ' +
+    "What the replica's admin cannot grant (SUPER and the other admin privileges on Azure) is left out and listed. The replication user, " +
+    "system accounts and the replica's admin are never copied. An account that exists on the replica with other grants is left alone unless --replace. " +
+    'Running it again changes nothing. Exit 0 all copied, 1 something left out, left alone or failed, 2 bad usage.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --dry-run',
+    `<%= config.bin %> <%= command.id %> --users "'app'@'%','report'@'10.0.0.%',analyst"`,
+    '<%= config.bin %> <%= command.id %> --replace --json',
+  ]
+
+  static override flags = {
+    users: Flags.string({summary: "Accounts and roles to copy, as 'user'@'host' or role, comma-separated (default: all but system accounts).", env: 'DATAIN_USERS'}),
+    'dry-run': Flags.boolean({summary: 'Print the statements (hashes as ***); change nothing.', default: false}),
+    replace: Flags.boolean({summary: 'Make accounts that exist on the replica with other grants as on the source.', default: false}),
+  }
+
+  async run(): Promise<AccountsResult> {
+    const {flags} = await this.parse(Accounts)
+    const result = await runAccounts({
+      home: this.home,
+      profile: flags.profile,
+      users: flags.users,
+      dryRun: flags['dry-run'],
+      replace: flags.replace,
+      note: (m) => this.note(m),
+    })
+    if (!this.jsonEnabled()) this.log(redact(renderAccounts(result)))
+    process.exitCode = result.exitCode
+    return result
+  }
+}
