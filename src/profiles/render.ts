@@ -1,0 +1,23 @@
+import type {ProfileJournal} from './journal.js'
+import type {ProfileList} from './list.js'
+
+/** One line per profile, in columns; the problem of a corrupt profile below it. */
+export function renderProfiles(list: ProfileList): string {
+  if (list.profiles.length === 0) return `No profile in ${list.home}. Record one with 'datain init'.`
+  const rows = [['PROFILE', 'TARGET', 'SOURCE', 'REPLICA', 'SETUP'], ...list.profiles.map((p) => [p.name, p.target ?? '?', p.source ?? '?', p.replica ?? '?', p.standText])]
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '))
+  for (const p of list.profiles) if (p.problem) lines.push('', `${p.name}: ${p.problem}`)
+  return lines.join('\n')
+}
+
+/** `time  event  key=value …`, one line per entry. */
+export function renderJournal(journal: ProfileJournal): string {
+  if (journal.entries.length === 0) return `The journal of profile '${journal.profile}' is empty.`
+  return journal.entries
+    .map(({at, pid, event, ...details}) => {
+      const rest = Object.entries(details).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      return [at, `pid ${pid}`, event, ...rest].join('  ')
+    })
+    .join('\n')
+}
