@@ -21,7 +21,7 @@ export default class Profiles extends BaseCommand<typeof Profiles> {
   ]
 
   static override flags = {
-    journal: Flags.boolean({summary: "Print the journal of the profile given by --profile instead of the list.", default: false}),
+    journal: Flags.boolean({summary: "Print the journal of the profile given by --profile instead of the list."}),
     tail: Flags.integer({summary: 'With --journal: only the last N entries.', min: 1, dependsOn: ['journal']}),
   }
 
