@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -50,6 +50,11 @@ describe('the packed tarball', () => {
     expect(help.exitCode, help.stderr).toBe(0)
     expect(help.stdout).toMatch(/COMMANDS[\s\S]*profiles[\s\S]*status/)
     expect((await readdir(path.join(dir, 'app', 'node_modules', 'datain', 'dist', 'commands'))).sort()).toContain('init.js')
+    // A manifest built with NODE_ENV=test under Node 22+ pointed oclif at src/commands/*.ts, which the package does not hold.
+    const manifest = JSON.parse(await readFile(path.join(dir, 'app', 'node_modules', 'datain', 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {relativePath?: string[]}>
+    }
+    for (const [id, command] of Object.entries(manifest.commands)) expect([id, command.relativePath?.[0]]).toEqual([id, 'dist'])
   })
 
   describe('a whole setup through the installed binary', () => {
