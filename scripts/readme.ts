@@ -23,7 +23,7 @@ export async function regenerate(readmePath: string): Promise<string> {
     await execa(path.join(root, 'node_modules', '.bin', 'oclif'), ['readme', '--no-source-links', '--readme-path', copy], {
       cwd: root,
       // Help is wrapped to the terminal's width: fixed here so that the text is the same on every machine.
-      env: {COLUMNS: '80', OCLIF_COLUMNS: '80', NO_COLOR: '1'},
+      env: {COLUMNS: '80', OCLIF_COLUMNS: '80', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
     })
     return demoteHeadings(await readFile(copy, 'utf8'))
   } finally {
