@@ -71,12 +71,14 @@ describe('datain profiles on hand-written profile folders', () => {
     const failing = await profile('failing', {'settings.json': JSON.stringify(settings), 'checkpoint.json': checkpoint(failed)})
     await profile('broken', {'settings.json': '{"version": 1, "sour'})
     await profile('half', {'settings.json': JSON.stringify(settings), 'checkpoint.json': '[]'})
+    // A hand-edited host with a terminal escape sequence and a C1 control: shown escaped, never raw.
+    await profile('hostile', {'settings.json': JSON.stringify({...settings, source: {...settings.source, host: 'db\u001b[2J\u009b1m'}})})
     // A live holder (this very process): a reader that took the lock would fail or replace it.
     const lock = JSON.stringify({pid: process.pid, startedAt: done.startedAt, hostname: (await import('node:os')).hostname(), command: 'start', token: 't'})
     await writeFile(path.join(failing, 'lock'), lock, {mode: 0o600})
 
     const profiles = await list({DATAIN_HOME: home})
-    expect(profiles.profiles.map((p) => p.name)).toEqual(['broken', 'failing', 'fresh', 'half'])
+    expect(profiles.profiles.map((p) => p.name)).toEqual(['broken', 'failing', 'fresh', 'half', 'hostile'])
     expect(standOf(profiles, 'fresh')).toBe('not started')
     expect(standOf(profiles, 'failing')).toBe('snapshot failed')
     const broken = profiles.profiles.find((p) => p.name === 'broken')!
@@ -90,6 +92,9 @@ describe('datain profiles on hand-written profile folders', () => {
     expect(text.stdout).toMatch(/^failing\s+azure-mariadb\s+admin@db1\.example\.com:3306\s+admin@r@r\.mariadb\.database\.azure\.com:3306\s+snapshot failed$/m)
     expect(text.stdout).toMatch(/^broken: The state file .*settings\.json/m)
     expect(text.stderr).toBe('')
+    expect(text.stdout).toContain('admin@db\\u001b[2J\\u009b1m:3306')
+    expect(text.stdout).not.toContain('\u001b')
+    expect(text.stdout).not.toContain('\u009b')
   })
 
   it('--journal on a profile that does not exist is a usage error naming datain profiles', async () => {
@@ -105,7 +110,7 @@ describe('datain profiles on hand-written profile folders', () => {
     const dir = path.join(home, 'profiles')
     await chmod(dir, 0o500)
     try {
-      expect((await list({DATAIN_HOME: home})).profiles).toHaveLength(4)
+      expect((await list({DATAIN_HOME: home})).profiles).toHaveLength(5)
       expect((await stat(dir)).mode & 0o777).toBe(0o500)
     } finally {
       await chmod(dir, 0o700)
