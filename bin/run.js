@@ -23,7 +23,13 @@ if (!existsSync(new URL('../dist/commands/', import.meta.url))) {
   // millisecond (npm run startup-time), so every command pays it rather than only start.
   v8.setFlagsFromString('--semi-space-growth-factor=1')
 
-  // The execute entry point alone: the full @oclif/core index loads modules --help never uses.
-  const {execute} = await import('@oclif/core/execute')
-  await execute({dir: import.meta.url})
+  // oclif's entry points alone (what its execute() does): the full @oclif/core index loads modules --help never uses.
+  const [{run}, {flush}, {handle}] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush'), import('@oclif/core/handle')])
+  await run(process.argv.slice(2), import.meta.url)
+    .then(() => flush())
+    .catch((error) => {
+      // A mistyped command is bad usage: exit 2 as product.md says, not plugin-not-found's shell-style 127.
+      if (error?.oclif?.exit === 127) error.oclif.exit = 2
+      return handle(error)
+    })
 }
