@@ -15,8 +15,8 @@ import {ensureCa} from '../sandbox/tls.js'
  * returns the existing one. A pool of 'threads' would not work: worker threads share this process's CA store.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  // Tests run the CLI users run, bin/run.js over dist/: build it from the sources under test first.
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], {cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit'})
+  // Tests run the CLI users run, bin/run.js over dist/ and its oclif manifest: build both from the sources under test first.
+  await execa('npm', ['run', '-s', 'build'], {cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit'})
   const dir = await mkdtemp(path.join(os.tmpdir(), 'datain-test-ca-'))
   const ca = await ensureCa(dir, 'azure')
   await ensureCa(dir, 'source')

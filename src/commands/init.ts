@@ -1,8 +1,9 @@
 import {Flags} from '@oclif/core'
-import {type InitResult, runInit} from '../init/run-init.js'
+import type {InitResult} from '../init/run-init.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {terminalSafe} from '../lib/terminal-text.js'
 import {renderChecks} from '../lib/report.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
 
 export default class Init extends BaseCommand<typeof Init> {
   static override summary = 'Record a replication profile and run every preflight check. Changes nothing on any server.'
@@ -10,7 +11,8 @@ export default class Init extends BaseCommand<typeof Init> {
     'Connects to the source, to the replica (through Azure\'s gateway) and to Azure Resource Manager, and reports each check as pass, warn, fail or not run, with the reason and the fix. ' +
     'Passwords come from DATAIN_SOURCE_PASSWORD and DATAIN_REPLICA_PASSWORD or a hidden prompt, never from a flag. ' +
     "The source is reached over TLS verified against --source-ssl-ca or the system's CAs; --source-ssl off (warned about) for plain text. " +
-    'Dangerous choices are not recorded here: datain start --replace-databases or --take-over-replica makes them for one run.'
+    'Dangerous choices are not recorded here: datain start --replace-databases or --take-over-replica makes them for one run.\n\n' +
+    exitCodesHelp({ok: 'the profile is recorded and no check failed (read the warnings and the checks not run)', failed: 'a check failed', ...COMMON_EXITS})
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --source-host db1.example.com --source-user admin --source-ssl-ca ca.pem --subscription SUB --resource-group rg --server myreplica --replica-user admin@myreplica',
@@ -55,6 +57,8 @@ export default class Init extends BaseCommand<typeof Init> {
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
+    // Loaded here, not at the top: the module graph holds the Azure SDK and the MariaDB connector, which --help does not need.
+    const {runInit} = await import('../init/run-init.js')
     const result = await runInit({home: this.home, profile: flags.profile, flags, force: flags.force, note: (m) => this.note(m)})
     // The checks quote the servers' names and errors; --json keeps them exact.
     if (!this.jsonEnabled()) this.log(renderInit(terminalSafe(result)))

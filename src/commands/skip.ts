@@ -1,17 +1,22 @@
-import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {canPrompt} from '../lib/prompt.js'
-import {renderSkip} from '../stop/render.js'
-import {runSkip, type SkipResult} from '../stop/skip.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import type {SkipResult} from '../stop/skip.js'
 
 export default class Skip extends BaseCommand<typeof Skip> {
   static override summary = "Skip the one transaction the replica's SQL thread stopped on, after showing it."
   static override description =
     "Shows the replica's SQL error and the transaction it failed on (its GTID and events, from the source's binary log), asks for " +
     "confirmation (or --yes), calls az_replication_skip_counter and records the skip in the profile's journal. The skipped transaction's " +
-    'changes are missing on the replica for good: skip only when you know the row it failed on is the only difference.'
+    'changes are missing on the replica for good: skip only when you know the row it failed on is the only difference.\n\n' +
+    exitCodesHelp({
+      ok: 'the transaction was skipped (or you answered no) and replication runs',
+      failed: 'the skip failed',
+      usage: `${COMMON_EXITS.usage}; or no terminal to confirm on and no --yes`,
+      broken: 'replication is still broken after the skip',
+      unreachable: COMMON_EXITS.unreachable,
+    })
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --yes --json']
 
@@ -21,6 +26,13 @@ export default class Skip extends BaseCommand<typeof Skip> {
 
   async run(): Promise<SkipResult> {
     const {flags} = await this.parse(Skip)
+    // Loaded here, not at the top: skipping needs the MariaDB connector and the prompt library, which --help does not.
+    const [{runSkip}, {confirm}, {canPrompt}, {renderSkip}] = await Promise.all([
+      import('../stop/skip.js'),
+      import('@inquirer/prompts'),
+      import('../lib/prompt.js'),
+      import('../stop/render.js'),
+    ])
     const result = await runSkip({
       home: this.home,
       profile: flags.profile,

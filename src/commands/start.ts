@@ -1,13 +1,21 @@
 import {Flags} from '@oclif/core'
-import {runSetup, type SetupResult} from '../engine/run-setup.js'
+import type {SetupResult} from '../engine/run-setup.js'
 import {BaseCommand} from '../lib/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
 import {renderPlan, renderSetup} from '../lib/setup-report.js'
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run, or resume, the replication setup until replication is running.'
   static override description =
     'Runs the steps preflight, binlog, replication-user, firewall, snapshot, link and replicate, each checking first what is ' +
-    'already done. Interrupted at any moment (Ctrl-C, kill -9, a lost connection), it simply resumes when run again.'
+    'already done. Interrupted at any moment (Ctrl-C, kill -9, a lost connection), it simply resumes when run again.\n\n' +
+    exitCodesHelp({
+      ok: 'replication is running and has caught up (with --dry-run: the plan was printed)',
+      failed: 'a step failed or was interrupted: fix what it says and run datain start again',
+      ...COMMON_EXITS,
+      broken: 'replication started but a thread stopped on an error',
+      lagging: 'replication runs but had not caught up in time',
+    })
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -34,11 +42,14 @@ export default class Start extends BaseCommand<typeof Start> {
         'refuses LOAD DATA LOCAL (local_infile OFF) or the databases hold sequences. Only this run: a resumed start may choose another.',
       min: 1,
       max: 64,
+      env: 'DATAIN_PARALLEL',
     }),
   }
 
   async run(): Promise<SetupResult> {
     const {flags} = await this.parse(Start)
+    // Loaded here, not at the top: the setup pulls in the Azure SDK, the MariaDB connector and execa, which --help does not need.
+    const {runSetup} = await import('../engine/run-setup.js')
     const controller = new AbortController()
     const stop = () => controller.abort()
     // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal that finds no listener

@@ -1,17 +1,24 @@
 import {Flags, ux} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
-import {StatusMonitor} from '../status/monitor.js'
 import {renderStatus} from '../status/render.js'
 import type {StatusReport} from '../status/report.js'
-import {watchStatus} from '../status/watch.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show where the setup stands and how replication is doing.'
   static override description =
     'Each setup step and its checkpoint, then live from the replica: both threads, Seconds_Behind_Master, the source position against what the replica ' +
     'executed (the lag in transactions and bytes), the last errors with what to do, the apply rate and the time to catch up. ' +
-    'Exit 0 healthy, 1 setup not finished, 3 replication broken or stopped, 4 replica unreachable, 5 lagging beyond --max-lag: cron and monitoring can call it as it is.'
+    'Cron and monitoring can call it as it is: the exit code says how replication is doing.\n\n' +
+    exitCodesHelp({
+      ok: 'replication healthy',
+      failed: 'the setup is not finished (not started, running, failed or interrupted)',
+      usage: COMMON_EXITS.usage,
+      broken: 'replication broken or stopped',
+      unreachable: 'the replica unreachable, or credentials refused',
+      lagging: 'replicating, but behind by more than --max-lag',
+    })
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -21,12 +28,14 @@ export default class Status extends BaseCommand<typeof Status> {
 
   static override flags = {
     watch: Flags.boolean({summary: 'Refresh until Ctrl-C (not with --json: call status --json in a loop instead).', default: false, exclusive: ['json']}),
-    interval: Flags.integer({summary: 'Seconds between two refreshes with --watch.', default: 2, min: 1}),
+    interval: Flags.integer({summary: 'Seconds between two refreshes with --watch.', default: 2, min: 1, env: 'DATAIN_STATUS_INTERVAL'}),
     'max-lag': Flags.integer({summary: 'Seconds behind beyond which replication counts as lagging (exit 5).', default: 300, min: 0, env: 'DATAIN_MAX_LAG'}),
   }
 
   async run(): Promise<StatusReport | void> {
     const {flags} = await this.parse(Status)
+    // Loaded here, not at the top: the monitor pulls in the MariaDB connector and the Azure SDK, which --help does not need.
+    const [{StatusMonitor}, {watchStatus}] = await Promise.all([import('../status/monitor.js'), import('../status/watch.js')])
     const monitor = await StatusMonitor.open({home: this.home, profile: flags.profile, maxLag: flags['max-lag'], note: (m) => this.note(m)})
     try {
       if (!flags.watch) {
