@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
-import {renderAccounts} from '../accounts/render.js'
-import {type AccountsResult, runAccounts} from '../accounts/run-accounts.js'
+import type {AccountsResult} from '../accounts/run-accounts.js'
 import {BaseCommand} from '../lib/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
 
 export default class Accounts extends BaseCommand<typeof Accounts> {
@@ -11,7 +11,12 @@ export default class Accounts extends BaseCommand<typeof Accounts> {
     'password hash and authentication plugin, its global, database, table, column and routine grants, its roles and default role. ' +
     "What the replica's admin cannot grant (SUPER and the other admin privileges on Azure) is left out and listed. The replication user, " +
     "system accounts and the replica's admin are never copied. An account that exists on the replica with other grants is left alone unless --replace. " +
-    'Running it again changes nothing. Exit 0 all copied, 1 something left out, left alone or failed, 2 bad usage.'
+    'Running it again changes nothing.\n\n' +
+    exitCodesHelp({
+      ok: 'every selected account copied, or already the same on the replica',
+      failed: 'something left out, left alone or failed (each listed)',
+      ...COMMON_EXITS,
+    })
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --dry-run',
@@ -27,6 +32,8 @@ export default class Accounts extends BaseCommand<typeof Accounts> {
 
   async run(): Promise<AccountsResult> {
     const {flags} = await this.parse(Accounts)
+    // Loaded here, not at the top: the copy pulls in the MariaDB connector, which --help does not need.
+    const [{runAccounts}, {renderAccounts}] = await Promise.all([import('../accounts/run-accounts.js'), import('../accounts/render.js')])
     const result = await runAccounts({
       home: this.home,
       profile: flags.profile,

@@ -1,11 +1,13 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
-import {DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/cutover.js'
-import {renderStop} from '../stop/render.js'
-import {runStop, type StopResult} from '../stop/run-stop.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import {badInput} from '../lib/validate.js'
+import {CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/defaults.js'
+import type {StopResult} from '../stop/run-stop.js'
 
 export default class Stop extends BaseCommand<typeof Stop> {
-  static override summary = 'Stop replication; --remove ends the link, --cutover moves the application to the replica, --cleanup removes what datain created.'
+  static override summary =
+    'Stop replication; --remove ends the link; --cutover fences the source, waits until the replica has everything, then ends the link; --cleanup removes what datain created.'
   static override description =
     "Without flags, stops replication (az_replication_stop) and leaves the link in place: 'datain start' starts it again. " +
     '--remove also removes the link (az_replication_remove_master): the replica stands alone and the setup is finished. ' +
@@ -14,7 +16,13 @@ export default class Stop extends BaseCommand<typeof Stop> {
     '--no-lock-source leaves the source writable (when the application is stopped already), and writes made after the final position are then not on the replica. ' +
     'If a cutover is killed, the next datain stop puts read_only back (the link still in place) or keeps it (the link removed), as the checkpoint recorded. ' +
     '--cleanup (with or after a removal) drops the replication user datain created, deletes the firewall rules it added and puts back the server parameters it changed. ' +
-    'Every action is safe to repeat.'
+    'Every action is safe to repeat.\n\n' +
+    exitCodesHelp({
+      ok: 'done: replication stopped, the link removed or the cleanup made, as asked',
+      failed: 'an action failed (the source stayed writable, a link that is gone, an interrupted cutover)',
+      ...COMMON_EXITS,
+      broken: 'with --cutover: replication broke while the replica caught up',
+    })
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -31,12 +39,18 @@ export default class Stop extends BaseCommand<typeof Stop> {
       summary: 'With --cutover (on by default): make the source read-only (SET GLOBAL read_only = ON) for the last catch-up, and leave it so; --no-lock-source leaves it writable.',
       allowNo: true,
     }),
-    timeout: Flags.integer({summary: `With --cutover: seconds to wait for the replica to catch up (default ${DEFAULT_CUTOVER_TIMEOUT_MS / 1000}).`, min: 1}),
+    timeout: Flags.integer({
+      summary: `With --cutover: seconds to wait for the replica to catch up (default ${DEFAULT_CUTOVER_TIMEOUT_MS / 1000}; env ${CUTOVER_TIMEOUT_ENV}, read only for a cutover).`,
+      min: 1,
+    }),
     cleanup: Flags.boolean({summary: 'Remove the replication user, firewall rules and server parameter changes datain made (with or after --remove).', default: false}),
   }
 
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(Stop)
+    // Loaded here, not at the top: the stop pulls in the MariaDB connector and the Azure SDK, which --help does not need.
+    const [{runStop}, {renderStop}] = await Promise.all([import('../stop/run-stop.js'), import('../stop/render.js')])
+    const timeout = flags.timeout ?? (flags.cutover ? cutoverTimeoutFromEnv() : undefined)
     const controller = new AbortController()
     // The first signal aborts: the cutover puts the source back before it exits. Later ones must not
     // kill it halfway through that (the checkpoint would still let the next 'datain stop' finish it).
@@ -58,7 +72,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
         cutover: flags.cutover,
         lockSource: flags['lock-source'],
         cleanup: flags.cleanup,
-        timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
+        timeoutMs: timeout === undefined ? undefined : timeout * 1000,
         signal: controller.signal,
         ui: this.stepUi(),
       })
@@ -68,4 +82,12 @@ export default class Stop extends BaseCommand<typeof Stop> {
       for (const signal of signals) process.off(signal, abort)
     }
   }
+}
+
+/** DATAIN_CUTOVER_TIMEOUT in whole seconds, or undefined when unset; anything else is a usage error (exit 2). */
+function cutoverTimeoutFromEnv(): number | undefined {
+  const text = process.env[CUTOVER_TIMEOUT_ENV]?.trim()
+  if (text === undefined || text === '') return undefined
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw badInput(CUTOVER_TIMEOUT_ENV, `'${text}' is not a number of seconds. Give a whole number of 1 or more, such as 1800.`)
+  return Number(text)
 }

@@ -1,4 +1,5 @@
 import type {Session} from '../engine/session.js'
+import {DEFAULT_CUTOVER_TIMEOUT_MS} from './defaults.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {brokenError, threadFailure, waitUntilCaughtUp} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
@@ -13,7 +14,6 @@ import type {ReplicaPosition} from './state.js'
 /** How many times the cutover stops replication and finds that the source wrote again meanwhile. */
 const MAX_ROUNDS = 3
 
-export const DEFAULT_CUTOVER_TIMEOUT_MS = 10 * 60_000
 
 export interface CutoverOptions {
   session: Pick<Session, 'replica' | 'source' | 'store'>
