@@ -79,9 +79,6 @@ describe('datain verify', () => {
     expect(result.differencesTotal).toBe(0)
     for (const name of ['shop.all_types', 'shop.composite_pk', 'shop.string_pk', 'shop.binary_pk', 'shop.big_pk', 'shop.customers', 'shop.orders'])
       expect(table(result, name).differencesTotal).toBe(0)
-    // Several chunks per keyed table: the bounds were stepped through each kind of key.
-    expect(table(result, 'shop.string_pk').chunks).toBeGreaterThan(3)
-    expect(table(result, 'shop.binary_pk').chunks).toBeGreaterThan(2)
     expect(table(result, 'shop.composite_pk').rows).toBe(500)
   }, 120_000)
 
@@ -121,6 +118,11 @@ describe('datain verify', () => {
     expect(table(result, 'shop.big_pk').differences).toEqual([{id: '18446744073709551615'}])
     expect(table(result, 'shop.customers').differences).toEqual([{id: '7'}])
     expect(result.differencesTotal).toBe(7)
+    // Compared chunk by chunk, the bounds stepped through each kind of key, every source row in exactly one chunk.
+    for (const [name, rows, chunks] of [['shop.string_pk', 400, 4], ['shop.binary_pk', 300, 3], ['shop.composite_pk', 500, 5], ['shop.big_pk', 300, 3]] as const) {
+      expect(table(result, name).rows, name).toBe(rows)
+      expect(table(result, name).chunks, name).toBeGreaterThanOrEqual(chunks)
+    }
 
     const human = await e!.run(['verify', '--tables', 'shop.all_types,shop.string_pk'])
     expect(human.exitCode).toBe(1)
