@@ -129,8 +129,3 @@ export async function tableChecksum(conn: Connection, table: VerifyTable): Promi
   const [row] = (await conn.query(`CHECKSUM TABLE ${quoteQualified(table.database, table.name)}`)) as Array<{Checksum: unknown}>
   return row?.Checksum === null || row?.Checksum === undefined ? null : String(row.Checksum)
 }
-
-export async function countRows(conn: Connection, table: VerifyTable): Promise<number> {
-  const [row] = (await conn.query(`SELECT CAST(COUNT(*) AS CHAR) AS n FROM ${quoteQualified(table.database, table.name)}`)) as Array<{n: string}>
-  return Number(row!.n)
-}

@@ -14,8 +14,9 @@ export interface VerifyProgress {
 export interface TableResult {
   /** `db.table`. */
   table: string
-  /** Rows read on the source. */
+  /** Rows read on the source; InnoDB's estimate when `rowsEstimated` (CHECKSUM TABLE matched, no chunk was read). */
   rows: number
+  rowsEstimated?: boolean
   chunks: number
   /** Chunk reads done again after a first difference (a steady write load causes some). */
   rechecks: number

