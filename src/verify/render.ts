@@ -11,11 +11,15 @@ export function renderVerify(result: VerifyResult): string {
   const rows = result.rowsCompared.toLocaleString('en-US')
   if (result.identical) return `Identical: ${result.tablesCompared} tables, ${rows} rows compared in ${result.seconds} s.`
   const lines: string[] = []
-  const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica)
+  const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica || t.columnsDiffer)
   lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${result.seconds} s).`)
   for (const table of differing) {
     if (table.missingOnReplica) {
       lines.push(`  ${printable(table.table)}: missing on the replica`)
+      continue
+    }
+    if (table.columnsDiffer) {
+      lines.push(`  ${printable(table.table)}: the replica's table lacks columns the source's has`)
       continue
     }
     const keys = table.differences.slice(0, SHOWN_PER_TABLE).map(renderKey)

@@ -26,6 +26,8 @@ export interface TableResult {
   differencesTotal: number
   /** The replica has no such table. */
   missingOnReplica?: boolean
+  /** The replica's table lacks a column of the source's (nothing of it was compared). */
+  columnsDiffer?: boolean
 }
 
 /** The result of `datain verify` (its `--json`). */

@@ -101,9 +101,11 @@ async function verifyTable(pair: ServerPair, table: VerifyTable, options: Compar
     try {
       outcome = await compareChunk(pair, table, {lo, hi}, options)
     } catch (error) {
-      // 1146: the table is not on the replica at all.
-      if ((error as {errno?: number}).errno !== 1146) throw error
-      return {...result, missingOnReplica: true}
+      // 1146: the table is not on the replica at all; 1054: it lacks a column the source has.
+      const errno = (error as {errno?: number}).errno
+      if (errno === 1146) return {...result, missingOnReplica: true}
+      if (errno === 1054) return {...result, columnsDiffer: true}
+      throw error
     }
     result.chunks++
     result.rows += outcome.rows
@@ -148,7 +150,7 @@ function rates(progress: VerifyProgress, started: number): Pick<VerifyProgress, 
 function summarise(results: TableResult[], tables: VerifyTable[], started: number): VerifyResult {
   const order = new Map(tables.map((t, i) => [tableLabel(t), i]))
   results.sort((a, b) => a.table.localeCompare(b.table) || order.get(a.table)! - order.get(b.table)!)
-  const differences = results.reduce((n, r) => n + r.differencesTotal + (r.missingOnReplica ? 1 : 0), 0)
+  const differences = results.reduce((n, r) => n + r.differencesTotal + (r.missingOnReplica || r.columnsDiffer ? 1 : 0), 0)
   return {
     identical: differences === 0,
     exitCode: differences === 0 ? ExitCode.ok : ExitCode.failed,

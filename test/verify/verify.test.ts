@@ -103,6 +103,7 @@ describe('datain verify', () => {
       'UPDATE shop.big_pk SET v = -1 WHERE id = 18446744073709551615',
       'UPDATE shop.customers SET location = ST_GeomFromText(\'POINT(9 9)\') WHERE id = 7',
       'DROP TABLE shop.daily_sales',
+      'ALTER TABLE shop.products DROP COLUMN thumbnail',
     ])
     const load = await startWriteLoad(e!.sandbox, 'shop', 2)
     let result: VerifyResult
@@ -120,6 +121,7 @@ describe('datain verify', () => {
     expect(table(result, 'shop.customers').differences).toEqual([{id: '7'}])
     expect(result.differencesTotal).toBe(7)
     expect(table(result, 'shop.daily_sales').missingOnReplica).toBe(true)
+    expect(table(result, 'shop.products').columnsDiffer).toBe(true)
     // Compared chunk by chunk, the bounds stepped through each kind of key, every source row in exactly one chunk.
     for (const [name, rows, chunks] of [['shop.string_pk', 400, 4], ['shop.binary_pk', 300, 3], ['shop.composite_pk', 500, 5], ['shop.big_pk', 300, 3]] as const) {
       expect(table(result, name).rows, name).toBe(rows)
