@@ -26,6 +26,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
     'wait-timeout': Flags.integer({summary: 'Seconds a recheck waits for the replica to catch up (exit 5 beyond).', default: 60, min: 1, env: 'DATAIN_VERIFY_WAIT_TIMEOUT'}),
     parallel: Flags.integer({summary: 'Tables compared at once (each with a connection to each server).', default: 4, min: 1, max: 16, env: 'DATAIN_VERIFY_PARALLEL'}),
     'chunk-rows': Flags.integer({summary: 'Rows per checksum chunk.', default: 10_000, min: 100, hidden: true}),
+    'table-checksum': Flags.boolean({summary: 'Try CHECKSUM TABLE before chunks.', default: true, allowNo: true, hidden: true}),
   }
 
   async run(): Promise<VerifyResult> {
@@ -41,6 +42,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
       waitTimeout: flags['wait-timeout'],
       parallel: flags.parallel,
       chunkRows: flags['chunk-rows'],
+      tableChecksum: flags['table-checksum'],
       note: (m) => this.note(m),
       onProgress: tty
         ? (p) => {

@@ -13,6 +13,7 @@ export interface VerifyOptions {
   waitTimeout: number
   parallel: number
   chunkRows?: number
+  tableChecksum?: boolean
   note(message: string): void
   onProgress?(progress: VerifyProgress): void
   signal?: AbortSignal
@@ -64,6 +65,7 @@ export async function verifySession(session: Session, options: VerifyRunOptions 
     waitTimeout: options.waitTimeout,
     parallel: options.parallel,
     chunkRows: options.chunkRows,
+    tableChecksum: options.tableChecksum,
     onProgress: options.onProgress,
     signal: options.signal,
   })
