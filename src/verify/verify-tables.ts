@@ -76,8 +76,10 @@ async function openPair(inputs: VerifyInputs): Promise<ServerPair> {
   }
   const pair = {source: source.value, replica: replica.value}
   try {
-    // TIMESTAMP columns read as text in the session's time zone: the same on both sides.
-    await Promise.all([pair.source.query("SET time_zone = '+00:00'"), pair.replica.query("SET time_zone = '+00:00'")])
+    // TIMESTAMP columns read as text in the session's time zone: the same on both sides. A DDL that
+    // holds a table's metadata lock would otherwise keep a read waiting for lock_wait_timeout's year.
+    const session = "SET SESSION time_zone = '+00:00', SESSION lock_wait_timeout = 60"
+    await Promise.all([pair.source.query(session), pair.replica.query(session)])
   } catch (error) {
     await Promise.allSettled([pair.source.end(), pair.replica.end()])
     throw error
