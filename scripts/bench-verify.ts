@@ -40,7 +40,7 @@ export async function benchVerify(options: {tables: number; rows: number; thread
   try {
     sandbox.azure.state.firewallRules.set('bench-loopback', {name: 'bench-loopback', startIpAddress: '127.0.0.1', endIpAddress: '127.0.0.1'})
     await sandbox.source.server.execute([...benchmarkStatements({tables, rows, database: DATABASE}), `ANALYZE TABLE ${tableNames(tables).join(', ')}`])
-    const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env(), DATAIN_HOME: home}
+    const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env(), DATAIN_HOME: home, DATAIN_VERIFY_CHUNK_ROWS: process.env.DATAIN_VERIFY_CHUNK_ROWS}
     // Every database but the system ones: no replication filter, so pt's percona.checksums replicates too.
     for (const args of [['init'], ['start']]) {
       const r = await execa(process.execPath, [path.join(root, 'bin', 'run.js'), ...args], {env, extendEnv: false, reject: false})

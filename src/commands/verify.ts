@@ -25,7 +25,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
     rechecks: Flags.integer({summary: 'Times a chunk that differs is checked again before its rows are compared.', default: 3, min: 1, max: 20, env: 'DATAIN_VERIFY_RECHECKS'}),
     'wait-timeout': Flags.integer({summary: 'Seconds a recheck waits for the replica to catch up (exit 5 beyond).', default: 60, min: 1, env: 'DATAIN_VERIFY_WAIT_TIMEOUT'}),
     parallel: Flags.integer({summary: 'Tables compared at once (each with a connection to each server).', default: 4, min: 1, max: 16, env: 'DATAIN_VERIFY_PARALLEL'}),
-    'chunk-rows': Flags.integer({summary: 'Rows per checksum chunk.', default: 10_000, min: 100, hidden: true}),
+    'chunk-rows': Flags.integer({summary: 'Rows per checksum chunk.', default: 10_000, min: 100, hidden: true, env: 'DATAIN_VERIFY_CHUNK_ROWS'}),
     'table-checksum': Flags.boolean({summary: 'Try CHECKSUM TABLE before chunks.', default: true, allowNo: true, hidden: true}),
   }
 
