@@ -32,6 +32,7 @@ import {parseArgs} from 'node:util'
 import type {MariaDbServer} from '../sandbox/mariadb-server.js'
 import {type Sandbox, startSandbox} from '../sandbox/sandbox.js'
 import {benchmarkStatements} from '../sandbox/sample-data.js'
+import {benchVerify} from './bench-verify.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DATABASE = 'bench'
@@ -46,10 +47,11 @@ const {values} = parseArgs({
     methods: {type: 'string', default: METHODS.join(',')},
     repeat: {type: 'string', default: '1'},
     help: {type: 'boolean', short: 'h'},
+    verify: {type: 'boolean'},
   },
 })
 if (values.help) {
-  console.log('usage: npm run bench -- [--tables 8] [--rows 200000] [--threads N] [--methods manual,pipe,mydumper,datain] [--repeat 1]')
+  console.log('usage: npm run bench -- [--tables 8] [--rows 200000] [--threads N] [--methods manual,pipe,mydumper,datain] [--repeat 1] [--verify]')
   process.exit(0)
 }
 const tables = positiveInteger('tables', values.tables!)
@@ -75,6 +77,7 @@ const DUMP = ['--single-transaction', '--master-data=2', '--gtid', '--routines',
 const LOAD = ['--binary-mode', '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G']
 
 async function main(): Promise<void> {
+  if (values.verify) return benchVerify({tables, rows, threads})
   console.log(`datain bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, ${threads} threads, methods ${methods.join(', ')}, ${repeat} round(s)`)
   console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (figures are only comparable on a quiet machine)`)
   if (methods.includes('datain')) {

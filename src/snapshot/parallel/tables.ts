@@ -200,7 +200,8 @@ export function loadStatement(table: TableInfo): string {
   )
 }
 
-function selectExpression(column: ColumnInfo): string {
+/** A column as the bytes both servers agree on: what a copy writes and a checksum hashes. */
+export function selectExpression(column: ColumnInfo): string {
   const c = quoteIdentifier(column.name)
   if (column.type === 'bit') return `CAST(${c} + 0 AS BINARY)`
   if (column.type === 'float') return `CAST(${c} + 0e0 AS BINARY)`

@@ -1,0 +1,72 @@
+import {openSession, type Session} from '../engine/session.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import type {ReplicationMode} from '../replication/status.js'
+import type {VerifyProgress, VerifyResult} from './result.js'
+import {verifyTables} from './verify-tables.js'
+
+export interface VerifyOptions {
+  home: string
+  profile: string
+  databases?: string[]
+  tables?: string[]
+  rechecks: number
+  waitTimeout: number
+  parallel: number
+  chunkRows?: number
+  tableChecksum?: boolean
+  note(message: string): void
+  onProgress?(progress: VerifyProgress): void
+  signal?: AbortSignal
+}
+
+/**
+ * `datain verify`: opens the profile without its lock (it only reads, beside a running datain),
+ * takes the databases the snapshot step copied and the replication mode the link step used, and
+ * compares.
+ */
+export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
+  const session = await openSession({home: options.home, profile: options.profile, note: options.note})
+  try {
+    return await verifySession(session, options)
+  } finally {
+    await session.close()
+  }
+}
+
+/** What a verify run can be narrowed and bounded by; every field has the command's default. */
+export type VerifyRunOptions = Partial<Omit<VerifyOptions, 'home' | 'profile' | 'note'>>
+
+/**
+ * Verifies an open session's copied databases (the snapshot step's output) in the replication mode
+ * its link step used. `datain stop --cutover --verify` calls it after the catch-up, before it
+ * unlinks: exit 3 (thrown) if replication broke, `result.exitCode` 1 when rows differ.
+ */
+export async function verifySession(session: Session, options: VerifyRunOptions = {}): Promise<VerifyResult> {
+  const checkpoint = await session.store.readCheckpoint()
+  const snapshot = checkpoint.steps.snapshot
+  const copied = snapshot?.state === 'done' && Array.isArray(snapshot.output?.databases) ? (snapshot.output.databases as string[]) : undefined
+  if (!copied || checkpoint.steps.link?.state !== 'done') {
+    throw new DatainError(`The profile '${session.profile}' has not copied and linked its databases yet, so there is nothing to verify.`, {
+      code: 'E_VERIFY_NOT_SET_UP',
+      exit: ExitCode.failed,
+      suggestions: [`Run 'datain start -p ${session.profile}' to finish the setup first.`],
+    })
+  }
+  const linkMode = checkpoint.steps.link?.output?.mode
+  const mode: ReplicationMode = linkMode === 'gtid' || linkMode === 'file' ? linkMode : session.settings.gtid ? 'gtid' : 'file'
+  return verifyTables({
+    source: session.sourceAddress,
+    replica: session.replicaAddress,
+    mode,
+    copied,
+    databases: options.databases,
+    tables: options.tables,
+    rechecks: options.rechecks,
+    waitTimeout: options.waitTimeout,
+    parallel: options.parallel,
+    chunkRows: options.chunkRows,
+    tableChecksum: options.tableChecksum,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  })
+}

@@ -1,0 +1,67 @@
+import {describe, expect, it} from 'vitest'
+import {displayKey, keyAfter, keyBefore, type KeyColumn, keyPlaceholder} from '../../src/verify/keys.js'
+import {parseTableName} from '../../src/verify/plan.js'
+import {printable, renderVerify} from '../../src/verify/render.js'
+import type {VerifyResult} from '../../src/verify/result.js'
+
+const col = (name: string, type: string, extra: Partial<KeyColumn> = {}): KeyColumn => ({name, type, columnType: type, charset: null, collation: null, ...extra})
+
+describe('verify keys', () => {
+  it('writes a composite bound out as the OR of prefixes that the range optimizer uses', () => {
+    const key = [col('a', 'int'), col('b', 'varchar', {charset: 'utf8mb4', collation: 'utf8mb4_general_ci'}), col('c', 'datetime')]
+    const after = keyAfter(key, ['1', '62', '2024-01-01 00:00:00.000001'], true)
+    expect(after.sql).toBe(
+      '((`a` > CAST(? AS SIGNED)) OR (`a` = CAST(? AS SIGNED) AND `b` > CONVERT(UNHEX(?) USING utf8mb4) COLLATE utf8mb4_general_ci) OR ' +
+        '(`a` = CAST(? AS SIGNED) AND `b` = CONVERT(UNHEX(?) USING utf8mb4) COLLATE utf8mb4_general_ci AND `c` >= ?))',
+    )
+    expect(after.values).toEqual(['1', '1', '62', '1', '62', '2024-01-01 00:00:00.000001'])
+    expect(keyBefore([col('id', 'bigint', {columnType: 'bigint(20) unsigned'})], ['18446744073709551615'], false)).toEqual({
+      sql: '((`id` < CAST(? AS UNSIGNED)))',
+      values: ['18446744073709551615'],
+    })
+  })
+
+  it('compares each type as its index orders it', () => {
+    expect(keyPlaceholder(col('k', 'varbinary'))).toBe('UNHEX(?)')
+    expect(keyPlaceholder(col('k', 'decimal', {columnType: 'decimal(30,10)'}))).toBe('CAST(? AS DECIMAL(30,10))')
+    expect(keyPlaceholder(col('k', 'enum', {columnType: "enum('x','y')"}))).toBe('CAST(? AS UNSIGNED)')
+    expect(keyPlaceholder(col('k', 'date'))).toBe('?')
+    expect(() => keyPlaceholder(col('k', 'char', {charset: 'utf8mb4; DROP', collation: 'x'}))).toThrow()
+  })
+
+  it('shows keys as people read them: text decoded, bytes in hex', () => {
+    const key = [col('s', 'varchar', {charset: 'utf8mb4', collation: 'utf8mb4_bin'}), col('b', 'binary'), col('n', 'int')]
+    expect(displayKey(key, [Buffer.from('é').toString('hex'), '00FF', '-5'])).toEqual(['é', '0x00FF', '-5'])
+  })
+
+  it('reads db.table names, quoted ones with dots too, and refuses the rest (exit 2)', () => {
+    expect(parseTableName('shop.orders')).toEqual({database: 'shop', name: 'orders'})
+    expect(parseTableName('`my.db`.`t``x`')).toEqual({database: 'my.db', name: 't`x'})
+    for (const bad of ['orders', '.x', 'x.']) expect(() => parseTableName(bad)).toThrow(expect.objectContaining({exitCode: 2}))
+  })
+})
+
+describe('verify output', () => {
+  it('escapes control characters a server could put in a name', () => {
+    expect(printable('a\u001b[31mb\u202e')).toBe('a\\u001b[31mb\\u202e')
+  })
+
+  it('shows the first five keys of a table and how many more', () => {
+    const result: VerifyResult = {
+      identical: false,
+      exitCode: 1,
+      tablesCompared: 2,
+      rowsCompared: 1000,
+      differencesTotal: 7,
+      seconds: 1.5,
+      checkedAt: '2026-01-01T00:00:00.000Z',
+      tables: [
+        {table: 'shop.t', rows: 900, chunks: 1, rechecks: 3, differences: [1, 2, 3, 4, 5, 6, 7].map((id) => ({id: String(id)})), differencesTotal: 7},
+        {table: 'shop.gone', rows: 0, chunks: 0, rechecks: 0, differences: [], differencesTotal: 0, missingOnReplica: true},
+      ],
+    }
+    const text = renderVerify(result)
+    expect(text).toContain('shop.t: 7 rows differ: id=1; id=2; id=3; id=4; id=5; and 2 more')
+    expect(text).toContain('shop.gone: missing on the replica')
+  })
+})
