@@ -31,12 +31,12 @@ export async function regenerate(readmePath: string): Promise<string> {
   }
 }
 
-/** oclif writes each command as `## …`; in README.md they sit under "### Command reference". */
+/** oclif writes each command as `## …`; in README.md they sit under "## Command reference". */
 function demoteHeadings(text: string): string {
   const start = text.indexOf(START)
   const end = text.indexOf(END)
   if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`)
-  const section = text.slice(start, end).replace(/^## /gm, '#### ')
+  const section = text.slice(start, end).replace(/^## /gm, "### ")
   return text.slice(0, start) + section + text.slice(end)
 }
 

@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
-import {renderProgress, renderVerify} from '../verify/render.js'
 import type {VerifyResult} from '../verify/result.js'
-import {runVerify} from '../verify/run-verify.js'
 
 const list = (text: string | undefined) => text?.split(',').map((s) => s.trim()).filter(Boolean)
 
@@ -11,7 +10,14 @@ export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Compare the replica with the source, while replication runs, reading only.'
   static override description =
     'Chunk checksums by primary key on both servers; a chunk that differs is read again once the replica has executed the source position it was read at, ' +
-    'and what still differs is reported as table and primary-key values. Exit 0 identical, 1 differences, 3 replication broken (nothing compared), 4 a server unreachable.'
+    'and what still differs is reported as table and primary-key values.\n\n' +
+    exitCodesHelp({
+      ok: 'the replica holds what the source holds',
+      failed: 'rows or tables differ (listed)',
+      ...COMMON_EXITS,
+      broken: 'replication broken or not linked: nothing was compared',
+      lagging: 'the replica did not reach a recheck\'s source position within --wait-timeout',
+    })
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -31,6 +37,8 @@ export default class Verify extends BaseCommand<typeof Verify> {
 
   async run(): Promise<VerifyResult> {
     const {flags} = await this.parse(Verify)
+    // Loaded here, not at the top: the comparison pulls in the MariaDB connector, which --help does not need.
+    const [{runVerify}, {renderProgress, renderVerify}] = await Promise.all([import('../verify/run-verify.js'), import('../verify/render.js')])
     const tty = process.stderr.isTTY && !this.jsonEnabled()
     let last = 0
     const result = await runVerify({

@@ -1,3 +1,4 @@
+import {terminalText} from '../lib/terminal-text.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
 
 /** Rows shown per table in the human output; --json lists them all. */
@@ -15,23 +16,23 @@ export function renderVerify(result: VerifyResult): string {
   lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${result.seconds} s).`)
   for (const table of differing) {
     if (table.missingOnReplica) {
-      lines.push(`  ${printable(table.table)}: missing on the replica`)
+      lines.push(`  ${terminalText(table.table)}: missing on the replica`)
       continue
     }
     if (table.columnsDiffer) {
-      lines.push(`  ${printable(table.table)}: the replica's table lacks columns the source's has`)
+      lines.push(`  ${terminalText(table.table)}: the replica's table lacks columns the source's has`)
       continue
     }
     const keys = table.differences.slice(0, SHOWN_PER_TABLE).map(renderKey)
     const more = table.differencesTotal - keys.length
-    lines.push(`  ${printable(table.table)}: ${table.differencesTotal} rows differ: ${keys.join('; ')}${more > 0 ? `; and ${more} more` : ''}`)
+    lines.push(`  ${terminalText(table.table)}: ${table.differencesTotal === 1 ? "1 row differs" : `${table.differencesTotal} rows differ`}: ${keys.join('; ')}${more > 0 ? `; and ${more} more` : ''}`)
   }
   lines.push('Run again with --json for the primary key of every row that differs.')
   return lines.join('\n')
 }
 
 function renderKey(key: Record<string, unknown>): string {
-  const parts = Object.entries(key).map(([name, value]) => `${printable(name)}=${printable(String(value))}`)
+  const parts = Object.entries(key).map(([name, value]) => `${terminalText(name)}=${terminalText(String(value))}`)
   return parts.length > 0 ? parts.join(', ') : '(table has no primary key)'
 }
 
@@ -42,15 +43,4 @@ export function renderProgress(p: VerifyProgress): string {
     `verify: ${p.tablesDone}/${p.tablesTotal} tables, ${p.rowsDone.toLocaleString('en-US')}/~${p.rowsTotal.toLocaleString('en-US')} rows, ` +
     `${p.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`
   )
-}
-
-/** Control characters (C0, DEL, C1) and bidi overrides as \u escapes. */
-export function printable(text: string): string {
-  let out = ''
-  for (const c of text) {
-    const code = c.codePointAt(0)!
-    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)
-    out += control ? `\\u${code.toString(16).padStart(4, '0')}` : c
-  }
-  return out
 }

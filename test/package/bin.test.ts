@@ -26,7 +26,7 @@ describe('bin/run.js', () => {
   })
 
   // stop's help is edited elsewhere this turn: it joins this list once its exit codes are in.
-  it.each(['init', 'start', 'status', 'stop', 'skip', 'profiles', 'accounts'])("lists every exit code %s uses in its help", async (command) => {
+  it.each(['init', 'start', 'status', 'stop', 'skip', 'profiles', 'accounts', 'verify'])("lists every exit code %s uses in its help", async (command) => {
     const help = await datain([command, '-h'], {DATAIN_HOME: home, COLUMNS: '200'})
     expect(help.exitCode).toBe(0)
     expect(help.stdout).toContain('Exit codes:')

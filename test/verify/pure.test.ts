@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {displayKey, keyAfter, keyBefore, type KeyColumn, keyPlaceholder} from '../../src/verify/keys.js'
 import {parseTableName} from '../../src/verify/plan.js'
-import {printable, renderVerify} from '../../src/verify/render.js'
+import {terminalText} from '../../src/lib/terminal-text.js'
+import {renderVerify} from '../../src/verify/render.js'
 import type {VerifyResult} from '../../src/verify/result.js'
 
 const col = (name: string, type: string, extra: Partial<KeyColumn> = {}): KeyColumn => ({name, type, columnType: type, charset: null, collation: null, ...extra})
@@ -42,8 +43,19 @@ describe('verify keys', () => {
 })
 
 describe('verify output', () => {
-  it('escapes control characters a server could put in a name', () => {
-    expect(printable('a\u001b[31mb\u202e')).toBe('a\\u001b[31mb\\u202e')
+  it('escapes control characters a server could put in a name or a key', () => {
+    const text = renderVerify({
+      identical: false,
+      exitCode: 1,
+      tablesCompared: 1,
+      rowsCompared: 1,
+      differencesTotal: 1,
+      seconds: 0.1,
+      checkedAt: '2026-01-01T00:00:00.000Z',
+      tables: [{table: 'shop.a\u001b[31mb', rows: 1, chunks: 1, rechecks: 1, differences: [{'k\u202e': 'v\r'}], differencesTotal: 1}],
+    })
+    for (const raw of ['\u001b', '\u202e', '\r']) expect(text).not.toContain(raw)
+    expect(text).toContain(`shop.${terminalText('a\u001b[31mb')}: 1 row differs: k\\u202e=v\\x0d`)
   })
 
   it('shows the first five keys of a table and how many more', () => {

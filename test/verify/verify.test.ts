@@ -147,7 +147,7 @@ describe('datain verify', () => {
     const human = await e!.run(['verify', '--tables', 'shop.all_types,shop.string_pk'])
     expect(human.exitCode).toBe(1)
     expect(human.stdout).toContain('shop.all_types: 2 rows differ: id=1; id=2')
-    expect(human.stdout).toContain('shop.string_pk: 1 rows differ: k=zz-extra')
+    expect(human.stdout).toContain('shop.string_pk: 1 row differs: k=zz-extra')
   }, 120_000)
 
   it('exits 4 when the replica refuses the login', async () => {
