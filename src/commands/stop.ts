@@ -27,6 +27,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --cutover',
+    '<%= config.bin %> <%= command.id %> --cutover --verify',
     '<%= config.bin %> <%= command.id %> --cutover --no-lock-source --timeout 1800',
     '<%= config.bin %> <%= command.id %> --remove --cleanup --json',
   ]
@@ -42,6 +43,10 @@ export default class Stop extends BaseCommand<typeof Stop> {
     timeout: Flags.integer({
       summary: `With --cutover: seconds to wait for the replica to catch up (default ${DEFAULT_CUTOVER_TIMEOUT_MS / 1000}; env ${CUTOVER_TIMEOUT_ENV}, read only for a cutover).`,
       min: 1,
+    }),
+    verify: Flags.boolean({
+      summary: 'With --cutover: compare the replica with the source (datain verify) once it has caught up, and keep the link if they differ.',
+      default: false,
     }),
     cleanup: Flags.boolean({summary: 'Remove the replication user, firewall rules and server parameter changes datain made (with or after --remove).', default: false}),
   }
@@ -73,6 +78,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
         lockSource: flags['lock-source'],
         cleanup: flags.cleanup,
         timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+        verify: flags.verify,
         signal: controller.signal,
         ui: this.stepUi(),
       })

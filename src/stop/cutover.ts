@@ -28,6 +28,8 @@ export interface CutoverOptions {
   signal: AbortSignal
   ui: StepUi
   hint: HintContext
+  /** `--verify`: compares the replica with the source once it has caught up; throws when they differ. Returns what to say. */
+  verify?: () => Promise<string>
 }
 
 /** What the source's read-only switch went through. */
@@ -140,6 +142,8 @@ export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
       rounds++
       await wait('Waiting for the replica to apply everything the source wrote')
       if (o.signal.aborted) throw interrupted()
+      // Once, with replication still running (the comparison needs it) and the source fenced when it is.
+      if (o.verify && rounds === 1) o.ui.info(`Verified: ${await o.verify()}.`)
       const stopped = await stopThreads(replica, o.schema)
       position = await replicaPosition(replica, stopped, o.mode)
       finalPosition = await readSourcePosition(source)

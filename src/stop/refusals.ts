@@ -7,17 +7,18 @@ import type {RemovedOutput} from './state.js'
 
 /** What `datain stop` refuses, and why: one paragraph each, with the command to run instead. */
 
-/** --lock-source, --no-lock-source and --timeout mean something only with --cutover (exit 2). */
+/** --lock-source, --no-lock-source, --timeout and --verify mean something only with --cutover (exit 2). */
 export function refuseCutoverFlags(options: StopOptions): void {
   const given = [
     ...(options.lockSource === undefined ? [] : [options.lockSource ? '--lock-source' : '--no-lock-source']),
     ...(options.timeoutMs === undefined ? [] : ['--timeout']),
+    ...(options.verify ? ['--verify'] : []),
   ]
   if (given.length === 0) return
   const p = flag(options.profile)
   throw new DatainError(
     `${given.join(' and ')} ${given.length === 1 ? 'means' : 'mean'} something only with --cutover: ${given.length === 1 ? 'it tells' : 'they tell'} the cutover ` +
-      'how to fence the source and how long to wait for the replica, and a plain stop or removal neither fences nor waits. Nothing was done. ' +
+      'how to fence the source, how long to wait for the replica and whether to compare it first, and a plain stop or removal neither fences, waits nor compares. Nothing was done. ' +
       `Run datain stop${p} --cutover ${given.join(' ')} to cut over, or leave ${given.length === 1 ? 'it' : 'them'} out.`,
     {code: 'E_CUTOVER_ONLY_FLAG', exit: ExitCode.usage, suggestions: [`datain stop${p} --cutover ${given.join(' ')}`]},
   )

@@ -13,6 +13,7 @@ import {enableReplicaEvents} from './events.js'
 import {describePosition, inspectLink, type LinkState, removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
 import {cleanupBeforeRemove, linkedElsewhere, linkGone, notLinkedYet, refuseCutoverFlags, removedWithoutCutover} from './refusals.js'
 import {pendingSourceLock, settleEarlierSourceLock, type SourceLockRecovery} from './source-lock.js'
+import {verifyBeforeCutover} from './verify-first.js'
 import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS, stepOutput, strings} from './state.js'
 
 export interface StopOptions {
@@ -31,6 +32,11 @@ export interface StopOptions {
   cleanup: boolean
   /** How long the cutover waits for the catch-up; default 10 min. Given without `cutover`: a usage error. */
   timeoutMs?: number
+  /**
+   * Compare the replica with the source (`datain verify`) once it has caught up, before the link
+   * is removed: a difference ends the cutover with the link in place. Given without `cutover`: a usage error.
+   */
+  verify?: boolean
   pollMs?: number
   signal: AbortSignal
   ui: StepUi
@@ -187,6 +193,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
       signal: options.signal,
       ui: options.ui,
       hint,
+      verify: options.verify ? () => verifyBeforeCutover(session, options) : undefined,
     })
     const output: RemovedOutput = {removedAt: outcome.removedAt, via: 'cutover', linked: true, position: outcome.replicaPosition, cutover: {...outcome}}
     await store.markStep(STOP_RECORDS.removed, {state: 'done', output})

@@ -79,14 +79,32 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
     expect((await checkpoint(e)).steps.removed).toBeUndefined()
   })
 
+  it('--verify: a replica that differs keeps its link and the source stays writable; without --cutover it is a usage error', async () => {
+    expect((await json<ErrorJson>(e, ['stop', '--verify'], 2)).error.code).toBe('E_CUTOVER_ONLY_FLAG')
+    // A row on the replica that replication never brought.
+    await e.sandbox.replica.server.execute(['SET SESSION sql_log_bin = 0', "INSERT INTO shop.daily_sales (day, order_count, revenue) VALUES ('2035-05-05', 1, 1)"])
+    try {
+      const differs = await json<ErrorJson>(e, ['stop', '--cutover', '--verify'], 1)
+      expect(differs.error.code).toBe('E_CUTOVER_DIFFERS')
+      expect(differs.error.message).toMatch(/1 row in shop\.daily_sales/)
+      expect(differs.error.message).toMatch(/link stays in place/)
+    } finally {
+      await e.sandbox.replica.server.execute(['SET SESSION sql_log_bin = 0', "DELETE FROM shop.daily_sales WHERE day = '2035-05-05'"])
+    }
+    expect(await readOnly(e)).toBe(0)
+    const status = await slaveStatus(e)
+    expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['Yes', 'Yes'])
+    expect((await checkpoint(e)).steps.removed).toBeUndefined()
+  })
+
   it('blocks writes, waits until the replica has everything, removes the link: no row lost, events enabled', async () => {
     const load = await startAppLoad(e)
     while ((await Promise.race([load.done.then(() => -1), new Promise<number>((r) => setTimeout(() => r(0), 300))])) === 0) {
       const [row] = await e.sandbox.source.server.query<Array<{n: number}>>('SELECT COUNT(*) AS n FROM shop.app_writes')
       if (Number(row!.n) >= 100) break
     }
-    // No flag: the cutover fences the source by default.
-    const cut = await json<CutoverJson>(e, ['stop', '--cutover'])
+    // No flag: the cutover fences the source by default; --verify compares the replica first, under the load until the fence.
+    const cut = await json<CutoverJson>(e, ['stop', '--cutover', '--verify'])
     const {committed, refusedByReadOnly} = await Promise.race([
       load.done,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the load did not end at read_only')), 10_000)),
