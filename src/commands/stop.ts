@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
-import {badInput} from '../lib/validate.js'
+import {secondsFromEnv} from '../lib/env-seconds.js'
 import {CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/defaults.js'
 import type {StopResult} from '../stop/run-stop.js'
 
@@ -55,7 +55,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
     const {flags} = await this.parse(Stop)
     // Loaded here, not at the top: the stop pulls in the MariaDB connector and the Azure SDK, which --help does not need.
     const [{runStop}, {renderStop}] = await Promise.all([import('../stop/run-stop.js'), import('../stop/render.js')])
-    const timeout = flags.timeout ?? (flags.cutover ? cutoverTimeoutFromEnv() : undefined)
+    const timeout = flags.timeout ?? (flags.cutover ? secondsFromEnv(CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS / 1000) : undefined)
     const controller = new AbortController()
     // The first signal aborts: the cutover puts the source back before it exits. Later ones must not
     // kill it halfway through that (the checkpoint would still let the next 'datain stop' finish it).
@@ -88,12 +88,4 @@ export default class Stop extends BaseCommand<typeof Stop> {
       for (const signal of signals) process.off(signal, abort)
     }
   }
-}
-
-/** DATAIN_CUTOVER_TIMEOUT in whole seconds, or undefined when unset; anything else is a usage error (exit 2). */
-function cutoverTimeoutFromEnv(): number | undefined {
-  const text = process.env[CUTOVER_TIMEOUT_ENV]?.trim()
-  if (text === undefined || text === '') return undefined
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw badInput(CUTOVER_TIMEOUT_ENV, `'${text}' is not a number of seconds. Give a whole number of 1 or more, such as 1800.`)
-  return Number(text)
 }

@@ -1,5 +1,6 @@
 import mariadb, {type Connection, type SqlError} from 'mariadb'
 import {authOptions} from './auth-plugins.js'
+import {secondsFromEnv} from './env-seconds.js'
 import {DatainError, ExitCode} from './errors.js'
 import {classifyIpv4, quoteUntrusted} from './ip-ranges.js'
 import {registerSecret} from './redact.js'
@@ -99,13 +100,7 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
 
 /** How long a metadata query waits for its answer: DATAIN_QUERY_TIMEOUT seconds, or 60. */
 export function queryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[QUERY_TIMEOUT_ENV]
-  if (text === undefined || text.trim() === '') return DEFAULT_QUERY_TIMEOUT_S * 1000
-  const seconds = Number(text)
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new DatainError(`${QUERY_TIMEOUT_ENV} must be a number of seconds above 0 (it is '${text}').`, {code: 'E_BAD_INPUT', exit: ExitCode.usage})
-  }
-  return Math.round(seconds * 1000)
+  return Math.round(secondsFromEnv(QUERY_TIMEOUT_ENV, DEFAULT_QUERY_TIMEOUT_S, env) * 1000)
 }
 
 /**

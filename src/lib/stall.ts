@@ -1,4 +1,4 @@
-import {DatainError, ExitCode} from './errors.js'
+import {secondsFromEnv} from './env-seconds.js'
 
 /** How long a child or a copy query may go without a byte or a row before datain ends it. */
 export const DEFAULT_STALL_TIMEOUT_S = 300
@@ -10,13 +10,7 @@ export const STALL_TIMEOUT_ENV = 'DATAIN_STALL_TIMEOUT'
  * otherwise keep datain at 99 % for ever.
  */
 export function stallTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[STALL_TIMEOUT_ENV]
-  if (text === undefined || text.trim() === '') return DEFAULT_STALL_TIMEOUT_S * 1000
-  const seconds = Number(text)
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new DatainError(`${STALL_TIMEOUT_ENV} must be a number of seconds above 0 (it is '${text}').`, {code: 'E_BAD_INPUT', exit: ExitCode.usage})
-  }
-  return Math.round(seconds * 1000)
+  return Math.round(secondsFromEnv(STALL_TIMEOUT_ENV, DEFAULT_STALL_TIMEOUT_S, env) * 1000)
 }
 
 /**
