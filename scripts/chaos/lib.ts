@@ -212,6 +212,7 @@ export function cleanFailureProblem(r: CliResult, exit: number | number[]): stri
   if (r.timedOut) problems.push('timed out')
   if (!exits.includes(r.exitCode)) problems.push(`exit ${r.exitCode} (signal ${r.signal ?? 'none'}), expected ${exits.join(' or ')}`)
   if (/\n\s+at /.test(r.stderr + r.stdout)) problems.push('a stack trace')
+  if (r.stderr.includes('Caused by')) problems.push('a cause chain after the message')
   const error = errorParagraph(r.stderr)
   if (!error) problems.push('no error message on stderr')
   else if (/\n\s*\n/.test(error.trim())) problems.push('an error of more than one paragraph')

@@ -80,9 +80,11 @@ export function toKnownError(error: Error & {exitCode?: number}): DatainError {
 }
 
 function forTerminal(error: DatainError): DatainError {
-  const message = terminalText(error.message)
-  if (message === error.message && (error.suggestions ?? []).every((s) => terminalText(s) === s)) return error
-  return new DatainError(message, {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(terminalText), cause: error.cause})
+  // Without its cause: oclif (4.14+) prints an error's cause chain ("Caused by: …"), which is a
+  // driver's or the SDK's own words, unredacted, after datain's one paragraph. DATAIN_DEBUG shows it.
+  const plain = new DatainError(terminalText(error.message), {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(terminalText)})
+  if (process.env.DATAIN_DEBUG) plain.cause = error.cause
+  return plain
 }
 
 function redactError(error: DatainError): DatainError {

@@ -216,6 +216,8 @@ function expectCleanFailure(result: CliResult, exit: number | number[], code?: s
   expect(message(result)).not.toMatch(/Cannot read properties|TypeError|is not a function|\bundefined\b/)
   expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m)
   expect(result.stderr).not.toContain('unexpected error')
+  // One paragraph: no cause chain of the driver's or the SDK's own words after it.
+  expect(result.stderr).not.toContain('Caused by')
   expect(result.stderr).not.toContain('E_INTERNAL')
   if (code) expect(result.stderr).toMatch(typeof code === 'string' ? new RegExp(`Code: ${code}\\b`) : code)
 }
