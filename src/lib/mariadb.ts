@@ -127,6 +127,9 @@ export function boundQueries(connection: Connection, deadlineOf: (sql: string) =
           dropConnection(connection)
           reject(failure(ms))
         }, ms)
+        // A deadline alone must not keep datain running: a query nobody awaits any more (its caller
+        // failed on something else) held a finished 'datain verify' for the whole bound.
+        timer.unref()
       })
       // The answer's own rejection, once its socket is closed, is not the one to report.
       answer.catch(() => {})

@@ -42,9 +42,13 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
     // Replication checked first: broken, nothing is compared (the other connections are only opened meanwhile).
     const wanted = Math.max(1, inputs.parallel ?? 4)
     const others = Promise.allSettled(Array.from({length: wanted - 1}, () => openPair(inputs)))
-    const [, tables] = await Promise.all([requireReplicating(first.replica), planTables(first.source, inputs)]).finally(async () => {
+    // Both settled before anything is ended: a connection ended under a query in flight leaves it unanswered.
+    const [replicating, planned] = await Promise.allSettled([requireReplicating(first.replica), planTables(first.source, inputs)]).finally(async () => {
       for (const opened of await others) if (opened.status === 'fulfilled') pairs.push(opened.value)
     })
+    if (replicating.status === 'rejected') throw replicating.reason
+    if (planned.status === 'rejected') throw planned.reason
+    const tables = planned.value
     const refused = (await others).find((o) => o.status === 'rejected')
     if (refused) throw refused.reason
     const progress = newProgress(tables, started)
