@@ -1,14 +1,9 @@
+import type {GrantObject, RoutineKind} from '../lib/grants.js'
 import type {Account} from '../lib/sql.js'
 import {type Token, tokenize, unquote} from '../snapshot/objects/tokens.js'
 
-export type RoutineKind = 'PROCEDURE' | 'FUNCTION' | 'PACKAGE' | 'PACKAGE BODY'
-
-/** What a grant is on, names unquoted (a database pattern keeps its `\_` escapes, as SHOW GRANTS writes it). */
-export type GrantTarget =
-  | {level: 'global'}
-  | {level: 'database'; pattern: string}
-  | {level: 'table'; database: string; table: string}
-  | {level: 'routine'; kind: RoutineKind; database: string; name: string}
+/** What a grant is on, names unquoted (a database pattern keeps its `\_` escapes, as SHOW GRANTS writes it): the shape lib/grants.ts reads too. */
+export type GrantTarget = GrantObject
 
 /** `SELECT`, `CREATE TEMPORARY TABLES`, `ALL PRIVILEGES` (upper case), with its column list when there is one. */
 export interface PrivilegeItem {

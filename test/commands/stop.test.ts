@@ -53,6 +53,14 @@ describe('datain stop, --remove and --cleanup (GTID mode)', () => {
     expect(plain.exitCode).toBe(2)
     expect(plain.stderr).toMatch(/--timeout means something only with --cutover/)
     expect(plain.stderr).not.toMatch(/\n\s+at /)
+    // DATAIN_CUTOVER_TIMEOUT is read only for a cutover: exported, it does not make a plain stop a usage error; a bad one is.
+    const exported = await e.run(['stop', '--json'], {DATAIN_CUTOVER_TIMEOUT: '30'})
+    expect(JSON.parse(exported.stdout).error.code).toBe('E_NOT_LINKED')
+    for (const bad of ['abc', '0', '-5', '1e999', ' ']) {
+      const refused = await e.run(['stop', '--cutover', '--json'], {DATAIN_CUTOVER_TIMEOUT: bad})
+      if (bad.trim() === '') expect(JSON.parse(refused.stdout).error.code, 'blank means unset').not.toBe('E_BAD_INPUT')
+      else expect([refused.exitCode, JSON.parse(refused.stdout).error.code], bad).toEqual([2, 'E_BAD_INPUT'])
+    }
 
     const start = await e.run(['start'])
     expect(start.exitCode, start.stderr).toBe(0)
