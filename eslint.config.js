@@ -1,5 +1,6 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import {layers} from './eslint/layers.js'
 
 export default tseslint.config(
   {ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch/', '.sandbox/']},
@@ -17,7 +18,12 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
+    plugins: {datain: layers},
     rules: {
+      // Layers import only downward (eslint/layers.js); one screen of a file, one screen of a function.
+      'datain/layers': 'error',
+      'max-lines': ['error', {max: 300}],
+      'max-lines-per-function': ['error', {max: 80}],
       // Library code reports through typed errors and the UI; it never ends the process itself.
       'no-restricted-properties': ['error', {object: 'process', property: 'exit', message: 'Throw a DatainError instead.'}],
     },

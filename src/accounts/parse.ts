@@ -1,4 +1,4 @@
-import type {GrantObject, RoutineKind} from '../lib/grants.js'
+import type {GrantObject, RoutineKind} from '../preflight/grants.js'
 import type {Account} from '../lib/sql.js'
 import {type Token, tokenize, unquote} from '../snapshot/objects/tokens.js'
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import type {AccountsResult} from '../accounts/run-accounts.js'
-import {BaseCommand} from '../lib/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
 
 export default class Accounts extends BaseCommand<typeof Accounts> {
@@ -33,7 +33,7 @@ export default class Accounts extends BaseCommand<typeof Accounts> {
   async run(): Promise<AccountsResult> {
     const {flags} = await this.parse(Accounts)
     // Loaded here, not at the top: the copy pulls in the MariaDB connector, which --help does not need.
-    const [{runAccounts}, {renderAccounts}] = await Promise.all([import('../accounts/run-accounts.js'), import('../accounts/render.js')])
+    const [{runAccounts}, {renderAccounts}] = await Promise.all([import('../accounts/run-accounts.js'), import('../ui/accounts.js')])
     const result = await runAccounts({
       home: this.home,
       profile: flags.profile,

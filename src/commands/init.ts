@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import type {InitResult} from '../init/run-init.js'
-import {BaseCommand} from '../lib/base-command.js'
-import {terminalSafe} from '../lib/terminal-text.js'
-import {renderChecks} from '../lib/report.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import type {InitResult} from '../setup/run-init.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {terminalSafe} from '../ui/terminal-text.js'
+import {renderChecks} from '../ui/preflight-report.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 
 export default class Init extends BaseCommand<typeof Init> {
   static override summary = 'Record a replication profile and run every preflight check. Changes nothing on any server.'
@@ -58,7 +58,7 @@ export default class Init extends BaseCommand<typeof Init> {
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
     // Loaded here, not at the top: the module graph holds the Azure SDK and the MariaDB connector, which --help does not need.
-    const {runInit} = await import('../init/run-init.js')
+    const {runInit} = await import('../setup/run-init.js')
     const result = await runInit({home: this.home, profile: flags.profile, flags, force: flags.force, note: (m) => this.note(m)})
     // The checks quote the servers' names and errors; --json keeps them exact.
     if (!this.jsonEnabled()) this.log(renderInit(terminalSafe(result)))

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../lib/base-command.js'
-import {exitCodesHelp} from '../lib/exit-codes-help.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {exitCodesHelp} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
 import type {ProfileJournal} from '../profiles/journal.js'
 import type {ProfileList} from '../profiles/list.js'
@@ -31,7 +31,7 @@ export default class Profiles extends BaseCommand<typeof Profiles> {
     const [{listProfileSummaries}, {readProfileJournal}, {renderJournal, renderProfiles}] = await Promise.all([
       import('../profiles/list.js'),
       import('../profiles/journal.js'),
-      import('../profiles/render.js'),
+      import('../ui/profiles.js'),
     ])
     if (flags.journal) {
       const journal = await readProfileJournal(this.home, flags.profile, flags.tail)

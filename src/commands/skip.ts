@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../ui/base-command.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
-import type {SkipResult} from '../stop/skip.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
+import type {SkipResult} from '../skip/run-skip.js'
 
 export default class Skip extends BaseCommand<typeof Skip> {
   static override summary = "Skip the one transaction the replica's SQL thread stopped on, after showing it."
@@ -28,10 +28,10 @@ export default class Skip extends BaseCommand<typeof Skip> {
     const {flags} = await this.parse(Skip)
     // Loaded here, not at the top: skipping needs the MariaDB connector and the prompt library, which --help does not.
     const [{runSkip}, {confirm}, {canPrompt}, {renderSkip}] = await Promise.all([
-      import('../stop/skip.js'),
+      import('../skip/run-skip.js'),
       import('@inquirer/prompts'),
-      import('../lib/prompt.js'),
-      import('../stop/render.js'),
+      import('../ui/prompt.js'),
+      import('../ui/stop.js'),
     ])
     const result = await runSkip({
       home: this.home,

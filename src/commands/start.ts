@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
-import type {SetupResult} from '../engine/run-setup.js'
-import {BaseCommand} from '../lib/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
-import {renderPlan, renderSetup} from '../lib/setup-report.js'
+import type {SetupResult} from '../setup/run-setup.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
+import {renderPlan, renderSetup} from '../ui/start-plan.js'
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run, or resume, the replication setup until replication is running.'
@@ -49,7 +49,7 @@ export default class Start extends BaseCommand<typeof Start> {
   async run(): Promise<SetupResult> {
     const {flags} = await this.parse(Start)
     // Loaded here, not at the top: the setup pulls in the Azure SDK, the MariaDB connector and execa, which --help does not need.
-    const {runSetup} = await import('../engine/run-setup.js')
+    const {runSetup} = await import('../setup/run-setup.js')
     const controller = new AbortController()
     const stop = () => controller.abort()
     // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal that finds no listener

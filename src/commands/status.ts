@@ -1,9 +1,9 @@
 import {Flags, ux} from '@oclif/core'
-import {BaseCommand} from '../lib/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
-import {renderStatus} from '../status/render.js'
-import type {StatusReport} from '../status/report.js'
+import {renderStatus} from '../ui/status.js'
+import type {StatusReport} from '../status/status-report.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show where the setup stands and how replication is doing.'
@@ -35,7 +35,7 @@ export default class Status extends BaseCommand<typeof Status> {
   async run(): Promise<StatusReport | void> {
     const {flags} = await this.parse(Status)
     // Loaded here, not at the top: the monitor pulls in the MariaDB connector and the Azure SDK, which --help does not need.
-    const [{StatusMonitor}, {watchStatus}] = await Promise.all([import('../status/monitor.js'), import('../status/watch.js')])
+    const [{StatusMonitor}, {watchStatus}] = await Promise.all([import('../status/monitor.js'), import('../ui/status-watch.js')])
     const monitor = await StatusMonitor.open({home: this.home, profile: flags.profile, maxLag: flags['max-lag'], note: (m) => this.note(m)})
     try {
       if (!flags.watch) {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../lib/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 import {secondsFromEnv} from '../lib/env-seconds.js'
 import {CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/defaults.js'
 import type {StopResult} from '../stop/run-stop.js'
@@ -54,7 +54,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
   async run(): Promise<StopResult> {
     const {flags} = await this.parse(Stop)
     // Loaded here, not at the top: the stop pulls in the MariaDB connector and the Azure SDK, which --help does not need.
-    const [{runStop}, {renderStop}] = await Promise.all([import('../stop/run-stop.js'), import('../stop/render.js')])
+    const [{runStop}, {renderStop}] = await Promise.all([import('../stop/run-stop.js'), import('../ui/stop.js')])
     const timeout = flags.timeout ?? (flags.cutover ? secondsFromEnv(CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS / 1000) : undefined)
     const controller = new AbortController()
     // The first signal aborts: the cutover puts the source back before it exits. Later ones must not

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../lib/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../lib/exit-codes-help.js'
+import {BaseCommand} from '../ui/base-command.js'
+import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
 import type {VerifyResult} from '../verify/result.js'
 
@@ -38,7 +38,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
   async run(): Promise<VerifyResult> {
     const {flags} = await this.parse(Verify)
     // Loaded here, not at the top: the comparison pulls in the MariaDB connector, which --help does not need.
-    const [{runVerify}, {renderProgress, renderVerify}] = await Promise.all([import('../verify/run-verify.js'), import('../verify/render.js')])
+    const [{runVerify}, {renderProgress, renderVerify}] = await Promise.all([import('../verify/run-verify.js'), import('../ui/verify.js')])
     const tty = process.stderr.isTTY && !this.jsonEnabled()
     let last = 0
     const result = await runVerify({

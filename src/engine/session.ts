@@ -1,12 +1,12 @@
 import type {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
-import {azureTarget, replicaAddress, sourceAddress, tlsWarnings} from '../init/run-init.js'
-import {armClient, type AzureTarget} from '../lib/azure.js'
+import {azureTarget, replicaAddress, sourceAddress, tlsWarnings} from './addresses.js'
+import {armClient, type AzureTarget} from '../azure/arm.js'
 import {connectTo, type ServerAddress} from '../lib/mariadb.js'
-import {requirePassword} from '../lib/prompt.js'
-import {describeTakeOver, type Lock} from './lock.js'
-import {openProfile, type ProfileStore} from './profile-store.js'
-import type {Settings} from './state-schema.js'
+import {requirePassword} from '../lib/ask.js'
+import {describeTakeOver, type Lock} from '../state/lock.js'
+import {openProfile, type ProfileStore} from '../state/profile-store.js'
+import type {Settings} from '../state/schema.js'
 
 /** A profile opened for work: its settings, how to reach both servers and Azure, and its lock. */
 export interface Session {

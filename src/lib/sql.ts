@@ -163,3 +163,8 @@ export function versionAtLeast(version: ServerVersion, major: number, minor: num
 export function formatMajorMinor(version: Pick<ServerVersion, 'major' | 'minor'>): string {
   return `${version.major}.${version.minor}`
 }
+
+/** Code-point order: the same on every machine, unlike localeCompare. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

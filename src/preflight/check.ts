@@ -1,6 +1,6 @@
 import type {MariaDBManagementClient, Server} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
-import type {AzureTarget} from '../lib/azure.js'
+import type {AzureTarget} from '../azure/arm.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'not-run'
 

@@ -1,5 +1,5 @@
 import type {TokenCredential} from '@azure/core-auth'
-import {armCall, armClient, type AzureTarget} from '../lib/azure.js'
+import {armCall, armClient, type AzureTarget} from '../azure/arm.js'
 import {firewallAddressProblem, isLocalHost} from '../lib/ip-ranges.js'
 import {connectTo, GatewayRefusedError, type ServerAddress} from '../lib/mariadb.js'
 import {SYSTEM_DATABASES} from '../lib/validate.js'

@@ -1,4 +1,4 @@
-import type {Check, CheckResult, PreflightContext} from './check.js'
+import type {Check, CheckResult, CheckStatus, PreflightContext} from './check.js'
 
 /** Runs every check in order; a check whose connection is missing is reported as not run, with why. */
 export async function runChecks(checks: Check[], ctx: PreflightContext): Promise<CheckResult[]> {
@@ -22,4 +22,10 @@ export async function runChecks(checks: Check[], ctx: PreflightContext): Promise
 /** Failures first matter to the exit code: any `fail` makes preflight fail. */
 export function preflightPassed(results: CheckResult[]): boolean {
   return results.every((r) => r.status !== 'fail')
+}
+
+export function countByStatus(results: CheckResult[]): Record<CheckStatus, number> {
+  const counts: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, 'not-run': 0}
+  for (const r of results) counts[r.status]++
+  return counts
 }

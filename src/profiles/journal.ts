@@ -1,5 +1,5 @@
-import {openProfile} from '../engine/profile-store.js'
-import type {JournalEntry} from '../engine/state-schema.js'
+import {openProfile} from '../state/profile-store.js'
+import type {JournalEntry} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 
 export interface ProfileJournal {

@@ -1,10 +1,10 @@
-import {listProfiles, openProfile} from '../engine/profile-store.js'
-import type {Checkpoint, Settings} from '../engine/state-schema.js'
+import {listProfiles, openProfile} from '../state/profile-store.js'
+import type {Checkpoint, Settings} from '../state/schema.js'
 import {isDatainError} from '../lib/errors.js'
 import {SETUP_STEPS} from '../steps/index.js'
 import {readLockHolder} from '../status/lock-holder.js'
-import {setupProgress, stepStatuses} from '../status/steps.js'
-import {removedRecord, STOP_RECORDS} from '../stop/state.js'
+import {setupProgress, stepStatuses} from '../status/setup-progress.js'
+import {removedRecord, STOP_RECORDS} from '../state/stop-records.js'
 
 /** Where a profile's setup stands, read from its files alone: no server is asked. */
 export type ProfileStand =

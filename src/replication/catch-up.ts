@@ -16,7 +16,7 @@ import {
   replicationLag,
   RESTART_MARGIN_SECONDS,
   SERVER_DOWN_ERRORS,
-} from './status.js'
+} from './slave-status.js'
 
 /** A connection, or a function that returns one that works (the session's, which opens a dropped one again). */
 export type ConnectionSource = Connection | (() => Promise<Connection>)

@@ -1,8 +1,8 @@
 import {type Connection, SqlError} from 'mariadb'
 import {DatainError} from '../lib/errors.js'
 import {redact} from '../lib/redact.js'
-import {type ReplicaStatus, readGtidSlavePos, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/status.js'
-import type {ServerError} from './report.js'
+import {type ReplicaStatus, readGtidSlavePos, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/slave-status.js'
+import type {ServerError} from './status-report.js'
 
 /** What one look at a server gave: its value, or why it could not be read. */
 export type Reading<T> = {ok: true; value: T} | {ok: false; error: ServerError; unreachable: boolean}

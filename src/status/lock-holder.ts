@@ -1,6 +1,6 @@
 import path from 'node:path'
-import {LOCK_FILE, ownLockTokens, readLockFile} from '../engine/lock.js'
-import {judgeLock} from '../engine/lock-liveness.js'
+import {LOCK_FILE, ownLockTokens, readLockFile} from '../state/lock.js'
+import {judgeLock} from '../state/lock-liveness.js'
 
 /** Who holds a profile's lock, read without taking it. */
 export interface LockHolder {

@@ -1,9 +1,9 @@
 import {brokenError} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
 import {formatBytes} from '../preflight/format.js'
-import type {ReplicationView} from './replication.js'
-import type {OverallState} from './report.js'
-import type {SetupProgress} from './steps.js'
+import type {ReplicationView} from './replica-health.js'
+import type {OverallState} from './status-report.js'
+import type {SetupProgress} from './setup-progress.js'
 import {formatSeconds, plural} from './format.js'
 
 export interface Verdict {

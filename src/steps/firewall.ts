@@ -15,7 +15,7 @@ import {
   waitForReplicaAccess,
   type RuleBook,
   type RuleRange,
-} from '../lib/firewall.js'
+} from '../azure/firewall-rules.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
 
 /** What the firewall step leaves in the checkpoint; `createdRules` is what own-work and `stop --cleanup` read. */

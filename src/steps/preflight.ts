@@ -1,12 +1,12 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {armCall} from '../lib/azure.js'
-import {ensureClientAccess} from '../lib/firewall.js'
-import {ownWork} from '../engine/own-work.js'
+import {armCall} from '../azure/arm.js'
+import {ensureClientAccess} from '../azure/firewall-rules.js'
+import {ownWork} from '../preflight/own-work.js'
 import type {CheckResult, PreflightContext} from '../preflight/check.js'
 import {userDatabases} from '../preflight/context.js'
 import {PREFLIGHT_CHECKS} from '../preflight/index.js'
 import {preflightPassed, runChecks} from '../preflight/run.js'
-import {preflightSettings} from '../init/run-init.js'
+import {preflightSettings} from '../preflight/settings.js'
 import type {Step, StepContext} from './step.js'
 
 /** Step 1: the checks of `datain init`, run again, because servers change between init and start. */

@@ -1,10 +1,10 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {ensureServerParameter, type ParameterChange} from '../lib/server-parameters.js'
+import {ensureServerParameter, type ParameterChange} from '../azure/server-parameters.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
 import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
-import {parameterAction} from '../replication/plan.js'
-import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../replication/procedures.js'
-import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/status.js'
+import {parameterAction} from '../azure/parameter-plan.js'
+import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
+import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/slave-status.js'
 import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
 
 /** The replicate step's output, kept in the checkpoint. */

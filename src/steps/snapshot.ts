@@ -1,4 +1,4 @@
-import {planSnapshot, runSnapshot} from '../snapshot/snapshot.js'
+import {planSnapshot, runSnapshot} from './snapshot-run.js'
 import type {Step} from './step.js'
 
 /**

@@ -1,35 +1,18 @@
 import type {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
-import type {ProfileStore} from '../engine/profile-store.js'
-import type {Settings, StepRecord} from '../engine/state-schema.js'
-import type {AzureTarget} from '../lib/azure.js'
+import type {ProfileStore} from '../state/profile-store.js'
+import type {RunOptions} from '../state/run-options.js'
+import type {Settings, StepRecord} from '../state/schema.js'
+import type {AzureTarget} from '../azure/arm.js'
 import type {ServerAddress} from '../lib/mariadb.js'
+import type {PlannedAction} from '../lib/planned-action.js'
+
+export type {PlannedAction}
 
 /** Persisted in checkpoints: never rename one. */
 export type StepId = 'preflight' | 'binlog' | 'replication-user' | 'firewall' | 'snapshot' | 'link' | 'replicate'
 
 export type StepOutput = Record<string, unknown>
-
-/** One thing a step would do, for `--dry-run`: the SQL, ARM call or process, secrets masked. */
-export interface PlannedAction {
-  on: 'source' | 'replica' | 'azure' | 'local'
-  kind: 'sql' | 'arm' | 'process' | 'check' | 'note'
-  /** The statement, the HTTP call, the command line, or what is checked; `***` for every secret. */
-  text: string
-}
-
-/**
- * Dangerous choices made for one `datain start` and never saved: the next run asks for them again,
- * so that a choice made once for one situation cannot act on a later, different one.
- */
-export interface RunOptions {
-  /** `--replace-databases`: drop and copy again the selected databases that already exist on the replica. */
-  replaceDatabases: boolean
-  /** `--take-over-replica`: replace the replica's replication link to another source. */
-  takeOverReplica: boolean
-}
-
-export const NO_RUN_OPTIONS: RunOptions = {replaceDatabases: false, takeOverReplica: false}
 
 /** What a step sees. Connections open lazily and are shared by the steps of one run. */
 export interface StepContext {

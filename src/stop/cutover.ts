@@ -4,12 +4,12 @@ import {DatainError, ExitCode} from '../lib/errors.js'
 import {brokenError, threadFailure, waitUntilCaughtUp} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
 import {compareCoordinates, gtidIncludes} from '../replication/position.js'
-import {callProcedure, REPLICATION_PROCEDURES} from '../replication/procedures.js'
-import {describeLag, type ReplicaStatus, type ReplicationMode, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/status.js'
+import {callProcedure, REPLICATION_PROCEDURES} from '../targets/azure-mariadb/procedures.js'
+import {describeLag, type ReplicaStatus, type ReplicationMode, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/slave-status.js'
 import type {StepUi} from '../steps/step.js'
-import {removeLink, replicaPosition, stopThreads, threadsStarted} from './link.js'
+import {removeLink, replicaPosition, stopThreads, threadsStarted} from '../replication/link-state.js'
 import {beginSourceLock, readOnly, setReadOnly, settleSourceLock, sourceLockPhase} from './source-lock.js'
-import type {ReplicaPosition} from './state.js'
+import type {ReplicaPosition} from '../state/stop-records.js'
 
 /** How many times the cutover stops replication and finds that the source wrote again meanwhile. */
 const MAX_ROUNDS = 3

@@ -1,9 +1,9 @@
 import type {Session} from '../engine/session.js'
-import type {Checkpoint} from '../engine/state-schema.js'
+import type {Checkpoint} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import type {LinkState} from './link.js'
+import type {LinkState} from '../replication/link-state.js'
 import type {StopOptions} from './run-stop.js'
-import type {RemovedOutput} from './state.js'
+import type {RemovedOutput} from '../state/stop-records.js'
 
 /** What `datain stop` refuses, and why: one paragraph each, with the command to run instead. */
 

@@ -1,12 +1,12 @@
 import type {Connection} from 'mariadb'
-import type {ProfileStore} from '../engine/profile-store.js'
+import type {ProfileStore} from '../state/profile-store.js'
 import type {Session} from '../engine/session.js'
-import type {Checkpoint} from '../engine/state-schema.js'
+import type {Checkpoint} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {isOn, sqlErrno} from '../lib/sql.js'
 import type {StepUi} from '../steps/step.js'
-import {inspectLink} from './link.js'
-import {removedRecord, STOP_RECORDS} from './state.js'
+import {inspectLink} from '../replication/link-state.js'
+import {removedRecord, STOP_RECORDS} from '../state/stop-records.js'
 
 /** How long `SET GLOBAL read_only = ON` may wait for the global read lock (a long statement holds it off). */
 const READ_ONLY_LOCK_WAIT_S = 30

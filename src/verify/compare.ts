@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import type {ReplicationMode} from '../replication/status.js'
+import type {ReplicationMode} from '../replication/slave-status.js'
 import {type KeyRange, readChecksum, readRowHashes, sameChecksum, type VerifyTable} from './checksum.js'
 import type {KeyValue} from './keys.js'
 import {atSourcePoint, waitForReplica} from './position.js'

@@ -1,6 +1,6 @@
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {readReplicaStatus, type ReplicationMode, type ReplicaStatus} from '../replication/status.js'
+import {readReplicaStatus, type ReplicationMode, type ReplicaStatus} from '../replication/slave-status.js'
 
 /** A point in the source's binlog: what the replica must have executed for a read to be comparable. */
 export interface SourcePoint {

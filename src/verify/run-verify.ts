@@ -1,6 +1,6 @@
 import {openSession, type Session} from '../engine/session.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import type {ReplicationMode} from '../replication/status.js'
+import type {ReplicationMode} from '../replication/slave-status.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
 import {verifyTables} from './verify-tables.js'
 

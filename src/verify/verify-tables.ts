@@ -1,7 +1,7 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {connectionLost, connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {tableLabel} from '../snapshot/parallel/tables.js'
-import type {ReplicationMode} from '../replication/status.js'
+import type {ReplicationMode} from '../replication/slave-status.js'
 import {nextBound, tableChecksum, type VerifyTable} from './checksum.js'
 import {compareChunk, type CompareOptions, type ServerPair} from './compare.js'
 import {displayKey, type KeyValue} from './keys.js'

@@ -5,7 +5,7 @@ import path from 'node:path'
 import type {Connection} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import type {StatusReport} from '../../src/status/report.js'
+import type {StatusReport} from '../../src/status/status-report.js'
 import {type CliResult, datain} from '../helpers/datain.js'
 import {startWriteLoad, tableFingerprints} from '../helpers/write-load.js'
 

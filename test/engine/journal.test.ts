@@ -3,8 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, test} from 'vitest'
 import {DatainError} from '../../src/lib/errors.js'
-import {redactSecrets} from '../../src/engine/journal.js'
-import {openProfile} from '../../src/engine/profile-store.js'
+import {redactSecrets} from '../../src/state/journal.js'
+import {openProfile} from '../../src/state/profile-store.js'
 
 let home: string
 beforeEach(async () => {

@@ -8,11 +8,11 @@ import {createInterface} from 'node:readline'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {afterEach, beforeEach, describe, expect, test} from 'vitest'
 import {DatainError} from '../../src/lib/errors.js'
-import {acquireLock, describeTakeOver, type Lock, type LockInfo} from '../../src/engine/lock.js'
-import {processStartOf, STALE_AFTER_MS, thisProcess} from '../../src/engine/lock-liveness.js'
+import {acquireLock, describeTakeOver, type Lock, type LockInfo} from '../../src/state/lock.js'
+import {processStartOf, STALE_AFTER_MS, thisProcess} from '../../src/state/lock-liveness.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
-const lockModule = pathToFileURL(path.join(repoRoot, 'src/engine/lock.ts')).href
+const lockModule = pathToFileURL(path.join(repoRoot, 'src/state/lock.ts')).href
 
 let dir: string
 let lockFile: string

@@ -6,8 +6,8 @@ import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {afterEach, beforeEach, describe, expect, test} from 'vitest'
 import {DatainError} from '../../src/lib/errors.js'
-import {listProfiles, openProfile, type ProfileStore} from '../../src/engine/profile-store.js'
-import {type SettingsInput} from '../../src/engine/state-schema.js'
+import {listProfiles, openProfile, type ProfileStore} from '../../src/state/profile-store.js'
+import {type SettingsInput} from '../../src/state/schema.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const isRoot = process.getuid?.() === 0
@@ -333,7 +333,7 @@ describe('write failures', () => {
     // A real failing write, not a mocked fs: under RLIMIT_FSIZE the first write(2) of the temp file
     // is cut short at 64 KiB without an error and the next one fails with EFBIG, as writes do when a
     // disk fills up (ENOSPC). A writer that ignores the short count would publish a truncated file.
-    const moduleUrl = pathToFileURL(path.join(repoRoot, 'src/engine/profile-store.ts')).href
+    const moduleUrl = pathToFileURL(path.join(repoRoot, 'src/state/profile-store.ts')).href
     const code = `
       const {openProfile} = await import(${JSON.stringify(moduleUrl)})
       const store = openProfile(${JSON.stringify(home)}, 'prod')

@@ -1,7 +1,7 @@
 import {describe, expect, test} from 'vitest'
 import {z} from 'zod'
 import {DatainError} from '../../src/lib/errors.js'
-import {parseStateFile, SettingsSchema, type Migration} from '../../src/engine/state-schema.js'
+import {parseStateFile, SettingsSchema, type Migration} from '../../src/state/schema.js'
 
 const context = {file: '/home/u/.local/share/datain/profiles/prod/settings.json', profile: 'prod'}
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {canExecute, databasePatternMatches, parseGrantLine, parseGrants} from '../../src/lib/grants.js'
+import {canExecute, databasePatternMatches, parseGrantLine, parseGrants} from '../../src/preflight/grants.js'
 
 /** SHOW GRANTS of an Azure-like admin: global, database pattern, routine, ALL PRIVILEGES, column/table and role grants. */
 const ADMIN_GRANTS = [

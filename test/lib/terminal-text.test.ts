@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {renderChecks} from '../../src/lib/report.js'
-import {terminalSafe, terminalText} from '../../src/lib/terminal-text.js'
-import {renderStatus} from '../../src/status/render.js'
-import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/report.js'
+import {renderChecks} from '../../src/ui/preflight-report.js'
+import {terminalSafe, terminalText} from '../../src/ui/terminal-text.js'
+import {renderStatus} from '../../src/ui/status.js'
+import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/status-report.js'
 import {steps} from '../status/fixture.js'
 
 /** What a terminal acts on: C0 but LF and TAB, DEL, C1, and the bidi and line-breaking controls. */

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import type {StatusReport} from '../../src/status/report.js'
+import type {StatusReport} from '../../src/status/status-report.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 

@@ -7,7 +7,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {REPLICATION_PASSWORD_ENV} from '../../src/state/passwords.js'
 import type {StepOutput} from '../../src/steps/step.js'
 import {beginStep, finishStep, type SettingsOverrides, type StepContextOptions, stepContextFor, type TestStepContext} from '../helpers/step-context.js'
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {describeLag, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/status.js'
+import {describeLag, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/slave-status.js'
 import {ioGrace, threadFailure} from '../../src/replication/catch-up.js'
 import {slaveRow} from '../status/fixture.js'
 

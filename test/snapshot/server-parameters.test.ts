@@ -4,7 +4,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
-import {ensureServerParameter, restoreServerParameter, sameValue} from '../../src/lib/server-parameters.js'
+import {ensureServerParameter, restoreServerParameter, sameValue} from '../../src/azure/server-parameters.js'
 import {allowLoopback} from '../helpers/preflight.js'
 import {type TestStepContext, testStepContext} from './step-context.js'
 

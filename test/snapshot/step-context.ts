@@ -1,12 +1,13 @@
 import {readFileSync} from 'node:fs'
 import type {Connection} from 'mariadb'
 import type {Sandbox} from '../../sandbox/sandbox.js'
-import type {Lock} from '../../src/engine/lock.js'
-import {openProfile, type ProfileStore} from '../../src/engine/profile-store.js'
-import type {Settings, StepRecord} from '../../src/engine/state-schema.js'
-import {armClient, type AzureTarget} from '../../src/lib/azure.js'
+import type {Lock} from '../../src/state/lock.js'
+import {openProfile, type ProfileStore} from '../../src/state/profile-store.js'
+import type {Settings, StepRecord} from '../../src/state/schema.js'
+import {armClient, type AzureTarget} from '../../src/azure/arm.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
-import {NO_RUN_OPTIONS, type RunOptions, type StepContext, type StepId} from '../../src/steps/step.js'
+import {NO_RUN_OPTIONS, type RunOptions} from '../../src/state/run-options.js'
+import {type StepContext, type StepId} from '../../src/steps/step.js'
 
 export interface TestStepContext {
   ctx: StepContext

@@ -3,7 +3,7 @@ import type {Connection} from 'mariadb'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
-import {streamCopy} from '../../src/snapshot/copy.js'
+import {streamCopy} from '../../src/snapshot/single-stream.js'
 import {allowLoopback} from '../helpers/preflight.js'
 
 /** The single-stream copy (mariadb-dump | mariadb) held by a lock on the source: both tools are ended within the stall bound. */

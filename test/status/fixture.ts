@@ -3,10 +3,10 @@
  * `datain status` (no server needed).
  */
 import type {LiveSample, ReplicaSide, Reading, SourceSide} from '../../src/status/live.js'
-import {parseReplicaStatus} from '../../src/replication/status.js'
+import {parseReplicaStatus} from '../../src/replication/slave-status.js'
 import {SETUP_STEPS} from '../../src/steps/index.js'
-import type {StepStatus} from '../../src/status/report.js'
-import type {ViewOptions} from '../../src/status/replication.js'
+import type {StepStatus} from '../../src/status/status-report.js'
+import type {ViewOptions} from '../../src/status/replica-health.js'
 
 /** A SHOW SLAVE STATUS row of a healthy replica linked to 203.0.113.5:3306 as datain_repl. */
 export function slaveRow(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {registerSecret} from '../../src/lib/redact.js'
-import {renderStatus, wrap} from '../../src/status/render.js'
-import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/report.js'
-import {replicationView} from '../../src/status/replication.js'
-import {frame, watchStatus} from '../../src/status/watch.js'
+import {renderStatus, wrap} from '../../src/ui/status.js'
+import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/status-report.js'
+import {replicationView} from '../../src/status/replica-health.js'
+import {frame, watchStatus} from '../../src/ui/status-watch.js'
 import {sample, steps, VIEW_OPTIONS} from './fixture.js'
 
 const ESC = '\x1b['

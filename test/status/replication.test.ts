@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {coordinateDistance, eta, gtidAdvance, lagSeconds, rates, replicationView} from '../../src/status/replication.js'
+import {coordinateDistance, eta, gtidAdvance, lagSeconds, rates, replicationView} from '../../src/status/replica-health.js'
 import {sample, VIEW_OPTIONS} from './fixture.js'
 
 describe('the lag, from positions', () => {

@@ -3,9 +3,9 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import type {Checkpoint} from '../../src/engine/state-schema.js'
+import type {Checkpoint} from '../../src/state/schema.js'
 import {readLockHolder} from '../../src/status/lock-holder.js'
-import {setupProgress, STOPPED_MID_STEP, stepStatuses} from '../../src/status/steps.js'
+import {setupProgress, STOPPED_MID_STEP, stepStatuses} from '../../src/status/setup-progress.js'
 import {SETUP_STEPS} from '../../src/steps/index.js'
 
 const now = new Date('2025-03-01T10:10:00.000Z')

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {STATE_EXIT_CODES} from '../../src/status/report.js'
-import {replicationView} from '../../src/status/replication.js'
-import {setupProgress, type SetupProgress} from '../../src/status/steps.js'
+import {STATE_EXIT_CODES} from '../../src/status/status-report.js'
+import {replicationView} from '../../src/status/replica-health.js'
+import {setupProgress, type SetupProgress} from '../../src/status/setup-progress.js'
 import {judge, type VerdictInput} from '../../src/status/verdict.js'
 import {sample, type SampleSpec, steps, VIEW_OPTIONS} from './fixture.js'
 

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {REPLICATION_PASSWORD_ENV} from '../../src/lib/passwords.js'
+import {REPLICATION_PASSWORD_ENV} from '../../src/state/passwords.js'
 import {checkpoint, dispose, type Env, expectIdentical, expectNoSecrets, newEnv, replicationPassword, slaveStatus} from '../stop/helpers.js'
 
 /**

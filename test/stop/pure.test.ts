@@ -1,11 +1,11 @@
 import {describe, expect, it} from 'vitest'
-import type {Checkpoint} from '../../src/engine/state-schema.js'
+import type {Checkpoint} from '../../src/state/schema.js'
 import {DatainError} from '../../src/lib/errors.js'
-import {describePosition} from '../../src/stop/link.js'
-import {renderStop} from '../../src/stop/render.js'
+import {describePosition} from '../../src/replication/link-state.js'
+import {renderStop} from '../../src/ui/stop.js'
 import type {StopResult} from '../../src/stop/run-stop.js'
-import {describeTransaction, maskPasswords} from '../../src/stop/skip.js'
-import {assertLinkNotRemoved, removedRecord} from '../../src/stop/state.js'
+import {describeTransaction, maskPasswords} from '../../src/skip/run-skip.js'
+import {assertLinkNotRemoved, removedRecord} from '../../src/state/stop-records.js'
 
 /** The parts of stop and skip that need no server: masking, messages, the removed record, rendering. */
 

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {displayKey, keyAfter, keyBefore, type KeyColumn, keyPlaceholder} from '../../src/verify/keys.js'
 import {parseTableName} from '../../src/verify/plan.js'
-import {terminalText} from '../../src/lib/terminal-text.js'
-import {renderVerify} from '../../src/verify/render.js'
+import {terminalText} from '../../src/ui/terminal-text.js'
+import {renderVerify} from '../../src/ui/verify.js'
 import type {VerifyResult} from '../../src/verify/result.js'
 
 const col = (name: string, type: string, extra: Partial<KeyColumn> = {}): KeyColumn => ({name, type, columnType: type, charset: null, collation: null, ...extra})

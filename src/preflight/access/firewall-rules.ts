@@ -1,6 +1,6 @@
 import type {FirewallRule} from '@azure/arm-mariadb'
 import {isIP} from 'node:net'
-import {armCall} from '../../lib/azure.js'
+import {armCall} from '../../azure/arm.js'
 import type {Check} from '../check.js'
 import {plural} from '../format.js'
 

@@ -1,6 +1,6 @@
 import type {Configuration} from '@azure/arm-mariadb'
 import {isRestError} from '@azure/core-rest-pipeline'
-import {armError} from '../../lib/azure.js'
+import {armError} from '../../azure/arm.js'
 import type {PreflightContext} from '../check.js'
 
 /** A server parameter of the replica through ARM; undefined when the server does not offer it (404). */

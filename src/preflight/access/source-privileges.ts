@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {databasePatternMatches, grantsPrivilege, parseGrantLine, parseGrants, type PrivilegeGrant} from '../../lib/grants.js'
+import {databasePatternMatches, grantsPrivilege, parseGrantLine, parseGrants, type PrivilegeGrant} from '../grants.js'
 import {
   globalVariables,
   parseUserAtHost,

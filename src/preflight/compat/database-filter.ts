@@ -1,6 +1,6 @@
 import {isRestError} from '@azure/core-rest-pipeline'
 import type {Connection} from 'mariadb'
-import {armError} from '../../lib/azure.js'
+import {armError} from '../../azure/arm.js'
 import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql.js'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'

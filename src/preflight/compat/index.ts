@@ -12,7 +12,7 @@ import {sourceVersionCheck} from './source-version.js'
 import {tierCheck} from './tier.js'
 import {tlsCheck} from './tls.js'
 
-export {findReplicationProcedures, REPLICATION_PROCEDURES, requiredProcedures} from './procedures.js'
+export {findReplicationProcedures, REPLICATION_PROCEDURES, requiredProcedures} from '../../targets/azure-mariadb/procedures.js'
 export {replicationFilter, wildIgnoreTableValue, uncopiedDatabases, FILTER_PARAMETER, type ReplicationFilter} from './database-filter.js'
 export {quoteIdentifier} from '../../lib/sql.js'
 

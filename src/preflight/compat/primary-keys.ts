@@ -2,7 +2,8 @@ import type {Connection} from 'mariadb'
 import {parseVersion, versionAtLeast, placeholders, quoteIdentifier, quoteQualified, serverVersion} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {databasesText, listText, plural} from '../format.js'
-import {type BaseTable, baseTables, compareText, tableKey, tableLabel} from './tables.js'
+import {compareText} from '../../lib/sql.js'
+import {type BaseTable, baseTables, tableKey, tableLabel} from './tables.js'
 
 /** A unique key whose columns are all NOT NULL: the key InnoDB would cluster on, and the one to promote. */
 interface UniqueNotNull {

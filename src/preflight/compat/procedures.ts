@@ -1,56 +1,10 @@
 import type {Connection} from 'mariadb'
-import {canExecute, grantsPrivilege, parseGrants} from '../../lib/grants.js'
+import {canExecute, grantsPrivilege, parseGrants} from '../grants.js'
 import {parseUserAtHost, quoteAccount, quoteQualified, type Account} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {listText} from '../format.js'
-import {compareText, foldsNameCase} from './tables.js'
-
-export const PROCEDURE_PREFIX = 'az_replication_'
-
-/** Azure's procedure names (reference/azure.md §1.1). */
-export const REPLICATION_PROCEDURES = {
-  changeMaster: 'az_replication_change_master',
-  changeMasterWithGtid: 'az_replication_change_master_with_gtid',
-  start: 'az_replication_start',
-  stop: 'az_replication_stop',
-  removeMaster: 'az_replication_remove_master',
-  skipCounter: 'az_replication_skip_counter',
-} as const
-
-/**
- * Where the replica keeps Azure's `az_replication_*` procedures, looked up by name in every schema:
- * Azure has them in `mysql`, one of its documents says `mariadb`. information_schema.ROUTINES and
- * SHOW PROCEDURE STATUS are read both, as a cross-check; both list only what the user may see.
- * When several schemas hold some, the one with the most wins (`mysql` on a tie). Undefined when
- * none is visible.
- */
-export async function findReplicationProcedures(conn: Connection): Promise<{schema: string; names: Set<string>} | undefined> {
-  // `\_`: in LIKE an unescaped `_` matches any character.
-  const like = `${PROCEDURE_PREFIX.replaceAll('_', '\\_')}%`
-  const [routines, status] = await Promise.all([
-    conn.query("SELECT ROUTINE_SCHEMA AS db, ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME LIKE ?", [like]) as Promise<
-      Array<{db: string; name: string}>
-    >,
-    conn.query('SHOW PROCEDURE STATUS WHERE Name LIKE ?', [like]) as Promise<Array<{Db: string; Name: string}>>,
-  ])
-  const bySchema = new Map<string, Set<string>>()
-  for (const {db, name} of [...routines, ...status.map((r) => ({db: r.Db, name: r.Name}))]) {
-    const names = bySchema.get(db) ?? new Set<string>()
-    names.add(name.toLowerCase())
-    bySchema.set(db, names)
-  }
-  const ranked = [...bySchema.entries()].sort(
-    ([a, x], [b, y]) => y.size - x.size || Number(b.toLowerCase() === 'mysql') - Number(a.toLowerCase() === 'mysql') || compareText(a, b),
-  )
-  const best = ranked[0]
-  return best ? {schema: best[0], names: best[1]} : undefined
-}
-
-/** The procedures the link, replicate and stop steps call, for the replication mode. */
-export function requiredProcedures(gtid: boolean): string[] {
-  const p = REPLICATION_PROCEDURES
-  return [gtid ? p.changeMasterWithGtid : p.changeMaster, p.start, p.stop, p.removeMaster]
-}
+import {findReplicationProcedures, PROCEDURE_PREFIX, REPLICATION_PROCEDURES, requiredProcedures} from '../../targets/azure-mariadb/procedures.js'
+import {foldsNameCase} from './tables.js'
 
 async function currentAccount(conn: Connection): Promise<Account> {
   const [row] = (await conn.query('SELECT CURRENT_USER() AS account')) as Array<{account: string}>

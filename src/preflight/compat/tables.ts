@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {globalVariables, placeholders} from '../../lib/sql.js'
+import {compareText, globalVariables, placeholders} from '../../lib/sql.js'
 
 export interface BaseTable {
   database: string
@@ -50,10 +50,6 @@ export function compareTables(a: {database: string; table: string}, b: {database
   return compareText(a.database, b.database) || compareText(a.table, b.table)
 }
 
-/** Code-point order: the same on every machine, unlike localeCompare. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
 
 /** `db.table` as offenders are listed (unquoted: for people, not for SQL). */
 export function tableLabel(t: {database: string; table: string}): string {

@@ -1,0 +1,40 @@
+import {readFile} from 'node:fs/promises'
+import type {AzureTarget} from '../azure/arm.js'
+import type {ServerAddress} from '../lib/mariadb.js'
+import type {Settings} from '../state/schema.js'
+
+/**
+ * The lines every command that connects repeats about a profile's weaker links, so that a choice made
+ * once at init is not forgotten: `--no-replica-ssl-verify`, `--source-ssl off`.
+ */
+export function tlsWarnings(settings: Settings): string[] {
+  const warnings: string[] = []
+  if (!settings.replica.tlsVerify) {
+    warnings.push(
+      "Warning: this profile does not verify the replica's TLS certificate (--no-replica-ssl-verify): a machine on the path could pose as the replica. " +
+        "Record its CA with 'datain init --force --replica-ssl-verify --replica-ssl-ca FILE'.",
+    )
+  }
+  if (settings.source.ssl === 'off') {
+    warnings.push("Warning: this profile connects to the source in plain text (--source-ssl off); the replication stream crosses the network in clear.")
+  }
+  return warnings
+}
+
+export function azureTarget(settings: Settings): AzureTarget | undefined {
+  const {useArm, subscription, resourceGroup, server, armEndpoint} = settings.azure
+  if (!useArm || !subscription || !resourceGroup || !server) return undefined
+  return {subscription, resourceGroup, server, endpoint: armEndpoint ?? process.env.DATAIN_ARM_ENDPOINT}
+}
+
+export async function sourceAddress(settings: Settings, password: string): Promise<ServerAddress> {
+  const {host, port, user, ssl, sslCa} = settings.source
+  // TLS unless the profile says `--source-ssl off`: verified, against the CA file or the system's CAs.
+  if (ssl === 'off') return {host, port, user, password}
+  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: true}}
+}
+
+export async function replicaAddress(settings: Settings, password: string): Promise<ServerAddress> {
+  const {host, port, user, sslCa, tlsVerify} = settings.replica
+  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+}

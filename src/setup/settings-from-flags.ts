@@ -1,0 +1,136 @@
+import path from 'node:path'
+import type {Settings, SettingsInput} from '../state/schema.js'
+import {isLocalHost} from '../lib/ip-ranges.js'
+import {requireValue} from '../lib/ask.js'
+import {badInput, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
+
+/** The connection flags of `datain init`, as oclif parsed them (env fallbacks applied). */
+export interface InitFlags {
+  'source-host'?: string
+  'source-port'?: string
+  'source-user'?: string
+  'source-public-host'?: string
+  'source-ip'?: string
+  'source-ssl-ca'?: string
+  /** `on` (default): TLS verified against --source-ssl-ca or the system's CAs; `off`: plain text, warned about. */
+  'source-ssl'?: string
+  'replica-host'?: string
+  'replica-port'?: string
+  'replica-user'?: string
+  'replica-ssl-ca'?: string
+  'replica-ssl-verify': boolean
+  'client-ip'?: string
+  subscription?: string
+  'resource-group'?: string
+  server?: string
+  'arm-endpoint'?: string
+  arm: boolean
+  firewall: boolean
+  databases?: string
+  gtid: boolean
+  'replication-user': string
+  'unfiltered-subset': boolean
+}
+
+/** Validates every flag and asks (on a terminal) for what is missing; bad input is exit 2 naming the flag. */
+export async function settingsFromFlags(flags: InitFlags, createdAt: string): Promise<SettingsInput> {
+  const useArm = flags.arm
+  const subscription = useArm ? await requireValue(flags.subscription, '--subscription', 'DATAIN_SUBSCRIPTION', 'Azure subscription id of the replica') : flags.subscription
+  const resourceGroup = useArm
+    ? await requireValue(flags['resource-group'], '--resource-group', 'DATAIN_RESOURCE_GROUP', "Resource group of the replica's server")
+    : flags['resource-group']
+  const server = useArm ? await requireValue(flags.server, '--server', 'DATAIN_SERVER', "Replica's server name in Azure") : flags.server
+  if (server !== undefined && !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(server)) {
+    throw badInput('--server', `'${server}' is not an Azure Database for MariaDB server name (3 to 63 lower-case letters, digits and hyphens). Give the name, not the host name.`)
+  }
+
+  const sourceHost = parseHost('--source-host', await requireValue(flags['source-host'], '--source-host', 'DATAIN_SOURCE_HOST', 'Source MariaDB host'))
+  const replicaHostDefault = server ? `${server}.mariadb.database.azure.com` : undefined
+  const replicaHost = parseHost(
+    '--replica-host',
+    await requireValue(flags['replica-host'] ?? replicaHostDefault, '--replica-host', 'DATAIN_REPLICA_HOST', 'Replica host'),
+  )
+
+  // Only resolved when an address is given: the firewall takes private ones only for a replica on a private network.
+  const replicaLocal = flags['source-ip'] || flags['client-ip'] ? await isLocalHost(replicaHost) : false
+  const ssl = parseSourceSsl(flags['source-ssl'] ?? 'on')
+  if (ssl === 'off' && flags['source-ssl-ca']) {
+    throw badInput('--source-ssl', "'off' contradicts --source-ssl-ca: the CA is only used over TLS. Leave out one of them.")
+  }
+
+  return {
+    createdAt,
+    source: {
+      host: sourceHost,
+      port: parsePort('--source-port', flags['source-port'] ?? '3306'),
+      user: parseUserName('--source-user', await requireValue(flags['source-user'], '--source-user', 'DATAIN_SOURCE_USER', 'Source user (an administrator account)')),
+      publicHost: flags['source-public-host'] ? parseHost('--source-public-host', flags['source-public-host']) : sourceHost,
+      ip: flags['source-ip'] ? parseFirewallIp('--source-ip', flags['source-ip'], replicaLocal) : undefined,
+      ssl,
+      sslCa: flags['source-ssl-ca'] ? path.resolve(parseCaFile('--source-ssl-ca', flags['source-ssl-ca'])) : undefined,
+    },
+    replica: {
+      host: replicaHost,
+      port: parsePort('--replica-port', flags['replica-port'] ?? '3306'),
+      user: parseUserName('--replica-user', await requireValue(flags['replica-user'], '--replica-user', 'DATAIN_REPLICA_USER', 'Replica admin user (user@server on Azure)')),
+      sslCa: flags['replica-ssl-ca'] ? path.resolve(parseCaFile('--replica-ssl-ca', flags['replica-ssl-ca'])) : undefined,
+      tlsVerify: flags['replica-ssl-verify'],
+    },
+    azure: {
+      subscription,
+      resourceGroup,
+      server,
+      armEndpoint: flags['arm-endpoint'] ? parseArmEndpoint(flags['arm-endpoint']) : undefined,
+      useArm,
+      manageFirewall: useArm && flags.firewall,
+    },
+    clientIp: flags['client-ip'] ? parseFirewallIp('--client-ip', flags['client-ip'], replicaLocal) : undefined,
+    databases: flags.databases === undefined ? [] : parseDatabases('--databases', flags.databases),
+    gtid: flags.gtid,
+    replicationUser: parseReplicationUserName('--replication-user', flags['replication-user']),
+    unfilteredSubset: flags['unfiltered-subset'],
+  }
+}
+
+function parseSourceSsl(value: string): 'on' | 'off' {
+  const v = value.trim().toLowerCase()
+  if (v === 'on' || v === 'off') return v
+  throw badInput(
+    '--source-ssl',
+    `'${value}' is neither on nor off. datain connects to the source over TLS (on, the default); off sends everything, the replication stream included, in plain text.`,
+  )
+}
+
+function parseArmEndpoint(value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw badInput('--arm-endpoint', `'${value}' is not a URL. Give the Azure Resource Manager endpoint, such as https://management.azure.com.`)
+  }
+  if (url.protocol !== 'https:') {
+    throw badInput('--arm-endpoint', `'${value}' is not https: Azure's SDK sends its bearer token only over TLS.`)
+  }
+  return url.origin
+}
+
+/** What recording `next` over `previous` would change, one `field: old → new` line each. */
+export function settingsChanges(previous: Settings, next: SettingsInput): string[] {
+  const changes: string[] = []
+  const walk = (before: unknown, after: unknown, at: string) => {
+    if (isObject(before) || isObject(after)) {
+      const b = isObject(before) ? before : {}
+      const a = isObject(after) ? after : {}
+      for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) walk(b[key], a[key], at ? `${at}.${key}` : key)
+      return
+    }
+    if (JSON.stringify(before) !== JSON.stringify(after)) changes.push(`${at}: ${show(before)} → ${show(after)}`)
+  }
+  const {version: _v, createdAt: _c, updatedAt: _u, ...rest} = previous
+  const {createdAt: _c2, ...next2} = next
+  walk(rest, next2, '')
+  return changes
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v))

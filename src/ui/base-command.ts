@@ -1,0 +1,100 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {DatainError, ExitCode} from '../lib/errors.js'
+import type {StepUi} from '../steps/step.js'
+import {redact, redactValue} from '../lib/redact.js'
+import {installTerminalPrompts} from './prompt.js'
+import {stderrUi} from './step-ui.js'
+import {terminalText} from './terminal-text.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/**
+ * What every datain command shares: `--profile`, `--json`, and errors that always carry
+ * product.md's exit code, never a stack trace (unless DATAIN_DEBUG=1), never a secret.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    profile: Flags.string({
+      char: 'p',
+      summary: 'Name of the replication profile.',
+      env: 'DATAIN_PROFILE',
+      default: 'default',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected flags!: BaseFlags<T>
+
+  override async init(): Promise<void> {
+    await super.init()
+    installTerminalPrompts()
+  }
+
+  /** Where profiles live: DATAIN_HOME, else oclif's data dir (~/.local/share/datain). */
+  protected get home(): string {
+    return process.env.DATAIN_HOME || this.config.dataDir
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    const known = toKnownError(error)
+    process.exitCode = known.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(known))
+      return
+    }
+    // A server's error text quoted in the message must not drive the terminal; --json above keeps it exact.
+    throw forTerminal(known)
+  }
+
+  protected override toErrorJson(error: unknown): unknown {
+    const e = error as DatainError
+    return {error: redactValue({code: e.code, exit: e.exitCode, message: e.message, suggestions: e.suggestions ?? []})}
+  }
+
+  protected override toSuccessJson<R>(result: R): R {
+    return redactValue(result)
+  }
+
+  /** Step progress for people, on stderr; silent under --json. */
+  protected stepUi(): StepUi {
+    return stderrUi({quiet: this.jsonEnabled()})
+  }
+
+  /** Progress and notes for people: stderr, so that stdout stays the result (and pure JSON under --json). */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(terminalText(redact(message)) + '\n')
+  }
+}
+
+/** Every error as a DatainError: oclif's own (bad flags) keep their exit 2, anything else is a bug. */
+export function toKnownError(error: Error & {exitCode?: number}): DatainError {
+  if (error instanceof DatainError) return redactError(error)
+  if (error instanceof Errors.CLIError) {
+    const exit = (error.oclif?.exit ?? ExitCode.usage) as ExitCode
+    return new DatainError(redact(error.message), {code: error.code ?? 'E_USAGE', exit, suggestions: error.suggestions})
+  }
+  if (process.env.DATAIN_DEBUG) console.error(error)
+  return new DatainError(
+    redact(
+      `datain stopped on an unexpected error: ${error.message}. This is a bug in datain; run the command again with ` +
+        'DATAIN_DEBUG=1 to see where it happened, and report it.',
+    ),
+    {code: 'E_INTERNAL', exit: ExitCode.failed},
+  )
+}
+
+function forTerminal(error: DatainError): DatainError {
+  // Without its cause: oclif (4.14+) prints an error's cause chain ("Caused by: …"), which is a
+  // driver's or the SDK's own words, unredacted, after datain's one paragraph. DATAIN_DEBUG shows it.
+  const plain = new DatainError(terminalText(error.message), {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(terminalText)})
+  if (process.env.DATAIN_DEBUG) plain.cause = error.cause
+  return plain
+}
+
+function redactError(error: DatainError): DatainError {
+  const message = redact(error.message)
+  if (message === error.message) return error
+  return new DatainError(message, {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(redact)})
+}

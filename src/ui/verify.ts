@@ -1,0 +1,46 @@
+import {terminalText} from './terminal-text.js'
+import type {VerifyProgress, VerifyResult} from '../verify/result.js'
+
+/** Rows shown per table in the human output; --json lists them all. */
+const SHOWN_PER_TABLE = 5
+
+/**
+ * The human result. Table names and key values come from the servers: control characters are
+ * escaped so that they cannot move the cursor or recolour the terminal.
+ */
+export function renderVerify(result: VerifyResult): string {
+  const rows = result.rowsCompared.toLocaleString('en-US')
+  if (result.identical) return `Identical: ${result.tablesCompared} tables, ${rows} rows compared in ${result.seconds} s.`
+  const lines: string[] = []
+  const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica || t.columnsDiffer)
+  lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${result.seconds} s).`)
+  for (const table of differing) {
+    if (table.missingOnReplica) {
+      lines.push(`  ${terminalText(table.table)}: missing on the replica`)
+      continue
+    }
+    if (table.columnsDiffer) {
+      lines.push(`  ${terminalText(table.table)}: the replica's table lacks columns the source's has`)
+      continue
+    }
+    const keys = table.differences.slice(0, SHOWN_PER_TABLE).map(renderKey)
+    const more = table.differencesTotal - keys.length
+    lines.push(`  ${terminalText(table.table)}: ${table.differencesTotal === 1 ? "1 row differs" : `${table.differencesTotal} rows differ`}: ${keys.join('; ')}${more > 0 ? `; and ${more} more` : ''}`)
+  }
+  lines.push('Run again with --json for the primary key of every row that differs.')
+  return lines.join('\n')
+}
+
+function renderKey(key: Record<string, unknown>): string {
+  const parts = Object.entries(key).map(([name, value]) => `${terminalText(name)}=${terminalText(String(value))}`)
+  return parts.length > 0 ? parts.join(', ') : '(table has no primary key)'
+}
+
+/** One progress line: tables, rows, rate, ETA. */
+export function renderProgress(p: VerifyProgress): string {
+  const eta = p.etaSeconds === null ? '' : `, ETA ${p.etaSeconds} s`
+  return (
+    `verify: ${p.tablesDone}/${p.tablesTotal} tables, ${p.rowsDone.toLocaleString('en-US')}/~${p.rowsTotal.toLocaleString('en-US')} rows, ` +
+    `${p.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`
+  )
+}
