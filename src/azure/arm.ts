@@ -1,4 +1,4 @@
-import {MariaDBManagementClient} from '@azure/arm-mariadb'
+import {MariaDBManagementClient, type Server} from '@azure/arm-mariadb'
 import type {TokenCredential} from '@azure/core-auth'
 import {isRestError, type PipelinePolicy} from '@azure/core-rest-pipeline'
 import {DefaultAzureCredential} from '@azure/identity'
@@ -34,6 +34,22 @@ export interface AzureTarget {
   resourceGroup: string
   server: string
   endpoint?: string
+}
+
+/** An ARM client and the server it manages. */
+export interface ArmAccess {
+  client: MariaDBManagementClient
+  target: AzureTarget
+}
+
+/** The server as ARM describes it (tier, version, domain name), with the client that read it. */
+export type ArmServer = ArmAccess & {server: Server}
+
+/** Reads the server through ARM. */
+export async function readArmServer(arm: ArmAccess): Promise<ArmServer> {
+  const {client, target} = arm
+  const server = await armCall(target, `read the server '${target.server}'`, () => client.servers.get(target.resourceGroup, target.server))
+  return {...arm, server}
 }
 
 /**

@@ -4,18 +4,7 @@ import type {Connection} from 'mariadb'
 import type {Settings} from '../state/schema.js'
 import {armCall, armError, type AzureTarget} from './arm.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-
-/**
- * What {@link ensureServerParameter} found and did: kept in a step's output, so that a later
- * cleanup can put `previous` back where datain changed it.
- */
-export interface ParameterChange {
-  name: string
-  /** The value before datain looked; null when the server reported none. */
-  previous: string | null
-  value: string
-  changedByDatain: boolean
-}
+import {sameValue, type ParameterChange} from '../state/parameter-change.js'
 
 /** What the function needs of a step's context; with `signal`, an abort ends a pending ARM call at once. */
 export interface ParameterContext {
@@ -74,16 +63,6 @@ export async function restoreServerParameter(ctx: ParameterContext, change: Para
   return true
 }
 
-/** Whether two parameter values mean the same: ON/1/TRUE and OFF/0/FALSE alike, other text without regard to case. */
-export function sameValue(a: string, b: string): boolean {
-  const norm = (v: string) => {
-    const t = v.trim().toUpperCase()
-    if (t === 'ON' || t === '1' || t === 'TRUE') return 'ON'
-    if (t === 'OFF' || t === '0' || t === 'FALSE') return 'OFF'
-    return t
-  }
-  return norm(a) === norm(b)
-}
 
 async function readArmParameter(arm: NonNullable<ParameterContext['arm']>, name: string, why?: string, signal?: AbortSignal): Promise<string | null> {
   try {

@@ -1,9 +1,9 @@
-import type {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
 import {azureTarget, replicaAddress, sourceAddress, tlsWarnings} from './addresses.js'
-import {armClient, type AzureTarget} from '../azure/arm.js'
+import {armClient, type ArmAccess} from '../azure/arm.js'
 import {connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {requirePassword} from '../lib/ask.js'
+import {openTarget, type ReplicaTarget} from '../targets/index.js'
 import {describeTakeOver, type Lock} from '../state/lock.js'
 import {openProfile, type ProfileStore} from '../state/profile-store.js'
 import type {Settings} from '../state/schema.js'
@@ -20,7 +20,9 @@ export interface Session {
   /** Throws GatewayRefusedError while the replica's firewall refuses this machine. */
   replica(): Promise<Connection>
   /** Absent with --no-arm. */
-  arm?: {client: MariaDBManagementClient; target: AzureTarget}
+  arm?: ArmAccess
+  /** The replica side: its replication controls, server parameters and network path. */
+  target: ReplicaTarget
   /** Closes the connections and releases the lock. */
   close(): Promise<void>
 }
@@ -53,7 +55,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     const sourcePassword =
       options.needsSource === false ? '' : await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
     const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
-    const target = azureTarget(settings)
+    const azure = azureTarget(settings)
+    const arm = azure ? {client: armClient(azure), target: azure} : undefined
     const session: Session = {
       profile: options.profile,
       store,
@@ -62,7 +65,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       replicaAddress: await replicaAddress(settings, replicaPassword),
       source: reconnecting(() => connectTo('source', session.sourceAddress), connections),
       replica: reconnecting(() => connectTo('replica', session.replicaAddress), connections),
-      arm: target ? {client: armClient(target), target} : undefined,
+      arm,
+      target: openTarget(settings, arm),
       async close() {
         await Promise.allSettled(connections.map((c) => c.end()))
         await lock?.release()

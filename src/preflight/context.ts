@@ -1,5 +1,5 @@
 import type {TokenCredential} from '@azure/core-auth'
-import {armCall, armClient, type AzureTarget} from '../azure/arm.js'
+import {armClient, readArmServer, type AzureTarget} from '../azure/arm.js'
 import {firewallAddressProblem, isLocalHost} from '../lib/ip-ranges.js'
 import {connectTo, GatewayRefusedError, type ServerAddress} from '../lib/mariadb.js'
 import {SYSTEM_DATABASES} from '../lib/validate.js'
@@ -33,7 +33,7 @@ export const NO_OWN_WORK: OwnWork = {replicaDatabases: [], replicationUserCreate
  * does not: its checks are then reported as not run.
  */
 export async function openPreflight(input: PreflightInput): Promise<OpenPreflight> {
-  const arm = input.azure ? await readArmServer(input.azure, input.credential) : undefined
+  const arm = input.azure ? await readArmServer({client: armClient(input.azure, input.credential), target: input.azure}) : undefined
   const source = await connectTo('source', input.source)
   let replica: PreflightContext['replica']
   let replicaUnavailable: string | undefined
@@ -76,11 +76,6 @@ export async function openPreflight(input: PreflightInput): Promise<OpenPrefligh
   }
 }
 
-async function readArmServer(target: AzureTarget, credential?: TokenCredential): Promise<PreflightContext['arm']> {
-  const client = armClient(target, credential)
-  const server = await armCall(target, `read the server '${target.server}'`, () => client.servers.get(target.resourceGroup, target.server))
-  return {client, target, server}
-}
 
 /** Every database of the source but the system ones, sorted. */
 export async function userDatabases(source: PreflightContext['source']): Promise<string[]> {

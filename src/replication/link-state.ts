@@ -1,7 +1,7 @@
 import type {Connection} from 'mariadb'
 import type {Settings} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {callProcedure, REPLICATION_PROCEDURES} from '../targets/azure-mariadb/procedures.js'
+import type {ReplicationControls} from '../targets/target.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, readGtidSlavePos, readReplicaStatus} from './slave-status.js'
 import type {ReplicaPosition} from '../state/stop-records.js'
 
@@ -30,16 +30,16 @@ export async function replicaPosition(replica: Connection, status: ReplicaStatus
 }
 
 /**
- * Calls `az_replication_stop` and checks that both threads are off; returns the status after. The
+ * Stops the replica's threads (Azure: `az_replication_stop`) and checks that both threads are off; returns the status after. The
  * procedure (STOP SLAVE) returns once the threads have stopped, the SQL thread between two
  * transactions, so the applied position read after it is final.
  */
-export async function stopThreads(replica: Connection, schema: string): Promise<ReplicaStatus> {
-  await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
+export async function stopThreads(replica: Connection, controls: ReplicationControls): Promise<ReplicaStatus> {
+  await controls.stop()
   const status = await readReplicaStatus(replica)
   if (status && threadsStarted(status)) {
     throw new DatainError(
-      `${schema}.${REPLICATION_PROCEDURES.stop} returned, but the replica's threads still run (IO ${status.ioThread}, SQL ${status.sqlRunning ? 'running' : 'stopped'}). ` +
+      `${controls.name('stop')} returned, but the replica's threads still run (IO ${status.ioThread}, SQL ${status.sqlRunning ? 'running' : 'stopped'}). ` +
         'Run the command again; if it persists, look at the replica with SHOW SLAVE STATUS.',
       {code: 'E_STOP_FAILED', exit: ExitCode.failed},
     )
@@ -53,12 +53,12 @@ export async function stopThreads(replica: Connection, schema: string): Promise<
   return status
 }
 
-/** Calls `az_replication_remove_master` and checks that SHOW SLAVE STATUS is empty after it. */
-export async function removeLink(replica: Connection, schema: string): Promise<void> {
-  await callProcedure(replica, schema, REPLICATION_PROCEDURES.removeMaster, [])
+/** Removes the link (Azure: `az_replication_remove_master`) and checks that SHOW SLAVE STATUS is empty after it. */
+export async function removeLink(replica: Connection, controls: ReplicationControls): Promise<void> {
+  await controls.remove()
   if (await readReplicaStatus(replica)) {
     throw new DatainError(
-      `${schema}.${REPLICATION_PROCEDURES.removeMaster} returned, but the replica still shows a replication source (SHOW SLAVE STATUS is not empty). Run the command again.`,
+      `${controls.name('remove')} returned, but the replica still shows a replication source (SHOW SLAVE STATUS is not empty). Run the command again.`,
       {code: 'E_REMOVE_FAILED', exit: ExitCode.failed},
     )
   }

@@ -1,4 +1,4 @@
-import type {ParameterChange} from '../azure/server-parameters.js'
+import type {ParameterChange} from '../state/parameter-change.js'
 
 /** Parameter changes recorded by an earlier, unfinished run: their `previous` is the user's value. */
 export function parameterChanges(value: unknown): ParameterChange[] {

@@ -7,7 +7,7 @@ import {redact} from '../lib/redact.js'
 import {brokenError, threadFailure} from '../replication/catch-up.js'
 import {replicationHint} from '../replication/hints.js'
 import {gtidGaps, gtidIncludes} from '../replication/position.js'
-import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
+import type {ReplicationTexts} from '../targets/target.js'
 import {type ReplicaStatus, readGtidSlavePos, readReplicaStatus} from '../replication/slave-status.js'
 import type {StepUi} from '../steps/step.js'
 import {inspectLink} from '../replication/link-state.js'
@@ -98,22 +98,22 @@ export async function runSkip(options: SkipOptions): Promise<SkipResult> {
       throw nothingToSkip("replication is stopped without an error (datain stop, or by hand); 'datain start' starts it again")
     }
 
-    const schema = await replicationProcedureSchema(replica, [REPLICATION_PROCEDURES.skipCounter])
+    const controls = await session.target.replication.open(replica, ['skip'])
     // The source's binary log may hold the replication password (CREATE USER in clear, when the source validates passwords).
     await existingReplicationPassword(session.store).catch(() => undefined)
     const transaction = await failedTransaction(session, replica, status)
-    const summary = describeTransaction(transaction, schema, options.profile)
+    const summary = describeTransaction(transaction, controls, options.profile)
     options.ui.info(summary)
     if (!(await options.confirm(transaction, summary))) {
       throw new DatainError('Not skipped: the replica stays stopped on the error.', {code: 'E_SKIP_DECLINED', exit: ExitCode.failed})
     }
 
-    const statement = procedureCallText(schema, REPLICATION_PROCEDURES.skipCounter, [])
-    await callProcedure(replica, schema, REPLICATION_PROCEDURES.skipCounter, [])
+    const statement = controls.statement('skip')
+    await controls.skip()
     const skippedAt = new Date().toISOString()
     await session.store.journal('replication-skip', {statement, ...transaction, events: transaction.events?.map((e) => `${e.type}: ${e.info}`) ?? null})
     options.ui.info(`Skipped ${transaction.gtid ? `transaction ${transaction.gtid}` : `the transaction at ${transaction.sourceFile}:${transaction.sourcePosition}`}; watching the replica…`)
-    const after = await settle(replica, transaction, schema, options)
+    const after = await settle(replica, transaction, controls, options)
     options.ui.info('Replication runs again.')
     return {profile: options.profile, skipped: transaction, skippedAt, statement, after}
   } finally {
@@ -184,7 +184,7 @@ export function maskPasswords(text: string): string {
 }
 
 /** What a person reads before saying yes: the error, the transaction, what skipping means. */
-export function describeTransaction(t: FailedTransaction, schema: string, profile: string): string {
+export function describeTransaction(t: FailedTransaction, controls: ReplicationTexts, profile: string): string {
   const lines = [
     `Replication stopped: the replica's SQL thread failed with error ${t.errno}: ${t.error}`,
     `The transaction it failed on${t.gtid ? `: GTID ${t.gtid}` : ''}, at ${t.sourceFile}:${t.sourcePosition} in the source's binary log` +
@@ -193,9 +193,9 @@ export function describeTransaction(t: FailedTransaction, schema: string, profil
   ]
   if (t.events && t.events.length > 0) for (const e of t.events) lines.push(`    ${e.type.padEnd(14)} ${e.info}`)
   else if (t.eventsNote) lines.push(`    (${t.eventsNote})`)
-  const advice = replicationHint({thread: 'sql', errno: t.errno, message: t.error}, {procedureSchema: schema, profile})
+  const advice = replicationHint({thread: 'sql', errno: t.errno, message: t.error}, {procedureSchema: controls.where, profile})
   lines.push(
-    `Skipping it (CALL ${schema}.${REPLICATION_PROCEDURES.skipCounter}) drops the whole transaction on the replica: its changes will be missing there ` +
+    `Skipping it (CALL ${controls.name('skip')}) drops the whole transaction on the replica: its changes will be missing there ` +
       'for good, and the replica then differs from the source unless the difference was exactly what made it fail.',
   )
   if (advice) lines.push(advice.text)
@@ -203,7 +203,7 @@ export function describeTransaction(t: FailedTransaction, schema: string, profil
 }
 
 /** Watches the replica after the skip: the SQL thread must run past the skipped transaction without a new error. */
-async function settle(replica: Connection, skipped: FailedTransaction, schema: string, options: SkipOptions): Promise<SkipResult['after']> {
+async function settle(replica: Connection, skipped: FailedTransaction, controls: ReplicationTexts, options: SkipOptions): Promise<SkipResult['after']> {
   const deadline = Date.now() + (options.settleMs ?? 10_000)
   for (;;) {
     const status = await readReplicaStatus(replica)
@@ -211,7 +211,7 @@ async function settle(replica: Connection, skipped: FailedTransaction, schema: s
     const gtidSlavePos = await readGtidSlavePos(replica)
     const failure = threadFailure(status)
     if (failure?.thread === 'sql') {
-      const broken = brokenError(failure, status, {procedureSchema: schema, profile: options.profile})
+      const broken = brokenError(failure, status, {procedureSchema: controls.where, profile: options.profile})
       throw new DatainError(`Skipped ${skipped.gtid ?? 'one transaction'}, but replication stopped again on the next one. ${broken.message}`, {
         code: 'E_REPLICATION_BROKEN',
         exit: ExitCode.broken,
@@ -233,7 +233,7 @@ async function settle(replica: Connection, skipped: FailedTransaction, schema: s
     if (Date.now() >= deadline) {
       if (status.sqlRunning) return {ioThread: status.ioThread, sqlRunning: true, gtidSlavePos}
       throw new DatainError(
-        `The replica's SQL thread did not start again after ${schema}.${REPLICATION_PROCEDURES.skipCounter}. Look at it with 'datain status', and run 'datain start' to start replication again.`,
+        `The replica's SQL thread did not start again after ${controls.name('skip')}. Look at it with 'datain status', and run 'datain start' to start replication again.`,
         {code: 'E_REPLICATION_BROKEN', exit: ExitCode.broken},
       )
     }

@@ -2,13 +2,12 @@ import {readFile} from 'node:fs/promises'
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {GatewayRefusedError} from '../lib/mariadb.js'
-import {MASK, registerSecret} from '../lib/redact.js'
-import {ensureServerParameter, type ParameterChange} from '../azure/server-parameters.js'
+import {registerSecret} from '../lib/redact.js'
+import type {ParameterChange} from '../state/parameter-change.js'
 import {FILTER_PARAMETER, replicationFilter, type ReplicationFilter} from '../preflight/compat/database-filter.js'
 import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
-import {parameterAction} from '../azure/parameter-plan.js'
 import {compareCoordinates, gtidIncludes, parseGtidPosition, sameGtidPosition} from '../replication/position.js'
-import {assertStatementLogsOff, callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
+import type {PlannedLinkSpec, ReplicationControls, ReplicationTexts} from '../targets/target.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, readGtidSlavePos, readReplicaStatus} from '../replication/slave-status.js'
 import {giveAccountPassword} from './replication-password.js'
 import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
@@ -63,7 +62,7 @@ export const linkStep: Step = {
 
   async plan(ctx): Promise<PlannedAction[]> {
     const coords = plannedCoordinates(ctx)
-    const schema = await plannedSchema(ctx)
+    const controls = await plannedControls(ctx)
     const actions: PlannedAction[] = [
       {
         on: 'replica',
@@ -74,20 +73,19 @@ export const linkStep: Step = {
     ]
     const filter = await subsetFilter(ctx)
     if (filter) actions.push(filterAction(ctx, filter))
-    actions.push({on: 'replica', kind: 'sql', text: `${changeMasterText(ctx, schema, coords)}  -- every argument a bound parameter (?), the password never in the statement text`})
+    actions.push({on: 'replica', kind: 'sql', text: `${changeMasterText(ctx, controls, coords)}  -- every argument a bound parameter (?), the password never in the statement text`})
     return actions
   },
 
   async run(ctx): Promise<LinkOutput> {
     const coords = snapshotCoordinates(ctx)
     const replica = await ctx.replica()
-    const procedure = coords.mode === 'gtid' ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
-    const schema = await replicationProcedureSchema(replica, [procedure, REPLICATION_PROCEDURES.stop])
+    const controls = await ctx.target.replication.open(replica, ['link', 'stop'])
     const {source} = ctx.settings
     let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
     const filter = await subsetFilter(ctx)
     const output = (action: LinkOutput['action']): LinkOutput => ({
-      procedureSchema: schema,
+      procedureSchema: controls.where,
       ...coords,
       sourceHost: source.publicHost,
       sourcePort: source.port,
@@ -99,14 +97,14 @@ export const linkStep: Step = {
     })
     const applyFilter = async () => {
       if (!filter) return
-      const change = await ensureServerParameter(ctx, FILTER_PARAMETER, filter.value, `so that writes to the databases not copied (${filter.ignored.join(', ')}) do not stop replication (error 1146)`)
+      const change = await ctx.target.parameters.ensure(ctx, FILTER_PARAMETER, filter.value, `so that writes to the databases not copied (${filter.ignored.join(', ')}) do not stop replication (error 1146)`)
       parametersChanged = mergeChange(parametersChanged, change)
       if (change.changedByDatain) ctx.ui.info(`Set ${FILTER_PARAMETER}=${filter.value} on the replica, so that it skips the databases not copied.`)
     }
 
     let status = await readReplicaStatus(replica)
     if (status && !linkedToThisSource(status, ctx)) {
-      status = await replaceForeignLink(ctx, replica, schema, status)
+      status = await replaceForeignLink(ctx, controls, status)
     }
     if (status && isStarted(status)) {
       if (!filter || (await filterInPlace(ctx, filter))) {
@@ -115,7 +113,7 @@ export const linkStep: Step = {
       }
       // The replica refuses to change its filter while replicating (error 1198): stop it, and let the replicate step start it again.
       ctx.ui.info(`Stopping replication to set ${FILTER_PARAMETER}; the next step starts it again.`)
-      await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
+      await controls.stop()
       status = await readReplicaStatus(replica)
     }
 
@@ -128,16 +126,17 @@ export const linkStep: Step = {
       return output('kept')
     }
 
-    await assertStatementLogsOff(replica, {secretName: "replication user's password"})
+    await controls.assertPasswordStaysSecret()
     const password = await ctx.replicationPassword()
     registerSecret(password)
     // The password in use may not be the one the account got (DATAIN_REPLICATION_PASSWORD set in one run, not the next).
     await giveAccountPassword(ctx, password)
     const ca = await sourceCaText(ctx)
-    const position = coords.mode === 'gtid' ? [coords.gtidPosition!] : [coords.binlogFile!, coords.binlogPosition!]
-    await callProcedure(replica, schema, procedure, [source.publicHost, ctx.settings.replicationUser, password, source.port, ...position, ca], {secret: true})
+    const position = coords.mode === 'gtid' ? {mode: 'gtid' as const, gtid: coords.gtidPosition!} : {mode: 'file' as const, file: coords.binlogFile!, position: coords.binlogPosition!}
+    const {host, port, user, caLabel} = linkSpec(ctx, coords)
+    await controls.link({host, port, user, caLabel, position, caPem: ca}, password)
     const result = output('linked')
-    await ctx.store.journal('replica-linked', {statement: changeMasterText(ctx, schema, coords), ...result})
+    await ctx.store.journal('replica-linked', {statement: changeMasterText(ctx, controls, coords), ...result})
     ctx.ui.info(
       `Linked the replica to ${source.publicHost}:${source.port} as ${ctx.settings.replicationUser}` +
         (coords.mode === 'gtid' ? `, from GTID ${coords.gtidPosition}` : `, from ${coords.binlogFile}:${coords.binlogPosition}`) +
@@ -187,26 +186,28 @@ function plannedCoordinates(ctx: StepContext): Coordinates {
   }
 }
 
-/** Where the procedures are; `mysql` (Azure's) in a plan made while the replica's firewall still refuses this machine. */
-async function plannedSchema(ctx: StepContext): Promise<string> {
+/** The replica's controls as a plan names them; the target's defaults while the replica's firewall still refuses this machine. */
+async function plannedControls(ctx: StepContext): Promise<ReplicationTexts> {
   let replica: Connection
   try {
     replica = await ctx.replica()
   } catch (error) {
-    if (error instanceof GatewayRefusedError) return 'mysql'
+    if (error instanceof GatewayRefusedError) return ctx.target.replication.planned()
     throw error
   }
-  const procedure = ctx.settings.gtid ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
-  return replicationProcedureSchema(replica, [procedure])
+  return ctx.target.replication.open(replica, ['link'])
 }
 
-/** The CALL as a person reads it: the password `***`, the CA `<PEM of FILE>`. */
-function changeMasterText(ctx: StepContext, schema: string, coords: Coordinates): string {
+/** Where the link points, as plans and the journal show it: the CA as `<PEM of FILE>`. */
+function linkSpec(ctx: StepContext, coords: Coordinates): PlannedLinkSpec {
   const {source} = ctx.settings
-  const ca = source.sslCa ? `<PEM of ${source.sslCa}>` : ''
   const position = coords.mode === 'gtid' ? [coords.gtidPosition ?? ''] : [coords.binlogFile ?? '', coords.binlogPosition ?? '<binlog position of the snapshot>']
-  const name = coords.mode === 'gtid' ? REPLICATION_PROCEDURES.changeMasterWithGtid : REPLICATION_PROCEDURES.changeMaster
-  return procedureCallText(schema, name, [source.publicHost, ctx.settings.replicationUser, MASK, source.port, ...position, ca])
+  return {host: source.publicHost, port: source.port, user: ctx.settings.replicationUser, mode: coords.mode, position, caLabel: source.sslCa ? `<PEM of ${source.sslCa}>` : ''}
+}
+
+/** The link statement as a person reads it: the password `***`, the CA `<PEM of FILE>`. */
+function changeMasterText(ctx: StepContext, controls: ReplicationTexts, coords: Coordinates): string {
+  return controls.linkStatement(linkSpec(ctx, coords))
 }
 
 /** The filter `--databases` needs, computed from the source's databases now; undefined when every one is copied. */
@@ -216,7 +217,7 @@ async function subsetFilter(ctx: StepContext): Promise<ReplicationFilter | undef
 }
 
 function filterAction(ctx: StepContext, filter: ReplicationFilter): PlannedAction {
-  return parameterAction(ctx, FILTER_PARAMETER, filter.value, `so that the databases not copied (${filter.ignored.join(', ')}) are skipped`)
+  return ctx.target.parameters.plan(FILTER_PARAMETER, filter.value, `so that the databases not copied (${filter.ignored.join(', ')}) are skipped`)
 }
 
 async function filterInPlace(ctx: StepContext, filter: ReplicationFilter): Promise<boolean> {
@@ -237,7 +238,7 @@ function isStarted(status: ReplicaStatus): boolean {
  * The replica is linked elsewhere: refused (E_REPLICA_LINKED), or with `start --take-over-replica` stopped so that the
  * procedure can point it here. Returns the status to go on with (undefined: as if never linked).
  */
-async function replaceForeignLink(ctx: StepContext, replica: Connection, schema: string, status: ReplicaStatus): Promise<ReplicaStatus | undefined> {
+async function replaceForeignLink(ctx: StepContext, controls: ReplicationControls, status: ReplicaStatus): Promise<ReplicaStatus | undefined> {
   const where = `${status.masterHost}:${status.masterPort} as '${status.masterUser}'`
   const running = isStarted(status)
   if (!ctx.run.takeOverReplica) {
@@ -245,17 +246,17 @@ async function replaceForeignLink(ctx: StepContext, replica: Connection, schema:
     throw new DatainError(
       `The replica is already linked to another source: it ${running ? 'replicates' : 'was set to replicate'} from ${where}, ` +
         `not from ${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'. datain does not take over a link it did not make. ` +
-        `If that link is no longer wanted, remove it on the replica (CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;) ` +
+        `If that link is no longer wanted, remove it on the replica (CALL ${controls.name('stop')}; CALL ${controls.name('remove')};) ` +
         `and run datain start again, or run 'datain start --profile ${ctx.profile} --take-over-replica' to have this run replace it.`,
       {
         code: 'E_REPLICA_LINKED',
         exit: ExitCode.failed,
-        suggestions: [`CALL ${schema}.az_replication_stop; CALL ${schema}.az_replication_remove_master;`, `datain start --profile ${ctx.profile} --take-over-replica`],
+        suggestions: [`CALL ${controls.name('stop')}; CALL ${controls.name('remove')};`, `datain start --profile ${ctx.profile} --take-over-replica`],
       },
     )
   }
   ctx.ui.info(`Replacing the replica's link to ${where} (--take-over-replica, this run only).`)
-  if (running) await callProcedure(replica, schema, REPLICATION_PROCEDURES.stop, [])
+  if (running) await controls.stop()
   return undefined
 }
 

@@ -1,6 +1,4 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {armCall} from '../azure/arm.js'
-import {ensureClientAccess} from '../azure/firewall-rules.js'
 import {ownWork} from '../preflight/own-work.js'
 import type {CheckResult, PreflightContext} from '../preflight/check.js'
 import {userDatabases} from '../preflight/context.js'
@@ -22,7 +20,7 @@ export const preflightStep: Step = {
 
   async run(ctx) {
     // The replica's checks need the replica now, before the firewall step: let datain in first.
-    const access = await ensureClientAccess(ctx)
+    const access = await ctx.target.network.letClientIn(ctx)
     const checks = await runChecks(PREFLIGHT_CHECKS, await preflightContext(ctx))
     const failed = checks.filter((c) => c.status === 'fail')
     const warned = checks.filter((c) => c.status === 'warn')
@@ -42,14 +40,7 @@ export const preflightStep: Step = {
 async function preflightContext(ctx: StepContext): Promise<PreflightContext> {
   const source = await ctx.source()
   const replica = await ctx.replica()
-  const arm = ctx.arm
-    ? {
-        ...ctx.arm,
-        server: await armCall(ctx.arm.target, `read the server '${ctx.arm.target.server}'`, () =>
-          ctx.arm!.client.servers.get(ctx.arm!.target.resourceGroup, ctx.arm!.target.server),
-        ),
-      }
-    : undefined
+  const arm = await ctx.target.armServer()
   const settings = preflightSettings(ctx.settings, ctx.run)
   return {
     settings,

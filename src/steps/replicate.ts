@@ -1,9 +1,7 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {ensureServerParameter, type ParameterChange} from '../azure/server-parameters.js'
+import type {ParameterChange} from '../state/parameter-change.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
 import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
-import {parameterAction} from '../azure/parameter-plan.js'
-import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
 import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/slave-status.js'
 import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
 
@@ -55,15 +53,16 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
 
     async plan(ctx): Promise<PlannedAction[]> {
       const mode = modeOf(ctx)
-      const schema = typeof ctx.outputs.link?.procedureSchema === 'string' ? ctx.outputs.link.procedureSchema : 'mysql'
+      const recorded = ctx.outputs.link?.procedureSchema
+      const controls = ctx.target.replication.planned(typeof recorded === 'string' ? recorded : undefined)
       const actions: PlannedAction[] = []
       if (mode === 'file') {
-        for (const name of SYNC_PARAMETERS) actions.push(parameterAction(ctx, name, '1', 'Azure asks for it in file/position mode'))
+        for (const name of SYNC_PARAMETERS) actions.push(ctx.target.parameters.plan(name, '1', 'Azure asks for it in file/position mode'))
       }
       const minutes = Math.round((options.timeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS) / 60_000)
       actions.push(
         {on: 'replica', kind: 'check', text: 'SHOW SLAVE STATUS -- replication already running: not started again, only waited for'},
-        {on: 'replica', kind: 'sql', text: procedureCallText(schema, REPLICATION_PROCEDURES.start, [])},
+        {on: 'replica', kind: 'sql', text: controls.statement('start')},
         {
           on: 'replica',
           kind: 'check',
@@ -81,14 +80,14 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
       let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
       if (mode === 'file') {
         for (const name of SYNC_PARAMETERS) {
-          const change = await ensureServerParameter(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
+          const change = await ctx.target.parameters.ensure(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
           parametersChanged = mergeChange(parametersChanged, change)
           if (change.changedByDatain) ctx.ui.info(`Set ${name}=1 on the replica (it was ${change.previous ?? 'unset'}).`)
         }
         await ctx.progress({parametersChanged})
       }
 
-      const schema = await replicationProcedureSchema(replica, [REPLICATION_PROCEDURES.start])
+      const controls = await ctx.target.replication.open(replica, ['start'])
       const status = await readReplicaStatus(replica)
       if (!status) {
         throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty): the link step has not linked it, or the link was removed since. Run datain start again.', {
@@ -109,8 +108,8 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
       if (alreadyRunning) {
         ctx.ui.info('Replication already runs on the replica; waiting for it to catch up.')
       } else {
-        await callProcedure(replica, schema, REPLICATION_PROCEDURES.start, [])
-        await ctx.store.journal('replication-started', {statement: procedureCallText(schema, REPLICATION_PROCEDURES.start, [])})
+        await controls.start()
+        await ctx.store.journal('replication-started', {statement: controls.statement('start')})
         ctx.ui.info('Started replication on the replica; waiting for it to catch up with the source.')
       }
 
@@ -123,7 +122,7 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
         timeoutMs: options.timeoutMs,
         pollMs: options.pollMs,
         ioErrorGraceMs: options.ioErrorGraceMs,
-        hint: {procedureSchema: schema, profile: ctx.profile},
+        hint: {procedureSchema: controls.where, profile: ctx.profile},
         onProgress: (lag, elapsed) => ctx.ui.status(`Catching up (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
       })
       const caughtUpAt = new Date().toISOString()

@@ -1,9 +1,9 @@
-import type {MariaDBManagementClient} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
 import type {ProfileStore} from '../state/profile-store.js'
 import type {RunOptions} from '../state/run-options.js'
 import type {Settings, StepRecord} from '../state/schema.js'
-import type {AzureTarget} from '../azure/arm.js'
+import type {ArmAccess} from '../azure/arm.js'
+import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
 
@@ -38,7 +38,9 @@ export interface StepContext {
   sourceAddress: ServerAddress
   replicaAddress: ServerAddress
   /** Absent with --no-arm. */
-  arm?: {client: MariaDBManagementClient; target: AzureTarget}
+  arm?: ArmAccess
+  /** The replica side: its replication controls, server parameters and network path. */
+  target: ReplicaTarget
   /** The replication user's password: from DATAIN_REPLICATION_PASSWORD, the profile's secrets, or generated. */
   replicationPassword(): Promise<string>
   /** Aborted on Ctrl-C / SIGTERM: pass it to every child process and long wait. */

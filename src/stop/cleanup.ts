@@ -1,18 +1,16 @@
-import type {FirewallRule} from '@azure/arm-mariadb'
 import {rm} from 'node:fs/promises'
 import path from 'node:path'
 import {PROFILE_FILES} from '../state/profile-store.js'
 import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
-import {armCall} from '../azure/arm.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {firewallRuleName, mergeNames, rangesIn} from '../azure/firewall-rules.js'
-import {restoreServerParameter, sameValue, type ParameterChange} from '../azure/server-parameters.js'
+import {sameValue, type ParameterChange} from '../state/parameter-change.js'
 import {quoteAccount, sqlErrno} from '../lib/sql.js'
 import {parameterChanges} from '../replication/parameter-changes.js'
 import type {StepUi} from '../steps/step.js'
 import {createdByDatain, inspectAccount, REPLICATION_HOST} from '../steps/replication-user.js'
-import {STOP_RECORDS, stepOutput, strings} from '../state/stop-records.js'
+import {STOP_RECORDS, stepOutput} from '../state/stop-records.js'
+import type {RuleCleanup} from '../targets/target.js'
 
 /** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
 export interface CleanupResult {
@@ -24,16 +22,7 @@ export interface CleanupResult {
   }
   /** The generated replication password, kept for resumed runs, deleted with the account. */
   secretRemoved: boolean
-  firewallRules: {
-    /** Rules datain created and deleted now. */
-    deleted: string[]
-    /** Rules datain created that no longer exist. */
-    absent: string[]
-    /** Rules datain created but could not delete (no ARM): delete them by hand. */
-    left: string[]
-    /** Rules of datain's name whose range is not one datain gave them: someone changed them since; left. */
-    changed: Array<{name: string; startIpAddress: string; endIpAddress: string}>
-  }
+  firewallRules: RuleCleanup
   parameters: Array<{
     name: string
     /** The value before datain changed it: what the cleanup puts back. */
@@ -48,7 +37,7 @@ export interface CleanupResult {
 }
 
 export interface CleanupOptions {
-  session: Pick<Session, 'profile' | 'settings' | 'store' | 'source' | 'replica' | 'arm'>
+  session: Pick<Session, 'profile' | 'settings' | 'store' | 'source' | 'replica' | 'target'>
   checkpoint: Checkpoint
   ui: StepUi
 }
@@ -72,7 +61,10 @@ export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
     result.replicationUser = user.replicationUser
     result.secretRemoved = user.secretRemoved
     await store.recordProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
-    result.firewallRules = await deleteRules(o)
+    result.firewallRules = await o.session.target.network.close({profile: o.session.profile, ui: o.ui, store: o.session.store}, {
+      firewall: stepOutput(o.checkpoint, 'firewall'),
+      preflight: stepOutput(o.checkpoint, 'preflight'),
+    })
     result.completedAt = new Date().toISOString()
     const done = result as CleanupResult
     await store.markStep(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
@@ -104,8 +96,8 @@ function recordedChanges(checkpoint: Checkpoint): ParameterChange[] {
 async function restoreParameters(o: CleanupOptions): Promise<CleanupResult['parameters']> {
   const out: CleanupResult['parameters'] = []
   for (const change of recordedChanges(o.checkpoint)) {
-    const restored = await restoreServerParameter(o.session, change)
-    const current = await currentParameter(o, change.name)
+    const restored = await o.session.target.parameters.restore(o.session, change)
+    const current = await o.session.target.parameters.current(change.name)
     const action = restored ? 'restored' : current !== null && change.previous !== null && sameValue(current, change.previous) ? 'already-restored' : 'left'
     out.push({name: change.name, previous: change.previous, value: change.value, action, current})
     if (restored) {
@@ -120,13 +112,6 @@ async function restoreParameters(o: CleanupOptions): Promise<CleanupResult['para
     }
   }
   return out
-}
-
-async function currentParameter(o: CleanupOptions, name: string): Promise<string | null> {
-  if (!o.session.arm) return null
-  const {client, target} = o.session.arm
-  const configuration = await armCall(target, `read the server parameter ${name}`, () => client.configurations.get(target.resourceGroup, target.server, name))
-  return configuration.value ?? null
 }
 
 async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResult, 'replicationUser' | 'secretRemoved'>> {
@@ -156,68 +141,6 @@ async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResul
   const secretRemoved = (await o.session.store.readSecrets()) !== undefined
   if (secretRemoved) await rm(secrets, {force: true})
   return {replicationUser: {...replicationUser, action: state ? 'dropped' : 'absent'}, secretRemoved}
-}
-
-async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRules']> {
-  const {checkpoint, session} = o
-  const firewall = stepOutput(checkpoint, 'firewall')
-  const preflight = stepOutput(checkpoint, 'preflight')
-  const names = mergeNames(strings(firewall.createdRules), strings(preflight.createdRules))
-  const result: CleanupResult['firewallRules'] = {deleted: [], absent: [], left: [], changed: []}
-  if (names.length === 0) return result
-  if (!session.arm) {
-    result.left = names
-    o.ui.info(`datain makes no ARM call for this profile, so it leaves its firewall rules ${names.join(', ')}: delete them in the Azure portal or with 'az mariadb server firewall-rule delete'.`)
-    return result
-  }
-  const {client, target} = session.arm
-  const rules = await armCall(target, `list the firewall rules of '${target.server}'`, async () => {
-    const all: FirewallRule[] = []
-    for await (const rule of client.firewallRules.listByServer(target.resourceGroup, target.server)) all.push(rule)
-    return all
-  })
-  const isDatains = datainRanges(firewall, preflight)
-  // datain's own access goes last: once it is gone, Azure's gateway may refuse this machine.
-  const clientRule = firewallRuleName(session.profile, 'client').toLowerCase()
-  const ordered = [...names].sort((a, b) => Number(a.toLowerCase() === clientRule) - Number(b.toLowerCase() === clientRule))
-  for (const name of ordered) {
-    // ARM compares rule names without regard to case.
-    const rule = rules.find((r) => r.name?.toLowerCase() === name.toLowerCase())
-    if (!rule?.name) {
-      result.absent.push(name)
-      continue
-    }
-    const range = `${rule.startIpAddress}-${rule.endIpAddress}`
-    if (!isDatains(rule)) {
-      result.changed.push({name: rule.name, startIpAddress: rule.startIpAddress ?? '', endIpAddress: rule.endIpAddress ?? ''})
-      o.ui.info(
-        `Left the firewall rule ${rule.name} (${range}): it has the name datain gave its rule, but not a range datain gave it, so someone changed it since. ` +
-          `Delete it by hand if nothing needs it ('az mariadb server firewall-rule delete --name ${rule.name}').`,
-      )
-      continue
-    }
-    await armCall(target, `delete the firewall rule '${rule.name}' of '${target.server}'`, () =>
-      client.firewallRules.beginDeleteAndWait(target.resourceGroup, target.server, rule.name!),
-    )
-    result.deleted.push(rule.name)
-    o.ui.info(`Deleted the firewall rule ${rule.name} (${range}) that datain had added on the replica.`)
-    await o.session.store.journal('firewall-rule-deleted', {name: rule.name, startIpAddress: rule.startIpAddress, endIpAddress: rule.endIpAddress})
-  }
-  return result
-}
-
-/**
- * Whether a rule of datain's name still has a range datain gave it (`createdRanges`). A checkpoint
- * of an older datain recorded no ranges: its rules were single addresses, the source's or datain's own.
- */
-function datainRanges(...outputs: Array<Record<string, unknown>>): (rule: FirewallRule) => boolean {
-  const ranges = outputs.flatMap((output) => rangesIn(output))
-  const addresses = outputs.flatMap((output) => [output.sourceIp, output.clientIp]).filter((ip): ip is string => typeof ip === 'string')
-  return (rule) => {
-    const own = ranges.filter((r) => r.name.toLowerCase() === rule.name?.toLowerCase())
-    if (own.length > 0) return own.some((r) => r.startIpAddress === rule.startIpAddress && r.endIpAddress === rule.endIpAddress)
-    return rule.startIpAddress === rule.endIpAddress && addresses.includes(rule.startIpAddress ?? '')
-  }
 }
 
 function sourceError(what: string, error: unknown): DatainError {

@@ -1,10 +1,11 @@
+import type {Connection} from 'mariadb'
 import type {Session} from '../engine/session.js'
 import {DEFAULT_CUTOVER_TIMEOUT_MS} from './defaults.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {brokenError, threadFailure, waitUntilCaughtUp} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
 import {compareCoordinates, gtidIncludes} from '../replication/position.js'
-import {callProcedure, REPLICATION_PROCEDURES} from '../targets/azure-mariadb/procedures.js'
+import type {ReplicationControls} from '../targets/target.js'
 import {describeLag, type ReplicaStatus, type ReplicationMode, readReplicaStatus, readSourcePosition, type SourcePosition} from '../replication/slave-status.js'
 import type {StepUi} from '../steps/step.js'
 import {removeLink, replicaPosition, stopThreads, threadsStarted} from '../replication/link-state.js'
@@ -18,7 +19,7 @@ const MAX_ROUNDS = 3
 export interface CutoverOptions {
   session: Pick<Session, 'replica' | 'source' | 'store'>
   mode: ReplicationMode
-  schema: string
+  controls: ReplicationControls
   /** The replica's status, linked to this profile's source. */
   status: ReplicaStatus
   /** Make the source read-only (`SET GLOBAL read_only = ON`) before the last catch-up; false: --no-lock-source. */
@@ -76,116 +77,151 @@ export interface CutoverOutcome {
 export async function cutover(o: CutoverOptions): Promise<CutoverOutcome> {
   const replica = await o.session.replica()
   const source = await o.session.source()
-  const failure = threadFailure(o.status)
-  if (failure && !(failure.thread === 'io' && o.status.ioThread === 'connecting')) {
-    const broken = brokenError(failure, o.status, o.hint)
-    throw new DatainError(`No cutover: the replica does not have everything the source wrote, and will not get it. ${broken.message}`, {
-      code: broken.code ?? 'E_REPLICATION_BROKEN',
-      exit: ExitCode.broken,
-      suggestions: broken.suggestions,
-    })
-  }
-
-  const runningBefore = threadsStarted(o.status)
+  refuseBroken(o)
   const began = Date.now()
-  const lock: SourceLock = {requested: o.lockSource, wasReadOnly: false, locked: false, writesBlockedSeconds: null, readOnly: false}
-  let lockedAt: number | undefined
-  // Set once the record says datain makes the source read-only: from then on, only a settled record ends it.
-  let recorded = false
-  let startedReplication = false
-  let removed = false
-  const wait = async (what: string) => {
-    if (o.signal.aborted) throw interrupted()
-    return waitUntilCaughtUp({
-      replica,
-      source,
-      mode: o.mode,
-      signal: o.signal,
-      timeoutMs: o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS,
-      pollMs: o.pollMs,
-      hint: o.hint,
-      onProgress: (lag, elapsed) => o.ui.status(`${what} (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
-    })
+  const run: CutoverRun = {
+    o,
+    replica,
+    source,
+    runningBefore: threadsStarted(o.status),
+    lock: {requested: o.lockSource, wasReadOnly: false, locked: false, writesBlockedSeconds: null, readOnly: false},
+    recorded: false,
+    startedReplication: false,
   }
-
+  let removed = false
   try {
-    if (!runningBefore) {
-      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
-      startedReplication = true
+    if (!run.runningBefore) {
+      await o.controls.start()
+      run.startedReplication = true
       await o.session.store.journal('replication-started', {by: 'stop --cutover'})
       o.ui.info('Replication was stopped: started it, so that the replica catches up before the cutover.')
     }
-    if (o.lockSource) {
-      // A first catch-up with the source still writable: writes are then blocked only for what comes after.
-      await wait('Catching up before the source is made read-only')
-      lock.wasReadOnly = await readOnly(source)
-      if (lock.wasReadOnly) {
-        o.ui.info('The source is already read-only (read_only=ON): datain leaves it as it is.')
-      } else {
-        await beginSourceLock(o.session.store)
-        recorded = true
-        await setReadOnly(source, true)
-        lockedAt = Date.now()
-        lock.locked = true
-        await sourceLockPhase(o.session.store, 'locked')
-        await o.session.store.journal('source-read-only', {statement: 'SET GLOBAL read_only = ON'})
-        o.ui.info('Made the source read-only (SET GLOBAL read_only = ON): writes are blocked from now until the cutover ends.')
-      }
-    } else {
-      o.ui.info('--no-lock-source: the source stays writable, so writes made to it after the final position will not be on the replica.')
-    }
-
-    let rounds = 0
-    let finalPosition: SourcePosition
-    let position: ReplicaPosition
-    for (;;) {
-      rounds++
-      await wait('Waiting for the replica to apply everything the source wrote')
-      if (o.signal.aborted) throw interrupted()
-      // Once, with replication still running (the comparison needs it) and the source fenced when it is.
-      if (o.verify && rounds === 1) o.ui.info(`Verified: ${await o.verify()}.`)
-      const stopped = await stopThreads(replica, o.schema)
-      position = await replicaPosition(replica, stopped, o.mode)
-      finalPosition = await readSourcePosition(source)
-      if (hasApplied(position, finalPosition, o.mode)) break
-      if (rounds >= MAX_ROUNDS) throw stillWriting(rounds, o.lockSource)
-      o.ui.info('The source wrote again while replication was being stopped: starting it again to catch up once more.')
-      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
-    }
+    await fenceSource(run)
+    const {rounds, finalPosition, position} = await stopAtFinalPosition(run)
     await o.session.store.journal('replication-stopped', {by: 'stop --cutover', position})
 
-    if (recorded) await sourceLockPhase(o.session.store, 'removing')
-    await removeLink(replica, o.schema)
+    if (run.recorded) await sourceLockPhase(o.session.store, 'removing')
+    await removeLink(replica, o.controls)
     removed = true
     // The replica has everything up to the final position: the source stays read-only on purpose.
-    if (recorded) await settleSourceLock(o.session.store, 'kept')
+    if (run.recorded) await settleSourceLock(o.session.store, 'kept')
     const removedAt = new Date()
-    if (lockedAt !== undefined) lock.writesBlockedSeconds = (removedAt.getTime() - lockedAt) / 1000
-    lock.readOnly = lock.locked || lock.wasReadOnly
+    if (run.lockedAt !== undefined) run.lock.writesBlockedSeconds = (removedAt.getTime() - run.lockedAt) / 1000
+    run.lock.readOnly = run.lock.locked || run.lock.wasReadOnly
     return {
       finalPosition,
       replicaPosition: position,
       removedAt: removedAt.toISOString(),
       waitedSeconds: (removedAt.getTime() - began) / 1000,
       rounds,
-      startedReplication,
-      source: lock,
+      startedReplication: run.startedReplication,
+      source: run.lock,
     }
   } catch (error) {
     if (removed) throw error
-    const said = await putBack(o, {runningBefore, lockedBySelf: lock.locked, recorded})
+    const said = await putBack(o, {runningBefore: run.runningBefore, lockedBySelf: run.lock.locked, recorded: run.recorded})
     if (!(error instanceof DatainError)) throw error
-    // The catch-up's own words name `datain start`; a cutover is run again as it was.
-    const message =
-      error.code === 'E_INTERRUPTED'
-        ? 'datain was interrupted during the cutover, before the link was removed.'
-        : error.code === 'E_REPLICATION_LAGGING'
-          ? `No cutover: the replica did not catch up with the source within ${Math.round((o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS) / 1000)} s (--timeout). ` +
-            "Run the cutover again when it is closer ('datain status' shows the lag), or with a longer --timeout."
-          : error.message
-    const suggestions = error.code === 'E_REPLICATION_LAGGING' || error.code === 'E_INTERRUPTED' ? [] : error.suggestions
-    throw new DatainError(`${message} ${said}`, {code: error.code ?? 'E_CUTOVER', exit: error.exitCode, suggestions})
+    throw cutoverError(o, error, said)
   }
+}
+
+/** One cutover as it goes: what it found, and what it changed that a failure must put back. */
+interface CutoverRun {
+  o: CutoverOptions
+  replica: Connection
+  source: Connection
+  runningBefore: boolean
+  lock: SourceLock
+  lockedAt?: number
+  /** Set once the record says datain makes the source read-only: from then on, only a settled record ends it. */
+  recorded: boolean
+  startedReplication: boolean
+}
+
+/** Broken replication (a thread stopped on an error) is refused up front, exit 3; an IO thread still retrying is not broken. */
+function refuseBroken(o: CutoverOptions): void {
+  const failure = threadFailure(o.status)
+  if (!failure || (failure.thread === 'io' && o.status.ioThread === 'connecting')) return
+  const broken = brokenError(failure, o.status, o.hint)
+  throw new DatainError(`No cutover: the replica does not have everything the source wrote, and will not get it. ${broken.message}`, {
+    code: broken.code ?? 'E_REPLICATION_BROKEN',
+    exit: ExitCode.broken,
+    suggestions: broken.suggestions,
+  })
+}
+
+/** Waits until the replica has applied what the source wrote, showing the lag. */
+async function catchUp(run: CutoverRun, what: string): Promise<void> {
+  const {o} = run
+  if (o.signal.aborted) throw interrupted()
+  await waitUntilCaughtUp({
+    replica: run.replica,
+    source: run.source,
+    mode: o.mode,
+    signal: o.signal,
+    timeoutMs: o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS,
+    pollMs: o.pollMs,
+    hint: o.hint,
+    onProgress: (lag, elapsed) => o.ui.status(`${what} (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
+  })
+}
+
+/** With `lockSource`: a first catch-up with the source still writable, then read_only, recorded before it is set. */
+async function fenceSource(run: CutoverRun): Promise<void> {
+  const {o, lock} = run
+  if (!o.lockSource) {
+    o.ui.info('--no-lock-source: the source stays writable, so writes made to it after the final position will not be on the replica.')
+    return
+  }
+  // A first catch-up with the source still writable: writes are then blocked only for what comes after.
+  await catchUp(run, 'Catching up before the source is made read-only')
+  lock.wasReadOnly = await readOnly(run.source)
+  if (lock.wasReadOnly) {
+    o.ui.info('The source is already read-only (read_only=ON): datain leaves it as it is.')
+    return
+  }
+  await beginSourceLock(o.session.store)
+  run.recorded = true
+  await setReadOnly(run.source, true)
+  run.lockedAt = Date.now()
+  lock.locked = true
+  await sourceLockPhase(o.session.store, 'locked')
+  await o.session.store.journal('source-read-only', {statement: 'SET GLOBAL read_only = ON'})
+  o.ui.info('Made the source read-only (SET GLOBAL read_only = ON): writes are blocked from now until the cutover ends.')
+}
+
+/**
+ * Catches up, stops replication, and checks that the source did not write again meanwhile; if it
+ * did, starts replication again and catches up once more, a few times at most.
+ */
+async function stopAtFinalPosition(run: CutoverRun): Promise<{rounds: number; finalPosition: SourcePosition; position: ReplicaPosition}> {
+  const {o, replica, source} = run
+  for (let rounds = 1; ; rounds++) {
+    await catchUp(run, 'Waiting for the replica to apply everything the source wrote')
+    if (o.signal.aborted) throw interrupted()
+    // Once, with replication still running (the comparison needs it) and the source fenced when it is.
+    if (o.verify && rounds === 1) o.ui.info(`Verified: ${await o.verify()}.`)
+    const stopped = await stopThreads(replica, o.controls)
+    const position = await replicaPosition(replica, stopped, o.mode)
+    const finalPosition = await readSourcePosition(source)
+    if (hasApplied(position, finalPosition, o.mode)) return {rounds, finalPosition, position}
+    if (rounds >= MAX_ROUNDS) throw stillWriting(rounds, o.lockSource)
+    o.ui.info('The source wrote again while replication was being stopped: starting it again to catch up once more.')
+    await o.controls.start()
+  }
+}
+
+/** The cutover's failure, with what was put back; the catch-up's own words name `datain start`, a cutover is run again as it was. */
+function cutoverError(o: CutoverOptions, error: DatainError, said: string): DatainError {
+  const message =
+    error.code === 'E_INTERRUPTED'
+      ? 'datain was interrupted during the cutover, before the link was removed.'
+      : error.code === 'E_REPLICATION_LAGGING'
+        ? `No cutover: the replica did not catch up with the source within ${Math.round((o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS) / 1000)} s (--timeout). ` +
+          "Run the cutover again when it is closer ('datain status' shows the lag), or with a longer --timeout."
+        : error.message
+  const suggestions = error.code === 'E_REPLICATION_LAGGING' || error.code === 'E_INTERRUPTED' ? [] : error.suggestions
+  return new DatainError(`${message} ${said}`, {code: error.code ?? 'E_CUTOVER', exit: error.exitCode, suggestions})
 }
 
 /** Whether the replica's applied position includes the source's. */
@@ -202,10 +238,10 @@ async function putBack(o: CutoverOptions, was: {runningBefore: boolean; lockedBy
     const replica = await o.session.replica()
     const status = await readReplicaStatus(replica)
     if (status && was.runningBefore && !threadsStarted(status) && !threadFailure(status)) {
-      await callProcedure(replica, o.schema, REPLICATION_PROCEDURES.start, [])
+      await o.controls.start()
       done.push('replication runs again')
     } else if (status && !was.runningBefore && threadsStarted(status)) {
-      await stopThreads(replica, o.schema)
+      await stopThreads(replica, o.controls)
       done.push('replication is stopped again, as it was')
     }
   } catch (error) {

@@ -3,11 +3,12 @@ import {openProfile} from '../state/profile-store.js'
 import {openSession, type Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import type {ReplicationControls} from '../targets/target.js'
 import type {HintContext} from '../replication/hints.js'
-import {REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
-import type {ReplicationMode} from '../replication/slave-status.js'
+import type {ReplicaStatus, ReplicationMode} from '../replication/slave-status.js'
 import type {StepUi} from '../steps/step.js'
 import {cleanup, type CleanupResult} from './cleanup.js'
+import {recordNoLink} from './no-link.js'
 import {cutover, type CutoverOutcome} from './cutover.js'
 import {enableReplicaEvents} from './events.js'
 import {describePosition, inspectLink, type LinkState, removeLink, replicaPosition, stopThreads, threadsStarted} from '../replication/link-state.js'
@@ -151,64 +152,20 @@ function abandoning(options: StopOptions): boolean {
 async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: StopOptions, result: StopResult): Promise<void> {
   const {store} = session
   const wantRemove = options.remove || options.cutover
-  const linkDone = checkpoint.steps.link?.state === 'done'
   const link: LinkState =
     checkpoint.steps.link === undefined ? {kind: 'none'} : await inspectLink(await session.replica(), session.settings)
 
   if (link.kind === 'other') throw linkedElsewhere(session, link)
-  if (link.kind === 'none') {
-    if (!linkDone && !abandoning(options)) throw notLinkedYet(options.profile, checkpoint)
-    if (linkDone && (!wantRemove || options.cutover)) throw linkGone(options.profile, options.cutover)
-    // Linked once and removed behind datain's back, or a setup abandoned before it linked: record it as removed.
-    const at = new Date().toISOString()
-    const output: RemovedOutput = {removedAt: at, via: 'remove', linked: false, position: null}
-    await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
-    if (checkpoint.steps.replicate) await markReplicationStopped(store, 'removed', at)
-    await store.journal('link-removed', {found: 'no link on the replica', ...output})
-    options.ui.info(
-      linkDone
-        ? 'The replica has no replication link any more (it was removed outside datain): recorded as removed.'
-        : 'The setup had not linked the replica yet: recorded as ended, nothing to remove on the replica.',
-    )
-    const copied = strings(stepOutput(checkpoint, 'snapshot').createdDatabases)
-    if (!linkDone && copied.length > 0) {
-      options.ui.info(`The replica keeps what the copy wrote (${copied.join(', ')}): drop ${copied.length === 1 ? 'that database' : 'those databases'} on the replica if ${copied.length === 1 ? 'it is' : 'they are'} not wanted.`)
-    }
-    result.link = 'removed'
-    return
-  }
+  if (link.kind === 'none') return recordNoLink(session, checkpoint, options, result)
 
   const replica = await session.replica()
-  const schema = await replicationProcedureSchema(replica, [REPLICATION_PROCEDURES.stop, ...(wantRemove ? [REPLICATION_PROCEDURES.removeMaster] : []), ...(options.cutover ? [REPLICATION_PROCEDURES.start] : [])])
-  if (options.cutover) {
-    const hint: HintContext = {procedureSchema: schema, profile: options.profile}
-    const outcome = await cutover({
-      session,
-      mode: result.mode,
-      schema,
-      status: link.status,
-      lockSource: options.lockSource ?? true,
-      timeoutMs: options.timeoutMs,
-      pollMs: options.pollMs,
-      signal: options.signal,
-      ui: options.ui,
-      hint,
-      verify: options.verify ? () => verifyBeforeCutover(session, options) : undefined,
-    })
-    const output: RemovedOutput = {removedAt: outcome.removedAt, via: 'cutover', linked: true, position: outcome.replicaPosition, cutover: {...outcome}}
-    await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
-    await markReplicationStopped(store, 'removed', outcome.removedAt)
-    await store.journal('link-removed', {by: 'stop --cutover', ...output})
-    options.ui.info(`Removed the replication link: the replica has applied everything the source wrote (${describePosition(outcome.replicaPosition)}) and stands alone.`)
-    Object.assign(result, {link: 'removed', stoppedNow: true, removedNow: true, position: outcome.replicaPosition})
-    result.cutover = await finishCutover(session, await store.readCheckpoint(), output, outcome)
-    return
-  }
+  const controls = await session.target.replication.open(replica, ['stop', ...(wantRemove ? (['remove'] as const) : []), ...(options.cutover ? (['start'] as const) : [])])
+  if (options.cutover) return cutOverAndRecord(session, options, result, controls, link.status)
 
   let status = link.status
   const at = new Date().toISOString()
   if (threadsStarted(status)) {
-    status = await stopThreads(replica, schema)
+    status = await stopThreads(replica, controls)
     result.stoppedNow = true
   }
   result.position = await replicaPosition(replica, status, result.mode)
@@ -228,7 +185,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
     result.link = 'stopped'
     return
   }
-  await removeLink(replica, schema)
+  await removeLink(replica, controls)
   const removedAt = new Date().toISOString()
   const output: RemovedOutput = {removedAt, via: 'remove', linked: true, position: result.position}
   await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
@@ -237,6 +194,32 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
   options.ui.info('Removed the replication link (az_replication_remove_master): the replica stands alone.')
   result.link = 'removed'
   result.removedNow = true
+}
+
+/** `--cutover`: the cutover, then its record. */
+async function cutOverAndRecord(session: Session, options: StopOptions, result: StopResult, controls: ReplicationControls, status: ReplicaStatus): Promise<void> {
+  const {store} = session
+  const hint: HintContext = {procedureSchema: controls.where, profile: options.profile}
+  const outcome = await cutover({
+    session,
+    mode: result.mode,
+    controls,
+    status,
+    lockSource: options.lockSource ?? true,
+    timeoutMs: options.timeoutMs,
+    pollMs: options.pollMs,
+    signal: options.signal,
+    ui: options.ui,
+    hint,
+    verify: options.verify ? () => verifyBeforeCutover(session, options) : undefined,
+  })
+  const output: RemovedOutput = {removedAt: outcome.removedAt, via: 'cutover', linked: true, position: outcome.replicaPosition, cutover: {...outcome}}
+  await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+  await markReplicationStopped(store, 'removed', outcome.removedAt)
+  await store.journal('link-removed', {by: 'stop --cutover', ...output})
+  options.ui.info(`Removed the replication link: the replica has applied everything the source wrote (${describePosition(outcome.replicaPosition)}) and stands alone.`)
+  Object.assign(result, {link: 'removed', stoppedNow: true, removedNow: true, position: outcome.replicaPosition})
+  result.cutover = await finishCutover(session, await store.readCheckpoint(), output, outcome)
 }
 
 /** Enables the replica's events (again: safe to repeat) and records them; the cutover's result. */

@@ -4,6 +4,7 @@ import type {Connection} from 'mariadb'
 import type {Sandbox} from '../../sandbox/sandbox.js'
 import {openProfile, type ProfileStore} from '../../src/state/profile-store.js'
 import type {Settings, StepRecord} from '../../src/state/schema.js'
+import {openTarget} from '../../src/targets/index.js'
 import {azureTarget, replicaAddress, sourceAddress} from '../../src/engine/addresses.js'
 import {armClient} from '../../src/azure/arm.js'
 import {connectTo} from '../../src/lib/mariadb.js'
@@ -129,6 +130,7 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
   }
   let password: Promise<string> | undefined
 
+  const arm = target ? {client: armClient(target, credential), target} : undefined
   const ctx: TestStepContext = {
     profile,
     settings,
@@ -142,7 +144,8 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
     signal: controller.signal,
     sourceAddress: source,
     replicaAddress: replica,
-    arm: target ? {client: armClient(target, credential), target} : undefined,
+    arm,
+    target: openTarget(settings, arm),
     source: lazy(() => connectTo('source', source)),
     replica: lazy(() => connectTo('replica', replica)),
     async progress(output: StepOutput) {

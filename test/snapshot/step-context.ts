@@ -1,3 +1,4 @@
+import {openTarget} from '../../src/targets/index.js'
 import {readFileSync} from 'node:fs'
 import type {Connection} from 'mariadb'
 import type {Sandbox} from '../../sandbox/sandbox.js'
@@ -104,6 +105,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
   const token = sandbox.azure.token
   const infos: string[] = []
   const statuses: string[] = []
+  const arm = options.noArm ? undefined : {client: armClient(target, {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}), target}
   const ctx: StepContext = {
     profile: store.name,
     settings,
@@ -118,7 +120,8 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     replica: lazy(() => connectTo('replica', replicaAddress)),
     sourceAddress,
     replicaAddress,
-    arm: options.noArm ? undefined : {client: armClient(target, {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}), target},
+    arm,
+    target: openTarget(settings, arm),
     replicationPassword: async () => 'not-used-by-these-steps',
     signal: options.signal ?? new AbortController().signal,
     ui: {info: (m) => infos.push(m), status: (m) => statuses.push(m)},

@@ -5,6 +5,7 @@ import {describePosition} from '../../src/replication/link-state.js'
 import {renderStop} from '../../src/ui/stop.js'
 import type {StopResult} from '../../src/stop/run-stop.js'
 import {describeTransaction, maskPasswords} from '../../src/skip/run-skip.js'
+import {azureReplication} from '../../src/targets/azure-mariadb/replication.js'
 import {assertLinkNotRemoved, removedRecord} from '../../src/state/stop-records.js'
 
 /** The parts of stop and skip that need no server: masking, messages, the removed record, rendering. */
@@ -68,7 +69,7 @@ describe('what people read', () => {
           {type: 'Write_rows_v1', info: 'table_id: 29 flags: STMT_END_F'},
         ],
       },
-      'mysql',
+      azureReplication({gtid: true}).planned('mysql'),
       'default',
     )
     expect(text).toMatch(/error 1062: Duplicate entry/)
