@@ -6,7 +6,7 @@ import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {ensureServerParameter, restoreServerParameter, sameValue} from '../../src/azure/server-parameters.js'
 import {allowLoopback} from '../helpers/preflight.js'
-import {type TestStepContext, testStepContext} from './step-context.js'
+import {type TestStepContext, testStepContext} from '../snapshot/step-context.js'
 
 let sandbox: Sandbox
 let home: string
