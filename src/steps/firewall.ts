@@ -1,21 +1,7 @@
-import {
-  decideRule,
-  ensureRule,
-  firewallRuleName,
-  openRuleBook,
-  ownRules,
-  probeReplica,
-  putRuleText,
-  recordedRanges,
-  recordedRules,
-  refusedWithoutFirewall,
-  resolveSourceIp,
-  ruleCovers,
-  trustedClientIp,
-  waitForReplicaAccess,
-  type RuleBook,
-  type RuleRange,
-} from '../azure/firewall-rules.js'
+import {resolveSourceIp, trustedClientIp} from '../azure/firewall-addresses.js'
+import {decideRule, ensureRule, openRuleBook, ownRules, putRuleText, type RuleBook} from '../azure/firewall-rule-book.js'
+import {firewallRuleName, recordedRanges, recordedRules, ruleCovers, type RuleRange} from '../azure/firewall-rules.js'
+import {probeReplica, refusedWithoutFirewall, waitForReplicaAccess} from '../azure/replica-access.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
 
 /** What the firewall step leaves in the checkpoint; `createdRules` is what own-work and `stop --cleanup` read. */

@@ -1,6 +1,6 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {armCall} from '../azure/arm.js'
-import {ensureClientAccess} from '../azure/firewall-rules.js'
+import {ensureClientAccess} from '../azure/replica-access.js'
 import {ownWork} from '../preflight/own-work.js'
 import type {CheckResult, PreflightContext} from '../preflight/check.js'
 import {userDatabases} from '../preflight/context.js'
