@@ -11,7 +11,9 @@ import {restoreServerParameter, sameValue, type ParameterChange} from '../azure/
 import {quoteAccount, sqlErrno} from '../lib/sql.js'
 import {parameterChanges} from '../replication/parameter-changes.js'
 import type {StepUi} from '../steps/step.js'
-import {createdByDatain, inspectAccount, REPLICATION_HOST} from '../steps/replication-user.js'
+import {createdByDatain} from '../steps/replication-user.js'
+import {inspectAccount} from '../steps/replication-user-account.js'
+import {REPLICATION_HOST} from '../steps/replication-user-sql.js'
 import {STOP_RECORDS, stepOutput, strings} from '../state/stop-records.js'
 
 /** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
