@@ -1,7 +1,7 @@
 import type {FirewallRule} from '@azure/arm-mariadb'
 import {rm} from 'node:fs/promises'
 import path from 'node:path'
-import {PROFILE_FILES} from '../state/profile-store.js'
+import {PROFILE_FILES} from '../state/profile-folder.js'
 import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
 import {armCall} from '../azure/arm.js'
