@@ -1,21 +1,13 @@
-import {accessSync, constants} from 'node:fs'
-import {chmod, rm, writeFile} from 'node:fs/promises'
-import path from 'node:path'
+import {chmod, rm} from 'node:fs/promises'
 import {PassThrough, pipeline, type Readable, type Writable} from 'node:stream'
-import {execa, type ExecaError} from 'execa'
+import {execa, type ExecaError, type ResultPromise} from 'execa'
 import {DatainError, ExitCode} from './errors.js'
 import type {ServerAddress, ServerRole} from './mariadb.js'
 import {makeClientFolder} from './client-folders.js'
+import {childEnvironment, clientBinary, type ClientToolName, connectionArgs, shellWord, writeConnectionFiles} from './client-tool-command.js'
+import {interruptedError, StderrTail, stallError, toolError} from './client-tool-errors.js'
 import {MASK, redact, registerSecret} from './redact.js'
-import {STALL_TIMEOUT_ENV, StallWatchdog, stallTimeoutMs} from './stall.js'
-
-/** MariaDB's client tools datain runs; older installs name them after MySQL's. */
-export type ClientToolName = 'mariadb' | 'mariadb-dump'
-
-const BINARIES: Record<ClientToolName, string[]> = {
-  mariadb: ['mariadb', 'mysql'],
-  'mariadb-dump': ['mariadb-dump', 'mysqldump'],
-}
+import {StallWatchdog, stallTimeoutMs} from './stall.js'
 
 export interface ClientToolOptions {
   tool: ClientToolName
@@ -57,18 +49,6 @@ export interface RunningClientTool {
 
 /** How long a child gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 3000
-const STDERR_TAIL_BYTES = 16 * 1024
-const STDERR_TAIL_LINES = 8
-const STDERR_LINE_CHARS = 300
-const QUERY_ECHO_RULE = '--------------'
-
-// Client errors that mean "could not reach or log in", as the exit codes of product.md tell them apart.
-// `ERROR 2003 (HY000): …` from mariadb, `Got error: 2003: …` from mariadb-dump (not "at line 2003").
-const CONNECTION_ERRORS = /(?:^ERROR |Got error: )(1045|1129|1130|2002|2003|2005|2006|2013|2026|9000)\b/
-// A connection that worked and then went away mid-run (a KILL, a server restart, a network cut): the
-// client's `ERROR 2013 (HY000) at line 812: …`, mariadb-dump's `Error 2013: … when dumping table` or
-// `Couldn't execute '…': … (2013)`. 2026 is how a TLS connection reports the same (unexpected eof).
-const LOST_CONNECTION = /^ERROR (?:1053|1927|2006|2013|2026) \(\w+\) at line \d+|\bError (?:1053|1927|2006|2013|2026): |\((?:1053|1927|2006|2013|2026)\)$/
 
 /**
  * Starts one of MariaDB's client tools against `address`, the MariaDB way but without a secret in
@@ -82,17 +62,7 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
   const binary = clientBinary(options.tool)
   registerSecret(options.address.password)
   const stallMs = options.stall?.timeoutMs ?? stallTimeoutMs()
-  const dir = await makeClientFolder()
-  const removeDir = () => rm(dir, {recursive: true, force: true})
-  let args: string[]
-  try {
-    // mkdtemp creates 0700 already; chmod makes it so whatever the platform does.
-    await chmod(dir, 0o700)
-    args = await writeConnectionFiles(dir, options.tool, options.address)
-  } catch (error) {
-    await removeDir()
-    throw error
-  }
+  const {dir, args, removeDir} = await privateConnectionFiles(options)
 
   let stoppedByUs = false
   let stalled: string | undefined
@@ -116,23 +86,10 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
     throw new DatainError(`datain could not start ${binary} to ${options.purpose}.`, {code: 'E_CLIENT_TOOL_MISSING', exit: ExitCode.failed})
   }
 
-  const tail = new StderrTail()
-  let bytesSeen = 0
-  child.stderr?.on('data', (chunk: Buffer) => {
-    bytesSeen += chunk.length
-    tail.add(chunk)
+  const {tail, watchdog} = watchOutput(child, stallMs, () => {
+    stalled = options.stall?.on?.() ?? ''
+    child.kill('SIGTERM')
   })
-  child.stdout?.on('data', (chunk: Buffer) => (bytesSeen += chunk.length))
-  // What the pipe took from us: it stops growing once the child stops reading and the pipe is full.
-  const stdinTaken = () => (child.stdin as {bytesWritten?: number} | null)?.bytesWritten ?? 0
-  const watchdog = new StallWatchdog(
-    stallMs,
-    () => bytesSeen + stdinTaken(),
-    () => {
-      stalled = options.stall?.on?.() ?? ''
-      child.kill('SIGTERM')
-    },
-  )
   // execa resumes (and so discards) an unread stdout after a tick under `buffer: false`; a caller
   // that attaches later would lose the start of a dump. The PassThrough holds it, with backpressure.
   const stdout = child.stdout ? new PassThrough() : null
@@ -167,6 +124,37 @@ export async function startClientTool(options: ClientToolOptions): Promise<Runni
   }
 }
 
+/** A fresh private folder (0700) with the options file (and the CA) in it; removed again when writing fails. */
+async function privateConnectionFiles(options: ClientToolOptions): Promise<{dir: string; args: string[]; removeDir: () => Promise<void>}> {
+  const dir = await makeClientFolder()
+  const removeDir = () => rm(dir, {recursive: true, force: true})
+  let args: string[]
+  try {
+    // mkdtemp creates 0700 already; chmod makes it so whatever the platform does.
+    await chmod(dir, 0o700)
+    args = await writeConnectionFiles(dir, options.tool, options.address)
+  } catch (error) {
+    await removeDir()
+    throw error
+  }
+  return {dir, args, removeDir}
+}
+
+/** Keeps the tail of the child's stderr and calls `onStall` when no byte moves for `stallMs`. */
+function watchOutput(child: ResultPromise, stallMs: number, onStall: () => void): {tail: StderrTail; watchdog: StallWatchdog} {
+  const tail = new StderrTail()
+  let bytesSeen = 0
+  child.stderr?.on('data', (chunk: Buffer) => {
+    bytesSeen += chunk.length
+    tail.add(chunk)
+  })
+  child.stdout?.on('data', (chunk: Buffer) => (bytesSeen += chunk.length))
+  // What the pipe took from us: it stops growing once the child stops reading and the pipe is full.
+  const stdinTaken = () => (child.stdin as {bytesWritten?: number} | null)?.bytesWritten ?? 0
+  const watchdog = new StallWatchdog(stallMs, () => bytesSeen + stdinTaken(), onStall)
+  return {tail, watchdog}
+}
+
 /** Runs a tool to its end with `input` on stdin; resolves with what it wrote on stdout. */
 export async function runClientTool(options: Omit<ClientToolOptions, 'stdin' | 'stdout'> & {input?: string}): Promise<string> {
   const tool = await startClientTool({...options, stdin: options.input === undefined ? 'ignore' : 'pipe', stdout: 'pipe'})
@@ -190,182 +178,4 @@ export function describeClientTool(options: Pick<ClientToolOptions, 'tool' | 'ad
   const placeholders = new Set([optionsFile, '--ssl-ca=<CA file>'])
   const shown = [options.tool, optionsFile, ...connectionArgs(options.tool, options.address, '<CA file>'), ...options.args]
   return redact(shown.map((word) => (placeholders.has(word) ? word : shellWord(word))).join(' '))
-}
-
-/**
- * A value for a MariaDB options file: in double quotes, with the escapes the server's option-file
- * reader undoes (`\\`, `\"`, `\'`, `\n`, `\r`, `\t`, `\b`), so that `#`, quotes, `$`, spaces at
- * either end and any UTF-8 survive as they are.
- */
-export function optionFileValue(value: string): string {
-  if (value.includes('\0')) throw new DatainError('A password cannot contain a NUL character.', {code: 'E_BAD_INPUT', exit: ExitCode.usage})
-  const escapes: Record<string, string> = {'\\': '\\\\', '"': '\\"', "'": "\\'", '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b'}
-  return `"${value.replace(/[\\"'\n\r\t\b]/g, (c) => escapes[c]!)}"`
-}
-
-/** The full path of a client tool, trying MariaDB's name first; E_CLIENT_TOOL_MISSING with the package to install. */
-export function clientBinary(tool: ClientToolName): string {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin', '/usr/local/mysql/bin']
-  for (const name of BINARIES[tool]) {
-    for (const dir of dirs) {
-      const candidate = path.join(dir, name)
-      try {
-        accessSync(candidate, constants.X_OK)
-        return candidate
-      } catch {
-        // not here
-      }
-    }
-  }
-  throw new DatainError(
-    `datain needs MariaDB's '${tool}' client program, which is not installed on this machine (nor '${BINARIES[tool].slice(1).join("', '")}'). ` +
-      `Install MariaDB's client tools, of the source's version or later: on Debian or Ubuntu 'apt-get install mariadb-client', ` +
-      `on RHEL-like systems 'dnf install mariadb', on macOS 'brew install mariadb'.`,
-    {code: 'E_CLIENT_TOOL_MISSING', exit: ExitCode.failed},
-  )
-}
-
-/** The error for a cancelled run: the same code the runner uses. */
-export function interruptedError(): DatainError {
-  return new DatainError("datain was interrupted; the checkpoint records where it stopped. Run 'datain start' again to go on.", {
-    code: 'E_INTERRUPTED',
-    exit: ExitCode.failed,
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function connectionArgs(tool: ClientToolName, address: ServerAddress, caFile: string | undefined): string[] {
-  const args = [
-    `--host=${address.host}`,
-    `--port=${address.port}`,
-    `--user=${address.user}`,
-    // `localhost` would otherwise mean the unix socket, another server than the one datain checked.
-    '--protocol=TCP',
-  ]
-  const tls = address.tls
-  if (!tls) {
-    args.push('--skip-ssl')
-  } else {
-    args.push('--ssl')
-    if (tls.ca) args.push(`--ssl-ca=${caFile}`)
-    // 11.4+ clients verify by default; older ones only when asked.
-    args.push(tls.verify ? '--ssl-verify-server-cert' : '--skip-ssl-verify-server-cert')
-  }
-  // A server may answer any statement with a request for a local file, which a client with
-  // local-infile on sends (Debian builds it on): datain's loads never use it.
-  if (tool === 'mariadb') args.push('--local-infile=0')
-  return args
-}
-
-/** Writes the options file (and the CA, if any) into `dir`; returns the connection arguments, the options file first. */
-async function writeConnectionFiles(dir: string, tool: ClientToolName, address: ServerAddress): Promise<string[]> {
-  const optionsFile = path.join(dir, 'client.cnf')
-  await writeFile(optionsFile, `[client]\npassword=${optionFileValue(address.password)}\n`, {mode: 0o600, flag: 'wx'})
-  await chmod(optionsFile, 0o600)
-  let caFile: string | undefined
-  if (address.tls?.ca) {
-    caFile = path.join(dir, 'ca.pem')
-    await writeFile(caFile, address.tls.ca, {mode: 0o600, flag: 'wx'})
-  }
-  // The client reads --defaults-extra-file only as its very first argument.
-  return [`--defaults-extra-file=${optionsFile}`, ...connectionArgs(tool, address, caFile)]
-}
-
-/**
- * What a child may see of datain's environment: an allow-list, since datain's own holds both
- * passwords and the ARM token, and a tool on one server has no business with the other's. The
- * client tools read nothing else that datain means to pass (MYSQL_* would even override it).
- */
-function childEnvironment(home: string): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$/.test(key)) env[key] = value
-  }
-  env.HOME = home
-  return env
-}
-
-function stallError(options: ClientToolOptions, stallMs: number, on: string, cause: unknown): DatainError {
-  return new DatainError(
-    `${options.tool} made no progress for ${stallMs / 1000} s while trying to ${options.purpose}${on ? ` (it was on ${on})` : ''}, so datain stopped it. ` +
-      `A lock on the ${options.role} or a tool that spins can do this: look at the ${options.role}'s process list, then run 'datain start' again ` +
-      `(${STALL_TIMEOUT_ENV} sets the bound in seconds).`,
-    {code: options.stall?.code ?? 'E_CLIENT_STALLED', exit: ExitCode.failed, cause},
-  )
-}
-
-function toolError(options: ClientToolOptions, error: ExecaError, stderr: string[], stoppedByUs: boolean): DatainError {
-  if (error.isCanceled) return interruptedError()
-  const said = stderr.length > 0 ? ` It said:\n${stderr.map((l) => `  ${l}`).join('\n')}` : ''
-  if (stoppedByUs) {
-    return new DatainError(`${options.tool} was stopped by datain before it could ${options.purpose}.`, {code: 'E_CLIENT_STOPPED', exit: ExitCode.failed, cause: error})
-  }
-  if (error.exitCode === undefined && !error.signal) {
-    return new DatainError(`datain could not run ${options.tool} to ${options.purpose}: ${redact(error.shortMessage ?? error.message)}.`, {
-      code: 'E_CLIENT_TOOL_MISSING',
-      exit: ExitCode.failed,
-      cause: error,
-    })
-  }
-  const how = error.signal ? `was killed by ${error.signal}` : `failed (exit code ${error.exitCode})`
-  const where = `the ${options.role} at ${options.address.host}:${options.address.port}`
-  // Checked before CONNECTION_ERRORS, whose numbers overlap: the advice differs (run again, not check the settings).
-  if (stderr.some((line) => LOST_CONNECTION.test(line))) {
-    return new DatainError(
-      `${options.tool} lost its connection to ${where} while trying to ${options.purpose}: it ${how}.${said}\n` +
-        `The server closed the connection (a restart, a killed session, the network). Run 'datain start' again: it goes on from the last checkpoint.`,
-      {code: `E_${options.role.toUpperCase()}_CONNECTION`, exit: ExitCode.unreachable, cause: error},
-    )
-  }
-  if (stderr.some((line) => CONNECTION_ERRORS.test(line))) {
-    return new DatainError(
-      `${options.tool} could not connect to ${where} to ${options.purpose}: it ${how}.${said}\nCheck the ${options.role}'s address, ` +
-        `its credentials (DATAIN_${options.role.toUpperCase()}_PASSWORD), its TLS settings, and that this machine may connect.`,
-      {code: `E_${options.role.toUpperCase()}_CONNECT`, exit: ExitCode.unreachable, cause: error},
-    )
-  }
-  return new DatainError(`${options.tool} ${how} while trying to ${options.purpose} (${where}).${said}`, {
-    code: options.errorCode ?? 'E_CLIENT_TOOL',
-    exit: ExitCode.failed,
-    cause: error,
-  })
-}
-
-/** The last few KB of a child's stderr: enough for the error, never the whole of a chatty run. */
-class StderrTail {
-  private chunks: Buffer[] = []
-  private size = 0
-
-  add(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.size += chunk.length
-    while (this.size - this.chunks[0]!.length >= STDERR_TAIL_BYTES) this.size -= this.chunks.shift()!.length
-  }
-
-  lines(): string[] {
-    const text = Buffer.concat(this.chunks).toString('utf8')
-    let lines = text
-      .split('\n')
-      .map((l) => l.trimEnd())
-      .filter(Boolean)
-    // MariaDB 11's client echoes a failing statement between two lines of dashes before its ERROR
-    // (--print-query-on-error, on in --batch). Its first line says which statement failed; the rest of
-    // an INSERT is rows of user data, which have no place in an error message.
-    const close = lines.lastIndexOf(QUERY_ECHO_RULE)
-    if (close >= 0) {
-      const open = close > 0 ? lines.lastIndexOf(QUERY_ECHO_RULE, close - 1) : -1
-      // Without its opening rule (cut off with the start of the tail) the echo is a middle of a statement: left out.
-      const head = open >= 0 && open + 1 < close ? [lines[open + 1]!.replace(/^(\s*(?:INSERT|REPLACE)\b.*?\bVALUES\b).*$/i, '$1 …')] : []
-      lines = [...lines.slice(0, Math.max(0, open)), ...head, ...lines.slice(close + 1)]
-    }
-    return lines
-      .slice(-STDERR_TAIL_LINES)
-      // The client echoes a failing statement, which can be a megabyte of INSERT.
-      .map((l) => redact(l.length > STDERR_LINE_CHARS ? `${l.slice(0, STDERR_LINE_CHARS)}…` : l))
-  }
-}
-
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./<>*-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 }

@@ -1,5 +1,6 @@
 import {pipeline} from 'node:stream/promises'
-import {describeClientTool, interruptedError, type RunningClientTool, startClientTool} from '../lib/child-process.js'
+import {describeClientTool, type RunningClientTool, startClientTool} from '../lib/child-process.js'
+import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import {type DumpCoordinates, DumpTransform} from './dump-transform.js'

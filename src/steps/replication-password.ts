@@ -4,7 +4,9 @@ import {DatainError, ExitCode} from '../lib/errors.js'
 import {matchesFingerprint, nativePasswordHash, passwordFingerprint, type PasswordFingerprint, REPLICATION_PASSWORD_ENV} from '../state/passwords.js'
 import {quoteAccount} from '../lib/sql.js'
 import {redact} from '../lib/redact.js'
-import {checkedUserName, inspectAccount, passwordStatement, REPLICATION_HOST, sqlError, type Statement} from './replication-user.js'
+import {checkedUserName} from './replication-user.js'
+import {inspectAccount} from './replication-user-account.js'
+import {passwordStatement, REPLICATION_HOST, sqlError, type Statement} from './replication-user-sql.js'
 import type {StepContext} from './step.js'
 
 /** The checkpoint record of what the replication user was given: persisted, never rename it. */

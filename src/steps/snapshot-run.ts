@@ -1,5 +1,5 @@
 import type {Connection} from 'mariadb'
-import {interruptedError} from '../lib/child-process.js'
+import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {connectTo} from '../lib/mariadb.js'
 import {ensureServerParameter} from '../azure/server-parameters.js'

@@ -1,6 +1,6 @@
 import type {Connection} from 'mariadb'
 import type {FirewallContext, RuleRange} from '../azure/firewall-rules.js'
-import type {ClientAccess} from '../azure/firewall-rules.js'
+import type {ClientAccess} from '../azure/replica-access.js'
 import type {ArmServer} from '../azure/arm.js'
 import type {ParameterChange} from '../state/parameter-change.js'
 import type {PlannedAction} from '../lib/planned-action.js'

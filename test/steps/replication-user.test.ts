@@ -9,7 +9,8 @@ import {DatainError} from '../../src/lib/errors.js'
 import {connectTo} from '../../src/lib/mariadb.js'
 import {GENERATED_PASSWORD_LENGTH, generatePassword, nativePasswordHash, passwordFingerprint, REPLICATION_PASSWORD_ENV} from '../../src/state/passwords.js'
 import {giveAccountPassword} from '../../src/steps/replication-password.js'
-import {checkedUserName, parseAccount, replicationUserStep} from '../../src/steps/replication-user.js'
+import {checkedUserName, replicationUserStep} from '../../src/steps/replication-user.js'
+import {parseAccount} from '../../src/steps/replication-user-account.js'
 import {beginStep, profileFilesText, runStep, stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
 let sandbox: Sandbox

@@ -55,35 +55,10 @@ export const sourcePrivileges: Check = {
     const same = (a: string, b: string) => (caseInsensitive ? a.toLowerCase() === b.toLowerCase() : a === b)
 
     const missing: Missing[] = []
-    const globalToGrant: string[] = []
-    let needsGrantOption = false
     const statements: string[] = []
-
-    if (!['BINLOG MONITOR', 'REPLICATION CLIENT', 'SUPER'].some(holdsGlobal)) {
-      missing.push({label: `${binlogPrivilege} on *.*`, why: `${binlogPrivilege} reads the binary log coordinates of the snapshot`})
-      globalToGrant.push(binlogPrivilege)
-    }
-    if (!holdsGlobal('RELOAD')) {
-      missing.push({label: 'RELOAD on *.*', why: "RELOAD allows the snapshot's brief FLUSH TABLES WITH READ LOCK (mariadb-dump --single-transaction --master-data=2)"})
-      globalToGrant.push('RELOAD')
-    }
-    if (!holdsGlobal('CREATE USER')) {
-      missing.push({label: 'CREATE USER on *.*', why: 'CREATE USER creates the replication user'})
-      globalToGrant.push('CREATE USER')
-    }
-    const grantOption = globalGrants.some((g) => g.grantOption)
-    if (!holdsGlobal('REPLICATION SLAVE')) {
-      missing.push({label: `REPLICATION SLAVE${grantOption ? '' : ' WITH GRANT OPTION'} on *.*`, why: REPLICATION_WHY})
-      globalToGrant.push('REPLICATION SLAVE')
-      needsGrantOption = !grantOption
-    } else if (!grantOption) {
-      missing.push({label: 'GRANT OPTION on *.*', why: REPLICATION_WHY})
-      globalToGrant.push('REPLICATION SLAVE')
-      needsGrantOption = true
-    }
-    if (globalToGrant.length > 0) {
-      statements.push(`GRANT ${globalToGrant.join(', ')} ON *.* TO ${quoteAccount(account)}${needsGrantOption ? ' WITH GRANT OPTION' : ''};`)
-    }
+    const global = missingGlobal(holdsGlobal, globalGrants.some((g) => g.grantOption), binlogPrivilege)
+    missing.push(...global.missing)
+    if (global.grant) statements.push(`GRANT ${global.grant} ON *.* TO ${quoteAccount(account)}${global.withGrantOption ? ' WITH GRANT OPTION' : ''};`)
 
     // mariadb-dump --routines reads routine bodies from mysql.proc; only their definer sees them otherwise.
     const readsRoutines =
@@ -123,6 +98,42 @@ export const sourcePrivileges: Check = {
       offenders: missing.map((m) => m.label),
     }
   },
+}
+
+/**
+ * The global privileges the steps need that the source user lacks, and what one GRANT on *.* must
+ * give (`grant`, and whether WITH GRANT OPTION): REPLICATION SLAVE must be held with the grant option.
+ */
+function missingGlobal(
+  holdsGlobal: (privilege: string) => boolean,
+  grantOption: boolean,
+  binlogPrivilege: string,
+): {missing: Missing[]; grant?: string; withGrantOption: boolean} {
+  const missing: Missing[] = []
+  const globalToGrant: string[] = []
+  let needsGrantOption = false
+  if (!['BINLOG MONITOR', 'REPLICATION CLIENT', 'SUPER'].some(holdsGlobal)) {
+    missing.push({label: `${binlogPrivilege} on *.*`, why: `${binlogPrivilege} reads the binary log coordinates of the snapshot`})
+    globalToGrant.push(binlogPrivilege)
+  }
+  if (!holdsGlobal('RELOAD')) {
+    missing.push({label: 'RELOAD on *.*', why: "RELOAD allows the snapshot's brief FLUSH TABLES WITH READ LOCK (mariadb-dump --single-transaction --master-data=2)"})
+    globalToGrant.push('RELOAD')
+  }
+  if (!holdsGlobal('CREATE USER')) {
+    missing.push({label: 'CREATE USER on *.*', why: 'CREATE USER creates the replication user'})
+    globalToGrant.push('CREATE USER')
+  }
+  if (!holdsGlobal('REPLICATION SLAVE')) {
+    missing.push({label: `REPLICATION SLAVE${grantOption ? '' : ' WITH GRANT OPTION'} on *.*`, why: REPLICATION_WHY})
+    globalToGrant.push('REPLICATION SLAVE')
+    needsGrantOption = !grantOption
+  } else if (!grantOption) {
+    missing.push({label: 'GRANT OPTION on *.*', why: REPLICATION_WHY})
+    globalToGrant.push('REPLICATION SLAVE')
+    needsGrantOption = true
+  }
+  return {missing, grant: globalToGrant.length > 0 ? globalToGrant.join(', ') : undefined, withGrantOption: needsGrantOption}
 }
 
 /** The privilege grants that apply on this connection: the user's, the active role's (and the roles it holds), PUBLIC's. */

@@ -1,6 +1,6 @@
 import {availableParallelism} from 'node:os'
 import type {Connection} from 'mariadb'
-import {interruptedError} from '../../lib/child-process.js'
+import {interruptedError} from '../../lib/client-tool-errors.js'
 import {DatainError, ExitCode, isDatainError} from '../../lib/errors.js'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
 import {connectTo, type ServerAddress} from '../../lib/mariadb.js'

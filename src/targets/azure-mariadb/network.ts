@@ -1,25 +1,9 @@
 import type {FirewallRule} from '@azure/arm-mariadb'
 import {armCall, type ArmAccess} from '../../azure/arm.js'
-import {
-  decideRule,
-  ensureClientAccess,
-  ensureRule,
-  firewallRuleName,
-  mergeNames,
-  openRuleBook,
-  ownRules,
-  probeReplica,
-  putRuleText,
-  rangesIn,
-  recordedRanges,
-  recordedRules,
-  refusedWithoutFirewall,
-  resolveSourceIp,
-  ruleCovers,
-  trustedClientIp,
-  waitForReplicaAccess,
-  type RuleBook,
-} from '../../azure/firewall-rules.js'
+import {resolveSourceIp, trustedClientIp} from '../../azure/firewall-addresses.js'
+import {decideRule, ensureRule, openRuleBook, ownRules, putRuleText, type RuleBook} from '../../azure/firewall-rule-book.js'
+import {firewallRuleName, mergeNames, rangesIn, recordedRanges, recordedRules, ruleCovers} from '../../azure/firewall-rules.js'
+import {ensureClientAccess, probeReplica, refusedWithoutFirewall, waitForReplicaAccess} from '../../azure/replica-access.js'
 import type {PlannedAction} from '../../lib/planned-action.js'
 import {strings} from '../../state/stop-records.js'
 import type {FirewallOutput, NetworkContext, NetworkDriver, RuleCleanup, RuleCleanupContext} from '../target.js'

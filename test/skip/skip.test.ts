@@ -1,5 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {dispose, type Env, expectIdentical, expectNoSecrets, json, journal, replicatingEnv, replicationPassword, slaveStatus, waitUntil} from './helpers.js'
+import {dispose, type Env, expectIdentical, expectNoSecrets, json, journal, replicatingEnv, replicationPassword, slaveStatus, waitUntil} from '../stop/helpers.js'
 
 /** `datain skip` against the sandbox: replication broken by a row written on the replica. */
 

@@ -7,7 +7,7 @@ import {DatainError} from '../../src/lib/errors.js'
 import {ensureServerParameter, restoreServerParameter} from '../../src/azure/server-parameters.js'
 import {sameValue} from '../../src/state/parameter-change.js'
 import {allowLoopback} from '../helpers/preflight.js'
-import {type TestStepContext, testStepContext} from './step-context.js'
+import {type TestStepContext, testStepContext} from '../snapshot/step-context.js'
 
 let sandbox: Sandbox
 let home: string

@@ -4,7 +4,7 @@ import {renderStatus, wrap} from '../../src/ui/status.js'
 import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/status-report.js'
 import {replicationView} from '../../src/status/replica-health.js'
 import {frame, watchStatus} from '../../src/ui/status-watch.js'
-import {sample, steps, VIEW_OPTIONS} from './fixture.js'
+import {sample, steps, VIEW_OPTIONS} from '../status/fixture.js'
 
 const ESC = '\x1b['
 
