@@ -3,6 +3,7 @@ import type {ParameterChange} from '../state/parameter-change.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
 import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
 import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/slave-status.js'
+import type {ReplicationControls} from '../targets/target.js'
 import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
 
 /** The replicate step's output, kept in the checkpoint. */
@@ -77,41 +78,10 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     async run(ctx): Promise<ReplicateOutput> {
       const mode = modeOf(ctx)
       const replica = await ctx.replica()
-      let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
-      if (mode === 'file') {
-        for (const name of SYNC_PARAMETERS) {
-          const change = await ctx.target.parameters.ensure(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
-          parametersChanged = mergeChange(parametersChanged, change)
-          if (change.changedByDatain) ctx.ui.info(`Set ${name}=1 on the replica (it was ${change.previous ?? 'unset'}).`)
-        }
-        await ctx.progress({parametersChanged})
-      }
-
+      const parametersChanged = mode === 'file' ? await setSyncParameters(ctx) : parameterChanges(ctx.previous?.output?.parametersChanged)
       const controls = await ctx.target.replication.open(replica, ['start'])
-      const status = await readReplicaStatus(replica)
-      if (!status) {
-        throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty): the link step has not linked it, or the link was removed since. Run datain start again.', {
-          code: 'E_NOT_LINKED',
-          exit: ExitCode.failed,
-        })
-      }
-      const {source} = ctx.settings
-      if (!linkedTo(status, {host: source.publicHost, port: source.port, user: ctx.settings.replicationUser})) {
-        throw new DatainError(
-          `The replica replicates from ${status.masterHost}:${status.masterPort} as '${status.masterUser}', not from the source of this profile ` +
-            `(${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'): its link was changed after datain made it. Run datain start again to link it.`,
-          {code: 'E_REPLICA_LINKED', exit: ExitCode.failed},
-        )
-      }
-      const alreadyRunning = status.ioThread !== 'stopped' && status.sqlRunning
       const startedAt = new Date().toISOString()
-      if (alreadyRunning) {
-        ctx.ui.info('Replication already runs on the replica; waiting for it to catch up.')
-      } else {
-        await controls.start()
-        await ctx.store.journal('replication-started', {statement: controls.statement('start')})
-        ctx.ui.info('Started replication on the replica; waiting for it to catch up with the source.')
-      }
+      const alreadyRunning = await startUnlessRunning(ctx, controls)
 
       const result = await waitUntilCaughtUp({
         // Functions, not connections: the session opens again one that the server dropped during the wait.
@@ -151,4 +121,44 @@ function modeOf(ctx: StepContext): ReplicationMode {
   const linked = ctx.outputs.link?.mode
   if (linked === 'gtid' || linked === 'file') return linked
   return ctx.settings.gtid ? 'gtid' : 'file'
+}
+
+/** File/position mode: sync_master_info and sync_relay_log_info at 1, recorded as they are set. */
+async function setSyncParameters(ctx: StepContext): Promise<ParameterChange[]> {
+  let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+  for (const name of SYNC_PARAMETERS) {
+    const change = await ctx.target.parameters.ensure(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
+    parametersChanged = mergeChange(parametersChanged, change)
+    if (change.changedByDatain) ctx.ui.info(`Set ${name}=1 on the replica (it was ${change.previous ?? 'unset'}).`)
+  }
+  await ctx.progress({parametersChanged})
+  return parametersChanged
+}
+
+/** Starts replication unless it already runs; refuses a replica not linked to this profile's source. Returns whether it ran already. */
+async function startUnlessRunning(ctx: StepContext, controls: ReplicationControls): Promise<boolean> {
+  const status = await readReplicaStatus(await ctx.replica())
+  if (!status) {
+    throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty): the link step has not linked it, or the link was removed since. Run datain start again.', {
+      code: 'E_NOT_LINKED',
+      exit: ExitCode.failed,
+    })
+  }
+  const {source} = ctx.settings
+  if (!linkedTo(status, {host: source.publicHost, port: source.port, user: ctx.settings.replicationUser})) {
+    throw new DatainError(
+      `The replica replicates from ${status.masterHost}:${status.masterPort} as '${status.masterUser}', not from the source of this profile ` +
+        `(${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'): its link was changed after datain made it. Run datain start again to link it.`,
+      {code: 'E_REPLICA_LINKED', exit: ExitCode.failed},
+    )
+  }
+  const alreadyRunning = status.ioThread !== 'stopped' && status.sqlRunning
+  if (alreadyRunning) {
+    ctx.ui.info('Replication already runs on the replica; waiting for it to catch up.')
+  } else {
+    await controls.start()
+    await ctx.store.journal('replication-started', {statement: controls.statement('start')})
+    ctx.ui.info('Started replication on the replica; waiting for it to catch up with the source.')
+  }
+  return alreadyRunning
 }
