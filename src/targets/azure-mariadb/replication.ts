@@ -1,7 +1,15 @@
 import type {Connection} from 'mariadb'
 import {MASK} from '../../lib/redact.js'
 import type {LinkSpec, PlannedLinkSpec, ReplicationAction, ReplicationControls, ReplicationDriver, ReplicationTexts} from '../target.js'
-import {assertStatementLogsOff, callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from './procedures.js'
+import {assertStatementLogsOff} from '../statement-secrecy.js'
+import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from './procedures.js'
+
+const GENERAL_LOG_WORDS = {
+  written: "the values of a prepared statement's parameters",
+  secretName: "replication user's password that datain passes to Azure's procedure",
+  howToTurnOff: 'Azure portal: the server, Server parameters, general_log = OFF',
+  suggestion: 'Set the server parameter general_log to OFF, then run datain start again',
+}
 
 /** Azure's schema for its procedures when the replica cannot be asked where they are. */
 const DEFAULT_SCHEMA = 'mysql'
@@ -51,7 +59,7 @@ function controls(replica: Connection, schema: string, gtid: boolean): Replicati
   return {
     ...texts(schema, gtid),
     // MariaDB would write the bound password into the general log: refused, whatever the flags.
-    assertPasswordStaysSecret: () => assertStatementLogsOff(replica, {secretName: "replication user's password"}),
+    assertPasswordStaysSecret: () => assertStatementLogsOff(replica, GENERAL_LOG_WORDS),
     async link(spec: LinkSpec, password: string) {
       const position = spec.position.mode === 'gtid' ? [spec.position.gtid] : [spec.position.file, spec.position.position]
       await callProcedure(replica, schema, procedureFor('link', spec.position.mode === 'gtid'), [spec.host, spec.user, password, spec.port, ...position, spec.caPem], {
