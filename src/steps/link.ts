@@ -1,4 +1,3 @@
-import {readFile} from 'node:fs/promises'
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {GatewayRefusedError} from '../lib/mariadb.js'
@@ -131,16 +130,15 @@ export const linkStep: Step = {
     registerSecret(password)
     // The password in use may not be the one the account got (DATAIN_REPLICATION_PASSWORD set in one run, not the next).
     await giveAccountPassword(ctx, password)
-    const ca = await sourceCaText(ctx)
     const position = coords.mode === 'gtid' ? {mode: 'gtid' as const, gtid: coords.gtidPosition!} : {mode: 'file' as const, file: coords.binlogFile!, position: coords.binlogPosition!}
     const {host, port, user, caLabel} = linkSpec(ctx, coords)
-    await controls.link({host, port, user, caLabel, position, caPem: ca}, password)
+    await controls.link({host, port, user, caLabel, position, sourceCaFile: source.sslCa, sourceTls: source.ssl !== 'off'}, password)
     const result = output('linked')
     await ctx.store.journal('replica-linked', {statement: changeMasterText(ctx, controls, coords), ...result})
     ctx.ui.info(
       `Linked the replica to ${source.publicHost}:${source.port} as ${ctx.settings.replicationUser}` +
         (coords.mode === 'gtid' ? `, from GTID ${coords.gtidPosition}` : `, from ${coords.binlogFile}:${coords.binlogPosition}`) +
-        (ca ? ', over TLS.' : ', without TLS (the source has no CA).'),
+        (source.sslCa ? ', over TLS.' : ', without TLS (the source has no CA).'),
     )
     return result
   },
@@ -202,7 +200,15 @@ async function plannedControls(ctx: StepContext): Promise<ReplicationTexts> {
 function linkSpec(ctx: StepContext, coords: Coordinates): PlannedLinkSpec {
   const {source} = ctx.settings
   const position = coords.mode === 'gtid' ? [coords.gtidPosition ?? ''] : [coords.binlogFile ?? '', coords.binlogPosition ?? '<binlog position of the snapshot>']
-  return {host: source.publicHost, port: source.port, user: ctx.settings.replicationUser, mode: coords.mode, position, caLabel: source.sslCa ? `<PEM of ${source.sslCa}>` : ''}
+  return {
+    host: source.publicHost,
+    port: source.port,
+    user: ctx.settings.replicationUser,
+    mode: coords.mode,
+    position,
+    caLabel: source.sslCa ? `<PEM of ${source.sslCa}>` : '',
+    sourceTls: source.ssl !== 'off',
+  }
 }
 
 /** The link statement as a person reads it: the password `***`, the CA `<PEM of FILE>`. */
@@ -271,24 +277,4 @@ async function appliedPastSnapshot(replica: Connection, status: ReplicaStatus, c
   }
   const applied = {file: status.relayMasterLogFile, position: status.execMasterLogPos}
   return applied.file !== '' && compareCoordinates(applied, {file: coords.binlogFile!, position: coords.binlogPosition!}) > 0
-}
-
-/** The PEM text of --source-ssl-ca, which Azure's procedure takes (not a path); '' for a source without TLS. */
-async function sourceCaText(ctx: StepContext): Promise<string> {
-  const file = ctx.settings.source.sslCa
-  if (!file) return ''
-  let pem: string
-  try {
-    pem = await readFile(file, 'utf8')
-  } catch (error) {
-    throw new DatainError(`datain could not read the source's CA file ${file} (--source-ssl-ca): ${(error as Error).message}.`, {
-      code: 'E_SOURCE_CA',
-      exit: ExitCode.usage,
-      cause: error,
-    })
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new DatainError(`The source's CA file ${file} (--source-ssl-ca) holds no PEM certificate (-----BEGIN CERTIFICATE-----).`, {code: 'E_SOURCE_CA', exit: ExitCode.usage})
-  }
-  return pem
 }

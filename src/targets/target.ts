@@ -23,7 +23,7 @@ export interface ReplicaTarget {
   armServer(): Promise<ArmServer | undefined>
 }
 
-export type TargetKind = 'azure-mariadb'
+export type TargetKind = 'azure-mariadb' | 'mariadb'
 
 /** What a replication control does: point the replica at the source, start, stop, remove the link, skip one event group. */
 export type ReplicationAction = 'link' | 'start' | 'stop' | 'remove' | 'skip'
@@ -34,14 +34,16 @@ export interface LinkSpec {
   port: number
   user: string
   position: {mode: 'gtid'; gtid: string} | {mode: 'file'; file: string; position: number}
-  /** The source's CA (PEM) when the link runs over TLS; '' without. */
-  caPem: string
+  /** The source speaks TLS: the link uses it. */
+  sourceTls: boolean
+  /** `--source-ssl-ca`: the source's CA as a file on this machine (Azure's procedure takes its PEM). */
+  sourceCaFile?: string
   /** How plans and the journal show the CA: `<PEM of FILE>`, or '' without one. */
   caLabel: string
 }
 
 /** A link spec for a plan: the snapshot's coordinates may not be known yet. */
-export type PlannedLinkSpec = Omit<LinkSpec, 'position' | 'caPem'> & {mode: ReplicationMode; position: Array<string | number>}
+export type PlannedLinkSpec = Omit<LinkSpec, 'position' | 'sourceCaFile'> & {mode: ReplicationMode; position: Array<string | number>}
 
 export interface ReplicationDriver {
   /**
@@ -83,6 +85,8 @@ export interface ReplicationControls extends ReplicationTexts {
 export interface ParameterCall {
   replica(): Promise<Connection>
   signal?: AbortSignal
+  /** Where a target says what a person should know (a my.cnf line to keep a SET GLOBAL). */
+  ui?: {info(message: string): void}
 }
 
 export interface ParameterDriver {
@@ -138,5 +142,7 @@ export interface FirewallOutput {
   reusedRules: string[]
   /** False with --no-firewall or --no-arm: datain looked, and changed nothing. */
   managed: boolean
+  /** The target has no firewall datain manages (a replica the DBA administers). */
+  notApplicable?: boolean
 }
 

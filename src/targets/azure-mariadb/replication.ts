@@ -2,6 +2,7 @@ import type {Connection} from 'mariadb'
 import {MASK} from '../../lib/redact.js'
 import type {LinkSpec, PlannedLinkSpec, ReplicationAction, ReplicationControls, ReplicationDriver, ReplicationTexts} from '../target.js'
 import {assertStatementLogsOff} from '../statement-secrecy.js'
+import {sourceCaText} from './source-ca.js'
 import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from './procedures.js'
 
 const GENERAL_LOG_WORDS = {
@@ -62,7 +63,8 @@ function controls(replica: Connection, schema: string, gtid: boolean): Replicati
     assertPasswordStaysSecret: () => assertStatementLogsOff(replica, GENERAL_LOG_WORDS),
     async link(spec: LinkSpec, password: string) {
       const position = spec.position.mode === 'gtid' ? [spec.position.gtid] : [spec.position.file, spec.position.position]
-      await callProcedure(replica, schema, procedureFor('link', spec.position.mode === 'gtid'), [spec.host, spec.user, password, spec.port, ...position, spec.caPem], {
+      const caPem = await sourceCaText(spec.sourceCaFile)
+      await callProcedure(replica, schema, procedureFor('link', spec.position.mode === 'gtid'), [spec.host, spec.user, password, spec.port, ...position, caPem], {
         secret: true,
       })
     },
