@@ -14,6 +14,15 @@ const STATEMENTS = {
   skip: 'SET GLOBAL sql_slave_skip_counter = 1',
 } as const
 
+/** What MariaDB 10.11 asks of the replica's user for each control (found by running them without). */
+const NEEDS: Record<ReplicationAction, string> = {
+  link: 'REPLICATION SLAVE ADMIN',
+  start: 'REPLICATION SLAVE ADMIN',
+  stop: 'REPLICATION SLAVE ADMIN',
+  remove: 'RELOAD and REPLICATION SLAVE ADMIN',
+  skip: 'SUPER (MariaDB 10.11 lets nothing else set sql_slave_skip_counter)',
+}
+
 const GENERAL_LOG_WORDS = {
   written: 'every statement, CHANGE MASTER TO with its MASTER_PASSWORD included,',
   secretName: "replication user's password",
@@ -56,7 +65,7 @@ function controls(replica: Connection, options: MariadbLinkOptions): Replication
       await replica.query(STATEMENTS[action])
       if (action === 'skip') await replica.query('START SLAVE')
     } catch (error) {
-      throw statementError(STATEMENTS[action], error)
+      throw statementError(STATEMENTS[action], error, NEEDS[action])
     }
   }
   return {
@@ -115,15 +124,15 @@ async function backslashEscapes(replica: Connection): Promise<boolean> {
 }
 
 /** The server's own words only: the connector's message repeats the statement, password included. */
-function statementError(what: string, error: unknown): DatainError {
+function statementError(what: string, error: unknown, needs = NEEDS.link): DatainError {
   const errno = sqlErrno(error)
   const e = error as {sqlMessage?: string; code?: string}
   const text = redact(e.sqlMessage ?? String(e.code ?? 'connection error'))
   const cause = Object.assign(new Error(text), {errno, code: e.code})
   if (errno === 1227 || errno === 1044 || errno === 1045) {
     return new DatainError(
-      `The replica did not let datain run ${what} (error ${errno}: ${text}). datain's replica user needs REPLICATION SLAVE ADMIN (or SUPER) to point the replica at a source.`,
-      {code: 'E_REPLICA_PRIVILEGE', exit: ExitCode.failed, cause, suggestions: ["GRANT REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* TO <datain's replica user>"]},
+      `The replica did not let datain run ${what} (error ${errno}: ${text}). datain's replica user needs ${needs} for it.`,
+      {code: 'E_REPLICA_PRIVILEGE', exit: ExitCode.failed, cause, suggestions: [`GRANT ${needs.split(' (')[0]!.replace(' and ', ', ')} ON *.* TO <datain's replica user>`]},
     )
   }
   return new DatainError(`The replica refused ${what}${errno === undefined ? '' : ` (error ${errno})`}: ${text}`, {
