@@ -189,8 +189,10 @@ describe('the parallel copy', () => {
       await sleep(100)
       let duringSnapshot = 0
       const result = await copy({
-        onSnapshot: () => {
-          duringSnapshot = inserts
+        hooks: {
+          onSnapshot: () => {
+            duringSnapshot = inserts
+          },
         },
       })
       const after = inserts
