@@ -1,6 +1,7 @@
 import {availableParallelism} from 'node:os'
 import type {Connection} from 'mariadb'
 import type {ServerAddress} from '../../lib/mariadb.js'
+import {installCopyWorkarounds} from '../../lib/runtime-workarounds.js'
 import {createObjects, readObjects} from '../objects/copy-objects.js'
 import {copyChunk, piecePool} from './chunk-copy.js'
 import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
@@ -117,6 +118,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
   const pool = new WorkerPool(Math.max(1, Math.floor(options.threads)), options.signal)
   const recorder = new CopyRecorder(options, pool.busy, started)
   try {
+    // Before the first connection: every LOAD DATA LOCAL and destroy() of the copy's goes through them.
+    await installCopyWorkarounds()
     const {sources, replicas, ddl, point} = await openSnapshot(pool, options)
     await options.hooks?.onSnapshot?.(point)
 
