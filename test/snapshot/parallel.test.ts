@@ -15,7 +15,6 @@ import {installCopyWorkarounds} from '../../src/lib/runtime-workarounds.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {copyChunk, piecePool} from '../../src/snapshot/parallel/chunk-copy.js'
 import {connectForCopy} from '../../src/snapshot/parallel/connections.js'
-import {GarbageBound} from '../../src/snapshot/parallel/garbage.js'
 import {evenBounds, loadStatement} from '../../src/snapshot/parallel/tables.js'
 import {BufferPool, RowEncoder} from '../../src/snapshot/parallel/row-encoder.js'
 import type {SnapshotOutput} from '../../src/steps/snapshot-run.js'
@@ -409,13 +408,6 @@ describe('pieces of the parallel copy', () => {
     expect(taken.bytes.length).toBe(10_001)
     taken.release()
     expect(pool.get().length).toBe(8192)
-  })
-
-  it('reaches V8\'s own collector on this Node (the copy bounds its garbage with it)', () => {
-    const bound = new GarbageBound(1000)
-    bound.add(999)
-    expect(() => bound.add(1)).not.toThrow()
-    expect(typeof (globalThis as {gc?: unknown}).gc).toBe('undefined')
   })
 
   it('cuts a key range into even pieces that cover it whole', () => {

@@ -8,7 +8,6 @@ import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from '
 import {chunkName, copyError} from './copy-errors.js'
 import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, type WorkItem} from './copy-plan.js'
 import {CopyRecorder, type RecorderOptions} from './copy-recorder.js'
-import {GarbageBound} from './garbage.js'
 import {checkFinished, emptyForReload} from './resume-check.js'
 import {createDatabases, prepareDdlSessions} from './schema.js'
 import {chunkSelect, listTables, loadStatement} from './tables.js'
@@ -59,8 +58,6 @@ export interface ParallelCopyResult {
   reloadedChunks: number
 }
 
-/** See GarbageBound. At 4 × the bench's data: peak RSS 120 MB with it, 146 MB without. */
-const GC_EVERY_BYTES = 32_000_000
 /** Connections left to others on either server when datain picks its number of threads. */
 const SPARE_CONNECTIONS = 5
 const MAX_DEFAULT_THREADS = 8
@@ -199,7 +196,6 @@ async function loadChunks(
   recorder: CopyRecorder,
 ): Promise<void> {
   const pieces = piecePool(pool.threads, batchBytes)
-  const garbage = new GarbageBound(GC_EVERY_BYTES)
   await pool.run(items, async (item, i) => {
     const {sql, values} = chunkSelect(item.chunk)
     await copyChunk({
@@ -211,10 +207,7 @@ async function loadChunks(
       batchBytes,
       pool: pieces,
       label: `the table ${chunkName(item.chunk)}`,
-      onLoaded: (n, b) => {
-        recorder.loaded(n, b)
-        garbage.add(b)
-      },
+      onLoaded: (n, b) => recorder.loaded(n, b),
     })
     await recorder.done(item)
   })
