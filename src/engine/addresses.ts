@@ -1,5 +1,4 @@
 import {readFile} from 'node:fs/promises'
-import type {AzureTarget} from '../azure/arm.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {Settings} from '../state/schema.js'
 
@@ -19,12 +18,6 @@ export function tlsWarnings(settings: Settings): string[] {
     warnings.push("Warning: this profile connects to the source in plain text (--source-ssl off); the replication stream crosses the network in clear.")
   }
   return warnings
-}
-
-export function azureTarget(settings: Settings): AzureTarget | undefined {
-  const {useArm, subscription, resourceGroup, server, armEndpoint} = settings.azure
-  if (!useArm || !subscription || !resourceGroup || !server) return undefined
-  return {subscription, resourceGroup, server, endpoint: armEndpoint ?? process.env.DATAIN_ARM_ENDPOINT}
 }
 
 export async function sourceAddress(settings: Settings, password: string): Promise<ServerAddress> {

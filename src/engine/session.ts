@@ -1,6 +1,5 @@
 import type {Connection} from 'mariadb'
-import {azureTarget, replicaAddress, sourceAddress, tlsWarnings} from './addresses.js'
-import {armClient, type ArmAccess} from '../azure/arm.js'
+import {replicaAddress, sourceAddress, tlsWarnings} from './addresses.js'
 import {connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {requirePassword} from '../lib/ask.js'
 import {openTarget, type ReplicaTarget} from '../targets/index.js'
@@ -19,8 +18,6 @@ export interface Session {
   source(): Promise<Connection>
   /** Throws GatewayRefusedError while the replica's firewall refuses this machine. */
   replica(): Promise<Connection>
-  /** Absent with --no-arm. */
-  arm?: ArmAccess
   /** The replica side: its replication controls, server parameters and network path. */
   target: ReplicaTarget
   /** Closes the connections and releases the lock. */
@@ -55,8 +52,6 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     const sourcePassword =
       options.needsSource === false ? '' : await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
     const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
-    const azure = azureTarget(settings)
-    const arm = azure ? {client: armClient(azure), target: azure} : undefined
     const session: Session = {
       profile: options.profile,
       store,
@@ -65,8 +60,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       replicaAddress: await replicaAddress(settings, replicaPassword),
       source: reconnecting(() => connectTo('source', session.sourceAddress), connections),
       replica: reconnecting(() => connectTo('replica', session.replicaAddress), connections),
-      arm,
-      target: openTarget(settings, arm),
+      target: openTarget(settings, {replica: () => session.replica()}),
       async close() {
         await Promise.allSettled(connections.map((c) => c.end()))
         await lock?.release()

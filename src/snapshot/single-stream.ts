@@ -78,6 +78,11 @@ export interface CopyOptions {
   estimatedRows?: number
   onProgress?: (progress: CopyProgress) => void
   progressIntervalMs?: number
+  hooks?: StreamCopyHooks
+}
+
+/** Where a test steps into the copy. */
+export interface StreamCopyHooks {
   /** Called once both tools run, with their pids (tests look at them). */
   onStart?: (pids: {dump: number; load: number}) => void
 }
@@ -107,37 +112,8 @@ export function describeCopy(options: Pick<CopyOptions, 'source' | 'replica' | '
 export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
   const started = Date.now()
   const transform = new DumpTransform()
-  const stall = {on: () => (transform.table ? `the table ${transform.table}` : undefined), code: 'E_SNAPSHOT_STALLED'}
-  // The loader first: when the replica cannot be reached, nothing is read from the source.
-  const load = await startClientTool({
-    tool: 'mariadb',
-    role: 'replica',
-    address: options.replica,
-    args: [...LOAD_OPTIONS],
-    purpose: 'load the copy into the replica',
-    signal: options.signal,
-    stdin: 'pipe',
-    errorCode: 'E_SNAPSHOT_LOAD',
-    stall,
-  })
-  let dump: RunningClientTool
-  try {
-    dump = await startClientTool({
-      tool: 'mariadb-dump',
-      role: 'source',
-      address: options.source,
-      args: dumpArgs(options.databases),
-      purpose: 'dump the selected databases of the source',
-      signal: options.signal,
-      stdout: 'pipe',
-      errorCode: 'E_SNAPSHOT_DUMP',
-      stall,
-    })
-  } catch (error) {
-    await load.stop()
-    throw error
-  }
-  options.onStart?.({dump: dump.pid, load: load.pid})
+  const {load, dump} = await startTools(options, transform)
+  options.hooks?.onStart?.({dump: dump.pid, load: load.pid})
 
   const estimatedRows = options.estimatedRows ?? 0
   const report = (done = false) => options.onProgress?.({...progressOf(transform, started, estimatedRows), done})
@@ -167,19 +143,9 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
     await Promise.all([dumpDone, piped])
     if (!failed()) {
       const {binlogFile, binlogPosition, gtidPosition} = transform.coordinates
-      if (!transform.completed) {
-        failures.other = new DatainError(
-          'mariadb-dump exited without error but its output ended before its closing `-- Dump completed` line: the copy is incomplete and was not used. Run datain start again.',
-          {code: 'E_SNAPSHOT_TRUNCATED', exit: ExitCode.failed},
-        )
-        void load.stop()
-      } else if (binlogFile === undefined || binlogPosition === undefined) {
-        failures.other = new DatainError(
-          'mariadb-dump finished without writing the binary log coordinates of its snapshot (the `-- CHANGE MASTER TO` comment of --master-data), ' +
-            'so replication could not start where the copy ends. Check that binary logging is on on the source and that the source user has the ' +
-            'BINLOG MONITOR (or REPLICATION CLIENT) and RELOAD privileges.',
-          {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
-        )
+      const incomplete = incompleteDump(transform)
+      if (incomplete !== undefined || binlogFile === undefined || binlogPosition === undefined) {
+        failures.other = incomplete
         void load.stop()
       } else {
         load.stdin!.end()
@@ -202,6 +168,62 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
     // Nothing is left running whatever happened above.
     await Promise.allSettled([dump.stop(), load.stop()])
   }
+}
+
+/**
+ * Starts the loader, then the dump (the loader first: when the replica cannot be reached, nothing
+ * is read from the source); a dump that cannot start stops the loader.
+ */
+async function startTools(options: CopyOptions, transform: DumpTransform): Promise<{load: RunningClientTool; dump: RunningClientTool}> {
+  const stall = {on: () => (transform.table ? `the table ${transform.table}` : undefined), code: 'E_SNAPSHOT_STALLED'}
+  const load = await startClientTool({
+    tool: 'mariadb',
+    role: 'replica',
+    address: options.replica,
+    args: [...LOAD_OPTIONS],
+    purpose: 'load the copy into the replica',
+    signal: options.signal,
+    stdin: 'pipe',
+    errorCode: 'E_SNAPSHOT_LOAD',
+    stall,
+  })
+  try {
+    const dump = await startClientTool({
+      tool: 'mariadb-dump',
+      role: 'source',
+      address: options.source,
+      args: dumpArgs(options.databases),
+      purpose: 'dump the selected databases of the source',
+      signal: options.signal,
+      stdout: 'pipe',
+      errorCode: 'E_SNAPSHOT_DUMP',
+      stall,
+    })
+    return {load, dump}
+  } catch (error) {
+    await load.stop()
+    throw error
+  }
+}
+
+/** Why a dump that exited cleanly cannot be used (cut short, or without its coordinates), or undefined. */
+function incompleteDump(transform: DumpTransform): DatainError | undefined {
+  if (!transform.completed) {
+    return new DatainError(
+      'mariadb-dump exited without error but its output ended before its closing `-- Dump completed` line: the copy is incomplete and was not used. Run datain start again.',
+      {code: 'E_SNAPSHOT_TRUNCATED', exit: ExitCode.failed},
+    )
+  }
+  const {binlogFile, binlogPosition} = transform.coordinates
+  if (binlogFile === undefined || binlogPosition === undefined) {
+    return new DatainError(
+      'mariadb-dump finished without writing the binary log coordinates of its snapshot (the `-- CHANGE MASTER TO` comment of --master-data), ' +
+        'so replication could not start where the copy ends. Check that binary logging is on on the source and that the source user has the ' +
+        'BINLOG MONITOR (or REPLICATION CLIENT) and RELOAD privileges.',
+      {code: 'E_SNAPSHOT_COORDINATES', exit: ExitCode.failed},
+    )
+  }
+  return undefined
 }
 
 function copyError(failures: {dump?: unknown; load?: unknown; pipe?: unknown; other?: unknown}, signal: AbortSignal): unknown {

@@ -1,4 +1,5 @@
-import {planSnapshot, runSnapshot} from './snapshot-run.js'
+import {planSnapshot} from './snapshot-plan.js'
+import {runSnapshot} from './snapshot-run.js'
 import type {Step} from './step.js'
 
 /**

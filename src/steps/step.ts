@@ -2,7 +2,6 @@ import type {Connection} from 'mariadb'
 import type {ProfileStore} from '../state/profile-store.js'
 import type {RunOptions} from '../state/run-options.js'
 import type {Settings, StepRecord} from '../state/schema.js'
-import type {ArmAccess} from '../azure/arm.js'
 import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
@@ -37,8 +36,6 @@ export interface StepContext {
   /** Where the servers are and how to log in: for child processes (through a private options file). */
   sourceAddress: ServerAddress
   replicaAddress: ServerAddress
-  /** Absent with --no-arm. */
-  arm?: ArmAccess
   /** The replica side: its replication controls, server parameters and network path. */
   target: ReplicaTarget
   /** The replication user's password: from DATAIN_REPLICATION_PASSWORD, the profile's secrets, or generated. */

@@ -1,11 +1,28 @@
-import type {ArmAccess} from '../azure/arm.js'
+import type {TokenCredential} from '@azure/core-auth'
+import type {Connection} from 'mariadb'
+import {armClient, type AzureTarget} from '../azure/arm.js'
 import type {Settings} from '../state/schema.js'
 import {azureMariadbTarget} from './azure-mariadb/index.js'
 import type {ReplicaTarget} from './target.js'
 
 export type {ReplicaTarget} from './target.js'
 
+export interface TargetOptions {
+  /** The session's replica connection (opened on first use). */
+  replica(): Promise<Connection>
+  /** How to sign in to ARM; default DATAIN_ARM_TOKEN, else DefaultAzureCredential. */
+  credential?: TokenCredential
+}
+
 /** The replica side a profile's settings describe. */
-export function openTarget(settings: Settings, arm: ArmAccess | undefined): ReplicaTarget {
-  return azureMariadbTarget(settings, arm)
+export function openTarget(settings: Settings, options: TargetOptions): ReplicaTarget {
+  const azure = azureTarget(settings)
+  return azureMariadbTarget(settings, azure ? {client: armClient(azure, options.credential), target: azure} : undefined)
+}
+
+/** The Azure server a profile's settings name for ARM; undefined with --no-arm. */
+export function azureTarget(settings: Settings): AzureTarget | undefined {
+  const {useArm, subscription, resourceGroup, server, armEndpoint} = settings.azure
+  if (!useArm || !subscription || !resourceGroup || !server) return undefined
+  return {subscription, resourceGroup, server, endpoint: armEndpoint ?? process.env.DATAIN_ARM_ENDPOINT}
 }

@@ -5,8 +5,7 @@ import type {Sandbox} from '../../sandbox/sandbox.js'
 import {openProfile, type ProfileStore} from '../../src/state/profile-store.js'
 import type {Settings, StepRecord} from '../../src/state/schema.js'
 import {openTarget} from '../../src/targets/index.js'
-import {azureTarget, replicaAddress, sourceAddress} from '../../src/engine/addresses.js'
-import {armClient} from '../../src/azure/arm.js'
+import {replicaAddress, sourceAddress} from '../../src/engine/addresses.js'
 import {connectTo} from '../../src/lib/mariadb.js'
 import {replicationPassword} from '../../src/state/passwords.js'
 import {redact} from '../../src/lib/redact.js'
@@ -105,7 +104,6 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
 
   const source = await sourceAddress(settings, sandbox.source.password)
   const replica = await replicaAddress(settings, sandbox.replica.password)
-  const target = azureTarget(settings)
   const token = sandbox.azure.token
   const credential = {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}
   const env = options.env ?? {}
@@ -130,7 +128,6 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
   }
   let password: Promise<string> | undefined
 
-  const arm = target ? {client: armClient(target, credential), target} : undefined
   const ctx: TestStepContext = {
     profile,
     settings,
@@ -144,8 +141,7 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
     signal: controller.signal,
     sourceAddress: source,
     replicaAddress: replica,
-    arm,
-    target: openTarget(settings, arm),
+    target: openTarget(settings, {replica: () => ctx.replica(), credential}),
     source: lazy(() => connectTo('source', source)),
     replica: lazy(() => connectTo('replica', replica)),
     async progress(output: StepOutput) {

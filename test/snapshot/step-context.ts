@@ -5,7 +5,7 @@ import type {Sandbox} from '../../sandbox/sandbox.js'
 import type {Lock} from '../../src/state/lock.js'
 import {openProfile, type ProfileStore} from '../../src/state/profile-store.js'
 import type {Settings, StepRecord} from '../../src/state/schema.js'
-import {armClient, type AzureTarget} from '../../src/azure/arm.js'
+import type {AzureTarget} from '../../src/azure/arm.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {NO_RUN_OPTIONS, type RunOptions} from '../../src/state/run-options.js'
 import {type StepContext, type StepId} from '../../src/steps/step.js'
@@ -105,7 +105,6 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
   const token = sandbox.azure.token
   const infos: string[] = []
   const statuses: string[] = []
-  const arm = options.noArm ? undefined : {client: armClient(target, {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}), target}
   const ctx: StepContext = {
     profile: store.name,
     settings,
@@ -120,8 +119,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     replica: lazy(() => connectTo('replica', replicaAddress)),
     sourceAddress,
     replicaAddress,
-    arm,
-    target: openTarget(settings, arm),
+    target: openTarget(settings, {replica: () => ctx.replica(), credential: {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}}),
     replicationPassword: async () => 'not-used-by-these-steps',
     signal: options.signal ?? new AbortController().signal,
     ui: {info: (m) => infos.push(m), status: (m) => statuses.push(m)},

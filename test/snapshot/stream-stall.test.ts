@@ -34,7 +34,7 @@ it('a dump that waits on a table lock of the source makes no progress: E_SNAPSHO
   try {
     await holder.query('LOCK TABLES sdump.t WRITE')
     const started = Date.now()
-    const copy = streamCopy({source: address('source'), replica: address('replica'), databases: ['sdump'], signal: new AbortController().signal, onStart: (p) => (pids = p)})
+    const copy = streamCopy({source: address('source'), replica: address('replica'), databases: ['sdump'], signal: new AbortController().signal, hooks: {onStart: (p) => (pids = p)}})
     await expect(copy).rejects.toMatchObject({code: 'E_SNAPSHOT_STALLED', message: expect.stringMatching(/made no progress for 1 s/)})
     expect(Date.now() - started).toBeLessThan(15_000)
     for (const pid of Object.values(pids!)) expect(() => process.kill(pid, 0)).toThrow()

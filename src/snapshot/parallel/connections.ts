@@ -4,8 +4,6 @@ import {DatainError, ExitCode} from '../../lib/errors.js'
 import {boundQueries, connectionError, KEEPALIVE_DELAY_MS, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
 import {registerSecret} from '../../lib/redact.js'
 import {STALL_TIMEOUT_ENV, stallTimeoutMs} from '../../lib/stall.js'
-// Before any copy connection exists: every LOAD DATA LOCAL of theirs goes through it.
-import './connector-fix.js'
 
 const CONNECT_TIMEOUT_MS = 10_000
 
@@ -39,7 +37,6 @@ export function refuseEveryFile(name: string): never {
  */
 export async function connectForCopy(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
-  ignoreKillsOfVanishedThreads()
   const stallMs = stallTimeoutMs()
   let connection: Connection
   try {
@@ -76,24 +73,4 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
       ),
   )
   return connection
-}
-
-let killsIgnored = false
-
-/**
- * The copy ends its connections with `destroy()` when a worker fails. For a connection with a
- * statement in flight the connector (3.5) then runs `KILL <thread>` from a second connection and
- * leaves that KILL's failure unhandled: when the server has already dropped the thread (it
- * restarted, or the session was killed), "Unknown thread id" (1094) would end datain with a stack
- * instead of the copy's own error. That rejection is harmless (the thread is gone, as wanted) and
- * is ignored; every other unhandled rejection stays fatal, as it is by default.
- */
-function ignoreKillsOfVanishedThreads(): void {
-  if (killsIgnored) return
-  killsIgnored = true
-  process.on('unhandledRejection', (reason) => {
-    const e = reason as {errno?: unknown; sql?: unknown} | undefined
-    if (e?.errno === 1094 && typeof e.sql === 'string' && /^KILL \d+\b/.test(e.sql)) return
-    throw reason
-  })
 }
