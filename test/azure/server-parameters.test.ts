@@ -4,7 +4,6 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
-import {ensureServerParameter, restoreServerParameter} from '../../src/azure/server-parameters.js'
 import {sameValue} from '../../src/state/parameter-change.js'
 import {allowLoopback} from '../helpers/preflight.js'
 import {type TestStepContext, testStepContext} from '../snapshot/step-context.js'
@@ -39,26 +38,26 @@ async function withContext<T>(options: {noArm?: boolean}, work: (t: TestStepCont
   }
 }
 
-describe('ensureServerParameter', () => {
+describe("the Azure target's server parameters (ARM, or checks with --no-arm)", () => {
   it('sets a parameter through ARM only when it differs, says what it was, and restores it', async () => {
     await withContext({}, async ({ctx}) => {
       expect(await variable()).toBe(0)
-      const change = await ensureServerParameter(ctx, PARAMETER, 'ON')
+      const change = await ctx.target.parameters.ensure(ctx, PARAMETER, 'ON')
       expect(change).toEqual({name: PARAMETER, previous: 'OFF', value: 'ON', changedByDatain: true})
       expect(await variable()).toBe(1)
 
-      expect(await ensureServerParameter(ctx, PARAMETER, 'ON')).toEqual({name: PARAMETER, previous: 'ON', value: 'ON', changedByDatain: false})
+      expect(await ctx.target.parameters.ensure(ctx, PARAMETER, 'ON')).toEqual({name: PARAMETER, previous: 'ON', value: 'ON', changedByDatain: false})
 
-      expect(await restoreServerParameter(ctx, change)).toBe(true)
+      expect(await ctx.target.parameters.restore(ctx, change)).toBe(true)
       expect(await variable()).toBe(0)
       // Nothing left to put back; and a value someone else set since is theirs.
-      expect(await restoreServerParameter(ctx, change)).toBe(false)
+      expect(await ctx.target.parameters.restore(ctx, change)).toBe(false)
     })
   })
 
   it('names a parameter the server does not offer', async () => {
     await withContext({}, async ({ctx}) => {
-      const error = await ensureServerParameter(ctx, 'no_such_parameter', 'ON', 'for the test').catch((e: unknown) => e)
+      const error = await ctx.target.parameters.ensure(ctx, 'no_such_parameter', 'ON', 'for the test').catch((e: unknown) => e)
       expect(error).toBeInstanceOf(DatainError)
       expect(error).toMatchObject({code: 'E_SERVER_PARAMETER', exitCode: 1})
       expect((error as Error).message).toContain("The replica's server 'datain-replica' offers no server parameter no_such_parameter")
@@ -67,7 +66,7 @@ describe('ensureServerParameter', () => {
 
   it('with --no-arm changes nothing: passes when the replica already has the value, else says how to set it by hand', async () => {
     await withContext({noArm: true}, async ({ctx}) => {
-      const error = await ensureServerParameter(ctx, PARAMETER, 'ON', 'so that functions can be created').catch((e: unknown) => e)
+      const error = await ctx.target.parameters.ensure(ctx, PARAMETER, 'ON', 'so that functions can be created').catch((e: unknown) => e)
       expect(error).toMatchObject({code: 'E_SERVER_PARAMETER', exitCode: 1})
       const message = (error as Error).message
       expect(message).toContain(`The replica's server parameter ${PARAMETER} is OFF; datain needs it to be ON so that functions can be created`)
@@ -76,7 +75,7 @@ describe('ensureServerParameter', () => {
       expect(await variable()).toBe(0)
 
       await sandbox.replica.server.execute([`SET GLOBAL ${PARAMETER} = ON`])
-      expect(await ensureServerParameter(ctx, PARAMETER, 'ON')).toEqual({name: PARAMETER, previous: 'ON', value: 'ON', changedByDatain: false})
+      expect(await ctx.target.parameters.ensure(ctx, PARAMETER, 'ON')).toEqual({name: PARAMETER, previous: 'ON', value: 'ON', changedByDatain: false})
       await sandbox.replica.server.execute([`SET GLOBAL ${PARAMETER} = OFF`])
     })
   })

@@ -6,7 +6,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {firewallRuleName} from '../../src/azure/firewall-rules.js'
-import {ensureClientAccess, waitForReplicaAccess} from '../../src/azure/replica-access.js'
+import {waitForReplicaAccess} from '../../src/azure/replica-access.js'
 import {numberToIpv4, SPECIAL_PURPOSE_BLOCKS} from '../../src/lib/ip-ranges.js'
 import {firewallStep} from '../../src/steps/firewall.js'
 import type {Step} from '../../src/steps/step.js'
@@ -251,15 +251,15 @@ describe('the firewall step', () => {
   })
 })
 
-describe('ensureClientAccess, for the preflight step', () => {
-  /** A stand-in for the preflight step: what it must do with ensureClientAccess's result. */
+describe("the Azure target's letClientIn, for the preflight step", () => {
+  /** A stand-in for the preflight step: what it must do with letClientIn's result. */
   const preflight: Step = {
     id: 'preflight',
     title: 'preflight',
     describe: '',
     plan: async () => [],
     async run(ctx) {
-      const access = await ensureClientAccess(ctx)
+      const access = await ctx.target.network.letClientIn(ctx)
       return {clientIp: access.clientIp ?? null, createdRules: access.createdRules}
     },
   }
