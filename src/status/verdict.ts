@@ -1,10 +1,9 @@
 import {brokenError} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
-import {formatBytes} from '../preflight/format.js'
 import type {ReplicationView} from './replica-health.js'
 import type {OverallState} from './status-report.js'
 import type {SetupProgress} from './setup-progress.js'
-import {formatSeconds, plural} from './format.js'
+import {formatBytes, formatDuration, plural} from '../lib/format.js'
 
 export interface Verdict {
   state: OverallState
@@ -122,7 +121,7 @@ export function judge(input: VerdictInput): Verdict {
   const seconds = r.lag.seconds
   const notes = reconnectingNote(view) + sourceNote
   if (view.behind === true && (seconds === null || seconds > input.maxLag)) {
-    const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatSeconds(seconds)} behind`
+    const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatDuration(seconds)} behind`
     return {
       state: 'lagging',
       summary: `Replication runs but lags: ${lag}, ${why}, beyond --max-lag ${input.maxLag} s.${notes}`,
@@ -136,7 +135,7 @@ export function judge(input: VerdictInput): Verdict {
       next: `datain status${p} --watch`,
     }
   }
-  const within = view.behind ? `${seconds !== null ? `, ≈ ${formatSeconds(seconds)}` : ''}, within --max-lag ${input.maxLag} s` : ''
+  const within = view.behind ? `${seconds !== null ? `, ≈ ${formatDuration(seconds)}` : ''}, within --max-lag ${input.maxLag} s` : ''
   return {state: 'healthy', summary: `Replicating: ${lag}${within}.${notes}`, next: null}
 }
 
@@ -191,7 +190,7 @@ function reconnectingNote(view: ReplicationView): string {
   const {errno, sourceUptime, connectRetry} = reconnecting
   return (
     `\nThe replica's IO thread is reconnecting: its last try failed (error ${errno}) while the source restarted, ` +
-    `which has been up again for ${formatSeconds(sourceUptime)}; the replica tries again every ${connectRetry} s (Connect_Retry) on its own. ` +
+    `which has been up again for ${formatDuration(sourceUptime)}; the replica tries again every ${connectRetry} s (Connect_Retry) on its own. ` +
     'If it still fails after that, replication is broken.'
   )
 }

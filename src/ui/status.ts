@@ -1,6 +1,5 @@
 import {terminalSafe} from './terminal-text.js'
-import {formatBytes} from '../preflight/format.js'
-import {formatRate, formatSeconds, formatTime, plural} from '../status/format.js'
+import {formatBytes, formatDuration, formatRate, formatTime, plural} from '../lib/format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from '../status/status-report.js'
 
 export type Color = 'green' | 'yellow' | 'red' | 'cyan' | 'gray'
@@ -95,7 +94,7 @@ function stepTable(steps: readonly StepStatus[], paint: Paint, width: number | u
     `${STEP_MARKS[s.state][0]} ${s.title}`,
     s.state,
     s.startedAt ? formatTime(s.startedAt, now) : '',
-    s.seconds === null ? '' : formatSeconds(s.seconds),
+    s.seconds === null ? '' : formatDuration(s.seconds),
     s.summary ?? '',
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
@@ -126,7 +125,7 @@ function threadState(state: string | null, paint: Paint): string {
 function catchUpText(report: StatusReport): string {
   const r = report.replication!
   if (report.eta === 0) return 'caught up'
-  if (report.eta !== null) return `in ≈ ${formatSeconds(report.eta)}`
+  if (report.eta !== null) return `in ≈ ${formatDuration(report.eta)}`
   if (r.sql === 'stopped') return 'not while the SQL thread is stopped'
   if (r.caughtUp === null) return 'unknown without the source'
   return report.applyRate ? 'not catching up: the replica applies no faster than the source writes' : 'measuring…'
@@ -148,7 +147,7 @@ function lagText(report: StatusReport): string {
   if (lag.transactions !== null) parts.push(plural(lag.transactions, 'transaction'))
   if (lag.bytes !== null) parts.push(formatBytes(lag.bytes))
   else if (lag.files) parts.push(plural(lag.files, 'binlog file'))
-  const time = lag.seconds === null ? 'time unknown' : `≈ ${formatSeconds(lag.seconds)}`
+  const time = lag.seconds === null ? 'time unknown' : `≈ ${formatDuration(lag.seconds)}`
   return `${parts.join(', ') || 'unknown'} (${time})`
 }
 
@@ -160,7 +159,7 @@ function rateText(report: StatusReport): string {
   if (rate.bytesPerSecond !== null) parts.push(`${formatBytes(Math.round(rate.bytesPerSecond))}/s`)
   const source = rate.sourceTransactionsPerSecond ?? null
   const written = source !== null ? `${formatRate(source)} transactions/s` : rate.sourceBytesPerSecond !== null ? `${formatBytes(Math.round(rate.sourceBytesPerSecond))}/s` : undefined
-  return `${parts.join(', ') || 'unknown'}${written ? `; the source writes ${written}` : ''} (over ${formatSeconds(rate.sampleSeconds)})`
+  return `${parts.join(', ') || 'unknown'}${written ? `; the source writes ${written}` : ''} (over ${formatDuration(rate.sampleSeconds)})`
 }
 
 /**
