@@ -52,6 +52,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
       chunkRows: flags['chunk-rows'],
       tableChecksum: flags['table-checksum'],
       note: (m) => this.note(m),
+      signal: this.abortSignal(),
       onProgress: tty
         ? (p) => {
             if (Date.now() - last < 500 && p.tablesDone < p.tablesTotal) return
