@@ -51,24 +51,31 @@ export function judge(input: VerdictInput): Verdict {
   const start = `datain start${p}`
   const {setup, view} = input
 
-  if (input.removed) {
-    // The end of the road, not a fault: after a cutover the replica is the application's database, and
-    // a monitor left in place must not page anyone about replication nobody wants any more.
-    const {at, via, linked} = input.removed
-    const what = !linked
-      ? `the setup was ended with datain stop before it linked the replica (${at})`
-      : via === 'cutover'
-        ? `datain stop --cutover moved over to the replica and removed the replication link at ${at}`
-        : `datain stop --remove removed the replication link at ${at}`
-    return {state: 'removed', summary: `Replication has ended: ${what}. The replica stands alone; nothing replicates, on purpose.`, next: null}
-  }
+  if (input.removed) return removedVerdict(input.removed)
   if (setup.kind === 'not-started') {
     return {state: 'not-started', summary: `Setup not started: profile '${input.profile}' is recorded, but no step has run. Run ${start}.`, next: start}
   }
   if (!input.linked || !view) return setupVerdict(input, start, p)
+  const replica = replicaVerdict(input, view, start)
+  if (replica) return replica
+  if (setup.kind !== 'complete') return setupVerdict(input, start, p)
+  return lagVerdict(input, view, p)
+}
 
+/** The end of the road, not a fault: after a cutover the replica is the application's database. */
+function removedVerdict({at, via, linked}: NonNullable<VerdictInput['removed']>): Verdict {
+  // A monitor left in place must not page anyone about replication nobody wants any more.
+  const what = !linked
+    ? `the setup was ended with datain stop before it linked the replica (${at})`
+    : via === 'cutover'
+      ? `datain stop --cutover moved over to the replica and removed the replication link at ${at}`
+      : `datain stop --remove removed the replication link at ${at}`
+  return {state: 'removed', summary: `Replication has ended: ${what}. The replica stands alone; nothing replicates, on purpose.`, next: null}
+}
+
+/** Once linked, what the replica says about itself: unreachable, unlinked, broken or stopped; undefined when both threads run. */
+function replicaVerdict(input: VerdictInput, view: ReplicationView, start: string): Verdict | undefined {
   const r = view.report
-  const sourceNote = sourceUnreachableNote(view, true)
   if (!r.reachable) {
     const error = r.error!
     return {
@@ -100,7 +107,11 @@ export function judge(input: VerdictInput): Verdict {
     const error = brokenError(view.failure, view.status, input.hint)
     return {state: 'broken', summary: error.message + sourceUnreachableNote(view, false), next: error.suggestions?.[0] ?? start}
   }
-  const {status} = view
+  return threadsVerdict(input, view.status, start)
+}
+
+/** Both threads stopped (stopped), or one of them without an error (broken); undefined when both run. */
+function threadsVerdict(input: VerdictInput, status: NonNullable<ReplicationView['status']>, start: string): Verdict | undefined {
   if (status.ioThread === 'stopped' && !status.sqlRunning) {
     return {
       state: 'stopped',
@@ -115,11 +126,14 @@ export function judge(input: VerdictInput): Verdict {
     const which = status.sqlRunning ? 'IO thread (which reads the source’s binary log)' : 'SQL thread (which applies the changes)'
     return {state: 'broken', summary: `Replication is broken: the replica's ${which} is stopped, with no error recorded. Run ${start} to start it again.`, next: start}
   }
-  if (setup.kind !== 'complete') return setupVerdict(input, start, p)
+  return undefined
+}
 
+/** Replicating, with the setup complete: lagging beyond --max-lag (5) or healthy (0). */
+function lagVerdict(input: VerdictInput, view: ReplicationView, p: string): Verdict {
   const lag = describeLag(view)
-  const seconds = r.lag.seconds
-  const notes = reconnectingNote(view) + sourceNote
+  const seconds = view.report.lag.seconds
+  const notes = reconnectingNote(view) + sourceUnreachableNote(view, true)
   if (view.behind === true && (seconds === null || seconds > input.maxLag)) {
     const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatDuration(seconds)} behind`
     return {
