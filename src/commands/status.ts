@@ -2,7 +2,7 @@ import {Flags, ux} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
-import {renderStatus} from '../ui/status.js'
+import {renderStatus, stdoutWidth} from '../ui/status.js'
 import type {StatusReport} from '../status/status-report.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -40,7 +40,7 @@ export default class Status extends BaseCommand<typeof Status> {
     try {
       if (!flags.watch) {
         const report = await monitor.check({sampleMs: 1000})
-        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: process.stdout.isTTY ? process.stdout.columns : undefined})))
+        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: stdoutWidth()})))
         process.exitCode = report.exitCode
         return report
       }
@@ -50,7 +50,6 @@ export default class Status extends BaseCommand<typeof Status> {
         render: (report, width) => renderStatus(report, {paint: ux.colorize, width}),
         intervalSeconds: flags.interval,
         signal: this.abortSignal(),
-        out: process.stdout,
       })
     } finally {
       await monitor.close()

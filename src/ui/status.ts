@@ -34,6 +34,11 @@ const STEP_MARKS: Readonly<Record<StepDisplayState, [string, Color]>> = {
   interrupted: ['!', 'yellow'],
 }
 
+/** The width a report may take on stdout: the terminal's, or none (a pipe, a log) for lines that are not cut. */
+export function stdoutWidth(): number | undefined {
+  return process.stdout.isTTY ? process.stdout.columns : undefined
+}
+
 /** `datain status` for people: the verdict, the steps as a table, then replication as it is now. */
 export function renderStatus(status: StatusReport, options: RenderOptions = {}): string {
   // Errors, names and positions come from the servers; the colours added below are datain's own.

@@ -37,6 +37,25 @@ function renderKey(key: Record<string, unknown>): string {
   return parts.length > 0 ? parts.join(', ') : '(table has no primary key)'
 }
 
+/**
+ * The progress line on a terminal's stderr, redrawn at most twice a second; none when stderr is not
+ * a terminal or under --json. `clear` wipes it before the result is printed.
+ */
+export function progressLine(o: {quiet: boolean}): {update(p: VerifyProgress): void; clear(): void} | undefined {
+  if (!process.stderr.isTTY || o.quiet) return undefined
+  let last = 0
+  return {
+    update(p) {
+      if (Date.now() - last < 500 && p.tablesDone < p.tablesTotal) return
+      last = Date.now()
+      process.stderr.write(`\r\u001b[2K${renderProgress(p)}`)
+    },
+    clear() {
+      process.stderr.write('\r\u001b[2K')
+    },
+  }
+}
+
 /** One progress line: tables, rows, rate, ETA. */
 export function renderProgress(p: VerifyProgress): string {
   const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`
