@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import type {InitResult} from '../setup/run-init.js'
+import {renderInit} from '../ui/init.js'
 import {BaseCommand} from '../ui/base-command.js'
 import {terminalSafe} from '../ui/terminal-text.js'
-import {renderChecks} from '../ui/preflight-report.js'
 import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 
 export default class Init extends BaseCommand<typeof Init> {
@@ -65,35 +65,4 @@ export default class Init extends BaseCommand<typeof Init> {
     if (!result.passed) process.exitCode = 1
     return result
   }
-}
-
-function renderInit(result: InitResult): string {
-  const {counts} = result
-  const verdict = result.passed
-    ? counts['not-run'] > 0
-      ? `No check failed, but ${counts['not-run']} could not run yet.`
-      : counts.warn > 0
-        ? `No check failed; read the ${counts.warn} warning${counts.warn === 1 ? '' : 's'}, then run 'datain start'.`
-        : "Every check passed: run 'datain start'."
-    : `${counts.fail} check${counts.fail === 1 ? '' : 's'} failed: fix ${counts.fail === 1 ? 'it' : 'them'} and run 'datain init' again.`
-  const ip = result.refusedClientIp
-  const untrusted = result.untrustedClientIp
-  const {manageFirewall, resourceGroup, server} = result.settings.azure
-  const refused = untrusted
-    ? `\nAzure's gateway refused this machine and named an address datain will not open the firewall to: ${untrusted.problem}. ` +
-      `Give this machine's public IPv4 address with 'datain init --force --client-ip A.B.C.D'.`
-    : !ip
-    ? ''
-    : manageFirewall
-      ? `\nAzure's gateway refused this machine's address ${ip}: the replica's firewall has no rule for it. ` +
-        `'datain start' adds one first, then runs the checks that could not run here.`
-      : `\nAzure's gateway refused this machine's address ${ip}, and datain manages no firewall rule here (--no-firewall or --no-arm). ` +
-        `Add one by hand, then run 'datain init' again: az mariadb server firewall-rule create --resource-group ${resourceGroup ?? 'RG'} ` +
-        `--server-name ${server ?? 'SERVER'} --name datain-client --start-ip-address ${ip} --end-ip-address ${ip}`
-  return [
-    `Profile '${result.profile}' ${result.recorded === 'unchanged' ? 'unchanged' : result.recorded}. Preflight:`,
-    renderChecks(result.checks),
-    '',
-    `${counts.pass} passed, ${counts.warn} warnings, ${counts.fail} failed, ${counts['not-run']} not run. ${verdict}${refused}`,
-  ].join('\n')
 }

@@ -27,9 +27,8 @@ export default class Skip extends BaseCommand<typeof Skip> {
   async run(): Promise<SkipResult> {
     const {flags} = await this.parse(Skip)
     // Loaded here, not at the top: skipping needs the MariaDB connector and the prompt library, which --help does not.
-    const [{runSkip}, {confirm}, {canPrompt}, {renderSkip}] = await Promise.all([
+    const [{runSkip}, {askYesNo, canPrompt}, {renderSkip}] = await Promise.all([
       import('../skip/run-skip.js'),
-      import('@inquirer/prompts'),
       import('../ui/prompt.js'),
       import('../ui/stop.js'),
     ])
@@ -47,13 +46,7 @@ export default class Skip extends BaseCommand<typeof Skip> {
             {code: 'E_CONFIRMATION_NEEDED', exit: ExitCode.usage, suggestions: [`datain skip${flags.profile === 'default' ? '' : ` --profile ${flags.profile}`} --yes`]},
           )
         }
-        try {
-          return await confirm({message: `Skip ${what} (error ${transaction.errno}) on the replica?`, default: false}, {output: process.stderr})
-        } catch (error) {
-          // Ctrl-C at the question is a no.
-          if ((error as Error)?.name === 'ExitPromptError') return false
-          throw error
-        }
+        return askYesNo(`Skip ${what} (error ${transaction.errno}) on the replica?`)
       },
     })
     if (!this.jsonEnabled()) this.log(renderSkip(result))

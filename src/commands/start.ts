@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import type {SetupResult} from '../setup/run-setup.js'
 import {BaseCommand} from '../ui/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
+import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {renderPlan, renderSetup} from '../ui/start-plan.js'
 
 export default class Start extends BaseCommand<typeof Start> {
@@ -11,11 +11,11 @@ export default class Start extends BaseCommand<typeof Start> {
     'already done. Interrupted at any moment (Ctrl-C, kill -9, a lost connection), it simply resumes when run again.\n\n' +
     exitCodesHelp({
       ok: 'replication is running and has caught up (with --dry-run: the plan was printed)',
-      failed: 'a step failed or was interrupted: fix what it says and run datain start again',
+      failed: 'a step failed: fix what it says and run datain start again',
       ...COMMON_EXITS,
       broken: 'replication started but a thread stopped on an error',
       lagging: 'replication runs but had not caught up in time',
-    })
+    }, `${INTERRUPTED_EXIT}: run datain start again to resume`)
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -50,29 +50,17 @@ export default class Start extends BaseCommand<typeof Start> {
     const {flags} = await this.parse(Start)
     // Loaded here, not at the top: the setup pulls in the Azure SDK, the MariaDB connector and execa, which --help does not need.
     const {runSetup} = await import('../setup/run-setup.js')
-    const controller = new AbortController()
-    const stop = () => controller.abort()
-    // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal that finds no listener
-    // but its own, and a `once` listener is removed before the others run, so the first Ctrl-C or
-    // SIGTERM killed datain mid-copy instead of interrupting it. Removed in `finally`.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-    try {
-      const result = await runSetup({
-        home: this.home,
-        profile: flags.profile,
-        dryRun: flags['dry-run'],
-        parallel: flags.parallel,
-        // Never saved: the next start asks again.
-        run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
-        signal: controller.signal,
-        ui: this.stepUi(),
-      })
-      if (!this.jsonEnabled()) this.log(flags['dry-run'] ? renderPlan(result) : renderSetup(result))
-      return result
-    } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-    }
+    const result = await runSetup({
+      home: this.home,
+      profile: flags.profile,
+      dryRun: flags['dry-run'],
+      parallel: flags.parallel,
+      // Never saved: the next start asks again.
+      run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
+      signal: this.abortSignal(),
+      ui: this.stepUi(),
+    })
+    if (!this.jsonEnabled()) this.log(flags['dry-run'] ? renderPlan(result) : renderSetup(result))
+    return result
   }
 }

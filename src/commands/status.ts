@@ -1,8 +1,8 @@
 import {Flags, ux} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
+import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
-import {renderStatus} from '../ui/status.js'
+import {renderStatus, stdoutWidth} from '../ui/status.js'
 import type {StatusReport} from '../status/status-report.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -18,7 +18,7 @@ export default class Status extends BaseCommand<typeof Status> {
       broken: 'replication broken or stopped',
       unreachable: 'the replica unreachable, or credentials refused',
       lagging: 'replicating, but behind by more than --max-lag',
-    })
+    }, `${INTERRUPTED_EXIT} (with --watch, Ctrl-C is how it ends: exit 0)`)
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -40,26 +40,17 @@ export default class Status extends BaseCommand<typeof Status> {
     try {
       if (!flags.watch) {
         const report = await monitor.check({sampleMs: 1000})
-        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: process.stdout.isTTY ? process.stdout.columns : undefined})))
+        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: stdoutWidth()})))
         process.exitCode = report.exitCode
         return report
       }
-      const controller = new AbortController()
-      const stop = () => controller.abort()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-      try {
-        await watchStatus({
-          check: () => monitor.check(),
-          render: (report, width) => renderStatus(report, {paint: ux.colorize, width}),
-          intervalSeconds: flags.interval,
-          signal: controller.signal,
-          out: process.stdout,
-        })
-      } finally {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-      }
+      // Ctrl-C is how a watch ends: it ends cleanly (exit 0); a second signal ends it at once.
+      await watchStatus({
+        check: () => monitor.check(),
+        render: (report, width) => renderStatus(report, {paint: ux.colorize, width}),
+        intervalSeconds: flags.interval,
+        signal: this.abortSignal(),
+      })
     } finally {
       await monitor.close()
     }

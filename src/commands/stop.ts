@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
-import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
+import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {secondsFromEnv} from '../lib/env-seconds.js'
 import {CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/defaults.js'
 import type {StopResult} from '../stop/run-stop.js'
@@ -19,10 +19,10 @@ export default class Stop extends BaseCommand<typeof Stop> {
     'Every action is safe to repeat.\n\n' +
     exitCodesHelp({
       ok: 'done: replication stopped, the link removed or the cleanup made, as asked',
-      failed: 'an action failed (the source stayed writable, a link that is gone, an interrupted cutover)',
+      failed: 'an action failed (the source stayed writable, a link that is gone)',
       ...COMMON_EXITS,
       broken: 'with --cutover: replication broke while the replica caught up',
-    })
+    }, `${INTERRUPTED_EXIT}; a cutover first puts back what it changed`)
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -56,36 +56,27 @@ export default class Stop extends BaseCommand<typeof Stop> {
     // Loaded here, not at the top: the stop pulls in the MariaDB connector and the Azure SDK, which --help does not need.
     const [{runStop}, {renderStop}] = await Promise.all([import('../stop/run-stop.js'), import('../ui/stop.js')])
     const timeout = flags.timeout ?? (flags.cutover ? secondsFromEnv(CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS / 1000) : undefined)
-    const controller = new AbortController()
     // The first signal aborts: the cutover puts the source back before it exits. Later ones must not
     // kill it halfway through that (the checkpoint would still let the next 'datain stop' finish it).
-    const abort = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) {
-        this.logToStderr(`${signal}: datain is already stopping and puts back what it changed first (a bounded wait). kill -9 is safe too: the next 'datain stop' finishes it.`)
-        return
-      }
-      this.logToStderr(`${signal}: stopping; datain puts back what it changed before it exits.`)
-      controller.abort()
-    }
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
-    for (const signal of signals) process.on(signal, abort)
-    try {
-      const result = await runStop({
-        home: this.home,
-        profile: flags.profile,
-        remove: flags.remove,
-        cutover: flags.cutover,
-        lockSource: flags['lock-source'],
-        cleanup: flags.cleanup,
-        timeoutMs: timeout === undefined ? undefined : timeout * 1000,
-        verify: flags.verify,
-        signal: controller.signal,
-        ui: this.stepUi(),
-      })
-      if (!this.jsonEnabled()) this.log(renderStop(result))
-      return result
-    } finally {
-      for (const signal of signals) process.off(signal, abort)
-    }
+    const signal = this.abortSignal({
+      again: 'wait',
+      first: (name) => `${name}: stopping; datain puts back what it changed before it exits.`,
+      waiting: (name) =>
+        `${name}: datain is already stopping and puts back what it changed first (a bounded wait). kill -9 is safe too: the next 'datain stop' finishes it.`,
+    })
+    const result = await runStop({
+      home: this.home,
+      profile: flags.profile,
+      remove: flags.remove,
+      cutover: flags.cutover,
+      lockSource: flags['lock-source'],
+      cleanup: flags.cleanup,
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      verify: flags.verify,
+      signal,
+      ui: this.stepUi(),
+    })
+    if (!this.jsonEnabled()) this.log(renderStop(result))
+    return result
   }
 }

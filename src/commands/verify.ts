@@ -38,9 +38,8 @@ export default class Verify extends BaseCommand<typeof Verify> {
   async run(): Promise<VerifyResult> {
     const {flags} = await this.parse(Verify)
     // Loaded here, not at the top: the comparison pulls in the MariaDB connector, which --help does not need.
-    const [{runVerify}, {renderProgress, renderVerify}] = await Promise.all([import('../verify/run-verify.js'), import('../ui/verify.js')])
-    const tty = process.stderr.isTTY && !this.jsonEnabled()
-    let last = 0
+    const [{runVerify}, {progressLine, renderVerify}] = await Promise.all([import('../verify/run-verify.js'), import('../ui/verify.js')])
+    const progress = progressLine({quiet: this.jsonEnabled()})
     const result = await runVerify({
       home: this.home,
       profile: flags.profile,
@@ -52,15 +51,10 @@ export default class Verify extends BaseCommand<typeof Verify> {
       chunkRows: flags['chunk-rows'],
       tableChecksum: flags['table-checksum'],
       note: (m) => this.note(m),
-      onProgress: tty
-        ? (p) => {
-            if (Date.now() - last < 500 && p.tablesDone < p.tablesTotal) return
-            last = Date.now()
-            process.stderr.write(`\r\u001b[2K${renderProgress(p)}`)
-          }
-        : undefined,
+      signal: this.abortSignal(),
+      onProgress: progress?.update,
     })
-    if (tty) process.stderr.write('\r\u001b[2K')
+    progress?.clear()
     if (!this.jsonEnabled()) this.log(redact(renderVerify(result)))
     process.exitCode = result.exitCode
     return result

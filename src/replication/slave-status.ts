@@ -1,4 +1,5 @@
 import type {Connection} from 'mariadb'
+import {formatBytes} from '../lib/format.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {type BinlogCoordinate, coordinateGap, type DomainGap, gtidGaps} from './position.js'
 
@@ -176,14 +177,3 @@ export function describeLag(lag: ReplicationLag): string {
   return parts.join(', ')
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}

@@ -3,6 +3,7 @@ import {describeClientTool, type RunningClientTool, startClientTool} from '../li
 import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import type {ServerAddress} from '../lib/mariadb.js'
+import {formatBytes, formatDuration} from '../lib/format.js'
 import {type DumpCoordinates, DumpTransform} from './dump-transform.js'
 
 /**
@@ -259,7 +260,7 @@ function progressOf(transform: DumpTransform, started: number, estimatedRows: nu
   }
 }
 
-/** One status line: `12.3 MB, 45,000 of ~60,000 rows (75%), 5.2 MB/s, 11,000 rows/s, ETA 0:02, shop.orders`. */
+/** One status line: `12.3 MB, 45,000 of ~60,000 rows (75%), 5.2 MB/s, 11,000 rows/s, ETA 2 min, shop.orders`. */
 export function formatProgress(p: CopyProgress): string {
   const parts = [formatBytes(p.bytes)]
   const rows = p.rows.toLocaleString('en-US')
@@ -275,24 +276,4 @@ export function formatProgress(p: CopyProgress): string {
   if (p.etaSeconds !== undefined) parts.push(`ETA ${formatDuration(p.etaSeconds)}`)
   if (p.table) parts.push(p.table)
   return parts.join(', ')
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${Math.round(bytes)} B`
-  const units = ['KB', 'MB', 'GB', 'TB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds)
-  const h = Math.floor(s / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const ss = String(s % 60).padStart(2, '0')
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
 }

@@ -89,25 +89,7 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
   const hinted = failure ?? (reconnecting ? undefined : lastError(status))
   const hint = hinted ? (replicationHint(hinted, options.hint) ?? null) : null
 
-  let behind: boolean | null = null
-  let caughtUp: boolean | null = null
-  let transactions: number | null = null
-  let bytes: number | null = null
-  let files: number | null = null
-  if (source) {
-    const lag = replicationLag(status, gtidSlavePos, source, mode)
-    caughtUp = lag.caughtUp
-    const gap = coordinateDistance(executed(status), source)
-    bytes = gap.bytes
-    files = gap.files
-    if (mode === 'gtid') {
-      transactions = lag.transactions ?? 0
-      behind = transactions > 0
-    } else {
-      behind = gap.behind
-    }
-  }
-
+  const {behind, caughtUp, transactions, bytes, files} = positionLag(status, gtidSlavePos, source, mode)
   const applyRate = previous ? rates(previous, sample, mode) : null
   const seconds = lagSeconds({behind, transactions, bytes, mode, secondsBehind: status.secondsBehindMaster, applyRate})
   const report: ReplicationReport = {
@@ -132,6 +114,25 @@ export function replicationView(sample: LiveSample, previous: LiveSample | undef
   }
   const linkedHere = linkedTo(status, {host: options.source.publicHost, port: options.source.port, user: options.source.replicationUser})
   return {report, applyRate, eta: eta({behind, transactions, bytes, mode, applyRate}), status, failure, reconnecting, behind, linkedHere}
+}
+
+interface PositionLag {
+  /** Behind the source by position; null (and the rest null) when the source could not be read. */
+  behind: boolean | null
+  caughtUp: boolean | null
+  transactions: number | null
+  bytes: number | null
+  files: number | null
+}
+
+/** How far the replica's executed position is from the source's: in transactions (GTID), bytes and binlog files. */
+function positionLag(status: ReplicaStatus, gtidSlavePos: string, source: SourceSide | undefined, mode: ReplicationMode): PositionLag {
+  if (!source) return {behind: null, caughtUp: null, transactions: null, bytes: null, files: null}
+  const lag = replicationLag(status, gtidSlavePos, source, mode)
+  const gap = coordinateDistance(executed(status), source)
+  if (mode !== 'gtid') return {behind: gap.behind, caughtUp: lag.caughtUp, transactions: null, bytes: gap.bytes, files: gap.files}
+  const transactions = lag.transactions ?? 0
+  return {behind: transactions > 0, caughtUp: lag.caughtUp, transactions, bytes: gap.bytes, files: gap.files}
 }
 
 /** An IO thread retrying after the source restarted: its last error, how long the source has run, how often the replica tries. */

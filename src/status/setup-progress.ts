@@ -1,9 +1,8 @@
 import type {Checkpoint, StepRecord} from '../state/schema.js'
-import {formatBytes} from '../preflight/format.js'
 import type {Step, StepId} from '../steps/step.js'
 import type {LockHolder} from './lock-holder.js'
 import type {StepStatus} from './status-report.js'
-import {formatSeconds, formatTime} from './format.js'
+import {formatBytes, formatDuration, formatTime} from '../lib/format.js'
 
 /** Where the setup stands, from the checkpoint and the lock: what decides exit 1 and the next command. */
 export type SetupProgress =
@@ -119,7 +118,7 @@ function describe(id: StepId, o: Record<string, unknown>, done: boolean): string
       const position = [o.gtidPosition ? `GTID ${String(o.gtidPosition)}` : '', o.binlogFile ? `${String(o.binlogFile)}:${String(o.binlogPosition)}` : '']
         .filter(Boolean)
         .join(', ')
-      return `${list(o.databases).join(', ')}: ${copied}${seconds !== undefined ? ` in ${formatSeconds(seconds)}` : ''}; source at ${position}`
+      return `${list(o.databases).join(', ')}: ${copied}${seconds !== undefined ? ` in ${formatDuration(seconds)}` : ''}; source at ${position}`
     }
     case 'link': {
       if (!done) return ''

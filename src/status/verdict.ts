@@ -1,10 +1,9 @@
 import {brokenError} from '../replication/catch-up.js'
 import type {HintContext} from '../replication/hints.js'
-import {formatBytes} from '../preflight/format.js'
 import type {ReplicationView} from './replica-health.js'
 import type {OverallState} from './status-report.js'
 import type {SetupProgress} from './setup-progress.js'
-import {formatSeconds, plural} from './format.js'
+import {formatBytes, formatDuration, plural} from '../lib/format.js'
 
 export interface Verdict {
   state: OverallState
@@ -52,24 +51,31 @@ export function judge(input: VerdictInput): Verdict {
   const start = `datain start${p}`
   const {setup, view} = input
 
-  if (input.removed) {
-    // The end of the road, not a fault: after a cutover the replica is the application's database, and
-    // a monitor left in place must not page anyone about replication nobody wants any more.
-    const {at, via, linked} = input.removed
-    const what = !linked
-      ? `the setup was ended with datain stop before it linked the replica (${at})`
-      : via === 'cutover'
-        ? `datain stop --cutover moved over to the replica and removed the replication link at ${at}`
-        : `datain stop --remove removed the replication link at ${at}`
-    return {state: 'removed', summary: `Replication has ended: ${what}. The replica stands alone; nothing replicates, on purpose.`, next: null}
-  }
+  if (input.removed) return removedVerdict(input.removed)
   if (setup.kind === 'not-started') {
     return {state: 'not-started', summary: `Setup not started: profile '${input.profile}' is recorded, but no step has run. Run ${start}.`, next: start}
   }
   if (!input.linked || !view) return setupVerdict(input, start, p)
+  const replica = replicaVerdict(input, view, start)
+  if (replica) return replica
+  if (setup.kind !== 'complete') return setupVerdict(input, start, p)
+  return lagVerdict(input, view, p)
+}
 
+/** The end of the road, not a fault: after a cutover the replica is the application's database. */
+function removedVerdict({at, via, linked}: NonNullable<VerdictInput['removed']>): Verdict {
+  // A monitor left in place must not page anyone about replication nobody wants any more.
+  const what = !linked
+    ? `the setup was ended with datain stop before it linked the replica (${at})`
+    : via === 'cutover'
+      ? `datain stop --cutover moved over to the replica and removed the replication link at ${at}`
+      : `datain stop --remove removed the replication link at ${at}`
+  return {state: 'removed', summary: `Replication has ended: ${what}. The replica stands alone; nothing replicates, on purpose.`, next: null}
+}
+
+/** Once linked, what the replica says about itself: unreachable, unlinked, broken or stopped; undefined when both threads run. */
+function replicaVerdict(input: VerdictInput, view: ReplicationView, start: string): Verdict | undefined {
   const r = view.report
-  const sourceNote = sourceUnreachableNote(view, true)
   if (!r.reachable) {
     const error = r.error!
     return {
@@ -101,7 +107,11 @@ export function judge(input: VerdictInput): Verdict {
     const error = brokenError(view.failure, view.status, input.hint)
     return {state: 'broken', summary: error.message + sourceUnreachableNote(view, false), next: error.suggestions?.[0] ?? start}
   }
-  const {status} = view
+  return threadsVerdict(input, view.status, start)
+}
+
+/** Both threads stopped (stopped), or one of them without an error (broken); undefined when both run. */
+function threadsVerdict(input: VerdictInput, status: NonNullable<ReplicationView['status']>, start: string): Verdict | undefined {
   if (status.ioThread === 'stopped' && !status.sqlRunning) {
     return {
       state: 'stopped',
@@ -116,13 +126,16 @@ export function judge(input: VerdictInput): Verdict {
     const which = status.sqlRunning ? 'IO thread (which reads the source’s binary log)' : 'SQL thread (which applies the changes)'
     return {state: 'broken', summary: `Replication is broken: the replica's ${which} is stopped, with no error recorded. Run ${start} to start it again.`, next: start}
   }
-  if (setup.kind !== 'complete') return setupVerdict(input, start, p)
+  return undefined
+}
 
+/** Replicating, with the setup complete: lagging beyond --max-lag (5) or healthy (0). */
+function lagVerdict(input: VerdictInput, view: ReplicationView, p: string): Verdict {
   const lag = describeLag(view)
-  const seconds = r.lag.seconds
-  const notes = reconnectingNote(view) + sourceNote
+  const seconds = view.report.lag.seconds
+  const notes = reconnectingNote(view) + sourceUnreachableNote(view, true)
   if (view.behind === true && (seconds === null || seconds > input.maxLag)) {
-    const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatSeconds(seconds)} behind`
+    const why = seconds === null ? 'and it applied nothing while datain looked, so the time cannot be estimated' : `≈ ${formatDuration(seconds)} behind`
     return {
       state: 'lagging',
       summary: `Replication runs but lags: ${lag}, ${why}, beyond --max-lag ${input.maxLag} s.${notes}`,
@@ -136,7 +149,7 @@ export function judge(input: VerdictInput): Verdict {
       next: `datain status${p} --watch`,
     }
   }
-  const within = view.behind ? `${seconds !== null ? `, ≈ ${formatSeconds(seconds)}` : ''}, within --max-lag ${input.maxLag} s` : ''
+  const within = view.behind ? `${seconds !== null ? `, ≈ ${formatDuration(seconds)}` : ''}, within --max-lag ${input.maxLag} s` : ''
   return {state: 'healthy', summary: `Replicating: ${lag}${within}.${notes}`, next: null}
 }
 
@@ -191,7 +204,7 @@ function reconnectingNote(view: ReplicationView): string {
   const {errno, sourceUptime, connectRetry} = reconnecting
   return (
     `\nThe replica's IO thread is reconnecting: its last try failed (error ${errno}) while the source restarted, ` +
-    `which has been up again for ${formatSeconds(sourceUptime)}; the replica tries again every ${connectRetry} s (Connect_Retry) on its own. ` +
+    `which has been up again for ${formatDuration(sourceUptime)}; the replica tries again every ${connectRetry} s (Connect_Retry) on its own. ` +
     'If it still fails after that, replication is broken.'
   )
 }

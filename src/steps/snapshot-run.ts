@@ -6,7 +6,8 @@ import {mergeChange, parameterChanges} from '../replication/parameter-changes.js
 import {placeholders, quoteIdentifier} from '../lib/sql.js'
 import {userDatabases} from '../preflight/context.js'
 import type {StepContext, StepOutput} from './step.js'
-import {formatBytes, formatDuration, formatProgress} from '../snapshot/single-stream.js'
+import {formatProgress} from '../snapshot/single-stream.js'
+import {formatBytes, formatDuration} from '../lib/format.js'
 import type {SnapshotPoint} from '../snapshot/parallel/consistent-snapshot.js'
 import {copyParallel, copyRecord, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
 

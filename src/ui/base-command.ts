@@ -2,6 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import type {StepUi} from '../steps/step.js'
 import {redact, redactValue} from '../lib/redact.js'
+import {type InterruptOptions, Interrupts, interruptExit} from './interrupts.js'
 import {installTerminalPrompts} from './prompt.js'
 import {stderrUi} from './step-ui.js'
 import {terminalText} from './terminal-text.js'
@@ -27,9 +28,35 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>
 
+  #interrupts: Interrupts | undefined
+
   override async init(): Promise<void> {
     await super.init()
     installTerminalPrompts()
+    this.#interrupts = new Interrupts({
+      note: (line) => this.logToStderr(line),
+      exitNow: (error) => {
+        if (this.jsonEnabled()) this.logJson(this.toErrorJson(error))
+        else process.stderr.write(`${error.message}\n`)
+        // eslint-disable-next-line no-restricted-properties -- the UI, not library code: a second signal means "now", nothing more is awaited.
+        process.exit(error.exitCode)
+      },
+    })
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.#interrupts?.dispose()
+    return super.finally(error)
+  }
+
+  /**
+   * The command's cancel signal: the first Ctrl-C, SIGTERM or SIGHUP aborts it, and the command then
+   * fails with exit 128 + the signal (130 for Ctrl-C). A command that never asks for it is ended at
+   * once by the first signal, with the same exit code.
+   */
+  protected abortSignal(options: InterruptOptions = {again: 'exit'}): AbortSignal {
+    if (!this.#interrupts) throw new Error('abortSignal() before init()')
+    return this.#interrupts.signal(options)
   }
 
   /** Where profiles live: DATAIN_HOME, else oclif's data dir (~/.local/share/datain). */
@@ -38,7 +65,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const known = toKnownError(error)
+    const signal = this.#interrupts?.received
+    // Whatever the command failed with once a signal had aborted it, the signal is why it ended.
+    const known = signal ? withExit(toKnownError(error), interruptExit(signal)) : toKnownError(error)
     process.exitCode = known.exitCode
     if (this.jsonEnabled()) {
       this.logJson(this.toErrorJson(known))
@@ -91,6 +120,11 @@ function forTerminal(error: DatainError): DatainError {
   const plain = new DatainError(terminalText(error.message), {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(terminalText)})
   if (process.env.DATAIN_DEBUG) plain.cause = error.cause
   return plain
+}
+
+function withExit(error: DatainError, exit: ExitCode): DatainError {
+  if (error.exitCode === exit) return error
+  return new DatainError(error.message, {code: error.code ?? 'E_INTERRUPTED', exit, suggestions: error.suggestions, cause: error.cause})
 }
 
 function redactError(error: DatainError): DatainError {

@@ -5,6 +5,17 @@ export function canPrompt(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !process.env.CI
 }
 
+/** A yes/no question on this terminal (stderr, so that stdout stays the result); Ctrl-C at the question is a no. */
+export async function askYesNo(message: string): Promise<boolean> {
+  const {confirm} = await import('@inquirer/prompts')
+  try {
+    return await confirm({message, default: false}, {output: process.stderr})
+  } catch (error) {
+    if ((error as Error)?.name === 'ExitPromptError') return false
+    throw error
+  }
+}
+
 /** Lets the services ask on this terminal for a missing setting or password (lib/ask.ts), when someone is there. */
 export function installTerminalPrompts(): void {
   installPrompter(

@@ -1,4 +1,5 @@
 import type {SetupResult} from '../setup/run-setup.js'
+import {formatDuration} from '../lib/format.js'
 import {terminalSafe} from './terminal-text.js'
 
 /** `datain start --dry-run`: each step and what it would do; nothing was changed. */
@@ -23,7 +24,7 @@ export function renderSetup(setup: SetupResult): string {
   const lines = [`Setup of profile '${result.profile}':`]
   const width = Math.max(...result.steps.map((s) => s.title.length))
   for (const step of result.steps) {
-    const how = step.result === 'skipped' ? 'done earlier' : `done in ${(step.seconds ?? 0).toFixed(1)} s`
+    const how = step.result === 'skipped' ? 'done earlier' : `done in ${formatDuration(step.seconds ?? 0)}`
     lines.push(`  ✔ ${step.title.padEnd(width)}  ${how}`)
   }
   lines.push('', "Replication is running. Watch it with 'datain status'.")

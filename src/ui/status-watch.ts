@@ -16,7 +16,8 @@ export interface WatchOptions {
   intervalSeconds: number
   /** Aborted on Ctrl-C / SIGTERM: the watch ends, cleanly, at once. */
   signal: AbortSignal
-  out: FrameOutput
+  /** Default: stdout. */
+  out?: FrameOutput
 }
 
 const CURSOR_HOME = '\x1b[H'
@@ -33,7 +34,7 @@ const SHOW_CURSOR = '\x1b[?25h'
  * shown again however the watch ends.
  */
 export async function watchStatus(options: WatchOptions): Promise<void> {
-  const {out, signal} = options
+  const {out = process.stdout, signal} = options
   const tty = Boolean(out.isTTY)
   if (tty) out.write(HIDE_CURSOR)
   try {

@@ -1,6 +1,5 @@
 import {terminalSafe} from './terminal-text.js'
-import {formatBytes} from '../preflight/format.js'
-import {formatRate, formatSeconds, formatTime, plural} from '../status/format.js'
+import {formatBytes, formatDuration, formatRate, formatTime, plural} from '../lib/format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from '../status/status-report.js'
 
 export type Color = 'green' | 'yellow' | 'red' | 'cyan' | 'gray'
@@ -33,6 +32,11 @@ const STEP_MARKS: Readonly<Record<StepDisplayState, [string, Color]>> = {
   done: ['✔', 'green'],
   failed: ['✘', 'red'],
   interrupted: ['!', 'yellow'],
+}
+
+/** The width a report may take on stdout: the terminal's, or none (a pipe, a log) for lines that are not cut. */
+export function stdoutWidth(): number | undefined {
+  return process.stdout.isTTY ? process.stdout.columns : undefined
 }
 
 /** `datain status` for people: the verdict, the steps as a table, then replication as it is now. */
@@ -95,7 +99,7 @@ function stepTable(steps: readonly StepStatus[], paint: Paint, width: number | u
     `${STEP_MARKS[s.state][0]} ${s.title}`,
     s.state,
     s.startedAt ? formatTime(s.startedAt, now) : '',
-    s.seconds === null ? '' : formatSeconds(s.seconds),
+    s.seconds === null ? '' : formatDuration(s.seconds),
     s.summary ?? '',
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
@@ -126,7 +130,7 @@ function threadState(state: string | null, paint: Paint): string {
 function catchUpText(report: StatusReport): string {
   const r = report.replication!
   if (report.eta === 0) return 'caught up'
-  if (report.eta !== null) return `in ≈ ${formatSeconds(report.eta)}`
+  if (report.eta !== null) return `in ≈ ${formatDuration(report.eta)}`
   if (r.sql === 'stopped') return 'not while the SQL thread is stopped'
   if (r.caughtUp === null) return 'unknown without the source'
   return report.applyRate ? 'not catching up: the replica applies no faster than the source writes' : 'measuring…'
@@ -148,7 +152,7 @@ function lagText(report: StatusReport): string {
   if (lag.transactions !== null) parts.push(plural(lag.transactions, 'transaction'))
   if (lag.bytes !== null) parts.push(formatBytes(lag.bytes))
   else if (lag.files) parts.push(plural(lag.files, 'binlog file'))
-  const time = lag.seconds === null ? 'time unknown' : `≈ ${formatSeconds(lag.seconds)}`
+  const time = lag.seconds === null ? 'time unknown' : `≈ ${formatDuration(lag.seconds)}`
   return `${parts.join(', ') || 'unknown'} (${time})`
 }
 
@@ -160,7 +164,7 @@ function rateText(report: StatusReport): string {
   if (rate.bytesPerSecond !== null) parts.push(`${formatBytes(Math.round(rate.bytesPerSecond))}/s`)
   const source = rate.sourceTransactionsPerSecond ?? null
   const written = source !== null ? `${formatRate(source)} transactions/s` : rate.sourceBytesPerSecond !== null ? `${formatBytes(Math.round(rate.sourceBytesPerSecond))}/s` : undefined
-  return `${parts.join(', ') || 'unknown'}${written ? `; the source writes ${written}` : ''} (over ${formatSeconds(rate.sampleSeconds)})`
+  return `${parts.join(', ') || 'unknown'}${written ? `; the source writes ${written}` : ''} (over ${formatDuration(rate.sampleSeconds)})`
 }
 
 /**

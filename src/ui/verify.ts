@@ -1,3 +1,4 @@
+import {formatDuration} from '../lib/format.js'
 import {terminalText} from './terminal-text.js'
 import type {VerifyProgress, VerifyResult} from '../verify/result.js'
 
@@ -10,10 +11,10 @@ const SHOWN_PER_TABLE = 5
  */
 export function renderVerify(result: VerifyResult): string {
   const rows = result.rowsCompared.toLocaleString('en-US')
-  if (result.identical) return `Identical: ${result.tablesCompared} tables, ${rows} rows compared in ${result.seconds} s.`
+  if (result.identical) return `Identical: ${result.tablesCompared} tables, ${rows} rows compared in ${formatDuration(result.seconds)}.`
   const lines: string[] = []
   const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica || t.columnsDiffer)
-  lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${result.seconds} s).`)
+  lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${formatDuration(result.seconds)}).`)
   for (const table of differing) {
     if (table.missingOnReplica) {
       lines.push(`  ${terminalText(table.table)}: missing on the replica`)
@@ -36,9 +37,28 @@ function renderKey(key: Record<string, unknown>): string {
   return parts.length > 0 ? parts.join(', ') : '(table has no primary key)'
 }
 
+/**
+ * The progress line on a terminal's stderr, redrawn at most twice a second; none when stderr is not
+ * a terminal or under --json. `clear` wipes it before the result is printed.
+ */
+export function progressLine(o: {quiet: boolean}): {update(p: VerifyProgress): void; clear(): void} | undefined {
+  if (!process.stderr.isTTY || o.quiet) return undefined
+  let last = 0
+  return {
+    update(p) {
+      if (Date.now() - last < 500 && p.tablesDone < p.tablesTotal) return
+      last = Date.now()
+      process.stderr.write(`\r\u001b[2K${renderProgress(p)}`)
+    },
+    clear() {
+      process.stderr.write('\r\u001b[2K')
+    },
+  }
+}
+
 /** One progress line: tables, rows, rate, ETA. */
 export function renderProgress(p: VerifyProgress): string {
-  const eta = p.etaSeconds === null ? '' : `, ETA ${p.etaSeconds} s`
+  const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`
   return (
     `verify: ${p.tablesDone}/${p.tablesTotal} tables, ${p.rowsDone.toLocaleString('en-US')}/~${p.rowsTotal.toLocaleString('en-US')} rows, ` +
     `${p.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`

@@ -1,6 +1,6 @@
 import {parseUserAtHost, quoteAccount, sameAccount} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {plural} from '../format.js'
+import {plural} from '../../lib/format.js'
 import {type SourceAccount, sourceAccounts} from './source-accounts.js'
 
 /** Accounts every server has, or Azure and MariaDB manage themselves: nothing to recreate. */

@@ -1,7 +1,7 @@
 import type {Connection} from 'mariadb'
 import {globalVariables, isOn, placeholders} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {describeDatabases, formatBytes, formatDuration} from '../format.js'
+import {describeDatabases, formatBytes, formatDuration} from '../../lib/format.js'
 
 /** A conservative copy rate: a dump streamed over the internet into Azure, restored with its indexes. */
 export const COPY_BYTES_PER_SECOND = 20_000_000

@@ -1,6 +1,6 @@
 import {parseUserAtHost, quoteAccount, quoteQualified, sameAccount} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {describeDatabases, plural} from '../format.js'
+import {describeDatabases, plural} from '../../lib/format.js'
 import {storedObjects} from './objects.js'
 
 /**

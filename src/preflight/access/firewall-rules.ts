@@ -2,7 +2,7 @@ import type {FirewallRule} from '@azure/arm-mariadb'
 import {isIP} from 'node:net'
 import {armCall} from '../../azure/arm.js'
 import type {Check} from '../check.js'
-import {plural} from '../format.js'
+import {plural} from '../../lib/format.js'
 
 /** datain names its rules `datain-<profile>-source` and `datain-<profile>-client`. */
 const DATAIN_PREFIX = 'datain-'

@@ -1,6 +1,6 @@
 import {isOn, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {describeDatabases, plural} from '../format.js'
+import {describeDatabases, plural} from '../../lib/format.js'
 import {storedObjects} from './objects.js'
 import {armParameter, setByHand} from './server-parameters.js'
 

@@ -12,7 +12,7 @@ import {
   versionAtLeast,
 } from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {plural} from '../format.js'
+import {plural} from '../../lib/format.js'
 
 /** What the snapshot needs on each selected database (mariadb-dump with views, triggers and events). */
 const DATA_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const

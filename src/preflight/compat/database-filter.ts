@@ -4,7 +4,7 @@ import {armError} from '../../azure/arm.js'
 import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql.js'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'
-import {listText} from '../format.js'
+import {listText} from '../../lib/format.js'
 import {baseTables, foldsNameCase, schemaMatcher} from './tables.js'
 
 export const FILTER_PARAMETER = 'replicate_wild_ignore_table'

@@ -1,5 +1,5 @@
 import {SYSTEM_DATABASES} from '../../lib/validate.js'
-import {listText} from '../format.js'
+import {listText} from '../../lib/format.js'
 import type {Check} from '../check.js'
 
 /** `--databases` names that the source does not have: a typo copies nothing and filters the rest away. */

@@ -1,6 +1,6 @@
 import {quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {databasesText, listText, plural} from '../format.js'
+import {databasesText, listText, plural} from '../../lib/format.js'
 import {baseTables, tableLabel} from './tables.js'
 
 export const innodbTablesCheck: Check = {

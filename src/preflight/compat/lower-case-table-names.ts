@@ -1,6 +1,6 @@
 import {globalVariables, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {listText, plural} from '../format.js'
+import {listText, plural} from '../../lib/format.js'
 import {baseTables, type BaseTable} from './tables.js'
 
 const hasUpper = (s: string) => s !== s.toLowerCase()

@@ -1,7 +1,7 @@
 import type {Connection} from 'mariadb'
 import {parseVersion, versionAtLeast, placeholders, quoteIdentifier, quoteQualified, serverVersion} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {databasesText, listText, plural} from '../format.js'
+import {databasesText, listText, plural} from '../../lib/format.js'
 import {compareText} from '../../lib/sql.js'
 import {type BaseTable, baseTables, tableKey, tableLabel} from './tables.js'
 

@@ -2,7 +2,7 @@ import type {Connection} from 'mariadb'
 import {canExecute, grantsPrivilege, parseGrants} from '../grants.js'
 import {parseUserAtHost, quoteAccount, quoteQualified, type Account} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {listText} from '../format.js'
+import {listText} from '../../lib/format.js'
 import {findReplicationProcedures, PROCEDURE_PREFIX, REPLICATION_PROCEDURES, requiredProcedures} from '../../targets/azure-mariadb/procedures.js'
 import {foldsNameCase} from './tables.js'
 

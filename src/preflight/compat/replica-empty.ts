@@ -1,6 +1,6 @@
 import {quoteIdentifier} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {listText} from '../format.js'
+import {listText} from '../../lib/format.js'
 
 export const replicaEmptyCheck: Check = {
   id: 'replica-empty',
