@@ -10,7 +10,7 @@ export const PROCEDURE_DEFINER = '`azure_superuser`@`localhost`'
 
 export type ProcedureSchema = 'mysql' | 'mariadb'
 
-/** What az_replication_remove_master leaves: no SHOW SLAVE STATUS row, or one with no source host and stopped threads. */
+/** What az_replication_remove_master runs: RESET SLAVE ALL (no SHOW SLAVE STATUS row) or RESET SLAVE (a row, host kept, threads stopped). */
 export type RemoveMaster = 'reset-slave-all' | 'reset-slave'
 
 const REMOVE_MASTER_BODY: Record<RemoveMaster, string> = {

@@ -27,9 +27,10 @@ export interface SandboxOptions {
   withoutProcedures?: boolean
   tier?: SkuTier
   /**
-   * What az_replication_remove_master leaves (Azure documents only "removes the relationship"):
-   * 'reset-slave-all' (default) no SHOW SLAVE STATUS row; 'reset-slave' a row with no source host
-   * and both threads stopped.
+   * What az_replication_remove_master runs (Azure documents only "removes the relationship"):
+   * 'reset-slave-all' (default) leaves no SHOW SLAVE STATUS row; 'reset-slave' leaves MariaDB's
+   * row after RESET SLAVE: source host, user and port kept, positions reset, both threads stopped
+   * (a row with an empty host does not exist on 10.11), gone after a restart.
    */
   removeMaster?: RemoveMaster
   /**
