@@ -42,14 +42,7 @@ const usage = `usage: npm run sandbox -- <up|down|env|status> [--name NAME]
 const shellQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`
 
 async function up(name: string): Promise<void> {
-  const existing = await readRecord(name)
-  if (existing && isAlive(existing.pid)) {
-    console.log(`The sandbox '${name}' already runs (pid ${existing.pid}):`)
-    printSummary(existing)
-    return
-  }
-  if (existing) await cleanUp(existing)
-
+  // Wrong options are refused before anything else, even when a sandbox of that name already runs.
   const options: AnySandboxOptions = {}
   if (values.target !== undefined) {
     const targets: readonly SandboxTarget[] = ['azure-mariadb', 'mariadb']
@@ -62,6 +55,14 @@ async function up(name: string): Promise<void> {
   if (options.sampleRows !== undefined && !(Number.isInteger(options.sampleRows) && options.sampleRows >= 0)) {
     fail(`--rows takes a whole number, not '${values.rows}'.`)
   }
+
+  const existing = await readRecord(name)
+  if (existing && isAlive(existing.pid)) {
+    console.log(`The sandbox '${name}' already runs (pid ${existing.pid}):`)
+    printSummary(existing)
+    return
+  }
+  if (existing) await cleanUp(existing)
 
   await mkdir(registryDir(), {recursive: true, mode: 0o700})
   const logFile = path.join(registryDir(), `${name}.log`)
