@@ -17,10 +17,13 @@ let dir: string
 let server: MariaDbServer
 let admin: Connection
 let secrets = 0
+/** performance_schema's statement consumers as 10.11 starts them, before this test turns them on. */
+let defaultConsumers: Array<{NAME: string; ENABLED: string}>
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'datain-secrecy-'))
   server = await MariaDbServer.start({dir, serverId: 11, extraArgs: ['--performance-schema=ON']})
+  defaultConsumers = await server.query("SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME LIKE 'events_statements%'")
   await server.execute([
     "CREATE USER admin@'%' IDENTIFIED BY 'adminpw'",
     ...plainReplicaAdminGrants("admin@'%'"),
@@ -88,6 +91,8 @@ describe('CHANGE MASTER TO … MASTER_PASSWORD on MariaDB 10.11', () => {
     expect(await seen(secret)).toEqual({general: [`Query: ${link(secret)}`], slow: [link(secret)], history: [link(secret)]})
     const digests = await server.query<Array<{t: string}>>("SELECT DIGEST_TEXT AS t FROM performance_schema.events_statements_summary_by_digest WHERE DIGEST_TEXT LIKE 'CHANGE MASTER%'")
     expect(digests.map((d) => d.t).join('\n')).toContain('MASTER_PASSWORD = ?')
+    // The texts are kept only where a DBA turned the statement consumers on: with performance_schema=ON they start off.
+    expect(defaultConsumers.map((c) => c.ENABLED)).toEqual(['NO', 'NO', 'NO'])
   })
 
   it('never writes the statement to the binary log (d)', async () => {
