@@ -1,7 +1,7 @@
 /**
- * `npm run sandbox -- up|down|env|status [--name N] [--rows N] [--procedure-schema mysql|mariadb] [--tier T]`
+ * `npm run sandbox -- up|down|env|status [--name N] [--target azure-mariadb|mariadb] [--rows N] [--procedure-schema mysql|mariadb] [--tier T]`
  *
- * Starts the local stand-in for Azure Database for MariaDB in the background, says how to reach it,
+ * Starts the local stand-in for Azure Database for MariaDB (or a plain MariaDB replica) in the background, says how to reach it,
  * prints its settings as `export` lines, and takes it down again leaving nothing behind.
  */
 import {spawn} from 'node:child_process'
@@ -13,7 +13,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {mkdir} from 'node:fs/promises'
 import {isAlive, readRecord, recordPath, registryDir, removeRecord, type SandboxRecord} from './registry.js'
-import type {SandboxOptions} from './sandbox.js'
+import type {AnySandboxOptions, SandboxTarget} from './sandbox.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -21,6 +21,7 @@ const {positionals, values} = parseArgs({
   allowPositionals: true,
   options: {
     name: {type: 'string', default: 'default'},
+    target: {type: 'string'},
     rows: {type: 'string'},
     'procedure-schema': {type: 'string'},
     tier: {type: 'string'},
@@ -30,6 +31,7 @@ const {positionals, values} = parseArgs({
 
 const usage = `usage: npm run sandbox -- <up|down|env|status> [--name NAME]
   up      start a source, an emulated Azure replica behind its gateway, and an emulated ARM endpoint
+          [--target azure-mariadb|mariadb] mariadb: a plain MariaDB replica instead, reached directly (default azure-mariadb)
           [--rows N] sample rows on the source (default 1000; 0 for none)
           [--procedure-schema mysql|mariadb] where the az_replication_* procedures live (default mysql)
           [--tier Basic|GeneralPurpose|MemoryOptimized] the replica's pricing tier (default GeneralPurpose)
@@ -40,6 +42,20 @@ const usage = `usage: npm run sandbox -- <up|down|env|status> [--name NAME]
 const shellQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`
 
 async function up(name: string): Promise<void> {
+  // Wrong options are refused before anything else, even when a sandbox of that name already runs.
+  const options: AnySandboxOptions = {}
+  if (values.target !== undefined) {
+    const targets: readonly SandboxTarget[] = ['azure-mariadb', 'mariadb']
+    if (!targets.includes(values.target as SandboxTarget)) fail(`--target takes azure-mariadb or mariadb, not '${values.target}'.`)
+    options.target = values.target as SandboxTarget
+  }
+  if (values.rows !== undefined) options.sampleRows = Number(values.rows)
+  if (values['procedure-schema']) options.procedureSchema = values['procedure-schema'] as AnySandboxOptions['procedureSchema']
+  if (values.tier) options.tier = values.tier as AnySandboxOptions['tier']
+  if (options.sampleRows !== undefined && !(Number.isInteger(options.sampleRows) && options.sampleRows >= 0)) {
+    fail(`--rows takes a whole number, not '${values.rows}'.`)
+  }
+
   const existing = await readRecord(name)
   if (existing && isAlive(existing.pid)) {
     console.log(`The sandbox '${name}' already runs (pid ${existing.pid}):`)
@@ -47,14 +63,6 @@ async function up(name: string): Promise<void> {
     return
   }
   if (existing) await cleanUp(existing)
-
-  const options: SandboxOptions = {}
-  if (values.rows !== undefined) options.sampleRows = Number(values.rows)
-  if (values['procedure-schema']) options.procedureSchema = values['procedure-schema'] as SandboxOptions['procedureSchema']
-  if (values.tier) options.tier = values.tier as SandboxOptions['tier']
-  if (options.sampleRows !== undefined && !(Number.isInteger(options.sampleRows) && options.sampleRows >= 0)) {
-    fail(`--rows takes a whole number, not '${values.rows}'.`)
-  }
 
   await mkdir(registryDir(), {recursive: true, mode: 0o700})
   const logFile = path.join(registryDir(), `${name}.log`)

@@ -2,14 +2,14 @@
  * The process behind `npm run sandbox -- up`: it owns the servers, the gateway and the emulated ARM,
  * records how to reach them, and takes everything down on SIGTERM/SIGINT.
  */
-import {startSandbox, type SandboxOptions} from './sandbox.js'
+import {type AnySandboxOptions, startSandbox} from './sandbox.js'
 import {removeRecord, writeRecord} from './registry.js'
 import {describeSandbox} from './describe.js'
 
 const name = process.argv[2] ?? 'default'
-const options = JSON.parse(process.argv[3] ?? '{}') as SandboxOptions
+const options = JSON.parse(process.argv[3] ?? '{}') as AnySandboxOptions
 
-const sandbox = await startSandbox(options)
+const sandbox = await startSandbox({...options, target: options.target ?? 'azure-mariadb'})
 let stopping = false
 const shutdown = async () => {
   if (stopping) return

@@ -10,6 +10,14 @@ export const PROCEDURE_DEFINER = '`azure_superuser`@`localhost`'
 
 export type ProcedureSchema = 'mysql' | 'mariadb'
 
+/** What az_replication_remove_master runs: RESET SLAVE ALL (no SHOW SLAVE STATUS row) or RESET SLAVE (a row, host kept, threads stopped). */
+export type RemoveMaster = 'reset-slave-all' | 'reset-slave'
+
+const REMOVE_MASTER_BODY: Record<RemoveMaster, string> = {
+  'reset-slave-all': 'BEGIN STOP SLAVE; RESET SLAVE ALL; END',
+  'reset-slave': 'BEGIN STOP SLAVE; RESET SLAVE; END',
+}
+
 export const PROCEDURE_NAMES = [
   'az_replication_change_master',
   'az_replication_change_master_with_gtid',
@@ -47,7 +55,7 @@ END`
 }
 
 /** The statements (one per string, no DELIMITER) that install the procedures in `schema`. */
-export function replicaProcedureStatements(schema: ProcedureSchema = 'mysql'): string[] {
+export function replicaProcedureStatements(schema: ProcedureSchema = 'mysql', options: {removeMaster?: RemoveMaster} = {}): string[] {
   const s = '`' + schema + '`'
   const create = (name: string, params: string, body: string) => [
     `DROP PROCEDURE IF EXISTS ${s}.${name}`,
@@ -73,7 +81,7 @@ export function replicaProcedureStatements(schema: ProcedureSchema = 'mysql'): s
     ),
     ...create('az_replication_start', '', 'BEGIN START SLAVE; END'),
     ...create('az_replication_stop', '', 'BEGIN STOP SLAVE; END'),
-    ...create('az_replication_remove_master', '', 'BEGIN STOP SLAVE; RESET SLAVE ALL; END'),
+    ...create('az_replication_remove_master', '', REMOVE_MASTER_BODY[options.removeMaster ?? 'reset-slave-all']),
     ...create('az_replication_skip_counter', '', 'BEGIN STOP SLAVE; SET GLOBAL sql_slave_skip_counter = 1; START SLAVE; END'),
   ]
 }

@@ -6,9 +6,13 @@ import {type ArmEmulator, type ReplicaControl, startArmEmulator} from './arm-emu
 import {AzureServerState, type SkuTier} from './azure-state.js'
 import {type Gateway, startGateway} from './gateway.js'
 import {assertMariaDbInstalled, MariaDbServer} from './mariadb-server.js'
-import {type ProcedureSchema, PROCEDURE_DEFINER, replicaProcedureStatements} from './replica-procedures.js'
+import {PLAIN_REPLICA_ADMIN, plainReplicaAdminGrants, startPlainReplica} from './plain-replica.js'
+import {type ProcedureSchema, PROCEDURE_DEFINER, type RemoveMaster, replicaProcedureStatements} from './replica-procedures.js'
 import {sampleDataStatements} from './sample-data.js'
-import {ensureCa, issueCertificate} from './tls.js'
+import {type Certificate, type CertificateAuthority, ensureCa, issueCertificate} from './tls.js'
+
+/** The replica a sandbox runs, named as datain's `--target` names it. */
+export type SandboxTarget = 'azure-mariadb' | 'mariadb'
 
 export interface SandboxOptions {
   /** Folder for everything the sandbox writes; default a new temp dir, removed by stop(). */
@@ -22,6 +26,19 @@ export interface SandboxOptions {
   /** Leave the procedures out, to test what datain says when a replica lacks them. */
   withoutProcedures?: boolean
   tier?: SkuTier
+  /**
+   * What az_replication_remove_master runs (Azure documents only "removes the relationship"):
+   * 'reset-slave-all' (default) leaves no SHOW SLAVE STATUS row; 'reset-slave' leaves MariaDB's
+   * row after RESET SLAVE: source host, user and port kept, positions reset, both threads stopped
+   * (a row with an empty host does not exist on 10.11), gone after a restart.
+   */
+  removeMaster?: RemoveMaster
+  /**
+   * Server parameters the emulated ARM answers 404 for (absent from the list too), as real Azure
+   * MariaDB may lack those documented only for Azure MySQL: replicate_wild_ignore_table,
+   * sync_master_info, sync_relay_log_info.
+   */
+  withoutParameters?: string[]
   source?: {
     serverId?: number
     binlog?: boolean
@@ -29,7 +46,12 @@ export interface SandboxOptions {
     lowerCaseTableNames?: 0 | 1 | 2
     tls?: boolean
   }
-  replica?: {serverId?: number}
+  replica?: {
+    serverId?: number
+    lowerCaseTableNames?: 0 | 1 | 2
+    /** Plain replica only: SUPER for its admin too (MariaDB 10.11 asks it for sql_slave_skip_counter). */
+    superAdmin?: boolean
+  }
 }
 
 export interface Endpoint {
@@ -41,18 +63,47 @@ export interface Endpoint {
   sslCa: string
 }
 
-export interface Sandbox {
+/**
+ * The options with the replica chosen: `target` 'azure-mariadb' (default) is an emulated Azure
+ * replica behind a gateway with an emulated ARM; 'mariadb' a plain MariaDB replica reached directly,
+ * with an admin that has the replication privileges (the Azure-only options are then ignored).
+ */
+export type AnySandboxOptions = SandboxOptions & {target?: SandboxTarget}
+
+interface SandboxBase {
   dir: string
+  target: SandboxTarget
   source: Endpoint & {server: MariaDbServer}
+  replica: Endpoint & {server: MariaDbServer}
+  /** The settings datain and a person need, as environment variables. */
+  env(): Record<string, string>
+  stop(): Promise<void>
+}
+
+/** The default sandbox: the source, and an emulated Azure Database for MariaDB. */
+export interface AzureSandbox extends SandboxBase {
+  target: 'azure-mariadb'
   /** `host`/`port` are the gateway's: as on Azure, clients reach the replica only through it. */
   replica: Endpoint & {server: MariaDbServer; serverName: string}
   gateway: Gateway
   azure: {state: AzureServerState; arm: ArmEmulator; subscriptionId: string; resourceGroup: string; token: string}
   procedureSchema: ProcedureSchema
-  /** The settings datain and a person need, as environment variables. */
-  env(): Record<string, string>
-  stop(): Promise<void>
 }
+
+/** The source, and a plain MariaDB replica reached directly (`host`/`port` are the server's own). */
+export interface MariaDbSandbox extends SandboxBase {
+  target: 'mariadb'
+  gateway?: undefined
+  azure?: undefined
+  procedureSchema?: undefined
+}
+
+/**
+ * A running sandbox. Without a type argument the Azure one, as every sandbox was before the plain
+ * replica existed; `Sandbox<SandboxTarget>` (AnySandbox) is either, told apart by `target`.
+ */
+export type Sandbox<T extends SandboxTarget = 'azure-mariadb'> = T extends 'mariadb' ? MariaDbSandbox : AzureSandbox
+export type AnySandbox = Sandbox<SandboxTarget>
 
 export const SOURCE_ADMIN = 'datain_admin'
 export const SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000da7a'
@@ -82,8 +133,12 @@ const replicaAdminGrants = (user: string) => [
 const account = (user: string, host = '%') => `'${user.replaceAll("'", "''")}'@'${host}'`
 const sqlString = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
 
-/** Starts a source, an emulated Azure replica behind an emulated gateway, and an emulated ARM. */
-export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+/** Starts a source and a replica: an emulated Azure one behind a gateway with an emulated ARM (default), or a plain one. */
+// The Azure signature comes last: `Parameters<typeof startSandbox>` (which tests use) reads the last one.
+export async function startSandbox(options: SandboxOptions & {target: 'mariadb'}): Promise<MariaDbSandbox>
+export async function startSandbox(options: SandboxOptions & {target: SandboxTarget}): Promise<AnySandbox>
+export async function startSandbox(options?: SandboxOptions & {target?: 'azure-mariadb'}): Promise<AzureSandbox>
+export async function startSandbox(options: AnySandboxOptions = {}): Promise<AnySandbox> {
   assertMariaDbInstalled()
   const ownsDir = !options.dir
   const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'datain-sandbox-')))
@@ -97,97 +152,144 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   try {
     const caDir = options.caDir ?? process.env.DATAIN_SANDBOX_CA_DIR ?? path.join(dir, 'ca')
     const sourceCa = await ensureCa(caDir, 'source')
-    const azureCa = await ensureCa(caDir, 'azure')
     const certDir = path.join(dir, 'certs')
-    const hosts = ['localhost', '127.0.0.1']
-    const sourceCert = await issueCertificate(certDir, sourceCa, 'source', hosts)
-    const replicaCert = await issueCertificate(certDir, azureCa, 'replica', hosts)
-    const armCert = await issueCertificate(certDir, azureCa, 'arm', hosts)
-
-    const sourceOptions = options.source ?? {}
-    const source = await MariaDbServer.start({
-      dir: path.join(dir, 'source'),
-      serverId: sourceOptions.serverId ?? 1,
-      binlog: sourceOptions.binlog,
-      binlogFormat: sourceOptions.binlogFormat,
-      lowerCaseTableNames: sourceOptions.lowerCaseTableNames ?? 1,
-      tls: sourceOptions.tls === false ? undefined : {ca: sourceCa.cert, cert: sourceCert.cert, key: sourceCert.key},
-    })
-    stack.push(() => source.stop())
-    const sourcePassword = password('Src')
-    await source.execute([
-      `CREATE USER ${account(SOURCE_ADMIN)} IDENTIFIED BY ${sqlString(sourcePassword)}`,
-      ...sourceAdminGrants(account(SOURCE_ADMIN)),
-      ...(options.sampleRows === 0 ? [] : sampleDataStatements({rows: options.sampleRows ?? 1000})),
-    ])
-
-    const replica = await MariaDbServer.start({
-      dir: path.join(dir, 'replica'),
-      serverId: options.replica?.serverId ?? 2,
-      lowerCaseTableNames: 1,
-      tls: {ca: azureCa.cert, cert: replicaCert.cert, key: replicaCert.key},
-      // Azure's default: sslEnforcement Enabled.
-      extraArgs: ['--require-secure-transport=ON', '--log-bin-trust-function-creators=OFF'],
-    })
-    stack.push(() => replica.stop())
-    // Azure's admin is `name@server` on single servers; the sandbox makes that the account name itself.
-    const replicaUser = `azureadmin@${REPLICA_SERVER_NAME}`
-    const replicaPassword = password('Rep')
-    const procedureSchema = options.procedureSchema ?? 'mysql'
-    await replica.execute([
-      `CREATE USER ${PROCEDURE_DEFINER} ACCOUNT LOCK`,
-      `GRANT ALL PRIVILEGES ON *.* TO ${PROCEDURE_DEFINER} WITH GRANT OPTION`,
-      ...(options.withoutProcedures ? [] : replicaProcedureStatements(procedureSchema)),
-      `CREATE USER ${account(replicaUser)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
-      ...replicaAdminGrants(account(replicaUser)),
-    ])
-
-    const state = new AzureServerState()
-    if (options.tier) state.tier = options.tier
-    const gateway = await startGateway({target: {host: '127.0.0.1', port: replica.port}, isAllowed: (ip) => state.isAllowed(ip)})
-    stack.push(() => gateway.close())
-
-    const token = randomBytes(24).toString('base64url')
-    const arm = await startArmEmulator({
-      subscriptionId: SUBSCRIPTION_ID,
-      resourceGroup: RESOURCE_GROUP,
-      serverName: REPLICA_SERVER_NAME,
-      token,
-      tls: armCert,
-      state,
-      replica: replicaControl(replica),
-      fqdn: '127.0.0.1',
-    })
-    stack.push(() => arm.close())
-
-    const sandbox: Sandbox = {
-      dir,
-      source: {host: '127.0.0.1', port: source.port, user: SOURCE_ADMIN, password: sourcePassword, sslCa: sourceCa.cert, server: source},
-      replica: {
-        host: gateway.host,
-        port: gateway.port,
-        user: replicaUser,
-        password: replicaPassword,
-        sslCa: azureCa.cert,
-        server: replica,
-        serverName: REPLICA_SERVER_NAME,
-      },
-      gateway,
-      azure: {state, arm, subscriptionId: SUBSCRIPTION_ID, resourceGroup: RESOURCE_GROUP, token},
-      procedureSchema,
-      env: () => sandboxEnv(sandbox),
-      stop: stopAll,
+    const sourceCert = await issueCertificate(certDir, sourceCa, 'source', HOSTS)
+    const source = await startSource(dir, options, sourceCa, sourceCert)
+    stack.push(() => source.server.stop())
+    const base = {dir, source, stop: stopAll}
+    if (options.target === 'mariadb') {
+      // Its own CA, as a DBA's server has one that is not the source's.
+      const replicaCa = await ensureCa(caDir, 'replica')
+      const replicaCert = await issueCertificate(certDir, replicaCa, 'replica', HOSTS)
+      const replica = await startPlainReplica({
+        dir,
+        ca: replicaCa,
+        cert: replicaCert,
+        serverId: options.replica?.serverId ?? 2,
+        lowerCaseTableNames: options.replica?.lowerCaseTableNames,
+      })
+      stack.push(() => replica.stop())
+      const replicaPassword = password('Rep')
+      await replica.execute([
+        `CREATE USER ${account(PLAIN_REPLICA_ADMIN)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
+        ...plainReplicaAdminGrants(account(PLAIN_REPLICA_ADMIN)),
+        ...(options.replica?.superAdmin ? [`GRANT SUPER ON *.* TO ${account(PLAIN_REPLICA_ADMIN)}`] : []),
+      ])
+      const endpoint = {host: '127.0.0.1', port: replica.port, user: PLAIN_REPLICA_ADMIN, password: replicaPassword, sslCa: replicaCa.cert}
+      const sandbox: MariaDbSandbox = {...base, target: 'mariadb', replica: {...endpoint, server: replica}, env: () => sandboxEnv(sandbox)}
+      return sandbox
     }
-    return sandbox
+    return await startAzureSide(base, options, caDir, certDir, stack)
   } catch (error) {
     await stopAll()
     throw error
   }
 }
 
+const HOSTS = ['localhost', '127.0.0.1']
+
+async function startSource(
+  dir: string,
+  options: SandboxOptions,
+  ca: CertificateAuthority,
+  cert: Certificate,
+): Promise<Endpoint & {server: MariaDbServer}> {
+  const sourceOptions = options.source ?? {}
+  const server = await MariaDbServer.start({
+    dir: path.join(dir, 'source'),
+    serverId: sourceOptions.serverId ?? 1,
+    binlog: sourceOptions.binlog,
+    binlogFormat: sourceOptions.binlogFormat,
+    lowerCaseTableNames: sourceOptions.lowerCaseTableNames ?? 1,
+    tls: sourceOptions.tls === false ? undefined : {ca: ca.cert, cert: cert.cert, key: cert.key},
+  })
+  const sourcePassword = password('Src')
+  try {
+    await server.execute([
+      `CREATE USER ${account(SOURCE_ADMIN)} IDENTIFIED BY ${sqlString(sourcePassword)}`,
+      ...sourceAdminGrants(account(SOURCE_ADMIN)),
+      ...(options.sampleRows === 0 ? [] : sampleDataStatements({rows: options.sampleRows ?? 1000})),
+    ])
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+  return {host: '127.0.0.1', port: server.port, user: SOURCE_ADMIN, password: sourcePassword, sslCa: ca.cert, server}
+}
+
+/** The emulated Azure Database for MariaDB: the replica server, its gateway and the emulated ARM. */
+async function startAzureSide(
+  base: Pick<AzureSandbox, 'dir' | 'source' | 'stop'>,
+  options: SandboxOptions,
+  caDir: string,
+  certDir: string,
+  stack: Array<() => Promise<void>>,
+): Promise<AzureSandbox> {
+  const azureCa = await ensureCa(caDir, 'azure')
+  const replicaCert = await issueCertificate(certDir, azureCa, 'replica', HOSTS)
+  const armCert = await issueCertificate(certDir, azureCa, 'arm', HOSTS)
+  const replica = await MariaDbServer.start({
+    dir: path.join(base.dir, 'replica'),
+    serverId: options.replica?.serverId ?? 2,
+    lowerCaseTableNames: options.replica?.lowerCaseTableNames ?? 1,
+    tls: {ca: azureCa.cert, cert: replicaCert.cert, key: replicaCert.key},
+    // Azure's default: sslEnforcement Enabled.
+    extraArgs: ['--require-secure-transport=ON', '--log-bin-trust-function-creators=OFF'],
+  })
+  stack.push(() => replica.stop())
+  // Azure's admin is `name@server` on single servers; the sandbox makes that the account name itself.
+  const replicaUser = `azureadmin@${REPLICA_SERVER_NAME}`
+  const replicaPassword = password('Rep')
+  const procedureSchema = options.procedureSchema ?? 'mysql'
+  await replica.execute([
+    `CREATE USER ${PROCEDURE_DEFINER} ACCOUNT LOCK`,
+    `GRANT ALL PRIVILEGES ON *.* TO ${PROCEDURE_DEFINER} WITH GRANT OPTION`,
+    ...(options.withoutProcedures ? [] : replicaProcedureStatements(procedureSchema, {removeMaster: options.removeMaster})),
+    `CREATE USER ${account(replicaUser)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
+    ...replicaAdminGrants(account(replicaUser)),
+  ])
+
+  const state = new AzureServerState()
+  if (options.tier) state.tier = options.tier
+  const gateway = await startGateway({target: {host: '127.0.0.1', port: replica.port}, isAllowed: (ip) => state.isAllowed(ip)})
+  stack.push(() => gateway.close())
+
+  const token = randomBytes(24).toString('base64url')
+  const arm = await startArmEmulator({
+    subscriptionId: SUBSCRIPTION_ID,
+    resourceGroup: RESOURCE_GROUP,
+    serverName: REPLICA_SERVER_NAME,
+    token,
+    tls: armCert,
+    state,
+    replica: replicaControl(replica, options.withoutParameters ?? []),
+    fqdn: '127.0.0.1',
+  })
+  stack.push(() => arm.close())
+
+  const sandbox: AzureSandbox = {
+    ...base,
+    target: 'azure-mariadb',
+    replica: {
+      host: gateway.host,
+      port: gateway.port,
+      user: replicaUser,
+      password: replicaPassword,
+      sslCa: azureCa.cert,
+      server: replica,
+      serverName: REPLICA_SERVER_NAME,
+    },
+    gateway,
+    azure: {state, arm, subscriptionId: SUBSCRIPTION_ID, resourceGroup: RESOURCE_GROUP, token},
+    procedureSchema,
+    env: () => sandboxEnv(sandbox),
+  }
+  return sandbox
+}
+
 /** The environment a person (or datain) needs to use this sandbox. */
-export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
-  return {
+export function sandboxEnv(sandbox: AnySandbox): Record<string, string> {
+  const endpoints = {
     DATAIN_SOURCE_HOST: sandbox.source.host,
     DATAIN_SOURCE_PORT: String(sandbox.source.port),
     DATAIN_SOURCE_USER: sandbox.source.user,
@@ -198,6 +300,10 @@ export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
     DATAIN_REPLICA_USER: sandbox.replica.user,
     DATAIN_REPLICA_PASSWORD: sandbox.replica.password,
     DATAIN_REPLICA_SSL_CA: sandbox.replica.sslCa,
+  }
+  if (sandbox.target === 'mariadb') return {DATAIN_TARGET: 'mariadb', ...endpoints}
+  return {
+    ...endpoints,
     DATAIN_SUBSCRIPTION: sandbox.azure.subscriptionId,
     DATAIN_RESOURCE_GROUP: sandbox.azure.resourceGroup,
     DATAIN_SERVER: sandbox.replica.serverName,
@@ -208,7 +314,9 @@ export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
   }
 }
 
-function replicaControl(replica: MariaDbServer): ReplicaControl {
+/** The replica as the emulated ARM reads and sets it; `withoutParameters` are variables it does not have. */
+function replicaControl(replica: MariaDbServer, withoutParameters: readonly string[]): ReplicaControl {
+  const absent = new Set(withoutParameters.map((name) => name.toLowerCase()))
   const checkName = (name: string) => {
     if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`not a variable name: ${name}`)
   }
@@ -219,11 +327,13 @@ function replicaControl(replica: MariaDbServer): ReplicaControl {
     },
     async getVariable(name) {
       checkName(name)
+      if (absent.has(name.toLowerCase())) return null
       const rows = await replica.query<Array<{Value: string}>>('SHOW GLOBAL VARIABLES WHERE Variable_name = ?', [name])
       return rows[0]?.Value ?? null
     },
     async setVariable(name, value) {
       checkName(name)
+      if (absent.has(name.toLowerCase())) throw new Error(`Unknown system variable '${name}'`)
       // Numeric variables refuse a quoted number (error 1232), so pass digits as a number.
       await replica.query(`SET GLOBAL ${name} = ?`, [/^\d+$/.test(value) ? Number(value) : value])
     },

@@ -1,12 +1,12 @@
 import {execa} from 'execa'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import type {Sandbox} from '../../sandbox/sandbox.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** The environment a user of this sandbox would export (eval "$(npm run -s sandbox -- env)"). */
-export function sandboxUserEnv(sandbox: Sandbox, home: string): Record<string, string> {
+export function sandboxUserEnv(sandbox: AnySandbox, home: string): Record<string, string> {
   return {...sandbox.env(), DATAIN_HOME: home}
 }
 
