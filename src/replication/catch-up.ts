@@ -170,9 +170,9 @@ export function brokenError(failure: ThreadError, status: ReplicaStatus, hint: H
 }
 
 function stoppedError(hint: HintContext = {}): DatainError {
-  const schema = hint.procedureSchema ?? 'mysql'
+  const stop = hint.controls?.stop ?? 'datain stop'
   return new DatainError(
-    `Replication stopped on the replica without an error (both threads are off): someone ran ${schema}.az_replication_stop, or the replica restarted. ` +
+    `Replication stopped on the replica without an error (both threads are off): someone ran ${stop}, or the replica restarted. ` +
       `Run datain start again to start it and wait for the catch-up.`,
     {code: 'E_REPLICATION_BROKEN', exit: ExitCode.broken},
   )

@@ -4,10 +4,23 @@
  */
 
 export interface HintContext {
-  /** The schema holding Azure's az_replication_* procedures on the replica (default `mysql`). */
-  procedureSchema?: string
+  /** The replica's own controls, as its target words them; without them a hint names datain's commands. */
+  controls?: HintControls
   /** The datain profile, for the commands a hint names. */
   profile?: string
+}
+
+/** What a hint quotes of the replica's controls. */
+export interface HintControls {
+  /** How to skip the one failed transaction by hand: `CALL mysql.az_replication_skip_counter`. */
+  skip: string
+  /** What stops replication: `mysql.az_replication_stop`, `STOP SLAVE`. */
+  stop: string
+}
+
+/** The hint's words for a target's controls (targets/target.ts ReplicationTexts). */
+export function hintControls(texts: {command(action: 'skip'): string; name(action: 'stop'): string}): HintControls {
+  return {skip: texts.command('skip'), stop: texts.name('stop')}
 }
 
 /** Why a replica thread stopped, as SHOW SLAVE STATUS says it. */
@@ -35,9 +48,8 @@ export function replicationHint(error: ThreadError, context: HintContext = {}): 
 }
 
 function hintText(error: ThreadError, context: HintContext): string | undefined {
-  const schema = context.procedureSchema ?? 'mysql'
   const p = context.profile && context.profile !== 'default' ? ` --profile ${context.profile}` : ''
-  const skip = `CALL ${schema}.az_replication_skip_counter`
+  const skip = skipCommand(context)
   const recopy =
     `copy the data again from a fresh snapshot: remove the link (datain stop${p} --remove), drop the copied databases on the replica, ` +
     `and start the profile over (datain init${p} --force, then datain start${p})`
@@ -105,14 +117,18 @@ function hintText(error: ThreadError, context: HintContext): string | undefined 
   }
 }
 
+/** The replica's skip as its target words it, else datain's own. */
+function skipCommand(context: HintContext): string {
+  return context.controls?.skip ?? `datain skip${context.profile && context.profile !== 'default' ? ` --profile ${context.profile}` : ''}`
+}
+
 function hintCommands(errno: number, context: HintContext): string[] {
-  const schema = context.procedureSchema ?? 'mysql'
   const p = context.profile && context.profile !== 'default' ? ` --profile ${context.profile}` : ''
   switch (errno) {
     case 1062:
     case 1032:
     case 1146:
-      return [`CALL ${schema}.az_replication_skip_counter`, `datain start${p}`]
+      return [skipCommand(context), `datain start${p}`]
     case 1236:
     case 1955:
     case 1950:

@@ -1,3 +1,4 @@
+import {hintControls} from '../replication/hints.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {openSession, type Session} from '../engine/session.js'
@@ -193,7 +194,7 @@ export function describeTransaction(t: FailedTransaction, controls: ReplicationT
   ]
   if (t.events && t.events.length > 0) for (const e of t.events) lines.push(`    ${e.type.padEnd(14)} ${e.info}`)
   else if (t.eventsNote) lines.push(`    (${t.eventsNote})`)
-  const advice = replicationHint({thread: 'sql', errno: t.errno, message: t.error}, {procedureSchema: controls.where, profile})
+  const advice = replicationHint({thread: 'sql', errno: t.errno, message: t.error}, {controls: hintControls(controls), profile})
   lines.push(
     `Skipping it (CALL ${controls.name('skip')}) drops the whole transaction on the replica: its changes will be missing there ` +
       'for good, and the replica then differs from the source unless the difference was exactly what made it fail.',
@@ -211,7 +212,7 @@ async function settle(replica: Connection, skipped: FailedTransaction, controls:
     const gtidSlavePos = await readGtidSlavePos(replica)
     const failure = threadFailure(status)
     if (failure?.thread === 'sql') {
-      const broken = brokenError(failure, status, {procedureSchema: controls.where, profile: options.profile})
+      const broken = brokenError(failure, status, {controls: hintControls(controls), profile: options.profile})
       throw new DatainError(`Skipped ${skipped.gtid ?? 'one transaction'}, but replication stopped again on the next one. ${broken.message}`, {
         code: 'E_REPLICATION_BROKEN',
         exit: ExitCode.broken,

@@ -1,3 +1,4 @@
+import {hintControls} from '../replication/hints.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {openSession, type Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
@@ -63,7 +64,8 @@ export class StatusMonitor {
     const link = checkpoint.steps.link
     const linkOutput = link?.output ?? {}
     const mode: ReplicationMode = linkOutput.mode === 'gtid' || linkOutput.mode === 'file' ? linkOutput.mode : session.settings.gtid ? 'gtid' : 'file'
-    const hint = {procedureSchema: typeof linkOutput.procedureSchema === 'string' ? linkOutput.procedureSchema : undefined, profile: session.profile}
+    const where = typeof linkOutput.procedureSchema === 'string' ? linkOutput.procedureSchema : undefined
+    const hint = {controls: hintControls(session.target.replication.planned(where)), profile: session.profile}
 
     let view: ReplicationView | undefined
     if (setup.kind !== 'not-started') {

@@ -117,7 +117,7 @@ function threadsVerdict(input: VerdictInput, status: NonNullable<ReplicationView
       state: 'stopped',
       summary: input.stoppedByDatain
         ? `${input.stoppedByDatain} Both replica threads are off.`
-        : `Replication is stopped: both replica threads are off, with no error (${input.hint.procedureSchema ?? 'mysql'}.az_replication_stop, datain stop, ` +
+        : `Replication is stopped: both replica threads are off, with no error (${input.hint.controls?.stop ?? 'datain stop'}, datain stop, ` +
           `or a restart of the replica). Run ${start} to start it again.`,
       next: start,
     }

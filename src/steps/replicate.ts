@@ -1,3 +1,4 @@
+import {hintControls} from '../replication/hints.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import type {ParameterChange} from '../state/parameter-change.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
@@ -92,7 +93,7 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
         timeoutMs: options.timeoutMs,
         pollMs: options.pollMs,
         ioErrorGraceMs: options.ioErrorGraceMs,
-        hint: {procedureSchema: controls.where, profile: ctx.profile},
+        hint: {controls: hintControls(controls), profile: ctx.profile},
         onProgress: (lag, elapsed) => ctx.ui.status(`Catching up (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
       })
       const caughtUpAt = new Date().toISOString()

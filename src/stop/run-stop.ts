@@ -4,7 +4,7 @@ import {openSession, type Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import type {ReplicationControls} from '../targets/target.js'
-import type {HintContext} from '../replication/hints.js'
+import {hintControls, type HintContext} from '../replication/hints.js'
 import type {ReplicaStatus, ReplicationMode} from '../replication/slave-status.js'
 import type {StepUi} from '../steps/step.js'
 import {cleanup, type CleanupResult} from './cleanup.js'
@@ -78,8 +78,8 @@ export interface StopResult {
 }
 
 /**
- * `datain stop`: stops replication (`az_replication_stop`), and with `remove` also removes the link
- * (`az_replication_remove_master`); `cutover` first waits until the replica has applied all the
+ * `datain stop`: stops replication (the target's stop: `az_replication_stop` on Azure, STOP SLAVE), and with `remove` also removes the link
+ * (`az_replication_remove_master`, RESET SLAVE ALL); `cutover` first waits until the replica has applied all the
  * source wrote; `cleanup` then removes what datain created. Every part looks first at the replica,
  * so that it is safe to repeat: what is done already is reported, not done again. What makes no
  * sense is refused with exit 2: nothing linked yet, `--cleanup` before any removal, a cutover after
@@ -191,7 +191,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
   await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
   await markReplicationStopped(store, 'removed', removedAt)
   await store.journal('link-removed', {by: 'stop --remove', ...output})
-  options.ui.info('Removed the replication link (az_replication_remove_master): the replica stands alone.')
+  options.ui.info(`Removed the replication link (${controls.name('remove')}): the replica stands alone.`)
   result.link = 'removed'
   result.removedNow = true
 }
@@ -199,7 +199,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
 /** `--cutover`: the cutover, then its record. */
 async function cutOverAndRecord(session: Session, options: StopOptions, result: StopResult, controls: ReplicationControls, status: ReplicaStatus): Promise<void> {
   const {store} = session
-  const hint: HintContext = {procedureSchema: controls.where, profile: options.profile}
+  const hint: HintContext = {controls: hintControls(controls), profile: options.profile}
   const outcome = await cutover({
     session,
     mode: result.mode,

@@ -66,6 +66,8 @@ export interface ReplicationTexts {
   name(action: ReplicationAction): string
   /** The statement as it runs, secrets masked: `CALL `mysql`.`az_replication_start`()`. */
   statement(action: Exclude<ReplicationAction, 'link'>): string
+  /** The control as a person would type it: `CALL mysql.az_replication_skip_counter`, `SET GLOBAL sql_slave_skip_counter = 1; START SLAVE`. */
+  command(action: Exclude<ReplicationAction, 'link'>): string
   /** The link statement, the password `***`. */
   linkStatement(spec: PlannedLinkSpec): string
 }

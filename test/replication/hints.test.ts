@@ -1,8 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import {replicationHint} from '../../src/replication/hints.js'
+import {hintControls, replicationHint} from '../../src/replication/hints.js'
+import {azureReplication} from '../../src/targets/azure-mariadb/replication.js'
 
 describe('hints for replication errors', () => {
-  const hint = (errno: number, message = '', thread: 'io' | 'sql' = 'io') => replicationHint({thread, errno, message}, {procedureSchema: 'mariadb', profile: 'prod'})
+  const hint = (errno: number, message = '', thread: 'io' | 'sql' = 'io') => replicationHint({thread, errno, message}, {controls: hintControls(azureReplication({gtid: true}).planned('mariadb')), profile: 'prod'})
 
   it('1236: the binlog is gone, keep binlogs longer and copy again', () => {
     expect(hint(1236)?.text).toMatch(/purged.*binlog_expire_logs_seconds.*fresh snapshot/s)

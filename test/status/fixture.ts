@@ -2,6 +2,8 @@
  * Samples and step lists as the servers and the checkpoint give them, for the pure parts of
  * `datain status` (no server needed).
  */
+import {hintControls} from '../../src/replication/hints.js'
+import {azureReplication} from '../../src/targets/azure-mariadb/replication.js'
 import type {LiveSample, ReplicaSide, Reading, SourceSide} from '../../src/status/live.js'
 import {parseReplicaStatus} from '../../src/replication/slave-status.js'
 import {SETUP_STEPS} from '../../src/steps/index.js'
@@ -40,7 +42,7 @@ export const VIEW_OPTIONS: ViewOptions = {
   mode: 'gtid',
   source: {host: 'db1.example.com', port: 3306, publicHost: '203.0.113.5', replicationUser: 'datain_repl'},
   replica: {host: 'replica.mariadb.database.azure.com', port: 3306},
-  hint: {procedureSchema: 'mysql', profile: 'default'},
+  hint: {controls: hintControls(azureReplication({gtid: true}).planned('mysql')), profile: 'default'},
 }
 
 export interface SampleSpec {

@@ -49,6 +49,7 @@ function texts(options: MariadbLinkOptions): ReplicationTexts {
   return {
     where: 'CHANGE MASTER TO',
     name: (action) => (action === 'link' ? 'CHANGE MASTER TO' : STATEMENTS[action]),
+    command: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
     statement: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
     linkStatement: (spec: PlannedLinkSpec) => {
       const position = spec.mode === 'gtid' ? {mode: 'gtid' as const, gtid: String(spec.position[0] ?? '')} : {mode: 'file' as const, file: String(spec.position[0] ?? ''), position: spec.position[1] ?? 0}
