@@ -1,12 +1,16 @@
-import {chmod, mkdir, readdir, readFile, rename, rm, stat} from 'node:fs/promises'
+import {chmod, readdir, readFile, rename, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 import type {z} from 'zod'
 import {writeFileDurably} from '../lib/durable-write.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {appendJournal, readJournalFile} from './journal.js'
 import {acquireLock, LOCK_FILE, type Lock} from './lock.js'
+import type {ProfileStore} from './profile-store-api.js'
+import {makeDirs} from './make-dirs.js'
+import {type RecordSection, type RecordUpdate, withProgress, withRecordMarked} from './checkpoint-records.js'
 import {
   CHECKPOINT_MIGRATIONS,
+  CHECKPOINT_VERSION,
   CheckpointSchema,
   describeIssues,
   isMissing,
@@ -23,10 +27,9 @@ import {
   type Settings,
   type SettingsInput,
   type StateFileContext,
-  type StepRecord,
-  type StepState,
   type VersionPolicy,
 } from './schema.js'
+import type {StepOutputs, StepRecordId, StopOutputs, StopRecordId} from './step-outputs.js'
 
 /** The files of a profile folder, by role. */
 export const PROFILE_FILES = {
@@ -37,64 +40,7 @@ export const PROFILE_FILES = {
   lock: LOCK_FILE,
 } as const
 
-/** What {@link ProfileStore.markStep} records; times are stamped by the store. */
-export interface StepRecordUpdate {
-  state: StepState
-  /** JSON only: what later steps need from this one. */
-  output?: Record<string, unknown>
-  error?: {code: string; message: string}
-}
-
-/**
- * The state of one profile, in `<home>/profiles/<name>/`: settings, checkpoint, the generated
- * replication password and the journal. Every file is written atomically (temp file written in
- * full, fsync, rename, folder fsync) with mode 0600 in folders of mode 0700; every read is validated, and a damaged file is
- * E_STATE_CORRUPT naming it.
- */
-export interface ProfileStore {
-  readonly name: string
-  /** The profile folder. */
-  readonly dir: string
-  /** Whether the profile has been recorded (its settings file exists). */
-  exists(): Promise<boolean>
-  /** E_PROFILE_NOT_FOUND when the profile was never recorded. */
-  readSettings(): Promise<Settings>
-  /** Stamps `version` and `updatedAt`; returns what was written. */
-  writeSettings(settings: SettingsInput): Promise<Settings>
-  /** An empty checkpoint (no fingerprint, no steps) when none was written yet. */
-  readCheckpoint(): Promise<Checkpoint>
-  /**
-   * Starts the checkpoint over for a run against the servers `fingerprint` identifies: no step done.
-   * Needs the lock.
-   */
-  resetCheckpoint(fingerprint: string): Promise<Checkpoint>
-  /**
-   * Records a step's state: `running` starts it afresh (startedAt now, no output or error); the other
-   * states finish it (finishedAt now). Read-modify-write under the lock, which this store must hold
-   * (see {@link ProfileStore.lock}); the checkpoint must have a fingerprint (see resetCheckpoint).
-   */
-  markStep(step: string, update: StepRecordUpdate): Promise<Checkpoint>
-  /**
-   * Merges `output` into a running step's output, keeping its state and start time: what a step must
-   * know after a crash in its middle (e.g. the databases a copy created) is written as it happens.
-   */
-  recordProgress(step: string, output: Record<string, unknown>): Promise<Checkpoint>
-  /** `undefined` when no password was stored. */
-  readSecrets(): Promise<Secrets | undefined>
-  writeSecrets(secrets: Secrets): Promise<void>
-  /** Appends an event to the journal; values of keys like password/secret/token are stored as `***`. */
-  journal(event: string, details?: Record<string, unknown>): Promise<void>
-  readJournal(): Promise<JournalEntry[]>
-  /**
-   * Takes the profile's lock (creating the profile folder if needed): E_LOCKED when another datain
-   * holds it. `command` is shown to whoever finds the profile locked.
-   */
-  lock(command?: string): Promise<Lock>
-  /** Moves a damaged settings or checkpoint file aside (`.damaged-<time>`); returns where. Take the lock first. */
-  setAside(role: 'settings' | 'checkpoint'): Promise<string>
-  /** Deletes the profile folder and everything in it. Take the lock first. */
-  remove(): Promise<void>
-}
+export type {ProfileStore, RecordUpdate, StepRecordUpdate} from './profile-store-api.js'
 
 const PROFILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
 
@@ -173,38 +119,40 @@ class FileProfileStore implements ProfileStore {
   }
 
   async readCheckpoint(): Promise<Checkpoint> {
-    const checkpoint = await this.#read('checkpoint', CheckpointSchema, {migrations: CHECKPOINT_MIGRATIONS})
-    return checkpoint ?? {version: STATE_VERSION, updatedAt: now(), steps: {}}
+    const checkpoint = await this.#read('checkpoint', CheckpointSchema, {migrations: CHECKPOINT_MIGRATIONS, current: CHECKPOINT_VERSION})
+    return checkpoint ?? {version: CHECKPOINT_VERSION, updatedAt: now(), steps: {}, stop: {}}
   }
 
   resetCheckpoint(fingerprint: string): Promise<Checkpoint> {
-    return this.#mutateCheckpoint('resetCheckpoint', async () => ({version: STATE_VERSION, fingerprint, updatedAt: now(), steps: {}}))
+    return this.#mutateCheckpoint('resetCheckpoint', async () => ({version: CHECKPOINT_VERSION, fingerprint, updatedAt: now(), steps: {}, stop: {}}))
   }
 
-  markStep(step: string, update: StepRecordUpdate): Promise<Checkpoint> {
+  markStep<K extends StepRecordId>(step: K, update: RecordUpdate<StepOutputs[K]>): Promise<Checkpoint> {
+    return this.#mark('steps', step, update)
+  }
+
+  recordProgress<K extends StepRecordId>(step: K, output: Partial<StepOutputs[K]>): Promise<Checkpoint> {
+    return this.#progress('steps', step, output)
+  }
+
+  markStop<K extends StopRecordId>(record: K, update: RecordUpdate<StopOutputs[K]>): Promise<Checkpoint> {
+    return this.#mark('stop', record, update)
+  }
+
+  recordStopProgress<K extends StopRecordId>(record: K, output: Partial<StopOutputs[K]>): Promise<Checkpoint> {
+    return this.#progress('stop', record, output)
+  }
+
+  #mark(section: RecordSection, id: string, update: RecordUpdate<Record<string, unknown>>): Promise<Checkpoint> {
     return this.#mutateCheckpoint('markStep', async () => {
       const checkpoint = await this.readCheckpoint()
       if (!checkpoint.fingerprint) throw new Error('bug: markStep before resetCheckpoint recorded a fingerprint')
-      const at = now()
-      const previous = checkpoint.steps[step]
-      const record: StepRecord =
-        update.state === 'running'
-          ? {state: 'running', startedAt: at}
-          : {state: update.state, startedAt: previous?.startedAt ?? at, finishedAt: at}
-      if (update.output !== undefined) record.output = update.output
-      if (update.error !== undefined) record.error = update.error
-      return {...checkpoint, updatedAt: at, steps: {...checkpoint.steps, [step]: record}}
+      return withRecordMarked(checkpoint, section, id, update, now())
     })
   }
 
-  recordProgress(step: string, output: Record<string, unknown>): Promise<Checkpoint> {
-    return this.#mutateCheckpoint('recordProgress', async () => {
-      const checkpoint = await this.readCheckpoint()
-      const record = checkpoint.steps[step]
-      if (record?.state !== 'running') throw new Error(`bug: recordProgress on step ${step}, which is not running`)
-      const updated: StepRecord = {...record, output: {...record.output, ...output}}
-      return {...checkpoint, updatedAt: now(), steps: {...checkpoint.steps, [step]: updated}}
-    })
+  #progress(section: RecordSection, id: string, output: Record<string, unknown>): Promise<Checkpoint> {
+    return this.#mutateCheckpoint('recordProgress', async () => withProgress(await this.readCheckpoint(), section, id, output, now()))
   }
 
   async readSecrets(): Promise<Secrets | undefined> {
@@ -327,27 +275,6 @@ class FileProfileStore implements ProfileStore {
       throw error
     })
     return this.#prepared
-  }
-}
-
-/** Like `mkdir -p` with mode 0700, and failing cleanly where Node's recursive mkdir loops (under /proc). */
-async function makeDirs(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, {mode: 0o700})
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') {
-      if ((await stat(dir)).isDirectory()) return
-      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), {code: 'ENOTDIR', path: dir})
-    }
-
-    const parent = path.dirname(dir)
-    if (code !== 'ENOENT' || parent === dir) throw error
-    await makeDirs(parent)
-    // A second ENOENT (a pseudo file system such as /proc) is final: no retry loop.
-    await mkdir(dir, {mode: 0o700}).catch((retry: NodeJS.ErrnoException) => {
-      if (retry.code !== 'EEXIST') throw retry
-    })
   }
 }
 

@@ -14,25 +14,11 @@ import {
   trustedClientIp,
   waitForReplicaAccess,
   type RuleBook,
-  type RuleRange,
 } from '../azure/firewall-rules.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
+import type {FirewallOutput} from '../state/step-outputs.js'
 
-/** What the firewall step leaves in the checkpoint; `createdRules` is what own-work and `stop --cleanup` read. */
-export interface FirewallOutput {
-  [key: string]: unknown
-  sourceIp: string
-  /** --client-ip or the address Azure's gateway named; null when the gateway let datain in and none was given. */
-  clientIp: string | null
-  /** Names of the rules datain created on the replica (this run or earlier ones), and only those. */
-  createdRules: string[]
-  /** The ranges datain gave its rules, so that `stop --cleanup` deletes a rule only while it still has one of them. */
-  createdRanges: RuleRange[]
-  /** Rules of others that already covered an address, used as they are. */
-  reusedRules: string[]
-  /** False with --no-firewall or --no-arm: datain looked, and changed nothing. */
-  managed: boolean
-}
+export type {FirewallOutput}
 
 /**
  * Firewall rules on the replica, through ARM: one for the source's IP (the how-to asks for it) and,
@@ -44,7 +30,7 @@ export interface FirewallOutput {
  * are recorded before they are created, so a crash after the PUT still knows them. Two runs make
  * one rule per address.
  */
-export const firewallStep: Step = {
+export const firewallStep: Step<'firewall'> = {
   id: 'firewall',
   title: 'Firewall',
   describe: "lets the source and this machine through the replica's firewall, with rules named after the profile",

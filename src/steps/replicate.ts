@@ -1,28 +1,14 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {ensureServerParameter, type ParameterChange} from '../azure/server-parameters.js'
+import {ensureServerParameter} from '../azure/server-parameters.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
-import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {mergeChange} from '../replication/parameter-changes.js'
 import {parameterAction} from '../azure/parameter-plan.js'
 import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from '../targets/azure-mariadb/procedures.js'
 import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/slave-status.js'
-import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
+import type {PlannedAction, Step, StepContext} from './step.js'
+import type {ReplicateOutput} from '../state/step-outputs.js'
 
-/** The replicate step's output, kept in the checkpoint. */
-export interface ReplicateOutput extends StepOutput {
-  mode: ReplicationMode
-  /** When datain started replication; when it found it already running, when it found that. */
-  startedAt: string
-  caughtUpAt: string
-  /** Replication was already running: datain only waited. */
-  alreadyRunning: boolean
-  /** Where the replica stood once caught up: `@@gtid_slave_pos` (GTID mode) or the applied binlog coordinates (file mode). */
-  gtidPosition?: string
-  binlogFile?: string
-  binlogPosition?: number
-  /** The source's position the replica had to reach (read when the wait began). */
-  sourcePosition: {gtid: string; file: string; position: number}
-  parametersChanged: ParameterChange[]
-}
+export type {ReplicateOutput}
 
 export interface ReplicateOptions {
   /** How long to wait for the catch-up before giving up with exit 5 (replication goes on). Default 30 min. */
@@ -45,7 +31,7 @@ const SYNC_PARAMETERS = ['sync_master_info', 'sync_relay_log_info'] as const
  * file/position mode, `sync_master_info` and `sync_relay_log_info` are set to 1 first (through ARM;
  * with --no-arm checked, with the by-hand instruction).
  */
-export function createReplicateStep(options: ReplicateOptions = {}): Step {
+export function createReplicateStep(options: ReplicateOptions = {}): Step<'replicate'> {
   return {
     id: 'replicate',
     title: 'Replicate',
@@ -54,8 +40,8 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     alwaysRun: true,
 
     async plan(ctx): Promise<PlannedAction[]> {
-      const mode = modeOf(ctx)
-      const schema = typeof ctx.outputs.link?.procedureSchema === 'string' ? ctx.outputs.link.procedureSchema : 'mysql'
+      const mode = linkedMode(ctx)
+      const schema = ctx.outputs.link?.procedureSchema ?? 'mysql'
       const actions: PlannedAction[] = []
       if (mode === 'file') {
         for (const name of SYNC_PARAMETERS) actions.push(parameterAction(ctx, name, '1', 'Azure asks for it in file/position mode'))
@@ -76,9 +62,9 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     },
 
     async run(ctx): Promise<ReplicateOutput> {
-      const mode = modeOf(ctx)
+      const mode = linkedMode(ctx)
       const replica = await ctx.replica()
-      let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+      let parametersChanged = ctx.previous?.output?.parametersChanged ?? []
       if (mode === 'file') {
         for (const name of SYNC_PARAMETERS) {
           const change = await ensureServerParameter(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
@@ -146,10 +132,9 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
 }
 
 /** The replicate step with its defaults (30 min to catch up). */
-export const replicateStep: Step = createReplicateStep()
+export const replicateStep: Step<'replicate'> = createReplicateStep()
 
-function modeOf(ctx: StepContext): ReplicationMode {
-  const linked = ctx.outputs.link?.mode
-  if (linked === 'gtid' || linked === 'file') return linked
-  return ctx.settings.gtid ? 'gtid' : 'file'
+/** The link's mode; before the link step is done (a dry run), the settings'. */
+function linkedMode(ctx: StepContext): ReplicationMode {
+  return ctx.outputs.link?.mode ?? (ctx.settings.gtid ? 'gtid' : 'file')
 }

@@ -6,13 +6,13 @@ import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
 import {armCall} from '../azure/arm.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {firewallRuleName, mergeNames, rangesIn} from '../azure/firewall-rules.js'
+import {firewallRuleName, mergeNames} from '../azure/firewall-rules.js'
 import {restoreServerParameter, sameValue, type ParameterChange} from '../azure/server-parameters.js'
 import {quoteAccount, sqlErrno} from '../lib/sql.js'
-import {parameterChanges} from '../replication/parameter-changes.js'
 import type {StepUi} from '../steps/step.js'
 import {createdByDatain, inspectAccount, REPLICATION_HOST} from '../steps/replication-user.js'
-import {STOP_RECORDS, stepOutput, strings} from '../state/stop-records.js'
+import {STOP_RECORDS} from '../state/stop-records.js'
+import type {FirewallOutput, PreflightOutput} from '../state/step-outputs.js'
 
 /** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
 export interface CleanupResult {
@@ -63,24 +63,24 @@ export interface CleanupOptions {
  */
 export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
   const {store} = o.session
-  await store.markStep(STOP_RECORDS.cleanup, {state: 'running'})
+  await store.markStop(STOP_RECORDS.cleanup, {state: 'running'})
   const result: Partial<CleanupResult> = {}
   try {
     result.parameters = await restoreParameters(o)
-    await store.recordProgress(STOP_RECORDS.cleanup, {parameters: result.parameters})
+    await store.recordStopProgress(STOP_RECORDS.cleanup, {parameters: result.parameters})
     const user = await dropReplicationUser(o)
     result.replicationUser = user.replicationUser
     result.secretRemoved = user.secretRemoved
-    await store.recordProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
+    await store.recordStopProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
     result.firewallRules = await deleteRules(o)
     result.completedAt = new Date().toISOString()
     const done = result as CleanupResult
-    await store.markStep(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
+    await store.markStop(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
     await store.journal('cleanup-done', {...done})
     return done
   } catch (error) {
     const known = error instanceof DatainError ? error : undefined
-    await store.markStep(STOP_RECORDS.cleanup, {
+    await store.markStop(STOP_RECORDS.cleanup, {
       state: 'failed',
       output: {...result},
       error: {code: known?.code ?? 'E_INTERNAL', message: known?.message ?? String((error as Error)?.message ?? error)},
@@ -91,7 +91,8 @@ export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
 
 /** Every parameter change recorded by the steps, the first per name (its `previous` is the user's own value). */
 function recordedChanges(checkpoint: Checkpoint): ParameterChange[] {
-  const all = ['snapshot', 'link', 'replicate'].flatMap((id) => parameterChanges(stepOutput(checkpoint, id).parametersChanged))
+  const {snapshot, link, replicate} = checkpoint.steps
+  const all = [snapshot, link, replicate].flatMap((record) => record?.output?.parametersChanged ?? [])
   const byName = new Map<string, ParameterChange>()
   for (const change of all) {
     const key = change.name.toLowerCase()
@@ -130,8 +131,8 @@ async function currentParameter(o: CleanupOptions, name: string): Promise<string
 }
 
 async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResult, 'replicationUser' | 'secretRemoved'>> {
-  const recorded = stepOutput(o.checkpoint, 'replication-user')
-  const user = typeof recorded.user === 'string' ? recorded.user : o.session.settings.replicationUser
+  const recorded = o.checkpoint.steps['replication-user']?.output ?? {}
+  const user = recorded.user ?? o.session.settings.replicationUser
   const replicationUser = {user, host: REPLICATION_HOST}
   const account = quoteAccount({user, host: REPLICATION_HOST})
   const source = await o.session.source()
@@ -160,9 +161,9 @@ async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResul
 
 async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRules']> {
   const {checkpoint, session} = o
-  const firewall = stepOutput(checkpoint, 'firewall')
-  const preflight = stepOutput(checkpoint, 'preflight')
-  const names = mergeNames(strings(firewall.createdRules), strings(preflight.createdRules))
+  const firewall = checkpoint.steps.firewall?.output ?? {}
+  const preflight = checkpoint.steps.preflight?.output ?? {}
+  const names = mergeNames(firewall.createdRules ?? [], preflight.createdRules ?? [])
   const result: CleanupResult['firewallRules'] = {deleted: [], absent: [], left: [], changed: []}
   if (names.length === 0) return result
   if (!session.arm) {
@@ -210,9 +211,9 @@ async function deleteRules(o: CleanupOptions): Promise<CleanupResult['firewallRu
  * Whether a rule of datain's name still has a range datain gave it (`createdRanges`). A checkpoint
  * of an older datain recorded no ranges: its rules were single addresses, the source's or datain's own.
  */
-function datainRanges(...outputs: Array<Record<string, unknown>>): (rule: FirewallRule) => boolean {
-  const ranges = outputs.flatMap((output) => rangesIn(output))
-  const addresses = outputs.flatMap((output) => [output.sourceIp, output.clientIp]).filter((ip): ip is string => typeof ip === 'string')
+function datainRanges(firewall: Partial<FirewallOutput>, preflight: Partial<PreflightOutput>): (rule: FirewallRule) => boolean {
+  const ranges = [...(firewall.createdRanges ?? []), ...(preflight.createdRanges ?? [])]
+  const addresses = [firewall.sourceIp, firewall.clientIp].filter((ip) => typeof ip === 'string')
   return (rule) => {
     const own = ranges.filter((r) => r.name.toLowerCase() === rule.name?.toLowerCase())
     if (own.length > 0) return own.some((r) => r.startIpAddress === rule.startIpAddress && r.endIpAddress === rule.endIpAddress)

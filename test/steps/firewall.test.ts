@@ -252,14 +252,14 @@ describe('the firewall step', () => {
 
 describe('ensureClientAccess, for the preflight step', () => {
   /** A stand-in for the preflight step: what it must do with ensureClientAccess's result. */
-  const preflight: Step = {
+  const preflight: Step<'preflight'> = {
     id: 'preflight',
     title: 'preflight',
     describe: '',
     plan: async () => [],
     async run(ctx) {
       const access = await ensureClientAccess(ctx)
-      return {clientIp: access.clientIp ?? null, createdRules: access.createdRules}
+      return {passed: 0, warnings: [], clientIp: access.clientIp ?? null, createdRules: access.createdRules}
     },
   }
 
@@ -269,7 +269,7 @@ describe('ensureClientAccess, for the preflight step', () => {
     expect(access).toEqual({clientIp: '127.0.0.1', createdRules: ['datain-pre-client']})
     expect(await canQueryReplica(ctx)).toBe(true)
     // Run again (the preflight runs on every start): the gateway is open, the rule is carried forward.
-    expect(await runStep(ctx, preflight)).toEqual({clientIp: null, createdRules: ['datain-pre-client']})
+    expect(await runStep(ctx, preflight)).toEqual({passed: 0, warnings: [], clientIp: null, createdRules: ['datain-pre-client']})
     expect(rules()).toEqual(['datain-pre-client 127.0.0.1-127.0.0.1'])
 
     const output = await runStep(ctx, firewallStep)
