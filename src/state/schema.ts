@@ -9,10 +9,9 @@ export type {Checkpoint, RecordOf, StepRecord, StepRecords, StepState, StopRecor
 export type ReplicationMode = 'gtid' | 'file'
 
 /**
- * The version of the profile's files (but the checkpoint, see CHECKPOINT_VERSION) that this datain
- * writes. Bump it when a file's shape changes,
- * and add the step from the previous version to {@link SETTINGS_MIGRATIONS} /
- * {@link CHECKPOINT_MIGRATIONS}, so that a profile written by an older datain still loads.
+ * The version of the settings that this datain writes (the checkpoint has its own,
+ * CHECKPOINT_VERSION). Bump it when the file's shape changes, and add the step from the previous
+ * version to {@link SETTINGS_MIGRATIONS}, so that a profile written by an older datain still loads.
  */
 export const STATE_VERSION = 1
 
@@ -100,8 +99,8 @@ export type JournalEntry = z.infer<typeof JournalEntrySchema>
 export type Migration = (data: Record<string, unknown>) => Record<string, unknown>
 
 /**
- * Keyed by the version migrated from. Empty while every profile is version 1; the first entry will
- * look like `1: (v1) => ({...v1, version: 2, newField: defaultValue})`.
+ * Keyed by the version migrated from, e.g. `1: (v1) => ({...v1, version: 2, newField: defaultValue})`.
+ * Settings are all version 1; checkpoints of version 1 kept `datain stop`'s records among the steps'.
  */
 export const SETTINGS_MIGRATIONS: Readonly<Record<number, Migration>> = {}
 export const CHECKPOINT_MIGRATIONS: Readonly<Record<number, Migration>> = {1: checkpointV1toV2}

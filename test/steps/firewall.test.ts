@@ -266,7 +266,7 @@ describe('ensureClientAccess, for the preflight step', () => {
   it("adds the client rule and waits until the gateway lets datain in; twice makes one rule; the firewall step then counts it as datain's", async () => {
     const ctx = await context({profile: 'pre'})
     const access = await runStep(ctx, preflight)
-    expect(access).toEqual({clientIp: '127.0.0.1', createdRules: ['datain-pre-client']})
+    expect(access).toEqual({passed: 0, warnings: [], clientIp: '127.0.0.1', createdRules: ['datain-pre-client']})
     expect(await canQueryReplica(ctx)).toBe(true)
     // Run again (the preflight runs on every start): the gateway is open, the rule is carried forward.
     expect(await runStep(ctx, preflight)).toEqual({passed: 0, warnings: [], clientIp: null, createdRules: ['datain-pre-client']})
