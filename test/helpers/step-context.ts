@@ -70,9 +70,9 @@ export interface StepContextOptions {
 /**
  * A real StepContext for the sandbox, plus what a test needs to look at it. Mutable on purpose:
  * {@link beginStep} points it at a step (its `previous` record, `outputs`, where `progress` goes),
- * as the runner does for each step of a run.
+ * as the runner does for each step of a run. A StepContext<never>: one context plays every step in
+ * turn, so it must pass for the context of any of them.
  */
-// StepContext<never>: one context plays every step in turn, so it must pass for the context of any of them.
 export interface TestStepContext extends StepContext<never> {
   /** Every `ui.info` line, redacted as stderr would show it. */
   lines: string[]
