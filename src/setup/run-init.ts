@@ -1,7 +1,7 @@
 import {describeTakeOver} from '../state/lock.js'
 import {ownWork} from '../preflight/own-work.js'
 import {openProfile, type ProfileStore} from '../state/profile-store.js'
-import {type Settings, STATE_VERSION} from '../state/schema.js'
+import {CHECKPOINT_VERSION, type Settings, STATE_VERSION} from '../state/schema.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import {requirePassword} from '../lib/ask.js'
 import type {CheckResult, CheckStatus} from '../preflight/check.js'
@@ -57,7 +57,7 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
     const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${input.replica.user}'`)
 
     const planned = {...input, version: STATE_VERSION, updatedAt: input.createdAt} satisfies Settings
-    const checkpoint = (await readUnlessDamaged('checkpoint', () => store.readCheckpoint(), force, damaged)) ?? {version: STATE_VERSION, updatedAt: input.createdAt, steps: {}}
+    const checkpoint = (await readUnlessDamaged('checkpoint', () => store.readCheckpoint(), force, damaged)) ?? {version: CHECKPOINT_VERSION, updatedAt: input.createdAt, steps: {}, stop: {}}
     // Connect before recording: settings that reach no server (a mistyped port) are not kept.
     const preflight = await openPreflight({
       settings: preflightSettings(planned),

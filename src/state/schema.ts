@@ -1,13 +1,17 @@
 import {z} from 'zod'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {checkpointV1toV2} from './checkpoint-schema.js'
+
+export {CHECKPOINT_VERSION, CheckpointSchema, StepStateSchema} from './checkpoint-schema.js'
+export type {Checkpoint, RecordOf, StepRecord, StepRecords, StepState, StopRecords} from './checkpoint-schema.js'
 
 /** How the replica follows the source: by GTID, or by binlog file and position. */
 export type ReplicationMode = 'gtid' | 'file'
 
 /**
- * The version of the profile's files that this datain writes. Bump it when a file's shape changes,
- * and add the step from the previous version to {@link SETTINGS_MIGRATIONS} /
- * {@link CHECKPOINT_MIGRATIONS}, so that a profile written by an older datain still loads.
+ * The version of the settings that this datain writes (the checkpoint has its own,
+ * CHECKPOINT_VERSION). Bump it when the file's shape changes, and add the step from the previous
+ * version to {@link SETTINGS_MIGRATIONS}, so that a profile written by an older datain still loads.
  */
 export const STATE_VERSION = 1
 
@@ -77,32 +81,6 @@ export type Settings = z.infer<typeof SettingsSchema>
 /** What a caller hands to `writeSettings`: the store stamps `version` and `updatedAt`. */
 export type SettingsInput = Omit<Settings, 'version' | 'updatedAt'>
 
-export const StepStateSchema = z.enum(['running', 'done', 'failed', 'interrupted'])
-export type StepState = z.infer<typeof StepStateSchema>
-
-export const StepRecordSchema = z.strictObject({
-  state: StepStateSchema,
-  startedAt: isoTime,
-  finishedAt: isoTime.optional(),
-  /** What later steps need from this one (binlog coordinates, rule names…); JSON only. */
-  output: z.record(z.string(), z.unknown()).optional(),
-  error: z.strictObject({code: z.string(), message: z.string()}).optional(),
-})
-export type StepRecord = z.infer<typeof StepRecordSchema>
-
-/** `checkpoint.json`: where the setup stands, step by step. */
-export const CheckpointSchema = z.strictObject({
-  version: z.literal(STATE_VERSION),
-  /**
-   * Hash of the settings that identify the servers (hosts, ports, Azure server, databases, mode),
-   * so that a resume against other servers is refused. Absent only before the first run.
-   */
-  fingerprint: nonEmpty.optional(),
-  updatedAt: isoTime,
-  steps: z.record(nonEmpty, StepRecordSchema),
-})
-export type Checkpoint = z.infer<typeof CheckpointSchema>
-
 /** `secrets.json`: the generated replication password, so that a resumed run can use it. */
 export const SecretsSchema = z.strictObject({
   replicationPassword: nonEmpty,
@@ -121,11 +99,11 @@ export type JournalEntry = z.infer<typeof JournalEntrySchema>
 export type Migration = (data: Record<string, unknown>) => Record<string, unknown>
 
 /**
- * Keyed by the version migrated from. Empty while every profile is version 1; the first entry will
- * look like `1: (v1) => ({...v1, version: 2, newField: defaultValue})`.
+ * Keyed by the version migrated from, e.g. `1: (v1) => ({...v1, version: 2, newField: defaultValue})`.
+ * Settings are all version 1; checkpoints of version 1 kept `datain stop`'s records among the steps'.
  */
 export const SETTINGS_MIGRATIONS: Readonly<Record<number, Migration>> = {}
-export const CHECKPOINT_MIGRATIONS: Readonly<Record<number, Migration>> = {}
+export const CHECKPOINT_MIGRATIONS: Readonly<Record<number, Migration>> = {1: checkpointV1toV2}
 
 /** `lock`: who holds the profile. `token` tells our own lock from a later one with a reused pid. */
 export const LockInfoSchema = z.strictObject({

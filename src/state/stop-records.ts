@@ -1,41 +1,24 @@
 import type {ProfileStore} from './profile-store.js'
-import type {Checkpoint, ReplicationMode, StepRecord} from './schema.js'
+import type {Checkpoint, StopRecords} from './schema.js'
+import type {RemovedOutput} from './step-outputs.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 
+export type {RemovedOutput, ReplicaPosition} from './step-outputs.js'
+
 /**
- * Records `datain stop` keeps in the checkpoint beside the setup steps', under ids of their own:
- * persisted, never rename one. `replicate` is the setup step whose record a stop marks.
+ * Ids of the records `datain stop` keeps in the checkpoint's `stop` section (persisted, never rename
+ * one), and `replicate`, the setup step whose record a stop marks.
  */
 export const STOP_RECORDS = {removed: 'removed', cleanup: 'cleanup', replicate: 'replicate', sourceLock: 'source-read-only'} as const
 
-/** Where the replica had applied the source's binlog up to when replication stopped. */
-export interface ReplicaPosition {
-  mode: ReplicationMode
-  /** `@@gtid_slave_pos`: the last GTID applied, per domain. */
-  gtid: string
-  /** The source's binlog coordinates of the last transaction applied (`Relay_Master_Log_File:Exec_Master_Log_Pos`). */
-  file: string
-  position: number
-}
-
-/** The `removed` record's output: the link was removed, the replica stands alone. */
-export interface RemovedOutput {
-  [key: string]: unknown
-  removedAt: string
-  /** `cutover`: removed once the replica had applied everything the source wrote (`stop --cutover`). */
-  via: 'remove' | 'cutover'
-  /** False when the setup had not linked the replica yet: there was nothing to remove, the setup was abandoned. */
-  linked: boolean
-  position: ReplicaPosition | null
-  /** What the cutover did (final position, how long the source was read-only, events enabled). */
-  cutover?: Record<string, unknown>
-}
+/** A done `removed` record: the link was removed, the replica stands alone. */
+export type RemovedRecord = StopRecords['removed'] & {state: 'done'; output: RemovedOutput}
 
 /** The `removed` record when the link was removed, else undefined. */
-export function removedRecord(checkpoint: Checkpoint): (StepRecord & {output: RemovedOutput}) | undefined {
-  const record = checkpoint.steps[STOP_RECORDS.removed]
+export function removedRecord(checkpoint: Checkpoint): RemovedRecord | undefined {
+  const record = checkpoint.stop.removed
   if (record?.state !== 'done' || !record.output) return undefined
-  return record as StepRecord & {output: RemovedOutput}
+  return record as RemovedRecord
 }
 
 /**
@@ -44,7 +27,7 @@ export function removedRecord(checkpoint: Checkpoint): (StepRecord & {output: Re
  * application's writes, so datain does not link it again from the old snapshot, nor copy into it
  * again by itself; a new setup needs a new snapshot, made on purpose.
  */
-export function linkRemovedError(profile: string, record: StepRecord & {output: RemovedOutput}): DatainError {
+export function linkRemovedError(profile: string, record: RemovedRecord): DatainError {
   const p = profile === 'default' ? '' : ` --profile ${profile}`
   const how = record.output.via === 'cutover' ? 'cut over to the replica' : 'removed the replication link'
   return new DatainError(
@@ -81,13 +64,4 @@ export async function markReplicationStopped(store: ProfileStore, how: 'stopped'
     output: {...record?.output, stoppedAt: at},
     error: {code: how === 'stopped' ? 'E_STOPPED' : 'E_LINK_REMOVED', message},
   })
-}
-
-/** A step's output in the checkpoint, whatever its state (an unfinished step keeps what it recorded). */
-export function stepOutput(checkpoint: Checkpoint, id: string): Record<string, unknown> {
-  return checkpoint.steps[id]?.output ?? {}
-}
-
-export function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
 }

@@ -1,11 +1,12 @@
 import {hintControls} from '../replication/hints.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {openSession, type Session} from '../engine/session.js'
+import {setupMode} from '../engine/setup-checkpoint.js'
+import type {SetupHooks} from '../engine/runner.js'
+import {removedRecord} from '../state/stop-records.js'
 import type {Checkpoint} from '../state/schema.js'
 import {registerSecret} from '../lib/redact.js'
-import type {ReplicationMode} from '../replication/slave-status.js'
 import {SETUP_STEPS} from '../steps/index.js'
-import type {Step} from '../steps/step.js'
 import {readLockHolder} from './lock-holder.js'
 import {type LiveSample, takeSample} from './live.js'
 import {replicationView, type ReplicationView} from './replica-health.js'
@@ -19,8 +20,8 @@ export interface StatusOptions {
   /** Seconds behind beyond which a replica counts as lagging (exit 5). */
   maxLag: number
   note(message: string): void
-  /** The setup steps; the real list unless a test narrows it. */
-  steps?: Step[]
+  /** Test seams: the setup steps, the real list unless a test narrows it. */
+  hooks?: Pick<SetupHooks, 'steps'>
 }
 
 /**
@@ -56,16 +57,14 @@ export class StatusMonitor {
    */
   async check(options: {sampleMs?: number} = {}): Promise<StatusReport> {
     const {session} = this
-    const steps = this.options.steps ?? SETUP_STEPS
+    const steps = this.options.hooks?.steps ?? SETUP_STEPS
     const checkpoint = await session.store.readCheckpoint()
     const holder = await readLockHolder(session.store.dir)
     const statuses = stepStatuses(steps, checkpoint, holder, new Date())
     const setup = setupProgress(statuses, holder)
     const link = checkpoint.steps.link
-    const linkOutput = link?.output ?? {}
-    const mode: ReplicationMode = linkOutput.mode === 'gtid' || linkOutput.mode === 'file' ? linkOutput.mode : session.settings.gtid ? 'gtid' : 'file'
-    const where = typeof linkOutput.procedureSchema === 'string' ? linkOutput.procedureSchema : undefined
-    const hint = {controls: hintControls(session.target.replication.planned(where)), profile: session.profile}
+    const mode = setupMode(checkpoint, session.settings)
+    const hint = {controls: hintControls(session.target.replication.planned(link?.output?.procedureSchema)), profile: session.profile}
 
     let view: ReplicationView | undefined
     if (setup.kind !== 'not-started') {
@@ -117,19 +116,15 @@ export class StatusMonitor {
 }
 
 /**
- * What `datain stop` recorded in the checkpoint, under ids of its own beside the steps' (persisted,
- * never renamed): `removed` once it removed the link, and the replicate step marked E_STOPPED once it
+ * What `datain stop` recorded in the checkpoint, in its section of its own (ids persisted, never
+ * renamed): `removed` once it removed the link, and the replicate step marked E_STOPPED once it
  * stopped replication.
  */
 function stopRecords(checkpoint: Checkpoint): {removed?: {at: string; via: string; linked: boolean}; stoppedByDatain?: string} {
-  const removed = checkpoint.steps.removed
-  const output = removed?.output ?? {}
+  const removed = removedRecord(checkpoint)?.output
   const replicate = checkpoint.steps.replicate
   return {
-    removed:
-      removed?.state === 'done'
-        ? {at: typeof output.removedAt === 'string' ? output.removedAt : (removed.finishedAt ?? removed.startedAt), via: String(output.via ?? 'remove'), linked: output.linked !== false}
-        : undefined,
+    removed: removed ? {at: removed.removedAt, via: removed.via, linked: removed.linked} : undefined,
     stoppedByDatain: replicate?.state !== 'done' && replicate?.error?.code === 'E_STOPPED' ? replicate.error.message : undefined,
   }
 }

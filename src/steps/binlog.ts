@@ -3,16 +3,9 @@ import {GatewayRefusedError} from '../lib/mariadb.js'
 import {globalVariables, isOn} from '../lib/sql.js'
 import {myCnfFix, suggestedServerId} from '../preflight/compat/binlog.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
+import type {BinlogOutput} from '../state/step-outputs.js'
 
-/** What the binlog step found; the checkpoint keeps it. */
-export interface BinlogOutput {
-  [key: string]: unknown
-  logBin: boolean
-  binlogFormat: string
-  serverId: number
-  /** null when the replica's firewall did not let datain in, so the comparison was not made. */
-  replicaServerId: number | null
-}
+export type {BinlogOutput}
 
 const SOURCE_VARIABLES = ['log_bin', 'binlog_format', 'server_id'] as const
 
@@ -22,7 +15,7 @@ const SOURCE_VARIABLES = ['log_bin', 'binlog_format', 'server_id'] as const
  * never restarts a server. When one is missing the step fails (E_BINLOG, exit 1) with every my.cnf
  * line to add at once, the restart to do, and the command that goes on from here.
  */
-export const binlogStep: Step = {
+export const binlogStep: Step<'binlog'> = {
   id: 'binlog',
   title: 'Binary log',
   describe: 'checks that the source writes a row-based binary log under a server_id of its own',

@@ -2,39 +2,16 @@ import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {GatewayRefusedError} from '../lib/mariadb.js'
 import {registerSecret} from '../lib/redact.js'
-import type {ParameterChange} from '../state/parameter-change.js'
 import {FILTER_PARAMETER, replicationFilter, type ReplicationFilter} from '../preflight/compat/database-filter.js'
-import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {mergeChange} from '../replication/parameter-changes.js'
 import {compareCoordinates, gtidIncludes, parseGtidPosition, sameGtidPosition} from '../replication/position.js'
 import type {PlannedLinkSpec, ReplicationControls, ReplicationTexts} from '../targets/target.js'
 import {linkedTo, type ReplicaStatus, type ReplicationMode, readGtidSlavePos, readReplicaStatus} from '../replication/slave-status.js'
 import {giveAccountPassword} from './replication-password.js'
-import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
+import type {PlannedAction, Step, StepContext} from './step.js'
+import type {LinkOutput} from '../state/step-outputs.js'
 
-/** The link step's output, kept in the checkpoint; the replicate step and `datain status` read it. */
-export interface LinkOutput extends StepOutput {
-  procedureSchema: string
-  mode: ReplicationMode
-  /** GTID mode: the position replication starts from (the snapshot's). */
-  gtidPosition?: string
-  /** File mode: the binlog coordinates replication starts from (the snapshot's). */
-  binlogFile?: string
-  binlogPosition?: number
-  sourceHost: string
-  sourcePort: number
-  sourceUser: string
-  /** Whether the replica was given the source's CA (master_ssl_ca), so that it replicates over TLS. */
-  tls: boolean
-  /** The filter a subset of databases needs; absent when every database is copied. */
-  filter?: {parameter: string; value: string; ignored: string[]}
-  /** Server parameters datain set on the replica, so that a cleanup can put them back. */
-  parametersChanged: ParameterChange[]
-  /**
-   * What this run found: `linked` (datain called the procedure), `kept` (already linked to this
-   * source and past the snapshot: calling again would rewind it), `running` (already replicating).
-   */
-  action: 'linked' | 'kept' | 'running'
-}
+export type {LinkOutput}
 
 interface Coordinates {
   mode: ReplicationMode
@@ -54,7 +31,7 @@ interface Coordinates {
  * the link is kept, since calling again would rewind it and apply transactions twice. Linked to another
  * source: refused, unless --force.
  */
-export const linkStep: Step = {
+export const linkStep: Step<'link'> = {
   id: 'link',
   title: 'Link',
   describe: "points the replica at the source with Azure's az_replication_change_master procedure, from the snapshot's position",
@@ -81,7 +58,7 @@ export const linkStep: Step = {
     const replica = await ctx.replica()
     const controls = await ctx.target.replication.open(replica, ['link', 'stop'])
     const {source} = ctx.settings
-    let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+    let parametersChanged = ctx.previous?.output?.parametersChanged ?? []
     const filter = await subsetFilter(ctx)
     const output = (action: LinkOutput['action']): LinkOutput => ({
       procedureSchema: controls.where,
@@ -146,7 +123,7 @@ export const linkStep: Step = {
 
 /** The snapshot's coordinates, for the mode of the settings. E_NO_SNAPSHOT when the checkpoint lacks them. */
 function snapshotCoordinates(ctx: StepContext): Coordinates {
-  const snapshot = ctx.outputs.snapshot ?? {}
+  const snapshot = ctx.outputs.snapshot
   const missing = (what: string) =>
     new DatainError(
       `The link step needs the snapshot's ${what}, and the checkpoint of profile "${ctx.profile}" holds none. ` +
@@ -154,8 +131,8 @@ function snapshotCoordinates(ctx: StepContext): Coordinates {
       {code: 'E_NO_SNAPSHOT', exit: ExitCode.failed},
     )
   if (ctx.settings.gtid) {
-    const gtidPosition = snapshot.gtidPosition
-    if (typeof gtidPosition !== 'string' || gtidPosition.trim() === '') throw missing('GTID position')
+    const gtidPosition = snapshot?.gtidPosition
+    if (gtidPosition === undefined || gtidPosition.trim() === '') throw missing('GTID position')
     try {
       parseGtidPosition(gtidPosition)
     } catch {
@@ -166,8 +143,8 @@ function snapshotCoordinates(ctx: StepContext): Coordinates {
     }
     return {mode: 'gtid', gtidPosition}
   }
-  const {binlogFile, binlogPosition} = snapshot
-  if (typeof binlogFile !== 'string' || binlogFile === '' || typeof binlogPosition !== 'number' || !Number.isInteger(binlogPosition)) {
+  const {binlogFile, binlogPosition} = snapshot ?? {}
+  if (binlogFile === undefined || binlogFile === '' || binlogPosition === undefined || !Number.isInteger(binlogPosition)) {
     throw missing('binlog file and position')
   }
   return {mode: 'file', binlogFile, binlogPosition}

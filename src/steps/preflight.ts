@@ -8,7 +8,7 @@ import {preflightSettings} from '../preflight/settings.js'
 import type {Step, StepContext} from './step.js'
 
 /** Step 1: the checks of `datain init`, run again, because servers change between init and start. */
-export const preflightStep: Step = {
+export const preflightStep: Step<'preflight'> = {
   id: 'preflight',
   title: 'Preflight',
   describe: 'checks both servers and Azure again, as init did',

@@ -1,28 +1,14 @@
 import {hintControls} from '../replication/hints.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import type {ParameterChange} from '../state/parameter-change.js'
 import {DEFAULT_CATCH_UP_TIMEOUT_MS, waitUntilCaughtUp} from '../replication/catch-up.js'
-import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {mergeChange} from '../replication/parameter-changes.js'
 import {describeLag, linkedTo, type ReplicationMode, readReplicaStatus} from '../replication/slave-status.js'
 import type {ReplicationControls} from '../targets/target.js'
-import type {PlannedAction, Step, StepContext, StepOutput} from './step.js'
+import type {ParameterChange} from '../state/parameter-change.js'
+import type {PlannedAction, Step, StepContext} from './step.js'
+import type {ReplicateOutput} from '../state/step-outputs.js'
 
-/** The replicate step's output, kept in the checkpoint. */
-export interface ReplicateOutput extends StepOutput {
-  mode: ReplicationMode
-  /** When datain started replication; when it found it already running, when it found that. */
-  startedAt: string
-  caughtUpAt: string
-  /** Replication was already running: datain only waited. */
-  alreadyRunning: boolean
-  /** Where the replica stood once caught up: `@@gtid_slave_pos` (GTID mode) or the applied binlog coordinates (file mode). */
-  gtidPosition?: string
-  binlogFile?: string
-  binlogPosition?: number
-  /** The source's position the replica had to reach (read when the wait began). */
-  sourcePosition: {gtid: string; file: string; position: number}
-  parametersChanged: ParameterChange[]
-}
+export type {ReplicateOutput}
 
 export interface ReplicateOptions {
   /** How long to wait for the catch-up before giving up with exit 5 (replication goes on). Default 30 min. */
@@ -45,7 +31,7 @@ const SYNC_PARAMETERS = ['sync_master_info', 'sync_relay_log_info'] as const
  * file/position mode, `sync_master_info` and `sync_relay_log_info` are set to 1 first (through ARM;
  * with --no-arm checked, with the by-hand instruction).
  */
-export function createReplicateStep(options: ReplicateOptions = {}): Step {
+export function createReplicateStep(options: ReplicateOptions = {}): Step<'replicate'> {
   return {
     id: 'replicate',
     title: 'Replicate',
@@ -54,9 +40,8 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     alwaysRun: true,
 
     async plan(ctx): Promise<PlannedAction[]> {
-      const mode = modeOf(ctx)
-      const recorded = ctx.outputs.link?.procedureSchema
-      const controls = ctx.target.replication.planned(typeof recorded === 'string' ? recorded : undefined)
+      const mode = linkedMode(ctx)
+      const controls = ctx.target.replication.planned(ctx.outputs.link?.procedureSchema)
       const actions: PlannedAction[] = []
       if (mode === 'file') {
         for (const name of SYNC_PARAMETERS) actions.push(ctx.target.parameters.plan(name, '1', 'Azure asks for it in file/position mode'))
@@ -77,9 +62,9 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
     },
 
     async run(ctx): Promise<ReplicateOutput> {
-      const mode = modeOf(ctx)
+      const mode = linkedMode(ctx)
       const replica = await ctx.replica()
-      const parametersChanged = mode === 'file' ? await setSyncParameters(ctx) : parameterChanges(ctx.previous?.output?.parametersChanged)
+      const parametersChanged = mode === 'file' ? await setSyncParameters(ctx) : (ctx.previous?.output?.parametersChanged ?? [])
       const controls = await ctx.target.replication.open(replica, ['start'])
       const startedAt = new Date().toISOString()
       const alreadyRunning = await startUnlessRunning(ctx, controls)
@@ -116,17 +101,16 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step {
 }
 
 /** The replicate step with its defaults (30 min to catch up). */
-export const replicateStep: Step = createReplicateStep()
+export const replicateStep: Step<'replicate'> = createReplicateStep()
 
-function modeOf(ctx: StepContext): ReplicationMode {
-  const linked = ctx.outputs.link?.mode
-  if (linked === 'gtid' || linked === 'file') return linked
-  return ctx.settings.gtid ? 'gtid' : 'file'
+/** The link's mode; before the link step is done (a dry run), the settings'. */
+function linkedMode(ctx: StepContext): ReplicationMode {
+  return ctx.outputs.link?.mode ?? (ctx.settings.gtid ? 'gtid' : 'file')
 }
 
 /** File/position mode: sync_master_info and sync_relay_log_info at 1, recorded as they are set. */
-async function setSyncParameters(ctx: StepContext): Promise<ParameterChange[]> {
-  let parametersChanged = parameterChanges(ctx.previous?.output?.parametersChanged)
+async function setSyncParameters(ctx: StepContext<'replicate'>): Promise<ParameterChange[]> {
+  let parametersChanged = ctx.previous?.output?.parametersChanged ?? []
   for (const name of SYNC_PARAMETERS) {
     const change = await ctx.target.parameters.ensure(ctx, name, '1', 'so that file/position replication keeps its place across a crash of the replica, as Azure asks')
     parametersChanged = mergeChange(parametersChanged, change)

@@ -1,7 +1,8 @@
 import type {Connection} from 'mariadb'
 import type {ProfileStore} from '../state/profile-store.js'
+import type {PasswordRecord} from '../state/step-outputs.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {matchesFingerprint, nativePasswordHash, passwordFingerprint, type PasswordFingerprint, REPLICATION_PASSWORD_ENV} from '../state/passwords.js'
+import {matchesFingerprint, nativePasswordHash, passwordFingerprint, REPLICATION_PASSWORD_ENV} from '../state/passwords.js'
 import {quoteAccount} from '../lib/sql.js'
 import {redact} from '../lib/redact.js'
 import {checkedUserName} from './replication-user.js'
@@ -15,13 +16,7 @@ export const PASSWORD_RECORD = 'replication-password'
 /** Where the password in use comes from, as far as the profile can tell without reading the environment again. */
 type Origin = 'the profile (generated)' | typeof REPLICATION_PASSWORD_ENV
 
-/** The `replication-password` record's output: which password the account got, as a fingerprint, never the password. */
-export interface PasswordRecord {
-  [key: string]: unknown
-  fingerprint: PasswordFingerprint
-  origin: Origin
-  givenAt: string
-}
+export type {PasswordRecord}
 
 /**
  * Records that the replication user now has `password`: its fingerprint with the profile's salt
@@ -34,8 +29,8 @@ export async function recordAccountPassword(store: ProfileStore, password: strin
 }
 
 async function recordedPassword(store: ProfileStore): Promise<PasswordRecord | undefined> {
-  const output = (await store.readCheckpoint()).steps[PASSWORD_RECORD]?.output
-  return output && typeof output.fingerprint === 'object' ? (output as PasswordRecord) : undefined
+  const record = (await store.readCheckpoint()).steps[PASSWORD_RECORD]
+  return record?.state === 'done' ? record.output : undefined
 }
 
 async function originOf(store: ProfileStore, password: string): Promise<Origin> {

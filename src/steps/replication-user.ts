@@ -5,18 +5,9 @@ import {recordAccountPassword} from './replication-password.js'
 import {type AccountState, inspectAccount, repairs} from './replication-user-account.js'
 import {creation, execute, REPLICATION_HOST} from './replication-user-sql.js'
 import type {PlannedAction, Step, StepContext} from './step.js'
+import type {ReplicationUserOutput} from '../state/step-outputs.js'
 
-/** What the replication-user step leaves in the checkpoint; `created` is what own-work reads. */
-export interface ReplicationUserOutput {
-  [key: string]: unknown
-  user: string
-  host: typeof REPLICATION_HOST
-  /** Always true: the account is datain's (created by it, now or in an earlier run). */
-  created: true
-  requireSsl: boolean
-  /** What this run did to it. */
-  action: 'created' | 'repaired' | 'unchanged'
-}
+export type {ReplicationUserOutput}
 
 /**
  * The replication user on the source: `REPLICATION SLAVE ON *.*` and nothing else, `REQUIRE SSL`
@@ -28,7 +19,7 @@ export interface ReplicationUserOutput {
  * datain's own is recognised from the checkpoint: the step's output (`created`), or the marker
  * `{creating: true}` it records before CREATE USER, so that a crash between the two still counts.
  */
-export const replicationUserStep: Step = {
+export const replicationUserStep: Step<'replication-user'> = {
   id: 'replication-user',
   title: 'Replication user',
   describe: 'creates the account the replica logs in with: REPLICATION SLAVE only, TLS required when the source has TLS',

@@ -1,7 +1,7 @@
 import {quoteIdentifier} from '../lib/sql.js'
 import {userDatabases} from '../preflight/context.js'
 import {describeCopy} from '../snapshot/single-stream.js'
-import {strings, TRUST} from './snapshot-run.js'
+import {TRUST} from './snapshot-run.js'
 import type {PlannedAction, StepContext} from './step.js'
 
 const SCHEMA_ACTION: PlannedAction = {
@@ -22,7 +22,7 @@ const OBJECTS_ACTION: PlannedAction = {
 }
 
 /** What the snapshot would do, for --dry-run: SQL, the ARM call, both command lines (password `***`), the transform. */
-export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
+export async function planSnapshot(ctx: StepContext<'snapshot'>): Promise<PlannedAction[]> {
   let databases = ctx.settings.databases
   if (databases.length === 0) {
     try {
@@ -33,7 +33,7 @@ export async function planSnapshot(ctx: StepContext): Promise<PlannedAction[]> {
   }
   const shownDatabases = databases.length > 0 ? databases : ['<every database of the source but the system ones>']
   const actions: PlannedAction[] = []
-  for (const database of strings(ctx.previous?.output?.createdDatabases)) {
+  for (const database of ctx.previous?.output?.createdDatabases ?? []) {
     actions.push({on: 'replica', kind: 'sql', text: `DROP DATABASE IF EXISTS ${quoteIdentifier(database)}  -- left by an unfinished copy`})
   }
   actions.push({

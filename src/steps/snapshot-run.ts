@@ -1,45 +1,16 @@
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import type {ParameterChange} from '../state/parameter-change.js'
-import {mergeChange, parameterChanges} from '../replication/parameter-changes.js'
+import {mergeChange} from '../replication/parameter-changes.js'
 import {placeholders, quoteIdentifier} from '../lib/sql.js'
 import {userDatabases} from '../preflight/context.js'
-import type {StepContext, StepOutput} from './step.js'
+import type {StepContext} from './step.js'
 import {formatProgress} from '../snapshot/single-stream.js'
 import {formatBytes, formatDuration} from '../lib/format.js'
-import type {SnapshotPoint} from '../snapshot/parallel/consistent-snapshot.js'
 import {copyParallel, copyRecord, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
+import type {SnapshotOutput} from '../state/step-outputs.js'
 
-/** The snapshot step's output, kept in the checkpoint: the link step starts replication from these coordinates. */
-export interface SnapshotOutput extends StepOutput {
-  /** The databases copied. */
-  databases: string[]
-  /** Those datain created (or, with --force, replaced) on the replica: the only ones a rerun drops. */
-  createdDatabases: string[]
-  binlogFile: string
-  binlogPosition: number
-  /** The GTID of the snapshot as mariadb-dump wrote it (= BINLOG_GTID_POS(binlogFile, binlogPosition)). */
-  gtidPosition: string
-  /** Bytes of the dump stream, rows of its INSERTs, seconds of the copy. */
-  bytes: number
-  rows: number
-  seconds: number
-  /** Server parameters datain set on the replica for the copy, so that a cleanup can put them back. */
-  parametersChanged: ParameterChange[]
-  /** `parallel`: workers with LOAD DATA LOCAL; `stream`: mariadb-dump piped into mariadb (--parallel 1). */
-  engine?: 'parallel' | 'stream'
-  threads?: number
-  /** How the parallel copy's transactions were lined up on one binlog position, and how long the source's commits waited for it. */
-  snapshotMethod?: SnapshotPoint['method']
-  writesHeldMs?: number
-  /** On a resumed parallel copy: the parts an earlier run loaded that still matched the source, and those loaded again. */
-  resumed?: {keptChunks: number; keptRows: number; reloadedChunks: number}
-  /** DEFINER clauses removed from the routines, triggers, events and views (the replica's admin defines them). */
-  definersRemoved?: number
-  /** Events made DISABLE ON SLAVE: they run on the source, and what they do replicates. */
-  eventsDisabledOnSlave?: number
-}
+export type {SnapshotOutput}
 
 export const TRUST = 'log_bin_trust_function_creators'
 
@@ -50,19 +21,19 @@ export const TRUST = 'log_bin_trust_function_creators'
  * are dropped first, and the copy starts afresh; no other database is ever dropped, except with
  * --force the selected ones already on the replica, which it replaces.
  */
-export async function runSnapshot(ctx: StepContext): Promise<SnapshotOutput> {
+export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<SnapshotOutput> {
   if (ctx.signal.aborted) throw interruptedError()
   const source = await ctx.source()
   const databases = await selectedDatabases(ctx, source)
   const replica = await ctx.replica()
   const earlier = ctx.previous?.output ?? {}
-  const earlierCreated = strings(earlier.createdDatabases)
+  const earlierCreated = earlier.createdDatabases ?? []
   const oneStream = ctx.parallel === 1 ? undefined : await whyOneStream(source, replica, databases)
   if (oneStream) {
     ctx.ui.info(`Copying as one stream (--parallel 1): ${oneStream}.`)
     ctx = {...ctx, parallel: 1}
   }
-  let parametersChanged = parameterChanges(earlier.parametersChanged)
+  let parametersChanged = earlier.parametersChanged ?? []
 
   // A parallel copy that recorded its tables resumes: what it loaded is checked against a new
   // snapshot, not copied again. Anything else left half done is dropped and copied afresh.
@@ -183,6 +154,3 @@ async function estimateRows(source: Connection, databases: string[]): Promise<nu
   return Number(row?.n ?? 0)
 }
 
-export function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
-}

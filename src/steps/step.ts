@@ -1,7 +1,8 @@
 import type {Connection} from 'mariadb'
 import type {ProfileStore} from '../state/profile-store.js'
 import type {RunOptions} from '../state/run-options.js'
-import type {Settings, StepRecord} from '../state/schema.js'
+import type {Settings, StepRecords} from '../state/schema.js'
+import type {StepOutputs} from '../state/step-outputs.js'
 import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
@@ -11,25 +12,29 @@ export type {PlannedAction}
 /** Persisted in checkpoints: never rename one. */
 export type StepId = 'preflight' | 'binlog' | 'replication-user' | 'firewall' | 'snapshot' | 'link' | 'replicate'
 
-export type StepOutput = Record<string, unknown>
+/** What a step returns and the checkpoint keeps: typed by step id (state/step-outputs.ts). */
+export type StepOutput<K extends StepId = StepId> = StepOutputs[K]
 
-/** What a step sees. Connections open lazily and are shared by the steps of one run. */
-export interface StepContext {
+/** The outputs of the steps done, by step id. */
+export type DoneOutputs = {[K in StepId]?: StepOutputs[K]}
+
+/** What step `K` sees. Connections open lazily and are shared by the steps of one run. */
+export interface StepContext<K extends StepId = StepId> {
   profile: string
   settings: Settings
   /** This run's dangerous choices (never in `settings`). */
   run: RunOptions
   store: ProfileStore
   /** Outputs of the steps already done in this or earlier runs, by step id. */
-  outputs: Partial<Record<StepId, StepOutput>>
+  outputs: DoneOutputs
   /**
    * This step's record from an earlier run: one that did not finish (running when datain was killed,
    * failed or interrupted), with whatever it recorded through `progress`, or, for a step that runs
    * on every start (`alwaysRun`), its last finished run. Undefined on a first run.
    */
-  previous?: StepRecord
+  previous?: StepRecords[K]
   /** Records partial output as it happens, so that a crash in the middle leaves what a rerun needs. */
-  progress(output: StepOutput): Promise<void>
+  progress(output: Partial<StepOutputs[K]>): Promise<void>
   source(): Promise<Connection>
   /** Throws GatewayRefusedError while the replica's firewall refuses this machine. */
   replica(): Promise<Connection>
@@ -63,13 +68,13 @@ export interface StepUi {
  * moment and started again finishes the work without doing anything twice. What later steps need
  * goes in its output, which the checkpoint keeps.
  */
-export interface Step {
-  id: StepId
+export interface Step<K extends StepId = StepId> {
+  id: K
   title: string
   /** What the step does, in a line, for people watching `datain start`. */
   describe: string
   /** Run again on every `datain start` even when done: checks that must see the servers as they are now. */
   alwaysRun?: boolean
-  plan(ctx: StepContext): Promise<PlannedAction[]>
-  run(ctx: StepContext): Promise<StepOutput>
+  plan(ctx: StepContext<K>): Promise<PlannedAction[]>
+  run(ctx: StepContext<K>): Promise<StepOutputs[K]>
 }

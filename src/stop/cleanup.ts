@@ -1,17 +1,16 @@
 import {rm} from 'node:fs/promises'
 import path from 'node:path'
-import {PROFILE_FILES} from '../state/profile-folder.js'
+import {PROFILE_FILES} from '../state/profile-store.js'
 import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {sameValue, type ParameterChange} from '../state/parameter-change.js'
 import {quoteAccount, sqlErrno} from '../lib/sql.js'
-import {parameterChanges} from '../replication/parameter-changes.js'
 import type {StepUi} from '../steps/step.js'
 import {createdByDatain} from '../steps/replication-user.js'
 import {inspectAccount} from '../steps/replication-user-account.js'
 import {REPLICATION_HOST} from '../steps/replication-user-sql.js'
-import {STOP_RECORDS, stepOutput} from '../state/stop-records.js'
+import {STOP_RECORDS} from '../state/stop-records.js'
 import type {RuleCleanup} from '../targets/target.js'
 
 /** What `--cleanup` did, part by part; a part found done already says so (safe to repeat). */
@@ -54,27 +53,27 @@ export interface CleanupOptions {
  */
 export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
   const {store} = o.session
-  await store.markStep(STOP_RECORDS.cleanup, {state: 'running'})
+  await store.markStop(STOP_RECORDS.cleanup, {state: 'running'})
   const result: Partial<CleanupResult> = {}
   try {
     result.parameters = await restoreParameters(o)
-    await store.recordProgress(STOP_RECORDS.cleanup, {parameters: result.parameters})
+    await store.recordStopProgress(STOP_RECORDS.cleanup, {parameters: result.parameters})
     const user = await dropReplicationUser(o)
     result.replicationUser = user.replicationUser
     result.secretRemoved = user.secretRemoved
-    await store.recordProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
+    await store.recordStopProgress(STOP_RECORDS.cleanup, {replicationUser: result.replicationUser, secretRemoved: result.secretRemoved})
     result.firewallRules = await o.session.target.network.close({profile: o.session.profile, ui: o.ui, store: o.session.store}, {
-      firewall: stepOutput(o.checkpoint, 'firewall'),
-      preflight: stepOutput(o.checkpoint, 'preflight'),
+      firewall: o.checkpoint.steps.firewall?.output ?? {},
+      preflight: o.checkpoint.steps.preflight?.output ?? {},
     })
     result.completedAt = new Date().toISOString()
     const done = result as CleanupResult
-    await store.markStep(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
+    await store.markStop(STOP_RECORDS.cleanup, {state: 'done', output: {...done}})
     await store.journal('cleanup-done', {...done})
     return done
   } catch (error) {
     const known = error instanceof DatainError ? error : undefined
-    await store.markStep(STOP_RECORDS.cleanup, {
+    await store.markStop(STOP_RECORDS.cleanup, {
       state: 'failed',
       output: {...result},
       error: {code: known?.code ?? 'E_INTERNAL', message: known?.message ?? String((error as Error)?.message ?? error)},
@@ -85,7 +84,8 @@ export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
 
 /** Every parameter change recorded by the steps, the first per name (its `previous` is the user's own value). */
 function recordedChanges(checkpoint: Checkpoint): ParameterChange[] {
-  const all = ['snapshot', 'link', 'replicate'].flatMap((id) => parameterChanges(stepOutput(checkpoint, id).parametersChanged))
+  const {snapshot, link, replicate} = checkpoint.steps
+  const all = [snapshot, link, replicate].flatMap((record) => record?.output?.parametersChanged ?? [])
   const byName = new Map<string, ParameterChange>()
   for (const change of all) {
     const key = change.name.toLowerCase()
@@ -117,8 +117,8 @@ async function restoreParameters(o: CleanupOptions): Promise<CleanupResult['para
 }
 
 async function dropReplicationUser(o: CleanupOptions): Promise<Pick<CleanupResult, 'replicationUser' | 'secretRemoved'>> {
-  const recorded = stepOutput(o.checkpoint, 'replication-user')
-  const user = typeof recorded.user === 'string' ? recorded.user : o.session.settings.replicationUser
+  const recorded = o.checkpoint.steps['replication-user']?.output ?? {}
+  const user = recorded.user ?? o.session.settings.replicationUser
   const replicationUser = {user, host: REPLICATION_HOST}
   const account = quoteAccount({user, host: REPLICATION_HOST})
   const source = await o.session.source()

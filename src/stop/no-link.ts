@@ -1,6 +1,7 @@
 import type {Session} from '../engine/session.js'
 import type {Checkpoint} from '../state/schema.js'
-import {markReplicationStopped, STOP_RECORDS, stepOutput, strings, type RemovedOutput} from '../state/stop-records.js'
+import {markReplicationStopped, STOP_RECORDS} from '../state/stop-records.js'
+import type {RemovedOutput} from '../state/step-outputs.js'
 import {linkGone, notLinkedYet} from './refusals.js'
 import type {StopOptions, StopResult} from './run-stop.js'
 
@@ -14,7 +15,7 @@ export async function recordNoLink(session: Session, checkpoint: Checkpoint, opt
   // Linked once and removed behind datain's back, or a setup abandoned before it linked: record it as removed.
   const at = new Date().toISOString()
   const output: RemovedOutput = {removedAt: at, via: 'remove', linked: false, position: null}
-  await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+  await store.markStop(STOP_RECORDS.removed, {state: 'done', output})
   if (checkpoint.steps.replicate) await markReplicationStopped(store, 'removed', at)
   await store.journal('link-removed', {found: 'no link on the replica', ...output})
   options.ui.info(
@@ -22,7 +23,7 @@ export async function recordNoLink(session: Session, checkpoint: Checkpoint, opt
       ? 'The replica has no replication link any more (it was removed outside datain): recorded as removed.'
       : 'The setup had not linked the replica yet: recorded as ended, nothing to remove on the replica.',
   )
-  const copied = strings(stepOutput(checkpoint, 'snapshot').createdDatabases)
+  const copied = checkpoint.steps.snapshot?.output?.createdDatabases ?? []
   if (!linkDone && copied.length > 0) {
     options.ui.info(`The replica keeps what the copy wrote (${copied.join(', ')}): drop ${copied.length === 1 ? 'that database' : 'those databases'} on the replica if ${copied.length === 1 ? 'it is' : 'they are'} not wanted.`)
   }

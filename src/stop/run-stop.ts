@@ -1,8 +1,7 @@
-import {setupFingerprint} from '../state/fingerprint.js'
 import {openProfile} from '../state/profile-store.js'
 import {openSession, type Session} from '../engine/session.js'
+import {openSetupCheckpoint, setupMode} from '../engine/setup-checkpoint.js'
 import type {Checkpoint} from '../state/schema.js'
-import {DatainError, ExitCode} from '../lib/errors.js'
 import type {ReplicationControls} from '../targets/target.js'
 import {hintControls, type HintContext} from '../replication/hints.js'
 import type {ReplicaStatus, ReplicationMode} from '../replication/slave-status.js'
@@ -15,7 +14,7 @@ import {describePosition, inspectLink, type LinkState, removeLink, replicaPositi
 import {cleanupBeforeRemove, linkedElsewhere, notLinkedYet, refuseCutoverFlags, removedWithoutCutover} from './refusals.js'
 import {pendingSourceLock, settleEarlierSourceLock, type SourceLockRecovery} from './source-lock.js'
 import {verifyBeforeCutover} from './verify-first.js'
-import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS, stepOutput, strings} from '../state/stop-records.js'
+import {markReplicationStopped, removedRecord, type RemovedOutput, type ReplicaPosition, STOP_RECORDS} from '../state/stop-records.js'
 
 export interface StopOptions {
   home: string
@@ -102,9 +101,8 @@ export async function runStop(options: StopOptions): Promise<StopResult> {
     note: (m) => options.ui.info(m),
   })
   try {
-    const checkpoint = await session.store.readCheckpoint()
-    assertSameServers(session, checkpoint)
-    const mode = modeOf(session, checkpoint)
+    const checkpoint = await openSetupCheckpoint(session, {command: 'stop'})
+    const mode = setupMode(checkpoint, session.settings)
     const result: StopResult = {profile: options.profile, action, mode, link: 'stopped', stoppedNow: false, removedNow: false, position: null, cutover: null, cleanup: null, sourceReadOnly: null}
     // Again under the lock: another datain may have changed the checkpoint meanwhile.
     refuseWhatMakesNoSense(checkpoint, options)
@@ -188,7 +186,7 @@ async function stopOrRemove(session: Session, checkpoint: Checkpoint, options: S
   await removeLink(replica, controls)
   const removedAt = new Date().toISOString()
   const output: RemovedOutput = {removedAt, via: 'remove', linked: true, position: result.position}
-  await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+  await store.markStop(STOP_RECORDS.removed, {state: 'done', output})
   await markReplicationStopped(store, 'removed', removedAt)
   await store.journal('link-removed', {by: 'stop --remove', ...output})
   options.ui.info(`Removed the replication link (${controls.name('remove')}): the replica stands alone.`)
@@ -214,7 +212,7 @@ async function cutOverAndRecord(session: Session, options: StopOptions, result: 
     verify: options.verify ? () => verifyBeforeCutover(session, options) : undefined,
   })
   const output: RemovedOutput = {removedAt: outcome.removedAt, via: 'cutover', linked: true, position: outcome.replicaPosition, cutover: {...outcome}}
-  await store.markStep(STOP_RECORDS.removed, {state: 'done', output})
+  await store.markStop(STOP_RECORDS.removed, {state: 'done', output})
   await markReplicationStopped(store, 'removed', outcome.removedAt)
   await store.journal('link-removed', {by: 'stop --cutover', ...output})
   options.ui.info(`Removed the replication link: the replica has applied everything the source wrote (${describePosition(outcome.replicaPosition)}) and stands alone.`)
@@ -224,21 +222,22 @@ async function cutOverAndRecord(session: Session, options: StopOptions, result: 
 
 /** Enables the replica's events (again: safe to repeat) and records them; the cutover's result. */
 async function finishCutover(session: Session, checkpoint: Checkpoint, removed: RemovedOutput, outcome: CutoverOutcome | undefined): Promise<CutoverResult> {
-  const recorded = (removed.cutover ?? {}) as Partial<CutoverOutcome> & {eventsEnabled?: unknown; eventScheduler?: unknown}
-  const base = outcome ?? (recorded as CutoverOutcome)
+  const recorded = removed.cutover ?? {}
+  // The cutover's outcome is kept as the cutover wrote it; only its events are read back here.
+  const base = outcome ?? (recorded as unknown as CutoverOutcome)
   // A repeated cutover whose events were enabled does not need the replica (a cleanup may have closed its firewall since).
-  if (!outcome && Array.isArray(recorded.eventsEnabled)) {
-    return {...cutoverResult(base, removed, strings(recorded.eventsEnabled), String(recorded.eventScheduler ?? 'unknown')), alreadyDone: true}
+  if (!outcome && recorded.eventsEnabled) {
+    return {...cutoverResult(base, removed, recorded.eventsEnabled, recorded.eventScheduler ?? 'unknown'), alreadyDone: true}
   }
-  const snapshot = stepOutput(checkpoint, 'snapshot')
-  const databases = strings(snapshot.databases).length > 0 ? strings(snapshot.databases) : session.settings.databases
+  const copied = checkpoint.steps.snapshot?.output?.databases ?? []
+  const databases = copied.length > 0 ? copied : session.settings.databases
   const events = await enableReplicaEvents(await session.replica(), databases)
-  const eventsEnabled = [...new Set([...strings(recorded.eventsEnabled), ...events.enabled])]
+  const eventsEnabled = [...new Set([...(recorded.eventsEnabled ?? []), ...events.enabled])]
   if (events.enabled.length > 0) {
     await session.store.journal('events-enabled', {events: events.enabled})
   }
   const result = {...cutoverResult(base, removed, eventsEnabled, events.scheduler), alreadyDone: outcome === undefined}
-  await session.store.markStep(STOP_RECORDS.removed, {state: 'done', output: {...removed, cutover: {...base, eventsEnabled, eventScheduler: events.scheduler}}})
+  await session.store.markStop(STOP_RECORDS.removed, {state: 'done', output: {...removed, cutover: {...base, eventsEnabled, eventScheduler: events.scheduler}}})
   await session.store.journal('cutover-complete', {...result})
   return result
 }
@@ -262,19 +261,4 @@ function cutoverResult(base: CutoverOutcome, removed: RemovedOutput, eventsEnabl
         ? 'The source was not made read-only (--no-lock-source): writes made to it after the final position are not on the replica.'
         : null,
   }
-}
-
-function modeOf(session: Session, checkpoint: Checkpoint): ReplicationMode {
-  const linked = stepOutput(checkpoint, 'link').mode
-  if (linked === 'gtid' || linked === 'file') return linked
-  return session.settings.gtid ? 'gtid' : 'file'
-}
-
-function assertSameServers(session: Session, checkpoint: Checkpoint): void {
-  if (!checkpoint.fingerprint || checkpoint.fingerprint === setupFingerprint(session.settings)) return
-  throw new DatainError(
-    `The profile '${session.profile}' was changed (servers, databases or mode) after its setup began, so its checkpoint does not describe ` +
-      "these servers and datain will not stop, remove or clean up anything from it. Put the settings back with 'datain init --force', or use another --profile.",
-    {code: 'E_PROFILE_CHANGED', exit: ExitCode.usage},
-  )
 }

@@ -7,6 +7,7 @@ import {isOn, sqlErrno} from '../lib/sql.js'
 import type {StepUi} from '../steps/step.js'
 import {inspectLink} from '../replication/link-state.js'
 import {removedRecord, STOP_RECORDS} from '../state/stop-records.js'
+import type {SourceLockOutput} from '../state/step-outputs.js'
 
 /** How long `SET GLOBAL read_only = ON` may wait for the global read lock (a long statement holds it off). */
 const READ_ONLY_LOCK_WAIT_S = 30
@@ -17,17 +18,7 @@ const READ_ONLY_LOCK_WAIT_S = 30
  * the source read-only without datain knowing that it was datain: `running` until settled, `done`
  * once datain kept it (the cutover completed) or put it back.
  */
-export interface SourceLockRecord {
-  [key: string]: unknown
-  /** read_only before datain set it: datain sets it only when it was OFF. */
-  previous: 'OFF'
-  /** `locking`: about to SET (or just did); `locked`: read-only; `removing`: the link is being removed. */
-  phase: 'locking' | 'locked' | 'removing'
-  at: string
-  /** Once settled: `kept` after a completed cutover (on purpose), `restored` when put back to OFF. */
-  outcome?: 'kept' | 'restored'
-  settledAt?: string
-}
+export type SourceLockRecord = SourceLockOutput
 
 /** What a stop did about an earlier run's unsettled read-only switch (`--json`). */
 export interface SourceLockRecovery {
@@ -42,23 +33,27 @@ export interface SourceLockRecovery {
 
 /** The record of a read-only switch datain made and has not settled yet (a run that died or failed to put it back). */
 export function pendingSourceLock(checkpoint: Checkpoint): SourceLockRecord | undefined {
-  const record = checkpoint.steps[STOP_RECORDS.sourceLock]
-  return record?.state === 'running' && record.output ? (record.output as SourceLockRecord) : undefined
+  const record = checkpoint.stop[STOP_RECORDS.sourceLock]
+  // Running from its first write on, which records the whole record: a part of one is not datain's.
+  const output = record?.state === 'running' ? record.output : undefined
+  return output?.previous && output.phase && output.at ? {...output, previous: output.previous, phase: output.phase, at: output.at} : undefined
 }
 
 /** Records that datain is about to make the source read-only: before the SET, never after. */
 export async function beginSourceLock(store: ProfileStore): Promise<void> {
   const output: SourceLockRecord = {previous: 'OFF', phase: 'locking', at: new Date().toISOString()}
-  await store.markStep(STOP_RECORDS.sourceLock, {state: 'running', output})
+  await store.markStop(STOP_RECORDS.sourceLock, {state: 'running', output})
 }
 
 export async function sourceLockPhase(store: ProfileStore, phase: SourceLockRecord['phase']): Promise<void> {
-  await store.recordProgress(STOP_RECORDS.sourceLock, {phase})
+  await store.recordStopProgress(STOP_RECORDS.sourceLock, {phase})
 }
 
 export async function settleSourceLock(store: ProfileStore, outcome: 'kept' | 'restored'): Promise<void> {
-  const record = (await store.readCheckpoint()).steps[STOP_RECORDS.sourceLock]
-  await store.markStep(STOP_RECORDS.sourceLock, {state: 'done', output: {...record?.output, outcome, settledAt: new Date().toISOString()}})
+  const output = (await store.readCheckpoint()).stop[STOP_RECORDS.sourceLock]?.output
+  if (!output?.previous || !output.phase || !output.at) throw new Error('bug: settleSourceLock without a source-read-only record')
+  const settled = {...output, previous: output.previous, phase: output.phase, at: output.at, outcome, settledAt: new Date().toISOString()}
+  await store.markStop(STOP_RECORDS.sourceLock, {state: 'done', output: settled})
 }
 
 /**

@@ -1,10 +1,13 @@
 import type {Connection} from 'mariadb'
-import type {FirewallContext, RuleRange} from '../azure/firewall-rules.js'
+import type {FirewallContext} from '../azure/firewall-rules.js'
 import type {ClientAccess} from '../azure/replica-access.js'
 import type {ArmServer} from '../azure/arm.js'
 import type {ParameterChange} from '../state/parameter-change.js'
 import type {PlannedAction} from '../lib/planned-action.js'
 import type {ReplicationMode} from '../state/schema.js'
+import type {FirewallOutput, PreflightOutput} from '../state/step-outputs.js'
+
+export type {FirewallOutput}
 
 /**
  * The replica side of datain: what differs between a managed Azure replica and one the DBA
@@ -113,7 +116,7 @@ export interface NetworkDriver {
   /** Before the replica's checks: lets this machine in when the replica refuses it. */
   letClientIn(ctx: NetworkContext): Promise<ClientAccess>
   /** `stop --cleanup`: removes what `open` and `letClientIn` made, as the firewall and preflight steps recorded it. */
-  close(ctx: RuleCleanupContext, recorded: {firewall: Record<string, unknown>; preflight: Record<string, unknown>}): Promise<RuleCleanup>
+  close(ctx: RuleCleanupContext, recorded: {firewall: Partial<FirewallOutput>; preflight: Partial<PreflightOutput>}): Promise<RuleCleanup>
 }
 
 export type RuleCleanupContext = Pick<NetworkContext, 'profile' | 'ui' | 'store'>
@@ -129,22 +132,3 @@ export interface RuleCleanup {
   /** Rules of datain's name whose range is not one datain gave them: someone changed them since; left. */
   changed: Array<{name: string; startIpAddress: string; endIpAddress: string}>
 }
-
-/** What the firewall step leaves in the checkpoint; `createdRules` is what own-work and `stop --cleanup` read. */
-export interface FirewallOutput {
-  [key: string]: unknown
-  sourceIp: string
-  /** --client-ip or the address Azure's gateway named; null when the gateway let datain in and none was given. */
-  clientIp: string | null
-  /** Names of the rules datain created on the replica (this run or earlier ones), and only those. */
-  createdRules: string[]
-  /** The ranges datain gave its rules, so that `stop --cleanup` deletes a rule only while it still has one of them. */
-  createdRanges: RuleRange[]
-  /** Rules of others that already covered an address, used as they are. */
-  reusedRules: string[]
-  /** False with --no-firewall or --no-arm: datain looked, and changed nothing. */
-  managed: boolean
-  /** The target has no firewall datain manages (a replica the DBA administers). */
-  notApplicable?: boolean
-}
-

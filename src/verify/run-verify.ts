@@ -1,6 +1,6 @@
 import {openSession, type Session} from '../engine/session.js'
+import {setupMode} from '../engine/setup-checkpoint.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import type {ReplicationMode} from '../replication/slave-status.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
 import {verifyTables} from './verify-tables.js'
 
@@ -44,7 +44,7 @@ export type VerifyRunOptions = Partial<Omit<VerifyOptions, 'home' | 'profile' | 
 export async function verifySession(session: Session, options: VerifyRunOptions = {}): Promise<VerifyResult> {
   const checkpoint = await session.store.readCheckpoint()
   const snapshot = checkpoint.steps.snapshot
-  const copied = snapshot?.state === 'done' && Array.isArray(snapshot.output?.databases) ? (snapshot.output.databases as string[]) : undefined
+  const copied = snapshot?.state === 'done' ? snapshot.output?.databases : undefined
   if (!copied || checkpoint.steps.link?.state !== 'done') {
     throw new DatainError(`The profile '${session.profile}' has not copied and linked its databases yet, so there is nothing to verify.`, {
       code: 'E_VERIFY_NOT_SET_UP',
@@ -52,8 +52,7 @@ export async function verifySession(session: Session, options: VerifyRunOptions 
       suggestions: [`Run 'datain start -p ${session.profile}' to finish the setup first.`],
     })
   }
-  const linkMode = checkpoint.steps.link?.output?.mode
-  const mode: ReplicationMode = linkMode === 'gtid' || linkMode === 'file' ? linkMode : session.settings.gtid ? 'gtid' : 'file'
+  const mode = setupMode(checkpoint, session.settings)
   return verifyTables({
     source: session.sourceAddress,
     replica: session.replicaAddress,

@@ -107,7 +107,7 @@ describe('datain stop, --remove and --cleanup (GTID mode)', () => {
     const removed = await json<StopJson>(e, ['stop', '--remove'])
     expect(removed).toMatchObject({action: 'remove', link: 'removed', stoppedNow: true, removedNow: true})
     expect(await slaveStatus(e)).toBeUndefined()
-    expect((await checkpoint(e)).steps.removed).toMatchObject({state: 'done', output: {via: 'remove', linked: true}})
+    expect((await checkpoint(e)).stop.removed).toMatchObject({state: 'done', output: {via: 'remove', linked: true}})
 
     expect(await json<StopJson>(e, ['stop', '--remove'])).toMatchObject({link: 'removed', stoppedNow: false, removedNow: false})
     expect(await json<StopJson>(e, ['stop'])).toMatchObject({link: 'removed', stoppedNow: false})
@@ -141,7 +141,7 @@ describe('datain stop, --remove and --cleanup (GTID mode)', () => {
     expect(users).toHaveLength(0)
     expect([...rules.keys()]).toEqual(['office-vpn'])
     expect(await trust()).toBe(0)
-    expect((await checkpoint(e)).steps.cleanup?.state).toBe('done')
+    expect((await checkpoint(e)).stop.cleanup?.state).toBe('done')
 
     // Again, although the gateway now refuses this machine (its rule is gone): the cleanup needs only the source and ARM.
     const second = await json<StopJson>(e, ['stop', '--cleanup'])

@@ -70,9 +70,10 @@ export interface StepContextOptions {
 /**
  * A real StepContext for the sandbox, plus what a test needs to look at it. Mutable on purpose:
  * {@link beginStep} points it at a step (its `previous` record, `outputs`, where `progress` goes),
- * as the runner does for each step of a run.
+ * as the runner does for each step of a run. A StepContext<never>: one context plays every step in
+ * turn, so it must pass for the context of any of them.
  */
-export interface TestStepContext extends StepContext {
+export interface TestStepContext extends StepContext<never> {
   /** Every `ui.info` line, redacted as stderr would show it. */
   lines: string[]
   /** Every `ui.status` line. */
@@ -175,7 +176,7 @@ async function doneOutputs(store: ProfileStore): Promise<StepContext['outputs']>
   const checkpoint = await store.readCheckpoint()
   const outputs: StepContext['outputs'] = {}
   for (const [id, record] of Object.entries(checkpoint.steps)) {
-    if (record.state === 'done' && record.output) outputs[id as StepId] = record.output
+    if (record?.state === 'done' && record.output) (outputs as Record<string, unknown>)[id] = record.output
   }
   return outputs
 }
@@ -189,14 +190,15 @@ async function doneOutputs(store: ProfileStore): Promise<StepContext['outputs']>
 export async function beginStep(ctx: TestStepContext, stepId: StepId, previous?: StepRecord): Promise<void> {
   const record = (await ctx.store.readCheckpoint()).steps[stepId]
   ctx.outputs = await doneOutputs(ctx.store)
-  ctx.previous = previous ?? (record && record.state !== 'done' ? record : undefined)
+  ctx.previous = (previous ?? (record && record.state !== 'done' ? record : undefined)) as never
   await ctx.store.markStep(stepId, {state: 'running'})
   ctx.stepId = stepId
 }
 
 /** Marks the current step done with `output`. */
 export async function finishStep(ctx: TestStepContext, output: StepOutput): Promise<void> {
-  await ctx.store.markStep(requireStep(ctx), {state: 'done', output})
+  // The output of the step begun (beginStep): TypeScript cannot pair the two through the id.
+  await ctx.store.markStep(requireStep(ctx), {state: 'done', output: output as never})
   ctx.stepId = undefined
 }
 
@@ -214,9 +216,9 @@ export async function failStep(ctx: TestStepContext, error: unknown, state: 'fai
 }
 
 /** beginStep, `step.run`, then finishStep or failStep (and rethrow): one step of a run, checkpointed. */
-export async function runStep(ctx: TestStepContext, step: Step, previous?: StepRecord): Promise<StepOutput> {
+export async function runStep<K extends StepId>(ctx: TestStepContext, step: Step<K>, previous?: StepRecord): Promise<StepOutput<K>> {
   await beginStep(ctx, step.id, previous)
-  let output: StepOutput
+  let output: StepOutput<K>
   try {
     output = await step.run(ctx)
   } catch (error) {

@@ -8,19 +8,15 @@ import os from 'node:os'
 import path from 'node:path'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {REPLICATION_PASSWORD_ENV} from '../../src/state/passwords.js'
-import type {StepOutput} from '../../src/steps/step.js'
+import type {SnapshotOutput} from '../../src/state/step-outputs.js'
 import {beginStep, finishStep, type SettingsOverrides, type StepContextOptions, stepContextFor, type TestStepContext} from '../helpers/step-context.js'
 
 export const REPLICATION_USER = 'datain_repl'
 /** Quotes, `$`, a backslash and non-ASCII: whatever handles the password wrong breaks here first. */
 export const REPLICATION_PASSWORD = `Rpl'"$\\ü-${Math.random().toString(36).slice(2, 10)}`
 
-export interface Snapshot extends StepOutput {
-  databases: string[]
-  gtidPosition: string
-  binlogFile: string
-  binlogPosition: number
-}
+/** A snapshot step's output, for a copy made by hand. */
+export type Snapshot = SnapshotOutput
 
 /** A sandbox whose gateway lets this machine in, with the replication user on the source (REQUIRE SSL). */
 export async function startReplicationSandbox(): Promise<Sandbox> {
@@ -43,7 +39,7 @@ export async function snapshotByHand(sandbox: Sandbox, databases: string[], extr
   const [{gtid}] = (await sandbox.source.server.query<Array<{gtid: string}>>('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [master!.File, master!.Position])) as [
     {gtid: string},
   ]
-  return {databases, gtidPosition: gtid, binlogFile: master!.File, binlogPosition: Number(master!.Position)}
+  return {databases, createdDatabases: databases, gtidPosition: gtid, binlogFile: master!.File, binlogPosition: Number(master!.Position), bytes: 0, rows: 0, seconds: 0}
 }
 
 /** Unlinks the replica and drops what a test made on both sides, as root (the sandbox's back door). */
@@ -63,7 +59,7 @@ export async function resetServers(sandbox: Sandbox, databases: string[]): Promi
 export interface ContextOptions {
   settings?: SettingsOverrides
   /** Recorded as the snapshot step's output in the checkpoint, as the snapshot step would leave it. */
-  snapshot?: StepOutput
+  snapshot?: Snapshot
   /** The replication password datain passes (DATAIN_REPLICATION_PASSWORD); default the user's real one. */
   password?: string
   /** This run's dangerous choices (`start --take-over-replica`…); default none. */

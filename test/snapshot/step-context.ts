@@ -11,7 +11,7 @@ import {NO_RUN_OPTIONS, type RunOptions} from '../../src/state/run-options.js'
 import {type StepContext, type StepId} from '../../src/steps/step.js'
 
 export interface TestStepContext {
-  ctx: StepContext
+  ctx: StepContext<'snapshot'>
   store: ProfileStore
   /** What the step said through ctx.ui. */
   infos: string[]
@@ -105,13 +105,13 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
   const token = sandbox.azure.token
   const infos: string[] = []
   const statuses: string[] = []
-  const ctx: StepContext = {
+  const ctx: StepContext<'snapshot'> = {
     profile: store.name,
     settings,
     run: {...NO_RUN_OPTIONS, ...options.run},
     store,
     outputs: {},
-    previous: options.previous,
+    previous: options.previous as StepContext<'snapshot'>['previous'],
     progress: async (output) => {
       await store.recordProgress(step, output)
     },

@@ -95,7 +95,7 @@ describe('round trips', () => {
 
   test('checkpoint: empty when absent, then reset, running, done with output, failed with error', async () => {
     const store = await lockedStore()
-    expect(await store.readCheckpoint()).toMatchObject({version: 1, steps: {}})
+    expect(await store.readCheckpoint()).toMatchObject({version: 2, steps: {}, stop: {}})
     expect((await store.readCheckpoint()).fingerprint).toBeUndefined()
 
     await store.resetCheckpoint('fp-1')
@@ -104,7 +104,7 @@ describe('round trips', () => {
     expect(running).toMatchObject({state: 'running'})
     expect(running?.finishedAt).toBeUndefined()
 
-    const output = {binlogFile: 'mysql-bin.000003', binlogPosition: 1234, gtid: '0-1-42'}
+    const output = {databases: ['shop'], createdDatabases: ['shop'], binlogFile: 'mysql-bin.000003', binlogPosition: 1234, gtidPosition: '0-1-42', bytes: 10, rows: 1, seconds: 0.5}
     await store.markStep('snapshot', {state: 'done', output})
     await store.markStep('link', {state: 'failed', error: {code: 'E_LINK', message: 'no route'}})
 
@@ -122,8 +122,8 @@ describe('round trips', () => {
   test('concurrent markStep calls in one process lose no update', async () => {
     const store = await lockedStore()
     await store.resetCheckpoint('fp')
-    const steps = ['preflight', 'binlog', 'replication-user', 'firewall', 'snapshot', 'link', 'replicate']
-    await Promise.all(steps.map((step) => store.markStep(step, {state: 'done', output: {step}})))
+    const steps = ['preflight', 'binlog', 'replication-user', 'firewall', 'snapshot', 'link', 'replicate'] as const
+    await Promise.all(steps.map((step) => store.markStep(step, {state: 'failed', error: {code: 'E_TEST', message: step}})))
     expect(Object.keys((await store.readCheckpoint()).steps).sort()).toEqual([...steps].sort())
   })
 
@@ -208,7 +208,7 @@ describe('damaged files', () => {
     const store = await lockedStore()
     await store.writeSettings(settings())
     await store.resetCheckpoint('fp')
-    await store.markStep('snapshot', {state: 'done', output: {gtid: '0-1-2'}})
+    await store.markStep('snapshot', {state: 'running', output: {createdDatabases: ['shop']}})
     return store
   }
 
@@ -277,7 +277,7 @@ describe('versions', () => {
     await store.resetCheckpoint('fp')
     const target = path.join(store.dir, file)
     const content = JSON.parse(await readFile(target, 'utf8'))
-    await writeFile(target, JSON.stringify({...content, version: 2, somethingNew: true}))
+    await writeFile(target, JSON.stringify({...content, version: content.version + 1, somethingNew: true}))
     const error = await datainError(file === 'settings.json' ? store.readSettings() : store.readCheckpoint())
     expect(error.code).toBe('E_PROFILE_VERSION')
     expect(error.exitCode).toBe(2)

@@ -11,15 +11,15 @@ import {SETUP_STEPS} from '../../src/steps/index.js'
 const now = new Date('2025-03-01T10:10:00.000Z')
 
 function checkpoint(steps: Checkpoint['steps']): Checkpoint {
-  return {version: 1, fingerprint: 'f', updatedAt: now.toISOString(), steps}
+  return {version: 2, fingerprint: 'f', updatedAt: now.toISOString(), steps, stop: {}}
 }
 
-const done = (startedAt: string, finishedAt: string, output: Record<string, unknown>) => ({state: 'done' as const, startedAt, finishedAt, output})
+const done = <O>(startedAt: string, finishedAt: string, output: O) => ({state: 'done' as const, startedAt, finishedAt, output})
 
 const finished = checkpoint({
   preflight: done('2025-03-01T10:00:00.000Z', '2025-03-01T10:00:02.500Z', {passed: 21, warnings: ['definers'], createdRules: []}),
   binlog: done('2025-03-01T10:00:03.000Z', '2025-03-01T10:00:03.100Z', {logBin: true, binlogFormat: 'ROW', serverId: 1, replicaServerId: 2}),
-  'replication-user': done('2025-03-01T10:00:04.000Z', '2025-03-01T10:00:04.200Z', {user: 'datain_repl', host: '%', created: true, requireSsl: true, action: 'created'}),
+  'replication-user': done('2025-03-01T10:00:04.000Z', '2025-03-01T10:00:04.200Z', {user: 'datain_repl', host: '%', created: true, requireSsl: true, action: 'created' as const}),
   firewall: done('2025-03-01T10:00:05.000Z', '2025-03-01T10:00:09.000Z', {
     sourceIp: '203.0.113.5',
     clientIp: '198.51.100.7',
@@ -40,16 +40,16 @@ const finished = checkpoint({
   }),
   link: done('2025-03-01T10:02:11.000Z', '2025-03-01T10:02:11.300Z', {
     procedureSchema: 'mysql',
-    mode: 'gtid',
+    mode: 'gtid' as const,
     gtidPosition: '0-1-99',
     sourceHost: '203.0.113.5',
     sourcePort: 3306,
     sourceUser: 'datain_repl',
     tls: true,
     parametersChanged: [],
-    action: 'linked',
+    action: 'linked' as const,
   }),
-  replicate: done('2025-03-01T10:02:12.000Z', '2025-03-01T10:02:20.000Z', {mode: 'gtid', caughtUpAt: '2025-03-01T10:02:20.000Z', alreadyRunning: false}),
+  replicate: done('2025-03-01T10:02:12.000Z', '2025-03-01T10:02:20.000Z', {mode: 'gtid' as const, startedAt: '2025-03-01T10:02:12.000Z', caughtUpAt: '2025-03-01T10:02:20.000Z', alreadyRunning: false}),
 })
 
 describe('the steps as status shows them', () => {

@@ -253,24 +253,24 @@ describe('the firewall step', () => {
 
 describe("the Azure target's letClientIn, for the preflight step", () => {
   /** A stand-in for the preflight step: what it must do with letClientIn's result. */
-  const preflight: Step = {
+  const preflight: Step<'preflight'> = {
     id: 'preflight',
     title: 'preflight',
     describe: '',
     plan: async () => [],
     async run(ctx) {
       const access = await ctx.target.network.letClientIn(ctx)
-      return {clientIp: access.clientIp ?? null, createdRules: access.createdRules}
+      return {passed: 0, warnings: [], clientIp: access.clientIp ?? null, createdRules: access.createdRules}
     },
   }
 
   it("adds the client rule and waits until the gateway lets datain in; twice makes one rule; the firewall step then counts it as datain's", async () => {
     const ctx = await context({profile: 'pre'})
     const access = await runStep(ctx, preflight)
-    expect(access).toEqual({clientIp: '127.0.0.1', createdRules: ['datain-pre-client']})
+    expect(access).toEqual({passed: 0, warnings: [], clientIp: '127.0.0.1', createdRules: ['datain-pre-client']})
     expect(await canQueryReplica(ctx)).toBe(true)
     // Run again (the preflight runs on every start): the gateway is open, the rule is carried forward.
-    expect(await runStep(ctx, preflight)).toEqual({clientIp: null, createdRules: ['datain-pre-client']})
+    expect(await runStep(ctx, preflight)).toEqual({passed: 0, warnings: [], clientIp: null, createdRules: ['datain-pre-client']})
     expect(rules()).toEqual(['datain-pre-client 127.0.0.1-127.0.0.1'])
 
     const output = await runStep(ctx, firewallStep)

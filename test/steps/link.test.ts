@@ -260,9 +260,11 @@ describe('refusals', () => {
   it('needs the snapshot coordinates (E_NO_SNAPSHOT)', async () => {
     const ctx = await context({})
     await expect(linkStep.run(ctx)).rejects.toMatchObject({code: 'E_NO_SNAPSHOT', exitCode: 1})
-    const noGtid = await context({settings: {gtid: false}, snapshot: {gtidPosition: '0-1-5'}})
+    // A done snapshot always holds both (its schema says so): an empty one is what is left to refuse.
+    const recorded = {databases: [], createdDatabases: [], gtidPosition: '0-1-5', binlogFile: 'binlog.000001', binlogPosition: 4, bytes: 0, rows: 0, seconds: 0}
+    const noGtid = await context({settings: {gtid: false}, snapshot: {...recorded, binlogFile: ''}})
     await expect(linkStep.run(noGtid)).rejects.toMatchObject({code: 'E_NO_SNAPSHOT', message: expect.stringContaining('binlog file and position')})
-    const garbled = await context({snapshot: {gtidPosition: 'binlog.000001:4'}})
+    const garbled = await context({snapshot: {...recorded, gtidPosition: 'binlog.000001:4'}})
     await expect(linkStep.run(garbled)).rejects.toMatchObject({code: 'E_NO_SNAPSHOT', message: expect.stringContaining("'binlog.000001:4'")})
   })
 })

@@ -43,7 +43,7 @@ async function cutoverHeldAtTheSwitch(e: Env): Promise<{child: ReturnType<typeof
     return Number(row!.n) > 0 || child.exitCode !== null
   })
   expect(child.exitCode, 'the cutover ended before it reached the switch').toBeNull()
-  expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'running', output: {previous: 'OFF', phase: 'locking'}})
+  expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'running', output: {previous: 'OFF', phase: 'locking'}})
   return {child, blocker}
 }
 
@@ -72,7 +72,7 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     const text = result.all.replace(/\s*\n ›\s+/g, ' ')
     expect(text).toMatch(/interrupted during the cutover, before the link was removed\. The link is in place\. datain put things back: the source is writable again/)
     expect(await readOnly(e)).toBe(0)
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
     const status = await slaveStatus(e)
     expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['Yes', 'Yes'])
   })
@@ -90,7 +90,7 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     expect(stop.sourceReadOnly).toMatchObject({action: 'restored'})
     expect(stop.link).toBe('stopped')
     expect(await readOnly(e)).toBe(0)
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
     expect((await e.run(['start'])).exitCode).toBe(0)
   })
 
@@ -108,17 +108,17 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     // Had the rerun read read_only = ON as the DBA's, it would report wasReadOnly and leave no undo.
     expect(cut.cutover?.source).toMatchObject({wasReadOnly: false, locked: true, readOnly: true})
     expect(await readOnly(e)).toBe(1)
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
   })
 
   it('killed after it removed the link but before it recorded that: the next datain stop keeps the source read-only', async () => {
     // The checkpoint such a run leaves: the switch recorded as being in its last phase, no removal recorded.
     const file = path.join(e.home, 'profiles', 'default', 'checkpoint.json')
-    const state = JSON.parse(await readFile(file, 'utf8')) as {steps: Record<string, {state: string; output?: Record<string, unknown>; finishedAt?: string}>}
-    delete state.steps.removed
-    const lock = state.steps['source-read-only']!
-    state.steps['source-read-only'] = {...lock, state: 'running', output: {previous: 'OFF', phase: 'removing', at: lock.output?.at}}
-    delete state.steps['source-read-only'].finishedAt
+    const state = JSON.parse(await readFile(file, 'utf8')) as {stop: Record<string, {state: string; output?: Record<string, unknown>; finishedAt?: string}>}
+    delete state.stop.removed
+    const lock = state.stop['source-read-only']!
+    state.stop['source-read-only'] = {...lock, state: 'running', output: {previous: 'OFF', phase: 'removing', at: lock.output?.at}}
+    delete state.stop['source-read-only'].finishedAt
     await writeFile(file, JSON.stringify(state))
     expect(await readOnly(e)).toBe(1)
 
@@ -126,7 +126,7 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
     expect(stop.sourceReadOnly).toMatchObject({action: 'kept'})
     expect(stop.link).toBe('removed')
     expect(await readOnly(e)).toBe(1)
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'kept'}})
     await e.sandbox.source.server.query('SET GLOBAL read_only = OFF')
   })
 })
@@ -150,13 +150,13 @@ describe('a killed cutover while the source is down', () => {
     const stop = await json<StopJson>(e, ['stop'])
     expect(stop.sourceReadOnly).toMatchObject({action: 'pending'})
     expect(stop.link).toBe('stopped')
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'running'})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'running'})
 
     // read_only does not outlive a restart; what matters is that the record is settled, not left for ever.
     await e.sandbox.source.server.restart()
     const again = await json<StopJson>(e, ['stop'])
     expect(again.sourceReadOnly).toMatchObject({action: 'restored'})
     expect(await readOnly(e)).toBe(0)
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {outcome: 'restored'}})
   })
 })

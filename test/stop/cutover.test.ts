@@ -76,7 +76,7 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
     expect(await readOnly(e)).toBe(0)
     const status = await slaveStatus(e)
     expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['Yes', 'Yes'])
-    expect((await checkpoint(e)).steps.removed).toBeUndefined()
+    expect((await checkpoint(e)).stop.removed).toBeUndefined()
   })
 
   it('--verify: a replica that differs keeps its link and the source stays writable; without --cutover it is a usage error', async () => {
@@ -94,7 +94,7 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
     expect(await readOnly(e)).toBe(0)
     const status = await slaveStatus(e)
     expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['Yes', 'Yes'])
-    expect((await checkpoint(e)).steps.removed).toBeUndefined()
+    expect((await checkpoint(e)).stop.removed).toBeUndefined()
   })
 
   it('blocks writes, waits until the replica has everything, removes the link: no row lost, events enabled', async () => {
@@ -132,9 +132,9 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
     expect(cut.cutover.eventsEnabled).toEqual(['shop.roll_up_daily_sales'])
     const events = await e.sandbox.replica.server.query<Array<{STATUS: string}>>("SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'shop'")
     expect(events.map((ev) => ev.STATUS)).toEqual(['ENABLED'])
-    expect((await checkpoint(e)).steps.removed).toMatchObject({state: 'done', output: {via: 'cutover'}})
+    expect((await checkpoint(e)).stop.removed).toMatchObject({state: 'done', output: {via: 'cutover'}})
     // Recorded before the SET, and settled as kept on purpose once the link was removed.
-    expect((await checkpoint(e)).steps['source-read-only']).toMatchObject({state: 'done', output: {previous: 'OFF', outcome: 'kept'}})
+    expect((await checkpoint(e)).stop['source-read-only']).toMatchObject({state: 'done', output: {previous: 'OFF', outcome: 'kept'}})
   })
 
   it('is safe to repeat; datain start then refuses', async () => {

@@ -65,7 +65,8 @@ export interface StepRecordJson {
   error?: {code: string; message: string}
 }
 
-export async function checkpoint(e: Env, profile = 'default'): Promise<{steps: Record<string, StepRecordJson>}> {
+/** checkpoint.json as it is on disk: the setup steps' records, and `datain stop`'s in a section of their own. */
+export async function checkpoint(e: Env, profile = 'default'): Promise<{steps: Record<string, StepRecordJson>; stop: Record<string, StepRecordJson>}> {
   return JSON.parse(await readFile(path.join(e.home, 'profiles', profile, 'checkpoint.json'), 'utf8'))
 }
 

@@ -12,8 +12,8 @@ import {assertLinkNotRemoved, removedRecord} from '../../src/state/stop-records.
 
 const at = '2026-01-02T03:04:05.000Z'
 
-function checkpointWith(steps: Checkpoint['steps']): Checkpoint {
-  return {version: 1, fingerprint: 'abc', updatedAt: at, steps}
+function checkpointWith(steps: Checkpoint['steps'], stop: Checkpoint['stop'] = {}): Checkpoint {
+  return {version: 2, fingerprint: 'abc', updatedAt: at, steps, stop}
 }
 
 describe('maskPasswords', () => {
@@ -33,7 +33,7 @@ describe('maskPasswords', () => {
 describe('the removed record', () => {
   it('lets datain start refuse a finished setup with exit 2, saying why and what to do', () => {
     expect(() => assertLinkNotRemoved(checkpointWith({link: {state: 'done', startedAt: at}}), 'default')).not.toThrow()
-    const removed = checkpointWith({removed: {state: 'done', startedAt: at, finishedAt: at, output: {removedAt: at, via: 'cutover', linked: true, position: null}}})
+    const removed = checkpointWith({}, {removed: {state: 'done', startedAt: at, finishedAt: at, output: {removedAt: at, via: 'cutover', linked: true, position: null}}})
     expect(removedRecord(removed)?.output.via).toBe('cutover')
     let error: DatainError | undefined
     try {
@@ -46,7 +46,7 @@ describe('the removed record', () => {
     expect(error?.message).toMatch(/cut over to the replica at 2026-01-02/)
     expect(error?.suggestions).toEqual(['datain stop --profile prod --cleanup', 'datain init --profile NEW …', 'datain start --profile NEW'])
     // A record that is not done does not count.
-    expect(removedRecord(checkpointWith({removed: {state: 'failed', startedAt: at}}))).toBeUndefined()
+    expect(removedRecord(checkpointWith({}, {removed: {state: 'failed', startedAt: at}}))).toBeUndefined()
   })
 })
 

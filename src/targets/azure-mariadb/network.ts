@@ -2,10 +2,10 @@ import type {FirewallRule} from '@azure/arm-mariadb'
 import {armCall, type ArmAccess} from '../../azure/arm.js'
 import {resolveSourceIp, trustedClientIp} from '../../azure/firewall-addresses.js'
 import {decideRule, ensureRule, openRuleBook, ownRules, putRuleText, type RuleBook} from '../../azure/firewall-rule-book.js'
-import {firewallRuleName, mergeNames, rangesIn, recordedRanges, recordedRules, ruleCovers} from '../../azure/firewall-rules.js'
+import {firewallRuleName, mergeNames, recordedRanges, recordedRules, ruleCovers} from '../../azure/firewall-rules.js'
 import {ensureClientAccess, probeReplica, refusedWithoutFirewall, waitForReplicaAccess} from '../../azure/replica-access.js'
 import type {PlannedAction} from '../../lib/planned-action.js'
-import {strings} from '../../state/stop-records.js'
+import type {PreflightOutput} from '../../state/step-outputs.js'
 import type {FirewallOutput, NetworkContext, NetworkDriver, RuleCleanup, RuleCleanupContext} from '../target.js'
 
 /**
@@ -107,9 +107,9 @@ async function noteSourceCoverage(ctx: Ctx, sourceIp: string): Promise<void> {
 }
 
 /** `stop --cleanup`: deletes the rules datain created (recorded by the firewall and preflight steps), if they still have datain's ranges. */
-async function deleteRules(o: RuleCleanupContext & {arm: ArmAccess | undefined}, recorded: {firewall: Record<string, unknown>; preflight: Record<string, unknown>}): Promise<RuleCleanup> {
+async function deleteRules(o: RuleCleanupContext & {arm: ArmAccess | undefined}, recorded: {firewall: Partial<FirewallOutput>; preflight: Partial<PreflightOutput>}): Promise<RuleCleanup> {
   const {firewall, preflight} = recorded
-  const names = mergeNames(strings(firewall.createdRules), strings(preflight.createdRules))
+  const names = mergeNames(firewall.createdRules ?? [], preflight.createdRules ?? [])
   const result: RuleCleanup = {deleted: [], absent: [], left: [], changed: []}
   if (names.length === 0) return result
   if (!o.arm) {
@@ -157,8 +157,8 @@ async function deleteRules(o: RuleCleanupContext & {arm: ArmAccess | undefined},
  * Whether a rule of datain's name still has a range datain gave it (`createdRanges`). A checkpoint
  * of an older datain recorded no ranges: its rules were single addresses, the source's or datain's own.
  */
-function datainRanges(...outputs: Array<Record<string, unknown>>): (rule: FirewallRule) => boolean {
-  const ranges = outputs.flatMap((output) => rangesIn(output))
+function datainRanges(...outputs: Array<Partial<FirewallOutput> | Partial<PreflightOutput>>): (rule: FirewallRule) => boolean {
+  const ranges = outputs.flatMap((output) => output.createdRanges ?? [])
   const addresses = outputs.flatMap((output) => [output.sourceIp, output.clientIp]).filter((ip): ip is string => typeof ip === 'string')
   return (rule) => {
     const own = ranges.filter((r) => r.name.toLowerCase() === rule.name?.toLowerCase())
