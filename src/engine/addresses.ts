@@ -14,6 +14,12 @@ export function tlsWarnings(settings: Settings): string[] {
         "Record its CA with 'datain init --force --replica-ssl-verify --replica-ssl-ca FILE'.",
     )
   }
+  if (settings.target === 'mariadb' && settings.source.ssl !== 'off' && !settings.replica.linkSslCa) {
+    warnings.push(
+      "Warning: the replica's link to the source uses TLS but does not verify the source's certificate: give the source's CA as a file on the replica's host with " +
+        "'datain init --force --target mariadb --link-ssl-ca PATH' (MASTER_SSL_CA, MASTER_SSL_VERIFY_SERVER_CERT).",
+    )
+  }
   if (settings.source.ssl === 'off') {
     warnings.push("Warning: this profile connects to the source in plain text (--source-ssl off); the replication stream crosses the network in clear.")
   }

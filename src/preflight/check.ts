@@ -1,8 +1,9 @@
 import type {MariaDBManagementClient, Server} from '@azure/arm-mariadb'
 import type {Connection} from 'mariadb'
 import type {AzureTarget} from '../azure/arm.js'
+import type {TargetKind} from '../targets/target.js'
 
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'not-run'
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'not-run' | 'not-applicable'
 
 /** One line of the preflight report: what was checked, how it went, why, and how to fix it. */
 export interface CheckResult {
@@ -19,6 +20,8 @@ export interface CheckResult {
 
 /** What the settings say the checks are about; no secrets. */
 export interface PreflightSettings {
+  /** The replica's kind: some checks are about one target only. */
+  target: TargetKind
   databases: string[]
   gtid: boolean
   replicationUser: string
@@ -68,5 +71,7 @@ export interface Check {
   title: string
   /** The connections it needs; without them it is reported as not run. */
   needs: Array<'replica' | 'arm'>
+  /** The targets it is about; for any other it is reported as not applicable. Default: every target. */
+  targets?: TargetKind[]
   run(ctx: PreflightContext): Promise<Omit<CheckResult, 'id' | 'title'> | Array<CheckResult>>
 }

@@ -1,9 +1,19 @@
-import type {Check, CheckResult, CheckStatus, PreflightContext} from './check.js'
+import type {Check, CheckResult, CheckStatus, PreflightContext, PreflightSettings} from './check.js'
+
+/** Why a check of another target's does not concern this one. */
+const TARGET_WORDS: Record<PreflightSettings['target'], string> = {
+  'azure-mariadb': 'a check for a MariaDB server you administer (--target mariadb)',
+  mariadb: 'this is about Azure Database for MariaDB, and the replica is a MariaDB server you administer (--target mariadb)',
+}
 
 /** Runs every check in order; a check whose connection is missing is reported as not run, with why. */
 export async function runChecks(checks: Check[], ctx: PreflightContext): Promise<CheckResult[]> {
   const results: CheckResult[] = []
   for (const check of checks) {
+    if (check.targets && !check.targets.includes(ctx.settings.target)) {
+      results.push({id: check.id, title: check.title, status: 'not-applicable', message: `Not applicable: ${TARGET_WORDS[ctx.settings.target]}.`})
+      continue
+    }
     if (check.needs.includes('replica') && !ctx.replica) {
       results.push({id: check.id, title: check.title, status: 'not-run', message: `Not run: ${ctx.replicaUnavailable ?? 'the replica is not reachable'}.`})
       continue
@@ -25,7 +35,7 @@ export function preflightPassed(results: CheckResult[]): boolean {
 }
 
 export function countByStatus(results: CheckResult[]): Record<CheckStatus, number> {
-  const counts: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, 'not-run': 0}
+  const counts: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, 'not-run': 0, 'not-applicable': 0}
   for (const r of results) counts[r.status]++
   return counts
 }

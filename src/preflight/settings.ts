@@ -4,6 +4,7 @@ import type {PreflightSettings} from './check.js'
 
 export function preflightSettings(settings: Settings, run: RunOptions = NO_RUN_OPTIONS): PreflightSettings {
   return {
+    target: settings.target,
     databases: settings.databases,
     gtid: settings.gtid,
     replicationUser: settings.replicationUser,

@@ -14,6 +14,8 @@ export interface InitFlags {
   'source-ssl-ca'?: string
   /** `on` (default): TLS verified against --source-ssl-ca or the system's CAs; `off`: plain text, warned about. */
   'source-ssl'?: string
+  target?: string
+  'link-ssl-ca'?: string
   'replica-host'?: string
   'replica-port'?: string
   'replica-user'?: string
@@ -34,7 +36,9 @@ export interface InitFlags {
 
 /** Validates every flag and asks (on a terminal) for what is missing; bad input is exit 2 naming the flag. */
 export async function settingsFromFlags(flags: InitFlags, createdAt: string): Promise<SettingsInput> {
-  const useArm = flags.arm
+  const target = parseTarget(flags)
+  // A replica the DBA administers has no ARM, no firewall datain manages, no Azure flag.
+  const useArm = target === 'azure-mariadb' && flags.arm
   const subscription = useArm ? await requireValue(flags.subscription, '--subscription', 'DATAIN_SUBSCRIPTION', 'Azure subscription id of the replica') : flags.subscription
   const resourceGroup = useArm
     ? await requireValue(flags['resource-group'], '--resource-group', 'DATAIN_RESOURCE_GROUP', "Resource group of the replica's server")
@@ -75,6 +79,7 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
       user: parseUserName('--replica-user', await requireValue(flags['replica-user'], '--replica-user', 'DATAIN_REPLICA_USER', 'Replica admin user (user@server on Azure)')),
       sslCa: flags['replica-ssl-ca'] ? path.resolve(parseCaFile('--replica-ssl-ca', flags['replica-ssl-ca'])) : undefined,
       tlsVerify: flags['replica-ssl-verify'],
+      linkSslCa: flags['link-ssl-ca'] === undefined ? undefined : parseLinkCa(flags['link-ssl-ca']),
     },
     azure: {
       subscription,
@@ -84,12 +89,56 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
       useArm,
       manageFirewall: useArm && flags.firewall,
     },
+    target,
     clientIp: flags['client-ip'] ? parseFirewallIp('--client-ip', flags['client-ip'], replicaLocal) : undefined,
     databases: flags.databases === undefined ? [] : parseDatabases('--databases', flags.databases),
     gtid: flags.gtid,
     replicationUser: parseReplicationUserName('--replication-user', flags['replication-user']),
     unfilteredSubset: flags['unfiltered-subset'],
   }
+}
+
+/** `--target`, and the flags that mean nothing for it: bad input (exit 2) rather than ignored. */
+function parseTarget(flags: InitFlags): SettingsInput['target'] {
+  const target = (flags.target ?? 'azure-mariadb').trim().toLowerCase()
+  if (target !== 'azure-mariadb' && target !== 'mariadb') {
+    throw badInput('--target', `'${flags.target}' is not a target datain knows: azure-mariadb (Azure Database for MariaDB) or mariadb (a MariaDB server you administer).`)
+  }
+  if (target === 'mariadb') {
+    const azure = (
+      [
+        ['--subscription', flags.subscription],
+        ['--resource-group', flags['resource-group']],
+        ['--server', flags.server],
+        ['--arm-endpoint', flags['arm-endpoint']],
+        ['--client-ip', flags['client-ip']],
+        ['--source-ip', flags['source-ip']],
+      ] as const
+    ).filter(([, value]) => value !== undefined && value !== '')
+    if (azure.length > 0) {
+      const names = azure.map(([flag]) => flag).join(', ')
+      throw badInput(
+        '--target',
+        `mariadb takes no Azure flag, and ${names} ${azure.length === 1 ? 'was' : 'were'} given (as a flag or in the environment): ` +
+          'a MariaDB server you administer has no ARM, and datain opens no firewall for it. Leave them out (unset their DATAIN_* variables).',
+      )
+    }
+  } else if (flags['link-ssl-ca'] !== undefined) {
+    throw badInput('--link-ssl-ca', "is for --target mariadb only: on Azure the replica is given the CA's text from --source-ssl-ca.")
+  }
+  return target
+}
+
+/** A path on the replica's host, which datain cannot see: only its form is checked. */
+function parseLinkCa(value: string): string {
+  const control = (c: string) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f
+  if (!path.isAbsolute(value) || [...value].some(control) || value.length > 511) {
+    throw badInput(
+      '--link-ssl-ca',
+      `'${[...value].map((c) => (control(c) ? '?' : c)).join('')}' is not an absolute path of at most 511 characters without control characters. Give the path of the source's CA file on the replica's host, such as /etc/mysql/source-ca.pem.`,
+    )
+  }
+  return value
 }
 
 function parseSourceSsl(value: string): 'on' | 'off' {

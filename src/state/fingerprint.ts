@@ -13,6 +13,8 @@ export function setupFingerprint(settings: Settings): string {
     databases: [...settings.databases].sort(),
     gtid: settings.gtid,
     replicationUser: settings.replicationUser,
+    // Only when not the default, so that the profiles of an older datain keep their fingerprint.
+    ...(settings.target === 'azure-mariadb' ? {} : {target: settings.target}),
   }
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16)
 }

@@ -49,6 +49,8 @@ const SettingsShape = z.strictObject({
     user: nonEmpty,
     sslCa: nonEmpty.optional(),
     tlsVerify: z.boolean(),
+    /** `--link-ssl-ca` (target mariadb): the source's CA as a file on the replica's host, its MASTER_SSL_CA. */
+    linkSslCa: nonEmpty.optional(),
   }),
   azure: z.strictObject({
     subscription: nonEmpty.optional(),
@@ -59,6 +61,8 @@ const SettingsShape = z.strictObject({
     manageFirewall: z.boolean(),
   }),
   clientIp: nonEmpty.optional(),
+  /** The replica's kind (targets/): a managed Azure replica, or a MariaDB server the DBA administers. Absent in older profiles: Azure. */
+  target: z.enum(['azure-mariadb', 'mariadb']).default('azure-mariadb'),
   /** Empty means every database but the system ones. */
   databases: z.array(nonEmpty),
   gtid: z.boolean(),

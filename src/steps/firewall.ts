@@ -6,7 +6,7 @@ export type {FirewallOutput} from '../state/step-outputs.js'
 export const firewallStep: Step<'firewall'> = {
   id: 'firewall',
   title: 'Firewall',
-  describe: "lets the source and this machine through the replica's firewall, with rules named after the profile",
+  describe: "lets the source and this machine through the replica's firewall (Azure), with rules named after the profile",
   plan: (ctx) => ctx.target.network.plan(ctx),
   run: (ctx) => ctx.target.network.open(ctx),
 }

@@ -34,7 +34,7 @@ interface Coordinates {
 export const linkStep: Step<'link'> = {
   id: 'link',
   title: 'Link',
-  describe: "points the replica at the source with Azure's az_replication_change_master procedure, from the snapshot's position",
+  describe: "points the replica at the source from the snapshot's position (Azure's az_replication_change_master procedure, or CHANGE MASTER TO)",
 
   async plan(ctx): Promise<PlannedAction[]> {
     const coords = plannedCoordinates(ctx)

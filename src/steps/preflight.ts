@@ -11,7 +11,7 @@ import type {Step, StepContext} from './step.js'
 export const preflightStep: Step<'preflight'> = {
   id: 'preflight',
   title: 'Preflight',
-  describe: 'checks both servers and Azure again, as init did',
+  describe: 'checks both servers (and Azure) again, as init did',
   alwaysRun: true,
 
   async plan() {

@@ -35,7 +35,7 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step<'repli
   return {
     id: 'replicate',
     title: 'Replicate',
-    describe: 'starts replication (az_replication_start) and waits until the replica has caught up with the source',
+    describe: 'starts replication (az_replication_start, or START SLAVE) and waits until the replica has caught up with the source',
     // Every `datain start` ends here: replication stopped since is started again, a broken one is reported.
     alwaysRun: true,
 

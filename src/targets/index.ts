@@ -3,6 +3,7 @@ import type {Connection} from 'mariadb'
 import {armClient, type AzureTarget} from '../azure/arm.js'
 import type {Settings} from '../state/schema.js'
 import {azureMariadbTarget} from './azure-mariadb/index.js'
+import {mariadbTarget} from './mariadb/index.js'
 import type {ReplicaTarget} from './target.js'
 
 export type {ReplicaTarget} from './target.js'
@@ -16,6 +17,7 @@ export interface TargetOptions {
 
 /** The replica side a profile's settings describe. */
 export function openTarget(settings: Settings, options: TargetOptions): ReplicaTarget {
+  if (settings.target === 'mariadb') return mariadbTarget(options.replica, {linkSslCa: settings.replica.linkSslCa})
   const azure = azureTarget(settings)
   return azureMariadbTarget(settings, azure ? {client: armClient(azure, options.credential), target: azure} : undefined)
 }

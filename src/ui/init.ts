@@ -30,6 +30,6 @@ export function renderInit(result: InitResult): string {
     `Profile '${result.profile}' ${result.recorded === 'unchanged' ? 'unchanged' : result.recorded}. Preflight:`,
     renderChecks(result.checks),
     '',
-    `${counts.pass} passed, ${counts.warn} warnings, ${counts.fail} failed, ${counts['not-run']} not run. ${verdict}${refused}`,
+    `${counts.pass} passed, ${counts.warn} warnings, ${counts.fail} failed, ${counts['not-run']} not run${counts['not-applicable'] > 0 ? `, ${counts['not-applicable']} not applicable to this target` : ''}. ${verdict}${refused}`,
   ].join('\n')
 }

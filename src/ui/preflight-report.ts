@@ -1,7 +1,7 @@
 import type {CheckResult, CheckStatus} from '../preflight/check.js'
 import {terminalSafe} from './terminal-text.js'
 
-const LABEL: Record<CheckStatus, string> = {pass: 'PASS', warn: 'WARN', fail: 'FAIL', 'not-run': 'SKIP'}
+const LABEL: Record<CheckStatus, string> = {pass: 'PASS', warn: 'WARN', fail: 'FAIL', 'not-run': 'SKIP', 'not-applicable': 'N/A '}
 
 /** The preflight report as people read it: a line a check, then why, its offenders and its fix. */
 export function renderChecks(checks: CheckResult[]): string {

@@ -4,6 +4,7 @@ import type {OwnWork, PreflightSettings} from '../../src/preflight/check.js'
 import {type OpenPreflight, openPreflight} from '../../src/preflight/context.js'
 
 export const DEFAULT_SETTINGS: PreflightSettings = {
+  target: 'azure-mariadb',
   databases: [],
   gtid: true,
   replicationUser: 'datain_repl',

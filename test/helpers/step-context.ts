@@ -31,6 +31,7 @@ export function sandboxSettings(sandbox: Sandbox, overrides: SettingsOverrides =
     version: 1,
     createdAt: now,
     updatedAt: now,
+    target: 'azure-mariadb',
     source: {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa, ...source},
     replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
     azure: {

@@ -74,6 +74,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     version: 1,
     createdAt: now,
     updatedAt: now,
+    target: 'azure-mariadb',
     source: {host: sourceAddress.host, port: sourceAddress.port, user: sourceAddress.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa},
     replica: {host: replicaAddress.host, port: replicaAddress.port, user: replicaAddress.user, sslCa: sandbox.replica.sslCa, tlsVerify: true},
     databases: [],

@@ -15,6 +15,7 @@ export const firewallRules: Check = {
   id: 'firewall-rules',
   title: "Replica firewall rules",
   needs: ['arm'],
+  targets: ['azure-mariadb'],
   async run(ctx) {
     if (!ctx.settings.manageFirewall) {
       return {status: 'pass', message: "Not needed: with --no-firewall datain leaves the replica's firewall rules alone."}

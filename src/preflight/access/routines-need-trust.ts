@@ -27,6 +27,10 @@ export const routinesNeedTrust: Check = {
     const what = `the ${counted.filter(Boolean).join(' and ')} in ${where}`
     const offenders = objects.map((o) => `${o.kind} ${quoteQualified(o.database, o.name)}`)
 
+    if (ctx.settings.target === 'mariadb') {
+      return {status: 'pass', message: `datain will SET GLOBAL ${PARAMETER} = ON on the replica before the snapshot unless it is ON already, as ${what} ${objects.length === 1 ? 'needs' : 'need'}.`}
+    }
+
     if (ctx.arm) {
       const parameter = await armParameter(ctx.arm, PARAMETER)
       if (!parameter) {

@@ -16,6 +16,10 @@ export const syncInfoParameters: Check = {
       return {status: 'pass', message: 'Not needed: GTID-based replication keeps its position crash-safe; Azure asks for sync_master_info=1 and sync_relay_log_info=1 only in file/position mode (--no-gtid).'}
     }
 
+    if (ctx.settings.target === 'mariadb') {
+      return {status: 'pass', message: 'datain will SET GLOBAL sync_master_info = 1 and sync_relay_log_info = 1 on the replica before it starts replication, and print the my.cnf lines that keep them.'}
+    }
+
     if (ctx.arm) {
       const values: string[] = []
       const absent: string[] = []

@@ -92,6 +92,12 @@ export const databaseFilterCheck: Check = {
         risk,
       })
     }
+    if (ctx.settings.target === 'mariadb') {
+      return {
+        status: 'pass',
+        message: `datain will SET GLOBAL ${FILTER_PARAMETER} = '${filter.value}' on the replica, with its threads stopped, so that it skips the databases left out, and print the my.cnf line that keeps it.`,
+      }
+    }
     return ctx.arm ? viaArm(ctx, filter, risk) : byHand(ctx, filter, copied, risk)
   },
 }

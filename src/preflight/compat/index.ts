@@ -1,3 +1,4 @@
+import {replicaPrivilegesCheck} from './replica-privileges.js'
 import type {Check} from '../check.js'
 import {binlogCheck} from './binlog.js'
 import {databaseFilterCheck} from './database-filter.js'
@@ -34,4 +35,5 @@ export const compatibilityChecks: Check[] = [
   databaseFilterCheck,
   tierCheck,
   proceduresCheck,
+  replicaPrivilegesCheck,
 ]

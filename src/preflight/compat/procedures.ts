@@ -21,6 +21,7 @@ export const proceduresCheck: Check = {
   id: 'procedures',
   title: "Replica has Azure's az_replication_* procedures",
   needs: ['replica'],
+  targets: ['azure-mariadb'],
   async run(ctx) {
     const replica = ctx.replica!
     const [found, account, lines, foldCase] = await Promise.all([findReplicationProcedures(replica), currentAccount(replica), grantLines(replica), foldsNameCase(replica)])

@@ -6,6 +6,7 @@ export const tierCheck: Check = {
   id: 'tier',
   title: 'Replica in General Purpose or Memory Optimized',
   needs: ['arm'],
+  targets: ['azure-mariadb'],
   async run(ctx) {
     const {server, target} = ctx.arm!
     const tier = server.sku?.tier ?? 'unknown'
