@@ -49,7 +49,7 @@ export const linkStep: Step<'link'> = {
     ]
     const filter = await subsetFilter(ctx)
     if (filter) actions.push(filterAction(ctx, filter))
-    actions.push({on: 'replica', kind: 'sql', text: `${changeMasterText(ctx, controls, coords)}  -- every argument a bound parameter (?), the password never in the statement text`})
+    actions.push({on: 'replica', kind: 'sql', text: `${changeMasterText(ctx, controls, coords)}  -- ${controls.linkSecrecy}`})
     return actions
   },
 

@@ -71,6 +71,8 @@ export interface ReplicationTexts {
   statement(action: Exclude<ReplicationAction, 'link'>): string
   /** The control as a person would type it: `CALL mysql.az_replication_skip_counter`, `SET GLOBAL sql_slave_skip_counter = 1; START SLAVE`. */
   command(action: Exclude<ReplicationAction, 'link'>): string
+  /** How the link keeps its password out of the statement text and the logs, for the plan. */
+  readonly linkSecrecy: string
   /** The link statement, the password `***`. */
   linkStatement(spec: PlannedLinkSpec): string
 }

@@ -50,6 +50,7 @@ function texts(schema: string, gtid: boolean): ReplicationTexts {
     where: schema,
     name: (action) => `${schema}.${procedureFor(action, gtid)}`,
     statement: (action) => procedureCallText(schema, procedureFor(action, gtid), []),
+    linkSecrecy: 'every argument a bound parameter (?), the password never in the statement text',
     command: (action) => `CALL ${schema}.${procedureFor(action, gtid)}`,
     linkStatement: (spec: PlannedLinkSpec) =>
       procedureCallText(schema, procedureFor('link', spec.mode === 'gtid'), [spec.host, spec.user, MASK, spec.port, ...spec.position, spec.caLabel]),

@@ -49,6 +49,9 @@ function texts(options: MariadbLinkOptions): ReplicationTexts {
   return {
     where: 'CHANGE MASTER TO',
     name: (action) => (action === 'link' ? 'CHANGE MASTER TO' : STATEMENTS[action]),
+    linkSecrecy:
+      'CHANGE MASTER TO takes no placeholder: the password is a literal, so the general log must be off and the session slow log is switched off around it; ' +
+      'the process list shows it while the statement runs',
     command: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
     statement: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
     linkStatement: (spec: PlannedLinkSpec) => {
