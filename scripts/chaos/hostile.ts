@@ -9,7 +9,7 @@
  */
 import {quoteIdentifier} from '../../src/lib/sql.js'
 import {BODY_QUERIES, hostileObjects} from '../../sandbox/hostile-objects.js'
-import {cleanFailureProblem, datain, dispose, Group, newEnv, prng, replicaDiff, type Env} from './lib.js'
+import {cleanFailureProblem, datain, dispose, Group, newTargetEnv, prng, replicaDiff, type Env} from './lib.js'
 
 export const HOSTILE_DATABASE = `chaos ;; h'o"s\`t /*!50000 x*/ -- ü✓`
 const TABLE = `t ;; '"\` #`
@@ -17,7 +17,7 @@ const WATCHED_VARIABLES = ['read_only', 'general_log', 'event_scheduler', 'sql_m
 
 type Server = Env['sandbox']['source']['server']
 
-export async function hostileGroup(o: {seed: number; objects: number; engines?: string[][]; env?: Env}): Promise<Group> {
+export async function hostileGroup(o: {seed: number; objects: number; engines?: string[][]; env?: Env; target?: 'azure-mariadb' | 'mariadb'}): Promise<Group> {
   const group = new Group('hostile')
   const engines = o.engines ?? [[], ['--parallel', '1']]
   let copied = 0
@@ -26,7 +26,7 @@ export async function hostileGroup(o: {seed: number; objects: number; engines?: 
     const label = engine.length === 0 ? 'parallel copy' : engine.join(' ')
     let e: Env | undefined
     try {
-      e = o.env ?? (await newEnv({sampleRows: 50}))
+      e = o.env ?? (await newTargetEnv(o.target, {sampleRows: 50}))
       const objects = await createHostileSource(e.sandbox.source.server, o.seed, o.objects)
       const before = await replicaWorld(e.sandbox.replica.server)
       const init = await datain(['init', '--databases', HOSTILE_DATABASE], e.env)

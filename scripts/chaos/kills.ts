@@ -12,7 +12,7 @@ import {
   dispose,
   duplicatesProblem,
   Group,
-  newEnv,
+  newTargetEnv,
   prng,
   readCheckpoint,
   replicaDiff,
@@ -24,6 +24,8 @@ import {
 
 export interface KillOptions {
   seed: number
+  /** The replica: Azure's emulation (default) or a plain MariaDB server. */
+  target?: 'azure-mariadb' | 'mariadb'
   kills: number
   sampleRows: number
   maxDelayMs: number
@@ -51,7 +53,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
   let identicalSetups = 0
   let e: Env | undefined
   try {
-    e = await newEnv({sampleRows: o.sampleRows})
+    e = await newTargetEnv(o.target, {sampleRows: o.sampleRows})
     const env = e.env
     // The table the load writes exists before init, so that it is part of the copy.
     let load = await startWriteLoad(e.sandbox)

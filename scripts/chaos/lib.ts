@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {type Sandbox, type SandboxOptions, startSandbox} from '../../sandbox/sandbox.js'
+import {type AnySandbox, type AzureSandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
 import {quoteIdentifier} from '../../src/lib/sql.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 
@@ -75,14 +75,22 @@ export function prng(seed: number): () => number {
 
 // ---- environments -------------------------------------------------------------------------------
 
-export interface Env {
-  sandbox: Sandbox
+export interface Env<S extends AnySandbox = AnySandbox> {
+  sandbox: S
   home: string
   env: Record<string, string>
 }
 
-export async function newEnv(options: SandboxOptions = {}): Promise<Env> {
+/** A sandbox with Azure's emulation (gateway, ARM, procedures), and a DATAIN_HOME. */
+export async function newEnv(options: SandboxOptions = {}): Promise<Env<AzureSandbox>> {
   const sandbox = await startSandbox(options)
+  const home = await mkdtemp(path.join(tmpdir(), 'datain-chaos-'))
+  return {sandbox, home, env: {...sandbox.env(), DATAIN_HOME: home}}
+}
+
+/** A sandbox of either target (`--target mariadb`: a plain MariaDB replica), and a DATAIN_HOME. */
+export async function newTargetEnv(target: SandboxTarget | undefined, options: SandboxOptions = {}): Promise<Env> {
+  const sandbox = await startSandbox({...options, target: target ?? 'azure-mariadb'})
   const home = await mkdtemp(path.join(tmpdir(), 'datain-chaos-'))
   return {sandbox, home, env: {...sandbox.env(), DATAIN_HOME: home}}
 }
@@ -228,7 +236,7 @@ export function errorParagraph(stderr: string): string | undefined {
 
 // ---- the world, to prove that nothing changed ---------------------------------------------------
 
-type Server = Sandbox['source']['server']
+type Server = AnySandbox['source']['server']
 
 export interface WorldState {
   source: ServerState
@@ -252,12 +260,13 @@ async function serverState(server: Server): Promise<ServerState> {
 }
 
 /** Binlog position, GTID and accounts of both servers, the firewall rules and ARM's changes so far. */
-export async function worldState(sandbox: Sandbox): Promise<WorldState> {
+export async function worldState(sandbox: AnySandbox): Promise<WorldState> {
   return {
     source: await serverState(sandbox.source.server),
     replica: await serverState(sandbox.replica.server),
-    rules: [...sandbox.azure.state.firewallRules.keys()].sort(),
-    armChanges: sandbox.azure.arm.requestLog.filter((r) => r.method === 'PUT' || r.method === 'DELETE' || r.method === 'PATCH').length,
+    rules: sandbox.target === 'azure-mariadb' ? [...sandbox.azure.state.firewallRules.keys()].sort() : [],
+    armChanges:
+      sandbox.target === 'azure-mariadb' ? sandbox.azure.arm.requestLog.filter((r) => r.method === 'PUT' || r.method === 'DELETE' || r.method === 'PATCH').length : 0,
   }
 }
 
@@ -282,7 +291,7 @@ export async function userDatabases(server: Server): Promise<string[]> {
  * row counts and CHECKSUM TABLE of every table (of `only`, when the setup copied those databases).
  * Undefined when identical, else what differs.
  */
-export async function replicaDiff(sandbox: Sandbox, timeoutS = 120, only?: string[]): Promise<string | undefined> {
+export async function replicaDiff(sandbox: AnySandbox, timeoutS = 120, only?: string[]): Promise<string | undefined> {
   const [{pos}] = (await sandbox.source.server.query<Array<{pos: string}>>('SELECT @@gtid_binlog_pos AS pos')) as [{pos: string}]
   const [waited] = await sandbox.replica.server.query<Array<{r: number | null}>>('SELECT MASTER_GTID_WAIT(?, ?) AS r', [pos, timeoutS])
   if (Number(waited?.r) !== 0) return `the replica did not reach the source's GTID ${pos} within ${timeoutS} s (MASTER_GTID_WAIT → ${waited?.r})`
@@ -300,11 +309,11 @@ export async function replicaDiff(sandbox: Sandbox, timeoutS = 120, only?: strin
 }
 
 /** One replication user named `user`, one firewall rule per address. Undefined when so. */
-export async function duplicatesProblem(sandbox: Sandbox, user = 'datain_repl'): Promise<string | undefined> {
+export async function duplicatesProblem(sandbox: AnySandbox, user = 'datain_repl'): Promise<string | undefined> {
   const problems: string[] = []
   const users = await sandbox.source.server.query<unknown[]>('SELECT User FROM mysql.user WHERE User = ?', [user])
   if (users.length !== 1) problems.push(`${users.length} replication users named ${user}`)
-  const rules = [...sandbox.azure.state.firewallRules.values()]
+  const rules = sandbox.target === 'azure-mariadb' ? [...sandbox.azure.state.firewallRules.values()] : []
   const ips = rules.map((r) => `${r.startIpAddress}-${r.endIpAddress}`)
   if (new Set(ips).size !== ips.length) problems.push(`firewall rules for the same address: ${ips.join(', ')}`)
   return problems.length ? problems.join('; ') : undefined

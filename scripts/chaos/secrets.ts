@@ -5,6 +5,7 @@
  * REPLICATION SLAVE only (REQUIRE SSL when the source speaks TLS), and hostile names prove that no
  * SQL pastes user input unescaped.
  */
+import type {AzureSandbox} from '../../sandbox/sandbox.js'
 import {randomBytes} from 'node:crypto'
 import {readdir, readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
@@ -23,10 +24,10 @@ import {
 } from './lib.js'
 
 /** `env`: a sandbox and a DATAIN_HOME of the caller's (kept), else new ones (removed). */
-export async function secretsAndPrivilegeGroups(o: {full: boolean; hostileChecks?: CheckResult[]; env?: Env}): Promise<Group[]> {
+export async function secretsAndPrivilegeGroups(o: {full: boolean; hostileChecks?: CheckResult[]; env?: Env<AzureSandbox>}): Promise<Group[]> {
   const secrets = new Group('secrets')
   const privilege = new Group('least privilege')
-  let e: Env | undefined = o.env
+  let e: Env<AzureSandbox> | undefined = o.env
   let samples = 0
   let outputs = 0
   let files = 0
@@ -158,7 +159,7 @@ function isJson(text: string): boolean {
 }
 
 /** SHOW GRANTS exactly `GRANT REPLICATION SLAVE ON *.*`, and REQUIRE SSL exactly when the source speaks TLS. */
-async function privilegeChecks(group: Group, e: Env, user: string, tls: boolean): Promise<void> {
+async function privilegeChecks(group: Group, e: Env<AzureSandbox>, user: string, tls: boolean): Promise<void> {
   const source = e.sandbox.source.server
   const grants = (await source.query<Array<Record<string, string>>>('SHOW GRANTS FOR ?@?', [user, '%'])).map((g) => Object.values(g)[0] ?? '')
   const expected = new RegExp(`^GRANT REPLICATION SLAVE ON \\*\\.\\* TO \`${user}\`@\`%\` IDENTIFIED BY PASSWORD '\\*[0-9A-F]{40}'${tls ? ' REQUIRE SSL' : ''}$`)

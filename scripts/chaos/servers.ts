@@ -5,6 +5,7 @@
  * load. datain retries what is safe, fails otherwise with one paragraph and exit 4, and resumes;
  * the replica reconnects to a restarted source by itself, and status says so.
  */
+import type {AzureSandbox} from '../../sandbox/sandbox.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {SETUP_STEPS} from '../../src/steps/index.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
@@ -41,7 +42,7 @@ async function statusJson(env: Record<string, string>): Promise<{r: CliResult; r
 export async function serversGroup(): Promise<Group> {
   const group = new Group('servers')
   const done: string[] = []
-  let e: Env | undefined
+  let e: Env<AzureSandbox> | undefined
   try {
     e = await newEnv({sampleRows: 1000})
     const sandbox = e.sandbox

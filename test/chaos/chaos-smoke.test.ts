@@ -4,6 +4,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {badInputGroup} from '../../scripts/chaos/bad-input.js'
 import {hostileGroup} from '../../scripts/chaos/hostile.js'
+import type {AzureSandbox} from '../../sandbox/sandbox.js'
 import {type Env, type Group, newEnv} from '../../scripts/chaos/lib.js'
 import {secretsAndPrivilegeGroups} from '../../scripts/chaos/secrets.js'
 
@@ -14,7 +15,7 @@ import {secretsAndPrivilegeGroups} from '../../scripts/chaos/secrets.js'
  * (kills, servers failing, every bad input, hostile names, more hostile objects) is `npm run chaos`.
  */
 
-let e: Env
+let e: Env<AzureSandbox>
 let secretsHome: string
 
 beforeAll(async () => {

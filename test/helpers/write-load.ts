@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import type {Connection} from 'mariadb'
-import type {Sandbox} from '../../sandbox/sandbox.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
 import {connectionLost} from '../../src/lib/mariadb.js'
 
 export interface WriteLoad {
@@ -27,7 +27,7 @@ function lost(error: unknown): boolean {
  * tag of its own (`row <tag>:<i> ✓`): loads that follow one another on one table (several tests on
  * one sandbox) never write the same note, so a note seen twice means a transaction applied twice.
  */
-export async function startWriteLoad(sandbox: Sandbox, database = 'shop', pauseMs = 5): Promise<WriteLoad> {
+export async function startWriteLoad(sandbox: AnySandbox, database = 'shop', pauseMs = 5): Promise<WriteLoad> {
   const server = sandbox.source.server
   await server.execute([
     `CREATE TABLE IF NOT EXISTS \`${database}\`.load_test (id INT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40) NOT NULL, at DATETIME(6) NOT NULL DEFAULT NOW(6)) ENGINE=InnoDB`,
