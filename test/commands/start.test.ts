@@ -3,25 +3,26 @@ import {mkdtemp, readdir, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {type AnySandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
 import {datain} from '../helpers/datain.js'
+import {sandboxSecrets, TARGETS, targetEnv} from '../helpers/targets.js'
 import {startWriteLoad, tableFingerprints} from '../helpers/write-load.js'
 
 /**
  * The whole setup against real servers, the real dump tools and the real Azure SDK: under a write
- * load, in both replication modes, killed (SIGKILL) at every step and resumed.
+ * load, in both replication modes, killed (SIGKILL) at every step and resumed, for every target.
  */
 
 interface Env {
-  sandbox: Sandbox
+  sandbox: AnySandbox
   home: string
   env: Record<string, string>
 }
 
-async function newEnv(options: Parameters<typeof startSandbox>[0] = {}): Promise<Env> {
-  const sandbox = await startSandbox({sampleRows: 2000, ...options})
+async function newEnv(target: SandboxTarget, options: SandboxOptions = {}): Promise<Env> {
+  const sandbox = await startSandbox({sampleRows: 2000, ...options, target})
   const home = await mkdtemp(path.join(tmpdir(), 'datain-start-'))
-  return {sandbox, home, env: {...sandbox.env(), DATAIN_HOME: home}}
+  return {sandbox, home, env: targetEnv(sandbox, home)}
 }
 
 async function dispose(e: Env | undefined): Promise<void> {
@@ -48,7 +49,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   }
 }
 
-const secretsOf = (e: Env) => [e.sandbox.source.password, e.sandbox.replica.password, e.sandbox.azure.token]
+const secretsOf = (e: Env) => sandboxSecrets(e.sandbox)
 
 async function expectNoSecretsOnDisk(e: Env, profile = 'default'): Promise<void> {
   const dir = path.join(e.home, 'profiles', profile)
@@ -58,10 +59,11 @@ async function expectNoSecretsOnDisk(e: Env, profile = 'default'): Promise<void>
   }
 }
 
+describe.each(TARGETS)('--target %s', (target) => {
 describe('datain start, GTID mode with TLS, under a write load', () => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv()
+    e = await newEnv(target)
   })
   afterAll(() => dispose(e))
 
@@ -70,9 +72,9 @@ describe('datain start, GTID mode with TLS, under a write load', () => {
 
     const plan = await datain(['start', '--dry-run'], e.env)
     expect(plan.exitCode, plan.stderr).toBe(0)
-    expect(plan.stdout).toContain('az_replication_change_master_with_gtid')
+    expect(plan.stdout).toContain(target === 'mariadb' ? 'MASTER_USE_GTID = slave_pos' : 'az_replication_change_master_with_gtid')
     for (const secret of secretsOf(e)) expect(plan.stdout + plan.stderr).not.toContain(secret)
-    expect(e.sandbox.azure.state.firewallRules.size).toBe(0)
+    if (e.sandbox.target === 'azure-mariadb') expect(e.sandbox.azure.state.firewallRules.size).toBe(0)
 
     const load = await startWriteLoad(e.sandbox)
     const start = await datain(['start', '--json'], e.env)
@@ -106,7 +108,7 @@ describe('datain start, GTID mode with TLS, under a write load', () => {
 describe('datain start --no-gtid (binlog file and position)', () => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv({sampleRows: 500})
+    e = await newEnv(target, {sampleRows: 500})
   })
   afterAll(() => dispose(e))
 
@@ -131,7 +133,7 @@ describe('datain start killed with SIGKILL and run again', () => {
   ])
   let e: Env
   beforeAll(async () => {
-    e = await newEnv({sampleRows: 1000})
+    e = await newEnv(target, {sampleRows: 1000})
   })
   afterAll(() => dispose(e))
 
@@ -151,12 +153,14 @@ describe('datain start killed with SIGKILL and run again', () => {
     await expectIdentical(e)
     const users = await e.sandbox.source.server.query<unknown[]>("SELECT User FROM mysql.user WHERE User = 'datain_repl'")
     expect(users).toHaveLength(1)
-    const rules = [...e.sandbox.azure.state.firewallRules.values()]
-    expect(new Set(rules.map((r) => r.startIpAddress)).size).toBe(rules.length)
+    if (e.sandbox.target === 'azure-mariadb') {
+      const rules = [...e.sandbox.azure.state.firewallRules.values()]
+      expect(new Set(rules.map((r) => r.startIpAddress)).size).toBe(rules.length)
+    }
   })
 
   it('resumes after a kill in the middle of the copy', async () => {
-    const other = await newEnv({sampleRows: 20000})
+    const other = await newEnv(target, {sampleRows: 20000})
     try {
       expect((await datain(['init'], other.env)).exitCode).toBe(0)
       const child = execa(process.execPath, [path.resolve('bin/run.js'), 'start'], {env: other.env, reject: false})
@@ -176,4 +180,5 @@ describe('datain start killed with SIGKILL and run again', () => {
       await dispose(other)
     }
   })
+})
 })
