@@ -1,0 +1,75 @@
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {DatainError} from '../../src/lib/errors.js'
+import {RULE_APPLY_TIMEOUT_MS, waitForReplicaAccess} from '../../src/azure/replica-access.js'
+import {stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
+
+/** Azure as the real service behaves (issue 14): the rule delay, the retirement, the host from ARM. */
+
+let sandbox: Sandbox
+let home: string
+const contexts: TestStepContext[] = []
+
+beforeAll(async () => {
+  sandbox = await startSandbox({sampleRows: 0})
+})
+
+afterAll(async () => {
+  await sandbox?.stop()
+})
+
+beforeEach(async () => {
+  home = await mkdtemp(path.join(tmpdir(), 'datain-real-azure-'))
+  sandbox.azure.state.firewallRules.clear()
+  sandbox.azure.arm.clearFaults()
+})
+
+afterEach(async () => {
+  for (const ctx of contexts.splice(0)) await ctx.close()
+  await rm(home, {recursive: true, force: true})
+})
+
+async function context(options: Partial<StepContextOptions> = {}): Promise<TestStepContext> {
+  const ctx = await stepContextFor(sandbox, {home, profile: 'real', ...options, settings: {source: {ip: '20.50.1.7'}, ...options.settings}})
+  contexts.push(ctx)
+  return ctx
+}
+
+async function failure(promise: Promise<unknown>): Promise<DatainError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(DatainError)
+  return error as DatainError
+}
+
+describe('a new firewall rule can take five minutes on Azure', () => {
+  it('waits up to 5 min by default, and the status line says how long so far and the bound', async () => {
+    expect(RULE_APPLY_TIMEOUT_MS).toBe(300_000)
+    const ctx = await context()
+    const waiting = waitForReplicaAccess(ctx, {ip: '127.0.0.1', rule: 'datain-real-client'})
+    // The first lines come at once, then after 0.5, 1 and 2 s of back-off.
+    setTimeout(() => ctx.controller.abort(new Error('interrupted')), 2500)
+    await expect(waiting).rejects.toThrow('interrupted')
+    expect(ctx.statuses[0]).toMatch(/datain-real-client .*: 0\.\d s so far, up to 5 min/)
+    expect(ctx.statuses.at(-1)).toMatch(/: [12]\.\d s so far, up to 5 min/)
+  })
+
+  it('gives up after an injected bound, naming it', async () => {
+    const ctx = await context()
+    const error = await failure(waitForReplicaAccess(ctx, {ip: '127.0.0.1', rule: 'datain-real-client', timeoutMs: 1200}))
+    expect(error.code).toBe('E_REPLICA_FIREWALL')
+    expect(error.message).toContain('after 1.2 s')
+    expect(ctx.statuses.every((s) => s.includes('up to 1.2 s'))).toBe(true)
+  })
+
+  it('the dry-run plan says it would wait up to 5 min', async () => {
+    const ctx = await context()
+    const actions = await ctx.target.network.plan(ctx)
+    expect(actions.map((a) => a.text)).toContain('retry connecting until the gateway lets 127.0.0.1 in (up to 5 min)')
+  })
+})
