@@ -5,6 +5,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {RULE_APPLY_TIMEOUT_MS, waitForReplicaAccess} from '../../src/azure/replica-access.js'
+import {armClient, armError, readArmServer, type AzureTarget} from '../../src/azure/arm.js'
 import {stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
 /** Azure as the real service behaves (issue 14): the rule delay, the retirement, the host from ARM. */
@@ -25,6 +26,7 @@ beforeEach(async () => {
   home = await mkdtemp(path.join(tmpdir(), 'datain-real-azure-'))
   sandbox.azure.state.firewallRules.clear()
   sandbox.azure.arm.clearFaults()
+  sandbox.azure.arm.providerGone = undefined
 })
 
 afterEach(async () => {
@@ -71,5 +73,53 @@ describe('a new firewall rule can take five minutes on Azure', () => {
     const ctx = await context()
     const actions = await ctx.target.network.plan(ctx)
     expect(actions.map((a) => a.text)).toContain('retry connecting until the gateway lets 127.0.0.1 in (up to 5 min)')
+  })
+})
+
+describe('the retirement of Azure Database for MariaDB', () => {
+  const target = (server = sandbox.replica.serverName): AzureTarget => ({
+    subscription: sandbox.azure.subscriptionId,
+    resourceGroup: sandbox.azure.resourceGroup,
+    server,
+    endpoint: sandbox.azure.arm.url,
+  })
+  const token = () => sandbox.azure.token
+  const read = (t: AzureTarget) => readArmServer({client: armClient(t, {getToken: async () => ({token: token(), expiresOnTimestamp: Date.now() + 3_600_000})}), target: t})
+
+  it('a server ARM does not know: a wrong name, or the retired service; --target mariadb serves what remains (exit 2)', async () => {
+    const error = await failure(read(target('no-such-server')))
+    expect(error.code).toBe('E_ARM_NOT_FOUND')
+    expect(error.oclif.exit).toBe(2)
+    expect(error.message).toContain("no Azure Database for MariaDB server 'no-such-server'")
+    expect(error.message).toContain('the name is wrong (--server)')
+    expect(error.message).toContain('retired Azure Database for MariaDB on 2025-09-19')
+    expect(error.message).toContain('--target mariadb')
+  })
+
+  it.each([
+    {status: 400, code: 'NoRegisteredProviderFound'},
+    {status: 404, code: 'InvalidResourceNamespace'},
+  ] as const)('a provider ARM no longer serves ($status $code) says the service was retired (exit 2)', async (gone) => {
+    sandbox.azure.arm.providerGone = gone
+    const error = await failure(read(target()))
+    expect(error.code).toBe('E_ARM_NOT_FOUND')
+    expect(error.oclif.exit).toBe(2)
+    expect(error.message).toContain(`no longer serves Azure Database for MariaDB (${gone.status} ${gone.code}`)
+    expect(error.message).toContain('retired Azure Database for MariaDB on 2025-09-19')
+    expect(error.message).toContain("'datain init --target mariadb'")
+  })
+
+  it('a bare 404 on the provider path reads as the server or the service gone', async () => {
+    sandbox.azure.arm.providerGone = {status: 404, code: 'NotFound'}
+    const error = await failure(read(target()))
+    expect(error.code).toBe('E_ARM_NOT_FOUND')
+    expect(error.message).toContain('retired Azure Database for MariaDB on 2025-09-19')
+  })
+
+  it('missing credentials say how to sign in to another cloud', () => {
+    const error = armError(target(), 'read the server', Object.assign(new Error('no credential'), {name: 'CredentialUnavailableError'}))
+    expect(error.code).toBe('E_ARM_CREDENTIALS')
+    expect(error.message).toContain('AZURE_AUTHORITY_HOST')
+    expect(error.message).toContain('az cloud set')
   })
 })
