@@ -69,6 +69,8 @@ export interface ArmEmulator {
    * answer (as ARM answers for a provider it no longer serves), until set back to undefined.
    */
   providerGone?: ProviderGone
+  /** The server's fullyQualifiedDomainName, from the option `fqdn` until changed; '' leaves the property out. */
+  fqdn: string
   /** The next `times` matching requests get that status (429 with a Retry-After header). */
   injectFault(fault: ArmFault): void
   /** The next `times` requests are accepted but never answered (socket left open until close()). */
@@ -184,6 +186,7 @@ class ArmEmulatorServer implements ArmEmulator {
   readonly requestLog: ArmRequestLogEntry[] = []
   lroMode: LroMode = 'sync'
   providerGone?: ProviderGone
+  fqdn: string
   private faults: {fault: ArmFault; remaining: number}[] = []
   private hangsLeft = 0
   private readonly operations = new Map<string, AsyncOperation>()
@@ -191,7 +194,9 @@ class ArmEmulatorServer implements ArmEmulator {
   private readonly startedAt = new Date()
   private server?: https.Server
 
-  constructor(private readonly o: ArmEmulatorOptions) {}
+  constructor(private readonly o: ArmEmulatorOptions) {
+    this.fqdn = o.fqdn
+  }
 
   async listen(): Promise<void> {
     const [cert, key] = await Promise.all([readFile(this.o.tls.cert), readFile(this.o.tls.key)])
@@ -360,7 +365,7 @@ class ArmEmulatorServer implements ArmEmulator {
         sslEnforcement: 'Enabled',
         minimalTlsVersion: 'TLS1_2',
         userVisibleState: 'Ready',
-        fullyQualifiedDomainName: this.o.fqdn,
+        ...(this.fqdn === '' ? {} : {fullyQualifiedDomainName: this.fqdn}),
         earliestRestoreDate: earliestRestore.toISOString(),
         storageProfile: {backupRetentionDays: 7, geoRedundantBackup: 'Disabled', storageMB: 51200, storageAutogrow: 'Enabled'},
         replicationRole: 'None',

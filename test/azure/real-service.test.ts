@@ -1,4 +1,4 @@
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -6,6 +6,8 @@ import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {DatainError} from '../../src/lib/errors.js'
 import {RULE_APPLY_TIMEOUT_MS, waitForReplicaAccess} from '../../src/azure/replica-access.js'
 import {armClient, armError, readArmServer, type AzureTarget} from '../../src/azure/arm.js'
+import {datain, sandboxUserEnv} from '../helpers/datain.js'
+import {allowLoopback} from '../helpers/preflight.js'
 import {stepContextFor, type StepContextOptions, type TestStepContext} from '../helpers/step-context.js'
 
 /** Azure as the real service behaves (issue 14): the rule delay, the retirement, the host from ARM. */
@@ -27,6 +29,7 @@ beforeEach(async () => {
   sandbox.azure.state.firewallRules.clear()
   sandbox.azure.arm.clearFaults()
   sandbox.azure.arm.providerGone = undefined
+  sandbox.azure.arm.fqdn = '127.0.0.1'
 })
 
 afterEach(async () => {
@@ -121,5 +124,40 @@ describe('the retirement of Azure Database for MariaDB', () => {
     expect(error.code).toBe('E_ARM_CREDENTIALS')
     expect(error.message).toContain('AZURE_AUTHORITY_HOST')
     expect(error.message).toContain('az cloud set')
+  })
+})
+
+describe("the replica's host from ARM", () => {
+  /** `datain init` as a user runs it who gives no --replica-host. */
+  async function initWithoutHost(profile: string): Promise<{exitCode: number; stdout: string; stderr: string}> {
+    allowLoopback(sandbox)
+    const env: Record<string, string | undefined> = {...sandboxUserEnv(sandbox, home), DATAIN_REPLICA_HOST: undefined}
+    return datain(['init', '--profile', profile, '--json'], env)
+  }
+  const recordedHost = async (profile: string) =>
+    (JSON.parse(await readFile(path.join(home, 'profiles', profile, 'settings.json'), 'utf8')) as {replica: {host: string}}).replica.host
+
+  it("takes the server's fullyQualifiedDomainName (sovereign clouds have other domains)", async () => {
+    // The emulated server's name is its gateway's address; <server>.mariadb.database.azure.com would not resolve.
+    const result = await initWithoutHost('fqdn')
+    expect(result.exitCode, result.stdout + result.stderr).toBeLessThanOrEqual(1)
+    expect(await recordedHost('fqdn')).toBe('127.0.0.1')
+  })
+
+  it('falls back to <server>.mariadb.database.azure.com when ARM gives no name', async () => {
+    sandbox.azure.arm.fqdn = ''
+    const result = await initWithoutHost('no-fqdn')
+    expect(result.exitCode).toBe(4)
+    expect(result.stdout).toContain(`${sandbox.replica.serverName}.mariadb.database.azure.com`)
+  })
+
+  it('refuses a name from ARM that is no host name, saying where it came from (exit 2)', async () => {
+    sandbox.azure.arm.fqdn = 'db one; DROP'
+    const result = await initWithoutHost('bad-fqdn')
+    expect(result.exitCode).toBe(2)
+    const error = (JSON.parse(result.stdout) as {error: {code: string; message: string}}).error
+    expect(error.code).toBe('E_ARM_HOST')
+    expect(error.message).toContain('Azure Resource Manager gives the server')
+    expect(error.message).toContain('--replica-host')
   })
 })
