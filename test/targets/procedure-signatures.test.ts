@@ -109,6 +109,14 @@ describe("the Azure target checks its procedures' parameters", () => {
     expect(error.message).toContain('OUT master_gtid_pos varchar')
   })
 
+  it('shows a hostile parameter name on one line', async () => {
+    await redeclare('az_replication_start', 'IN `x\n\rDROP` INT')
+    const error = (await open(['start'])) as DatainError
+    expect(error.code).toBe('E_PROCEDURE_SIGNATURE')
+    expect(error.message).toContain('declares 1 parameter (IN x??DROP int)')
+    expect(error.message.split('\n')).toHaveLength(1)
+  })
+
   it('warns (does not fail) when only the optional skip procedure is declared otherwise', async () => {
     await redeclare('az_replication_skip_counter', 'IN n INT')
     const result = await check()

@@ -43,8 +43,8 @@ const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext',
  * arguments is among `names`, the replica hides them (or the table cannot be read): not visible.
  */
 export async function readProcedureSignatures(conn: Connection, schema: string, names: readonly string[]): Promise<SignatureReading> {
-  const withArguments = names.filter((name) => (EXPECTED_SIGNATURES[name]?.length ?? 0) > 0)
   if (names.length === 0) return {visible: true, declared: new Map()}
+  const withArguments = names.filter((name) => (EXPECTED_SIGNATURES[name]?.length ?? 0) > 0)
   let rows: Array<{name: string; mode: string | null; param: string | null; dataType: string}>
   try {
     rows = await conn.query(
@@ -93,6 +93,12 @@ export function mismatchedProcedures(reading: SignatureReading, names: readonly 
 
 const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`
 
+/** A name or type as the server declares it, for a one-line message: control characters shown as `?`, at most 64 characters. */
+function shown(value: string): string {
+  const printable = [...value].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c)).join('')
+  return printable.length > 64 ? `${printable.slice(0, 63)}…` : printable
+}
+
 /** One sentence: what datain calls the procedure with, and what the replica declares. */
 export function signatureText(schema: string, name: string, declared: readonly DeclaredParameter[]): string {
   const expected = EXPECTED_SIGNATURES[name] ?? []
@@ -100,7 +106,7 @@ export function signatureText(schema: string, name: string, declared: readonly D
   const theirs =
     declared.length === 0
       ? 'no parameter'
-      : `${declared.length} parameter${declared.length === 1 ? '' : 's'} (${declared.map((d) => [d.mode, d.name, d.dataType].filter(Boolean).join(' ')).join(', ')})`
+      : `${declared.length} parameter${declared.length === 1 ? '' : 's'} (${declared.map((d) => [d.mode, d.name, d.dataType].filter(Boolean).map((v) => shown(String(v))).join(' ')).join(', ')})`
   return `datain calls ${schema}.${name} with ${ours}, and the replica declares ${theirs}`
 }
 
