@@ -64,6 +64,13 @@ export interface ArmEmulator {
   requestLog: ArmRequestLogEntry[]
   /** How firewall-rule PUT/DELETE and configuration PUT answer; default 'sync'. */
   lroMode: LroMode
+  /**
+   * Plays the retired service: every request under the Microsoft.DBforMariaDB provider gets this
+   * answer (as ARM answers for a provider it no longer serves), until set back to undefined.
+   */
+  providerGone?: ProviderGone
+  /** The server's fullyQualifiedDomainName, from the option `fqdn` until changed; '' leaves the property out. */
+  fqdn: string
   /** The next `times` matching requests get that status (429 with a Retry-After header). */
   injectFault(fault: ArmFault): void
   /** The next `times` requests are accepted but never answered (socket left open until close()). */
@@ -71,6 +78,9 @@ export interface ArmEmulator {
   clearFaults(): void
   close(): Promise<void>
 }
+
+/** ARM's answers for a resource provider that is not there: 400 NoRegisteredProviderFound, 404 InvalidResourceNamespace, or a bare 404. */
+export type ProviderGone = {status: 400; code: 'NoRegisteredProviderFound'} | {status: 404; code: 'InvalidResourceNamespace' | 'NotFound'}
 
 export const ARM_API_VERSION = '2018-06-01'
 const PROVIDER = 'Microsoft.DBforMariaDB'
@@ -175,6 +185,8 @@ class ArmEmulatorServer implements ArmEmulator {
   port = 0
   readonly requestLog: ArmRequestLogEntry[] = []
   lroMode: LroMode = 'sync'
+  providerGone?: ProviderGone
+  fqdn: string
   private faults: {fault: ArmFault; remaining: number}[] = []
   private hangsLeft = 0
   private readonly operations = new Map<string, AsyncOperation>()
@@ -182,7 +194,9 @@ class ArmEmulatorServer implements ArmEmulator {
   private readonly startedAt = new Date()
   private server?: https.Server
 
-  constructor(private readonly o: ArmEmulatorOptions) {}
+  constructor(private readonly o: ArmEmulatorOptions) {
+    this.fqdn = o.fqdn
+  }
 
   async listen(): Promise<void> {
     const [cert, key] = await Promise.all([readFile(this.o.tls.cert), readFile(this.o.tls.key)])
@@ -308,6 +322,7 @@ class ArmEmulatorServer implements ArmEmulator {
     if (!same(s[3], this.o.resourceGroup)) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${s[3]}' could not be found.`)
     if (!same(s[4], 'providers') || s.length < 6) throw noRoute(ex)
     if (!same(s[5], PROVIDER)) throw new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${s[5]}' is invalid.`)
+    if (this.providerGone) throw providerGoneError(this.providerGone, s[6])
     if (!same(s[6], 'servers')) throw invalidType(s.slice(6, 7))
     if (s.length === 7) return this.listServers(ex)
     if (!same(s[7], this.o.serverName)) {
@@ -350,7 +365,7 @@ class ArmEmulatorServer implements ArmEmulator {
         sslEnforcement: 'Enabled',
         minimalTlsVersion: 'TLS1_2',
         userVisibleState: 'Ready',
-        fullyQualifiedDomainName: this.o.fqdn,
+        ...(this.fqdn === '' ? {} : {fullyQualifiedDomainName: this.fqdn}),
         earliestRestoreDate: earliestRestore.toISOString(),
         storageProfile: {backupRetentionDays: 7, geoRedundantBackup: 'Disabled', storageMB: 51200, storageAutogrow: 'Enabled'},
         replicationRole: 'None',
@@ -761,4 +776,13 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
   return host.includes(':') ? `[${host}]` : host
+}
+
+function providerGoneError(gone: ProviderGone, type = 'servers'): ArmError {
+  if (gone.code === 'NoRegisteredProviderFound') {
+    return new ArmError(gone.status, gone.code,
+      `No registered resource provider found for location '${LOCATION}' and API version '${ARM_API_VERSION}' for type '${type}'. The supported api-versions are ''. The supported locations are ''.`)
+  }
+  if (gone.code === 'InvalidResourceNamespace') return new ArmError(gone.status, gone.code, `The resource namespace '${PROVIDER}' is invalid.`)
+  return new ArmError(gone.status, gone.code, 'The requested resource was not found.')
 }

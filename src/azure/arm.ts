@@ -109,6 +109,17 @@ function deadlinePolicy(timeoutMs: number): PipelinePolicy {
   }
 }
 
+const RETIREMENT = 'Microsoft retired Azure Database for MariaDB on 2025-09-19'
+const FOR_NOW =
+  "For a MariaDB server you administer (a VM in any cloud, on-premises, a container), run 'datain init --target mariadb': it needs no Azure flag and makes no ARM call."
+
+/**
+ * What ARM answers when a resource provider is not there for the subscription or the region: the
+ * answer for a retired service's whole namespace, as opposed to one missing server. Compared
+ * without case; NoRegisteredProviderFound comes as a 400, the others as 404.
+ */
+const PROVIDER_GONE = new Set(['noregisteredproviderfound', 'invalidresourcenamespace', 'invalidresourcetype'])
+
 /** Runs one ARM call and turns its failures into a paragraph that says what to check. */
 export async function armCall<T>(target: AzureTarget, what: string, call: () => Promise<T>): Promise<T> {
   try {
@@ -127,6 +138,9 @@ export function armError(target: AzureTarget, what: string, error: unknown): Dat
       ExitCode.unreachable,
       `datain found no Azure credentials to ${what}. Sign in with 'az login', set AZURE_TENANT_ID, AZURE_CLIENT_ID and ` +
         `AZURE_CLIENT_SECRET for a service principal, run where a managed identity is available, or give a token in DATAIN_ARM_TOKEN. ` +
+        `For a cloud other than Azure's public one (Azure Government, Azure operated by 21Vianet), sign in to that cloud: ` +
+        `'az cloud set --name AzureUSGovernment' (or AzureChinaCloud) before 'az login', or set AZURE_AUTHORITY_HOST to its sign-in host ` +
+        `(such as https://login.microsoftonline.us) for a service principal or managed identity, and give its ARM endpoint with --arm-endpoint. ` +
         `To work without Azure Resource Manager, use --no-arm.`,
     )
   }
@@ -169,15 +183,8 @@ export function armError(target: AzureTarget, what: string, error: unknown): Dat
         `and parameters, such as Contributor.`,
     )
   }
-  if (status === 404) {
-    const which =
-      armCode === 'SubscriptionNotFound' || armCode === 'InvalidSubscriptionId'
-        ? `the subscription '${target.subscription}' does not exist or this identity cannot see it (--subscription)`
-        : armCode === 'ResourceGroupNotFound'
-          ? `the resource group '${target.resourceGroup}' does not exist in subscription '${target.subscription}' (--resource-group)`
-          : `no Azure Database for MariaDB server '${target.server}' exists in resource group '${target.resourceGroup}' (--server)`
-    return fail('E_ARM_NOT_FOUND', ExitCode.usage, `datain could not ${what}: ${which}.`)
-  }
+  const missing = notFoundError(target, what, {status, armCode, armMessage, endpoint}, error)
+  if (missing) return missing
   if (status === 429 || status >= 500) {
     return fail(
       'E_ARM_UNAVAILABLE',
@@ -187,6 +194,43 @@ export function armError(target: AzureTarget, what: string, error: unknown): Dat
     )
   }
   return fail('E_ARM_REQUEST', ExitCode.failed, `Azure Resource Manager refused to ${what} (${status} ${armCode ?? ''}: ${armMessage}).`)
+}
+
+/**
+ * E_ARM_NOT_FOUND (exit 2) for what ARM says is not there: the subscription, the resource group, the
+ * server, or the Microsoft.DBforMariaDB provider itself. A missing server or provider names the
+ * retirement of the service and what datain serves today. Undefined for any other answer.
+ */
+function notFoundError(
+  target: AzureTarget,
+  what: string,
+  answer: {status: number; armCode?: string; armMessage: string; endpoint: string},
+  error: unknown,
+): DatainError | undefined {
+  const {status, armCode, armMessage, endpoint} = answer
+  const fail = (message: string, suggestions?: string[]) => new DatainError(message, {code: 'E_ARM_NOT_FOUND', exit: ExitCode.usage, cause: error, suggestions})
+  const retired = (message: string) => fail(`${message} ${FOR_NOW}`, ['datain init --target mariadb …'])
+  if (armCode !== undefined && PROVIDER_GONE.has(armCode.toLowerCase())) {
+    return retired(
+      `datain could not ${what}: Azure Resource Manager at ${endpoint} no longer serves Azure Database for MariaDB (${status} ${armCode}: ${armMessage}). ` +
+        `${RETIREMENT}, and its servers with it.`,
+    )
+  }
+  if (status === 404) {
+    if (armCode === 'SubscriptionNotFound' || armCode === 'InvalidSubscriptionId') {
+      return fail(`datain could not ${what}: the subscription '${target.subscription}' does not exist or this identity cannot see it (--subscription).`)
+    }
+    if (armCode === 'ResourceGroupNotFound') {
+      return fail(
+        `datain could not ${what}: the resource group '${target.resourceGroup}' does not exist in subscription '${target.subscription}' (--resource-group).`,
+      )
+    }
+    return retired(
+      `datain could not ${what}: no Azure Database for MariaDB server '${target.server}' exists in resource group '${target.resourceGroup}'. ` +
+        `Either the name is wrong (--server), or the server is gone with the service: ${RETIREMENT}.`,
+    )
+  }
+  return undefined
 }
 
 function armBody(error: {details?: unknown; response?: {bodyAsText?: string | null}}): {code?: string; message?: string} | undefined {

@@ -1,13 +1,22 @@
 import {isIP} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {formatDuration} from '../lib/format.js'
 import {connectTo, GatewayRefusedError} from '../lib/mariadb.js'
 import {trustedClientIp} from './firewall-addresses.js'
 import {addRuleCommand, ensureRule, openRuleBook, ownRules} from './firewall-rule-book.js'
 import {type FirewallContext, mergeNames, recordedRanges, recordedRules, type RuleRange} from './firewall-rules.js'
 
-/** How long datain waits for a new rule to let it through Azure's gateway. */
-export const RULE_APPLY_TIMEOUT_MS = 120_000
+/**
+ * How long datain waits for a new rule to let it through Azure's gateway: Azure says a rule can take
+ * "as much as a five-minute delay" to apply (concepts-firewall-rules.md).
+ */
+export const RULE_APPLY_TIMEOUT_MS = 300_000
+
+/** The bound as people read it in plans and messages: `5 min`. */
+export function ruleApplyBoundText(timeoutMs: number = RULE_APPLY_TIMEOUT_MS): string {
+  return formatDuration(timeoutMs / 1000)
+}
 
 /** Whether Azure's gateway lets this machine through to the replica now. */
 export type ReplicaProbe = {open: true} | {open: false; refusal: GatewayRefusedError}
@@ -36,8 +45,8 @@ export function refusedWithoutFirewall(ctx: Pick<FirewallContext, 'settings' | '
 }
 
 /**
- * Retries connecting to the replica until Azure's gateway lets this machine in: a new rule takes a
- * moment to apply. Backs off from 0.5 s to 10 s, gives up after `timeoutMs` (E_REPLICA_FIREWALL,
+ * Retries connecting to the replica until Azure's gateway lets this machine in: a new rule can take
+ * up to five minutes to apply. Backs off from 0.5 s to 10 s, gives up after `timeoutMs` (E_REPLICA_FIREWALL,
  * exit 4) and stops at once when the run is aborted. Each try is a fresh connection, closed again.
  */
 export async function waitForReplicaAccess(
@@ -62,13 +71,17 @@ export async function waitForReplicaAccess(
     if (left <= 0) {
       const seen = refusal.clientIp !== options.ip && isIP(refusal.clientIp) === 4
       throw new DatainError(
-        `The firewall rule ${options.rule} covers ${options.ip}, but after ${Math.round(timeoutMs / 1000)} s Azure's gateway still refuses this machine` +
+        `The firewall rule ${options.rule} covers ${options.ip}, but after ${ruleApplyBoundText(timeoutMs)} Azure's gateway still refuses this machine` +
           (seen ? `, which it sees as ${refusal.clientIp}: give that address with --client-ip, or leave --client-ip out so that datain learns it.` : '. Azure may need longer to apply a rule;') +
           ` Run 'datain start --profile ${ctx.profile}' again: it goes on from here.`,
         {code: 'E_REPLICA_FIREWALL', exit: ExitCode.unreachable, cause: refusal},
       )
     }
-    ctx.ui.status(`Waiting for the firewall rule ${options.rule} to let ${options.ip} through Azure's gateway…`)
+    // A rule can take minutes on Azure: the line says how long so far and how long at most.
+    const waited = formatDuration((Date.now() - started) / 1000)
+    ctx.ui.status(
+      `Waiting for the firewall rule ${options.rule} to let ${options.ip} through Azure's gateway: ${waited} so far, up to ${ruleApplyBoundText(timeoutMs)} (a new rule can take that long on Azure)…`,
+    )
     try {
       await sleep(Math.min(delay, left), undefined, {signal: ctx.signal})
     } catch (error) {

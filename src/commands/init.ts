@@ -39,7 +39,7 @@ export default class Init extends BaseCommand<typeof Init> {
       env: 'DATAIN_LINK_SSL_CA',
       helpGroup: 'REPLICA',
     }),
-    'replica-host': Flags.string({summary: 'Replica host (default on Azure: <server>.mariadb.database.azure.com).', env: 'DATAIN_REPLICA_HOST', helpGroup: 'REPLICA'}),
+    'replica-host': Flags.string({summary: "Replica host (default on Azure: the server's host name from ARM, else <server>.mariadb.database.azure.com).", env: 'DATAIN_REPLICA_HOST', helpGroup: 'REPLICA'}),
     'replica-port': Flags.string({summary: 'Replica port.', env: 'DATAIN_REPLICA_PORT', default: '3306', helpGroup: 'REPLICA'}),
     'replica-user': Flags.string({summary: "Replica admin account (Azure's user@server form works).", env: 'DATAIN_REPLICA_USER', helpGroup: 'REPLICA'}),
     'replica-ssl-ca': Flags.string({summary: "CA file (PEM) for the replica's certificate (default: the system's CAs).", env: 'DATAIN_REPLICA_SSL_CA', helpGroup: 'REPLICA'}),

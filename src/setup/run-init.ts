@@ -10,6 +10,7 @@ import {PREFLIGHT_CHECKS} from '../preflight/index.js'
 import {countByStatus, preflightPassed, runChecks} from '../preflight/run.js'
 import {replicaAddress, sourceAddress, tlsWarnings} from '../engine/addresses.js'
 import {azureTarget} from '../targets/index.js'
+import {armClient, readArmServer} from '../azure/arm.js'
 import {preflightSettings} from '../preflight/settings.js'
 import {type InitFlags, settingsChanges, settingsFromFlags} from './settings-from-flags.js'
 
@@ -44,7 +45,9 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
   try {
     const damaged: Array<'settings' | 'checkpoint'> = []
     const existing = await readUnlessDamaged('settings', () => store.exists().then((e) => (e ? store.readSettings() : undefined)), force, damaged)
-    const input = await settingsFromFlags(flags, existing?.createdAt ?? new Date().toISOString())
+    const input = await settingsFromFlags(flags, existing?.createdAt ?? new Date().toISOString(), {
+      armHost: async (target) => (await readArmServer({client: armClient(target), target})).server.fullyQualifiedDomainName,
+    })
     const changes = existing ? settingsChanges(existing, input) : []
     if (existing && changes.length > 0 && !force) {
       throw new DatainError(

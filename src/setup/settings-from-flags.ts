@@ -1,4 +1,6 @@
 import path from 'node:path'
+import type {AzureTarget} from '../azure/arm.js'
+import {DatainError, ExitCode} from '../lib/errors.js'
 import type {Settings, SettingsInput} from '../state/schema.js'
 import {isLocalHost} from '../lib/ip-ranges.js'
 import {requireValue} from '../lib/ask.js'
@@ -34,8 +36,14 @@ export interface InitFlags {
   'unfiltered-subset': boolean
 }
 
+/** Where settings come from beyond the flags. */
+export interface SettingsSources {
+  /** The replica server's host name as ARM describes it (`fullyQualifiedDomainName`); undefined when ARM gives none. */
+  armHost?(target: AzureTarget): Promise<string | undefined>
+}
+
 /** Validates every flag and asks (on a terminal) for what is missing; bad input is exit 2 naming the flag. */
-export async function settingsFromFlags(flags: InitFlags, createdAt: string): Promise<SettingsInput> {
+export async function settingsFromFlags(flags: InitFlags, createdAt: string, sources: SettingsSources = {}): Promise<SettingsInput> {
   const target = parseTarget(flags)
   // A replica the DBA administers has no ARM, no firewall datain manages, no Azure flag.
   const useArm = target === 'azure-mariadb' && flags.arm
@@ -48,8 +56,14 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
     throw badInput('--server', `'${server}' is not an Azure Database for MariaDB server name (3 to 63 lower-case letters, digits and hyphens). Give the name, not the host name.`)
   }
 
+  const armEndpoint = flags['arm-endpoint'] ? parseArmEndpoint(flags['arm-endpoint']) : undefined
   const sourceHost = parseHost('--source-host', await requireValue(flags['source-host'], '--source-host', 'DATAIN_SOURCE_HOST', 'Source MariaDB host'))
-  const replicaHostDefault = server ? `${server}.mariadb.database.azure.com` : undefined
+  const replicaHostDefault =
+    flags['replica-host'] === undefined && useArm && subscription && resourceGroup && server
+      ? await armReplicaHost(sources, {subscription, resourceGroup, server, endpoint: armEndpoint ?? process.env.DATAIN_ARM_ENDPOINT})
+      : server
+        ? `${server}.mariadb.database.azure.com`
+        : undefined
   const replicaHost = parseHost(
     '--replica-host',
     await requireValue(flags['replica-host'] ?? replicaHostDefault, '--replica-host', 'DATAIN_REPLICA_HOST', 'Replica host'),
@@ -85,7 +99,7 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
       subscription,
       resourceGroup,
       server,
-      armEndpoint: flags['arm-endpoint'] ? parseArmEndpoint(flags['arm-endpoint']) : undefined,
+      armEndpoint,
       useArm,
       manageFirewall: useArm && flags.firewall,
     },
@@ -95,6 +109,24 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string): Pr
     gtid: flags.gtid,
     replicationUser: parseReplicationUserName('--replication-user', flags['replication-user']),
     unfilteredSubset: flags['unfiltered-subset'],
+  }
+}
+
+/**
+ * The replica's host when --replica-host is not given: the server's own name from ARM, which is
+ * right in every cloud (sovereign clouds have other domains), else the public cloud's form.
+ */
+async function armReplicaHost(sources: SettingsSources, target: AzureTarget): Promise<string> {
+  const fqdn = await sources.armHost?.(target)
+  if (fqdn === undefined || fqdn === '') return `${target.server}.mariadb.database.azure.com`
+  try {
+    return parseHost('--replica-host', fqdn)
+  } catch (error) {
+    // ARM's answer is data: a value that is no host name is refused, and said to come from ARM.
+    throw new DatainError(
+      `Azure Resource Manager gives the server '${target.server}' a host name datain cannot use (${JSON.stringify(fqdn.slice(0, 300))}). Give the replica's host with --replica-host.`,
+      {code: 'E_ARM_HOST', exit: ExitCode.usage, cause: error},
+    )
   }
 }
 

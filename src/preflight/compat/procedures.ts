@@ -1,9 +1,10 @@
 import type {Connection} from 'mariadb'
 import {canExecute, grantsPrivilege, parseGrants} from '../grants.js'
 import {parseUserAtHost, quoteAccount, quoteQualified, type Account} from '../../lib/sql.js'
-import type {Check} from '../check.js'
+import type {Check, CheckResult} from '../check.js'
 import {listText} from '../../lib/format.js'
 import {findReplicationProcedures, PROCEDURE_PREFIX, REPLICATION_PROCEDURES, requiredProcedures} from '../../targets/azure-mariadb/procedures.js'
+import {mismatchedProcedures, readProcedureSignatures, signatureText} from '../../targets/azure-mariadb/procedure-signatures.js'
 import {foldsNameCase} from './tables.js'
 
 async function currentAccount(conn: Connection): Promise<Account> {
@@ -78,18 +79,56 @@ export const proceduresCheck: Check = {
     }
 
     const where = `Azure's replication procedures are in schema '${schema}' on the replica`
-    const base = `${where}, and ${who} may EXECUTE ${listText(required)}`
-    if (!names.has(optional) || !runnable(optional)) {
-      const absent = !names.has(optional)
-      return {
-        status: 'warn',
-        message: `${base}; ${qualified(optional)} ${absent ? 'is missing' : 'is not executable'}, so a replication error cannot be skipped through Azure, only fixed by re-linking.`,
-        fix: absent
-          ? 'Nothing blocks the setup; if a replication error ever needs skipping, open an Azure support request or re-run datain start after a fresh snapshot.'
-          : grantFix([optional]),
-        offenders: [qualified(optional)],
-      }
-    }
-    return {status: 'pass', message: `${where}, and ${who} may EXECUTE ${listText([...required, optional])}.`}
+    return signaturesOutcome(replica, {schema, names, required, optional, who, where, runnable, grantFix})
   },
+}
+
+interface Found {
+  schema: string
+  names: Set<string>
+  required: string[]
+  optional: string
+  who: string
+  where: string
+  runnable(name: string): boolean
+  grantFix(procs: string[]): string
+}
+
+/**
+ * The rest of the check once every procedure is there and executable: each declared with the
+ * parameters datain passes (information_schema.PARAMETERS), and the optional skip procedure usable.
+ * When the replica does not show the parameters, the check says so and goes on as before.
+ */
+async function signaturesOutcome(replica: Connection, f: Found): Promise<Omit<CheckResult, 'id' | 'title'>> {
+  const {schema, names, required, optional, who, where} = f
+  const qualified = (name: string) => `${schema}.${name}`
+  const present = names.has(optional) ? [...required, optional] : required
+  const signatures = await readProcedureSignatures(replica, schema, present)
+  const wrong = mismatchedProcedures(signatures, required)
+  if (wrong.length > 0 && signatures.visible) {
+    return {
+      status: 'fail',
+      message: `${where}, but ${wrong.map((name) => signatureText(schema, name, signatures.declared.get(name.toLowerCase()) ?? [])).join('; ')}.`,
+      fix: "datain does not guess how to call a procedure it does not know (E_PROCEDURE_SIGNATURE): check that the replica is an Azure Database for MariaDB server and that nobody replaced Azure's procedures.",
+      offenders: wrong.map(qualified),
+    }
+  }
+  const unseen = signatures.visible
+    ? ''
+    : ` (${signatures.why} to ${who}, so datain could not compare their parameters with the calls it makes, and goes on as if they match)`
+  const base = `${where}, and ${who} may EXECUTE ${listText(required)}${unseen}`
+  const skipWrong = names.has(optional) && mismatchedProcedures(signatures, [optional]).length > 0
+  if (!names.has(optional) || !f.runnable(optional) || skipWrong) {
+    const absent = !names.has(optional)
+    const why = absent ? 'is missing' : skipWrong ? 'is declared with parameters datain does not pass' : 'is not executable'
+    return {
+      status: 'warn',
+      message: `${base}; ${qualified(optional)} ${why}, so a replication error cannot be skipped through Azure, only fixed by re-linking.`,
+      fix: absent || skipWrong
+        ? 'Nothing blocks the setup; if a replication error ever needs skipping, open an Azure support request or re-run datain start after a fresh snapshot.'
+        : f.grantFix([optional]),
+      offenders: [qualified(optional)],
+    }
+  }
+  return {status: 'pass', message: `${where}, and ${who} may EXECUTE ${listText([...required, optional])}${unseen}.`}
 }

@@ -3,7 +3,7 @@ import {armCall, type ArmAccess} from '../../azure/arm.js'
 import {resolveSourceIp, trustedClientIp} from '../../azure/firewall-addresses.js'
 import {decideRule, ensureRule, openRuleBook, ownRules, putRuleText, type RuleBook} from '../../azure/firewall-rule-book.js'
 import {firewallRuleName, mergeNames, recordedRanges, recordedRules, ruleCovers} from '../../azure/firewall-rules.js'
-import {ensureClientAccess, probeReplica, refusedWithoutFirewall, waitForReplicaAccess} from '../../azure/replica-access.js'
+import {ensureClientAccess, probeReplica, refusedWithoutFirewall, ruleApplyBoundText, waitForReplicaAccess} from '../../azure/replica-access.js'
 import type {PlannedAction} from '../../lib/planned-action.js'
 import type {PreflightOutput} from '../../state/step-outputs.js'
 import type {FirewallOutput, NetworkContext, NetworkDriver, RuleCleanup, RuleCleanupContext} from '../target.js'
@@ -48,7 +48,7 @@ async function planFirewall(ctx: Ctx): Promise<PlannedAction[]> {
     actions.push(planRule(ctx, book, 'source', sourceIp))
     if (clientIp) {
       actions.push(planRule(ctx, book, 'client', clientIp))
-      actions.push({on: 'replica', kind: 'check', text: `retry connecting until the gateway lets ${clientIp} in (up to 2 min)`})
+      actions.push({on: 'replica', kind: 'check', text: `retry connecting until the gateway lets ${clientIp} in (up to ${ruleApplyBoundText()})`})
     }
     return actions
   }

@@ -3,6 +3,7 @@ import {MASK} from '../../lib/redact.js'
 import type {LinkSpec, PlannedLinkSpec, ReplicationAction, ReplicationControls, ReplicationDriver, ReplicationTexts} from '../target.js'
 import {assertStatementLogsOff} from '../statement-secrecy.js'
 import {sourceCaText} from './source-ca.js'
+import {assertProcedureSignatures} from './procedure-signatures.js'
 import {callProcedure, procedureCallText, REPLICATION_PROCEDURES, replicationProcedureSchema} from './procedures.js'
 
 const GENERAL_LOG_WORDS = {
@@ -35,10 +36,10 @@ function procedureFor(action: ReplicationAction, gtid: boolean): string {
 export function azureReplication(options: {gtid: boolean}): ReplicationDriver {
   return {
     async open(replica, actions) {
-      const schema = await replicationProcedureSchema(
-        replica,
-        actions.map((action) => procedureFor(action, options.gtid)),
-      )
+      const names = actions.map((action) => procedureFor(action, options.gtid))
+      const schema = await replicationProcedureSchema(replica, names)
+      // Before anything runs: a procedure declared otherwise would take the arguments in the wrong places.
+      await assertProcedureSignatures(replica, schema, names)
       return controls(replica, schema, options.gtid)
     },
     planned: (where) => texts(where ?? DEFAULT_SCHEMA, options.gtid),
