@@ -180,7 +180,7 @@ function stoppedError(hint: HintContext = {}): DatainError {
 
 function notLinked(hint: HintContext = {}): DatainError {
   return new DatainError(
-    'The replica has no replication source (SHOW SLAVE STATUS is empty): the link was removed while datain waited, or was never made. Run datain start again to link it.',
+    'The replica has no replication source (SHOW SLAVE STATUS is empty, or shows a removed link): the link was removed while datain waited, or was never made. Run datain start again to link it.',
     {code: 'E_NOT_LINKED', exit: ExitCode.broken, suggestions: [`datain start${hint.profile && hint.profile !== 'default' ? ` --profile ${hint.profile}` : ''}`]},
   )
 }

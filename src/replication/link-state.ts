@@ -53,7 +53,10 @@ export async function stopThreads(replica: Connection, controls: ReplicationCont
   return status
 }
 
-/** Removes the link (Azure: `az_replication_remove_master`) and checks that SHOW SLAVE STATUS is empty after it. */
+/**
+ * Removes the link (Azure: `az_replication_remove_master`) and checks that none is left: no SHOW
+ * SLAVE STATUS row, or only the one RESET SLAVE leaves (readReplicaStatus reads that as no link).
+ */
 export async function removeLink(replica: Connection, controls: ReplicationControls): Promise<void> {
   await controls.remove()
   if (await readReplicaStatus(replica)) {

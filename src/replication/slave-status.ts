@@ -34,6 +34,8 @@ export interface ReplicaStatus {
   /** Where the SQL thread has applied it up to. */
   relayMasterLogFile: string
   execMasterLogPos: number
+  /** `Relay_Log_File`: the replica's own relay log; '' once RESET SLAVE has deleted them. */
+  relayLogFile: string
   masterHost: string
   masterPort: number
   masterUser: string
@@ -100,6 +102,7 @@ export function parseReplicaStatus(row: Record<string, unknown>): ReplicaStatus 
     readMasterLogPos: int('Read_Master_Log_Pos') ?? 0,
     relayMasterLogFile: text('Relay_Master_Log_File'),
     execMasterLogPos: int('Exec_Master_Log_Pos') ?? 0,
+    relayLogFile: text('Relay_Log_File'),
     masterHost: text('Master_Host'),
     masterPort: int('Master_Port') ?? 0,
     masterUser: text('Master_User'),
@@ -110,12 +113,38 @@ export function parseReplicaStatus(row: Record<string, unknown>): ReplicaStatus 
 }
 
 /**
+ * Whether a `SHOW SLAVE STATUS` row is what a removed link leaves. Azure documents
+ * `az_replication_remove_master` only as "removes the relationship": it may run RESET SLAVE ALL
+ * (no row) or RESET SLAVE, whose row on MariaDB 10.11 keeps the source's host, user, port and
+ * Using_Gtid (a row with an empty host cannot exist: MASTER_HOST = '' is error 1210), so the host
+ * cannot tell. What RESET SLAVE leaves and no link can show: both threads stopped, the positions
+ * reset (Master_Log_File and Relay_Master_Log_File '', Exec_Master_Log_Pos 0, Gtid_IO_Pos '') and
+ * no relay log (Relay_Log_File ''). The last one sets it apart from a link made by CHANGE MASTER and
+ * not yet started, which in GTID mode shows the same positions but has opened a relay log
+ * (…-relay-bin.000001); treating that one as removed would leave a configured link behind.
+ */
+export function isRemovedLink(status: ReplicaStatus): boolean {
+  return (
+    status.ioThread === 'stopped' &&
+    !status.sqlRunning &&
+    status.masterLogFile === '' &&
+    status.relayMasterLogFile === '' &&
+    status.execMasterLogPos === 0 &&
+    status.gtidIoPos === '' &&
+    status.relayLogFile === ''
+  )
+}
+
+/**
  * The replica's `SHOW SLAVE STATUS` (the admin holds SLAVE MONITOR, REPLICATION CLIENT before
- * 10.5); undefined when the replica has no source configured.
+ * 10.5); undefined when the replica has no link: no row, or the row a removed link leaves
+ * ({@link isRemovedLink}). Every question "is the replica linked?" goes through here, so that both
+ * ways Azure may remove a link read the same.
  */
 export async function readReplicaStatus(replica: Connection): Promise<ReplicaStatus | undefined> {
   const rows = (await replica.query('SHOW SLAVE STATUS')) as Array<Record<string, unknown>>
-  return rows[0] ? parseReplicaStatus(rows[0]) : undefined
+  const status = rows[0] ? parseReplicaStatus(rows[0]) : undefined
+  return status && !isRemovedLink(status) ? status : undefined
 }
 
 /** `@@global.gtid_slave_pos`: the last GTID the replica's SQL thread applied, per domain. */

@@ -8,7 +8,7 @@ import type {ServerError} from './status-report.js'
 export type Reading<T> = {ok: true; value: T} | {ok: false; error: ServerError; unreachable: boolean}
 
 export interface ReplicaSide {
-  /** Undefined when SHOW SLAVE STATUS is empty: no replication source. */
+  /** Undefined when the replica has no link: SHOW SLAVE STATUS is empty, or shows a removed link. */
   status: ReplicaStatus | undefined
   /** `@@gtid_slave_pos`. */
   gtidSlavePos: string

@@ -89,7 +89,7 @@ function replicaVerdict(input: VerdictInput, view: ReplicationView, start: strin
     return {
       state: 'unlinked',
       summary:
-        'The replica has no replication source (SHOW SLAVE STATUS is empty): the link was removed (datain stop --remove, or by hand) ' +
+        'The replica has no replication source (SHOW SLAVE STATUS is empty, or shows a removed link): the link was removed (datain stop --remove, or by hand) ' +
         'after the setup made it. It no longer replicates anything.',
       next: null,
     }

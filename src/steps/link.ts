@@ -2,7 +2,7 @@ import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {GatewayRefusedError} from '../lib/mariadb.js'
 import {registerSecret} from '../lib/redact.js'
-import {FILTER_PARAMETER, replicationFilter, type ReplicationFilter} from '../preflight/compat/database-filter.js'
+import {databaseFilterCheck, FILTER_PARAMETER, replicationFilter, type ReplicationFilter} from '../preflight/compat/database-filter.js'
 import {mergeChange} from '../replication/parameter-changes.js'
 import {compareCoordinates, gtidIncludes, parseGtidPosition, sameGtidPosition} from '../replication/position.js'
 import type {PlannedLinkSpec, ReplicationControls, ReplicationTexts} from '../targets/target.js'
@@ -193,9 +193,14 @@ function changeMasterText(ctx: StepContext, controls: ReplicationTexts, coords: 
   return controls.linkStatement(linkSpec(ctx, coords))
 }
 
-/** The filter `--databases` needs, computed from the source's databases now; undefined when every one is copied. */
+/**
+ * The filter `--databases` needs, computed from the source's databases now; undefined when every one
+ * is copied, or when the preflight warned that it cannot be set (real Azure MariaDB may offer no
+ * replicate_wild_ignore_table) and the profile accepts that (`init --unfiltered-subset`).
+ */
 async function subsetFilter(ctx: StepContext): Promise<ReplicationFilter | undefined> {
   if (ctx.settings.databases.length === 0) return undefined
+  if (ctx.outputs.preflight?.warnings.includes(databaseFilterCheck.id)) return undefined
   return replicationFilter(await ctx.source(), ctx.settings.databases)
 }
 

@@ -124,7 +124,7 @@ async function setSyncParameters(ctx: StepContext<'replicate'>): Promise<Paramet
 async function startUnlessRunning(ctx: StepContext, controls: ReplicationControls): Promise<boolean> {
   const status = await readReplicaStatus(await ctx.replica())
   if (!status) {
-    throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty): the link step has not linked it, or the link was removed since. Run datain start again.', {
+    throw new DatainError('The replica has no replication source (SHOW SLAVE STATUS is empty, or shows a removed link): the link step has not linked it, or the link was removed since. Run datain start again.', {
       code: 'E_NOT_LINKED',
       exit: ExitCode.failed,
     })

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {describeLag, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/slave-status.js'
+import {describeLag, isRemovedLink, parseReplicaStatus, replicationLag, type SourcePosition} from '../../src/replication/slave-status.js'
 import {ioGrace, threadFailure} from '../../src/replication/catch-up.js'
 import {slaveRow} from '../status/fixture.js'
 
@@ -23,6 +23,7 @@ describe('SHOW SLAVE STATUS', () => {
       readMasterLogPos: 2000,
       relayMasterLogFile: 'mariadb-bin.000004',
       execMasterLogPos: 2000,
+      relayLogFile: 'mariadb-relay-bin.000002',
       masterHost: '203.0.113.5',
       masterPort: 3306,
       masterUser: 'datain_repl',
@@ -31,6 +32,26 @@ describe('SHOW SLAVE STATUS', () => {
       connectRetry: 60,
     })
     expect(parseReplicaStatus(slaveRow({Slave_IO_Running: 'No', Slave_SQL_Running: 'No'}))).toMatchObject({ioThread: 'stopped', sqlRunning: false})
+  })
+
+  // What MariaDB 10.11 shows, read off a replica of the sandbox (test/sandbox/azure-fidelity.test.ts).
+  const stopped = {Slave_IO_Running: 'No', Slave_SQL_Running: 'No', Seconds_Behind_Master: null}
+  const afterResetSlave = {...stopped, Master_Log_File: '', Read_Master_Log_Pos: 4, Relay_Master_Log_File: '', Exec_Master_Log_Pos: 0, Gtid_IO_Pos: '', Relay_Log_File: ''}
+
+  it('reads the row RESET SLAVE leaves as a removed link, host and user still there', () => {
+    expect(isRemovedLink(parseReplicaStatus(slaveRow(afterResetSlave)))).toBe(true)
+    expect(parseReplicaStatus(slaveRow(afterResetSlave))).toMatchObject({masterHost: '203.0.113.5', masterUser: 'datain_repl'})
+  })
+
+  it.each([
+    ['a GTID link made and not yet started (a relay log opened)', {...afterResetSlave, Relay_Log_File: 'mariadb-relay-bin.000001'}],
+    ['a file-mode link made and not yet started', {...stopped, Master_Log_File: 'b.000001', Read_Master_Log_Pos: 1137, Relay_Master_Log_File: 'b.000001', Exec_Master_Log_Pos: 1137, Gtid_IO_Pos: '', Relay_Log_File: 'mariadb-relay-bin.000001'}],
+    ['a link stopped by datain stop', {...stopped}],
+    ['an IO thread retrying to connect', {...afterResetSlave, Slave_IO_Running: 'Connecting'}],
+    ['an SQL thread running', {...afterResetSlave, Slave_SQL_Running: 'Yes'}],
+    ['a GTID position read', {...afterResetSlave, Gtid_IO_Pos: '0-1-4'}],
+  ])('does not read %s as removed', (_name, row) => {
+    expect(isRemovedLink(parseReplicaStatus(slaveRow(row)))).toBe(false)
   })
 })
 

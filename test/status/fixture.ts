@@ -20,6 +20,7 @@ export function slaveRow(overrides: Record<string, unknown> = {}): Record<string
     Master_Log_File: 'mariadb-bin.000004',
     Read_Master_Log_Pos: 2000,
     Relay_Master_Log_File: 'mariadb-bin.000004',
+    Relay_Log_File: 'mariadb-relay-bin.000002',
     Slave_IO_Running: 'Yes',
     Slave_SQL_Running: 'Yes',
     Exec_Master_Log_Pos: 2000,

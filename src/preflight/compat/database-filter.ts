@@ -4,7 +4,7 @@ import {armError} from '../../azure/arm.js'
 import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql.js'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'
-import {listText} from '../../lib/format.js'
+import {listText, plural} from '../../lib/format.js'
 import {baseTables, foldsNameCase, schemaMatcher} from './tables.js'
 
 export const FILTER_PARAMETER = 'replicate_wild_ignore_table'
@@ -120,7 +120,7 @@ async function viaArm(ctx: PreflightContext, filter: ReplicationFilter, risk: st
     // The server was just read through ARM: a 404 here means this server has no such parameter.
     if (!isRestError(error) || error.statusCode !== 404) throw armError(target, `read the server parameter ${FILTER_PARAMETER}`, error)
     return refuse(ctx, {
-      message: `The server '${target.server}' offers no ${FILTER_PARAMETER} parameter through Azure Resource Manager, so the ${filter.ignored.length} databases left out (${listText(filter.ignored)}) cannot be filtered.`,
+      message: `The server '${target.server}' offers no ${FILTER_PARAMETER} parameter through Azure Resource Manager, so the ${plural(filter.ignored.length, 'database')} left out (${listText(filter.ignored)}) cannot be filtered.`,
       fix: `Copy every database (leave out --databases), or check in the Azure portal (Server parameters) whether the server lists ${FILTER_PARAMETER}.`,
       offenders: filter.ignored,
       risk,
