@@ -149,6 +149,12 @@ export function badInputCases(): Case[] {
         const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean)
         let text = ''
         for (let i = 0; (text + lines[i % lines.length]!).length < 1000 && i < 100; i++) text += `${lines[i % lines.length]}\n`
+        // Then a line that brings it to 1,010 bytes whatever the length of init's lines: any append
+        // (the shortest is some 60 bytes) crosses 1 KiB. Without it, lines of some lengths left room
+        // for start's first appends, and start got as far as Azure before the disk was full.
+        const pad = (n: number) => `${JSON.stringify({at: new Date().toISOString(), pid: 1, event: 'padding', pad: 'x'.repeat(n)})}\n`
+        const room = 1010 - Buffer.byteLength(text) - Buffer.byteLength(pad(0))
+        if (room >= 0) text += pad(room)
         await writeFile(file, text)
         before = await filesOf(profileDir(e, 'full2'))
       },
