@@ -72,8 +72,8 @@ async function summarise(home: string, name: string): Promise<ProfileSummary> {
 }
 
 function describeSettings(name: string, settings: Settings): Pick<ProfileSummary, 'name' | 'target' | 'source' | 'replica'> {
-  // Profiles written before datain knew other targets have none: they are all Azure Database for MariaDB.
-  const target = (settings as Settings & {target?: string}).target ?? 'azure-mariadb'
+  // The schema gives profiles written before datain knew other targets `azure-mariadb`.
+  const {target} = settings
   const {source, replica} = settings
   return {name, target, source: `${source.user}@${source.host}:${source.port}`, replica: `${replica.user}@${replica.host}:${replica.port}`}
 }

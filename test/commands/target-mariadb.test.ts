@@ -79,6 +79,10 @@ describe.each([
     expect(status('replica-privileges')).toBe('warn')
     expect(report.checks.find((c) => c.id === 'replica-privileges')?.message).toMatch(/lacks privileges some commands need/)
     expect(report.counts['not-applicable']).toBe(3)
+
+    const profiles = await e.run(['profiles', '--json'])
+    expect(profiles.exitCode, profiles.stderr).toBe(0)
+    expect(json<{profiles: Array<{name: string; target: string}>}>(profiles).profiles).toContainEqual(expect.objectContaining({name: 'default', target: 'mariadb'}))
   }, 60_000)
 
   it('start: copies, links with CHANGE MASTER TO over verified TLS, replicates; the plan and the outputs never hold the password', async () => {
