@@ -3,13 +3,14 @@ import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {expect} from 'vitest'
-import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {type AnySandbox, type Sandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
 import {type CliResult, datain} from '../helpers/datain.js'
+import {sandboxSecrets, targetEnv} from '../helpers/targets.js'
 import {tableFingerprints} from '../helpers/write-load.js'
 
 /** A sandbox, a DATAIN_HOME, and every CLI output seen, so that a test can check that no secret ever showed. */
-export interface Env {
-  sandbox: Sandbox
+export interface Env<S extends AnySandbox = Sandbox> {
+  sandbox: S
   home: string
   env: Record<string, string>
   outputs: string[]
@@ -17,10 +18,19 @@ export interface Env {
   run(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>
 }
 
-export async function newEnv(options: Parameters<typeof startSandbox>[0] = {}): Promise<Env> {
+export async function newEnv(options: SandboxOptions = {}): Promise<Env> {
   const sandbox = await startSandbox({sampleRows: 300, ...options})
-  const home = await mkdtemp(path.join(tmpdir(), 'datain-stop-'))
-  const env = {...sandbox.env(), DATAIN_HOME: home}
+  return envFor(sandbox, await mkdtemp(path.join(tmpdir(), 'datain-stop-')))
+}
+
+/** The same for any target (`mariadb`: a plain MariaDB replica). */
+export async function newTargetEnv(target: SandboxTarget, options: SandboxOptions = {}): Promise<Env<AnySandbox>> {
+  const sandbox = await startSandbox({sampleRows: 300, ...options, target})
+  return envFor(sandbox, await mkdtemp(path.join(tmpdir(), 'datain-stop-')))
+}
+
+function envFor<S extends AnySandbox>(sandbox: S, home: string): Env<S> {
+  const env = targetEnv(sandbox, home)
   const outputs: string[] = []
   return {
     sandbox,
@@ -36,22 +46,30 @@ export async function newEnv(options: Parameters<typeof startSandbox>[0] = {}): 
 }
 
 /** A new env with a profile set up and replicating (`datain init` with `initArgs`, then `datain start`). */
-export async function replicatingEnv(options: Parameters<typeof startSandbox>[0] = {}, initArgs: string[] = []): Promise<Env> {
-  const e = await newEnv(options)
+export async function replicatingEnv(options: SandboxOptions = {}, initArgs: string[] = []): Promise<Env> {
+  return replicating(await newEnv(options), initArgs)
+}
+
+/** The same for any target. */
+export async function replicatingTargetEnv(target: SandboxTarget, options: SandboxOptions = {}, initArgs: string[] = []): Promise<Env<AnySandbox>> {
+  return replicating(await newTargetEnv(target, options), initArgs)
+}
+
+async function replicating<S extends AnySandbox>(e: Env<S>, initArgs: string[]): Promise<Env<S>> {
   expect((await e.run(['init', ...initArgs])).exitCode).toBe(0)
   const start = await e.run(['start'])
   expect(start.exitCode, start.stderr).toBe(0)
   return e
 }
 
-export async function dispose(e: Env | undefined): Promise<void> {
+export async function dispose(e: Env<AnySandbox> | undefined): Promise<void> {
   if (!e) return
   await e.sandbox.stop()
   await rm(e.home, {recursive: true, force: true})
 }
 
 /** Runs the CLI with --json and parses stdout; fails with stderr shown when the exit code differs. */
-export async function json<T = Record<string, unknown>>(e: Env, args: string[], exitCode = 0): Promise<T> {
+export async function json<T = Record<string, unknown>>(e: Env<AnySandbox>, args: string[], exitCode = 0): Promise<T> {
   const result = await e.run([...args, '--json'])
   expect(result.exitCode, `${args.join(' ')}: ${result.stderr}\n${result.stdout}`).toBe(exitCode)
   return JSON.parse(result.stdout) as T
@@ -66,11 +84,11 @@ export interface StepRecordJson {
 }
 
 /** checkpoint.json as it is on disk: the setup steps' records, and `datain stop`'s in a section of their own. */
-export async function checkpoint(e: Env, profile = 'default'): Promise<{steps: Record<string, StepRecordJson>; stop: Record<string, StepRecordJson>}> {
+export async function checkpoint(e: Env<AnySandbox>, profile = 'default'): Promise<{steps: Record<string, StepRecordJson>; stop: Record<string, StepRecordJson>}> {
   return JSON.parse(await readFile(path.join(e.home, 'profiles', profile, 'checkpoint.json'), 'utf8'))
 }
 
-export async function journal(e: Env, profile = 'default'): Promise<Array<Record<string, unknown> & {event: string}>> {
+export async function journal(e: Env<AnySandbox>, profile = 'default'): Promise<Array<Record<string, unknown> & {event: string}>> {
   const text = await readFile(path.join(e.home, 'profiles', profile, 'journal.jsonl'), 'utf8')
   return text
     .split('\n')
@@ -79,14 +97,14 @@ export async function journal(e: Env, profile = 'default'): Promise<Array<Record
 }
 
 /** The generated replication password, while the profile keeps it. */
-export async function replicationPassword(e: Env, profile = 'default'): Promise<string> {
+export async function replicationPassword(e: Env<AnySandbox>, profile = 'default'): Promise<string> {
   const secrets = JSON.parse(await readFile(path.join(e.home, 'profiles', profile, 'secrets.json'), 'utf8')) as {replicationPassword: string}
   return secrets.replicationPassword
 }
 
 /** No password (nor the ARM token) in anything the CLI printed. */
-export function expectNoSecrets(e: Env, extra: string[] = []): void {
-  const secrets = [e.sandbox.source.password, e.sandbox.replica.password, e.sandbox.azure.token, ...extra]
+export function expectNoSecrets(e: Env<AnySandbox>, extra: string[] = []): void {
+  const secrets = [...sandboxSecrets(e.sandbox), ...extra]
   for (const output of e.outputs) for (const secret of secrets) expect(output).not.toContain(secret)
 }
 
@@ -98,13 +116,13 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_00
   }
 }
 
-export async function slaveStatus(e: Env): Promise<Record<string, unknown> | undefined> {
+export async function slaveStatus(e: Env<AnySandbox>): Promise<Record<string, unknown> | undefined> {
   const rows = await e.sandbox.replica.server.query<Array<Record<string, unknown>>>('SHOW SLAVE STATUS')
   return rows[0]
 }
 
 /** Waits until the replica (still linked) has applied everything the source logged, then compares every table. */
-export async function expectIdentical(e: Env, databases = ['shop']): Promise<void> {
+export async function expectIdentical(e: Env<AnySandbox>, databases = ['shop']): Promise<void> {
   const [{pos}] = (await e.sandbox.source.server.query<Array<{pos: string}>>('SELECT @@gtid_binlog_pos AS pos')) as [{pos: string}]
   await waitUntil(async () => {
     const [row] = await e.sandbox.replica.server.query<Array<{ok: number | null}>>('SELECT MASTER_GTID_WAIT(?, 0) = 0 AS ok', [pos])
@@ -114,7 +132,7 @@ export async function expectIdentical(e: Env, databases = ['shop']): Promise<voi
 }
 
 /** Row counts and CHECKSUM TABLE of every table, equal on both servers. */
-export async function expectSameTables(e: Env, databases = ['shop']): Promise<void> {
+export async function expectSameTables(e: Env<AnySandbox>, databases = ['shop']): Promise<void> {
   expect(await tableFingerprints(e.sandbox.replica.server, databases)).toEqual(await tableFingerprints(e.sandbox.source.server, databases))
 }
 
@@ -130,7 +148,7 @@ export interface AppLoad {
   stop(): Promise<{committed: number; refusedByReadOnly: boolean}>
 }
 
-export async function startAppLoad(e: Env, pauseMs = 3): Promise<AppLoad> {
+export async function startAppLoad(e: Env<AnySandbox>, pauseMs = 3): Promise<AppLoad> {
   const password = 'App-pass-1234'
   await e.sandbox.source.server.execute([
     "CREATE USER IF NOT EXISTS 'load_app'@'%' IDENTIFIED BY 'App-pass-1234'",
