@@ -105,3 +105,15 @@ export function parseCaFile(flag: string, file: string): string {
   }
   return file
 }
+
+const isControl = (c: string) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f
+
+/** Whether the text holds a C0 control character or DEL (a newline, an escape sequence…). */
+export function hasControlCharacter(value: string): boolean {
+  return [...value].some(isControl)
+}
+
+/** The text for a one-line message: every C0 control character and DEL shown as `?`. */
+export function controlsShown(value: string): string {
+  return [...value].map((c) => (isControl(c) ? '?' : c)).join('')
+}

@@ -4,7 +4,7 @@ import {DatainError, ExitCode} from '../lib/errors.js'
 import type {Settings, SettingsInput} from '../state/schema.js'
 import {isLocalHost} from '../lib/ip-ranges.js'
 import {requireValue} from '../lib/ask.js'
-import {badInput, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
+import {badInput, controlsShown, hasControlCharacter, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
 
 /** The connection flags of `datain init`, as oclif parsed them (env fallbacks applied). */
 export interface InitFlags {
@@ -156,18 +156,17 @@ function parseTarget(flags: InitFlags): SettingsInput['target'] {
       )
     }
   } else if (flags['link-ssl-ca'] !== undefined) {
-    throw badInput('--link-ssl-ca', "is for --target mariadb only: on Azure the replica is given the CA's text from --source-ssl-ca.")
+    throw badInput('--link-ssl-ca', "only goes with --target mariadb: on Azure the replica is given the CA's text from --source-ssl-ca.")
   }
   return target
 }
 
 /** A path on the replica's host, which datain cannot see: only its form is checked. */
 function parseLinkCa(value: string): string {
-  const control = (c: string) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f
-  if (!path.isAbsolute(value) || [...value].some(control) || value.length > 511) {
+  if (!path.isAbsolute(value) || hasControlCharacter(value) || value.length > 511) {
     throw badInput(
       '--link-ssl-ca',
-      `'${[...value].map((c) => (control(c) ? '?' : c)).join('')}' is not an absolute path of at most 511 characters without control characters. Give the path of the source's CA file on the replica's host, such as /etc/mysql/source-ca.pem.`,
+      `'${controlsShown(value)}' is not an absolute path of at most 511 characters without control characters. Give the path of the source's CA file on the replica's host, such as /etc/mysql/source-ca.pem.`,
     )
   }
   return value

@@ -1,3 +1,4 @@
+import {controlsShown} from '../../lib/validate.js'
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
 import {sqlErrno} from '../../lib/sql.js'
@@ -95,7 +96,7 @@ const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`
 
 /** A name or type as the server declares it, for a one-line message: control characters shown as `?`, at most 64 characters. */
 function shown(value: string): string {
-  const printable = [...value].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c)).join('')
+  const printable = controlsShown(value)
   return printable.length > 64 ? `${printable.slice(0, 63)}…` : printable
 }
 

@@ -5,14 +5,15 @@ import {sqlErrno} from '../../lib/sql.js'
 import {assertStatementLogsOff, quietSlowLog} from '../statement-secrecy.js'
 import type {LinkSpec, PlannedLinkSpec, ReplicationAction, ReplicationControls, ReplicationDriver, ReplicationTexts} from '../target.js'
 
-/** The statement behind each control but `link`, as it runs. */
-const STATEMENTS = {
-  start: 'START SLAVE',
-  stop: 'STOP SLAVE',
-  remove: 'RESET SLAVE ALL',
+/** The statements behind each control but `link`, in order; the control is named after the one that does its work. */
+const CONTROLS: Record<Exclude<ReplicationAction, 'link'>, {name: string; statements: string[]}> = {
+  start: {name: 'START SLAVE', statements: ['START SLAVE']},
+  stop: {name: 'STOP SLAVE', statements: ['STOP SLAVE']},
+  // RESET SLAVE ALL refuses while the threads run.
+  remove: {name: 'RESET SLAVE ALL', statements: ['STOP SLAVE', 'RESET SLAVE ALL']},
   // One event group, then the SQL thread again: what Azure's az_replication_skip_counter does.
-  skip: 'SET GLOBAL sql_slave_skip_counter = 1',
-} as const
+  skip: {name: 'SET GLOBAL sql_slave_skip_counter = 1', statements: ['SET GLOBAL sql_slave_skip_counter = 1', 'START SLAVE']},
+}
 
 /** What MariaDB 10.11 asks of the replica's user for each control (found by running them without). */
 const NEEDS: Record<ReplicationAction, string> = {
@@ -48,12 +49,13 @@ export function mariadbReplication(options: MariadbLinkOptions): ReplicationDriv
 function texts(options: MariadbLinkOptions): ReplicationTexts {
   return {
     where: 'CHANGE MASTER TO',
-    name: (action) => (action === 'link' ? 'CHANGE MASTER TO' : STATEMENTS[action]),
+    name: (action) => (action === 'link' ? 'CHANGE MASTER TO' : CONTROLS[action].name),
     linkSecrecy:
       'CHANGE MASTER TO takes no placeholder: the password is a literal, so the general log must be off and the session slow log is switched off around it; ' +
       'the process list shows it while the statement runs',
-    command: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
-    statement: (action) => (action === 'skip' ? `${STATEMENTS.skip}; START SLAVE` : action === 'remove' ? `STOP SLAVE; ${STATEMENTS.remove}` : STATEMENTS[action]),
+    // Typed or run, a plain replica's control is the same statements.
+    command: (action) => CONTROLS[action].statements.join('; '),
+    statement: (action) => CONTROLS[action].statements.join('; '),
     linkStatement: (spec: PlannedLinkSpec) => {
       const position = spec.mode === 'gtid' ? {mode: 'gtid' as const, gtid: String(spec.position[0] ?? '')} : {mode: 'file' as const, file: String(spec.position[0] ?? ''), position: spec.position[1] ?? 0}
       const setGtid = position.mode === 'gtid' ? `SET GLOBAL gtid_slave_pos = ${literal(position.gtid)}; ` : ''
@@ -64,12 +66,11 @@ function texts(options: MariadbLinkOptions): ReplicationTexts {
 
 function controls(replica: Connection, options: MariadbLinkOptions): ReplicationControls {
   const run = async (action: Exclude<ReplicationAction, 'link'>) => {
+    const {name, statements} = CONTROLS[action]
     try {
-      if (action === 'remove') await replica.query('STOP SLAVE')
-      await replica.query(STATEMENTS[action])
-      if (action === 'skip') await replica.query('START SLAVE')
+      for (const statement of statements) await replica.query(statement)
     } catch (error) {
-      throw statementError(STATEMENTS[action], error, NEEDS[action])
+      throw statementError(name, error, NEEDS[action])
     }
   }
   return {
