@@ -3,51 +3,16 @@
  * gateway, no ARM, no procedures, an admin with the replication privileges but not SUPER), run as
  * users run it, in GTID and in file/position mode.
  */
-import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {type MariaDbSandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {type CliResult, datain} from '../helpers/datain.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
+import type {CliResult} from '../helpers/datain.js'
+import {dispose, type Env as TargetEnv, newTargetEnv, waitUntil} from '../stop/helpers.js'
 
-interface Env {
-  sandbox: MariaDbSandbox
-  home: string
-  env: Record<string, string>
-  outputs: string[]
-  run(args: string[], extra?: Record<string, string>): Promise<CliResult>
-}
+type Env = TargetEnv<AnySandbox>
 
-async function newEnv(): Promise<Env> {
-  const sandbox = await startSandbox({target: 'mariadb', sampleRows: 200})
-  const home = await mkdtemp(path.join(tmpdir(), 'datain-plain-'))
-  // The sandbox's replica runs on this machine: the source's CA file is on the replica's host too.
-  const env = {...sandbox.env(), DATAIN_HOME: home, DATAIN_LINK_SSL_CA: sandbox.source.sslCa}
-  const outputs: string[] = []
-  return {
-    sandbox,
-    home,
-    env,
-    outputs,
-    async run(args, extra = {}) {
-      const result = await datain(args, {...env, ...extra})
-      outputs.push(result.stdout, result.stderr)
-      return result
-    },
-  }
-}
-
-async function checksums(server: MariaDbSandbox['source']['server']): Promise<string> {
+async function checksums(server: AnySandbox['source']['server']): Promise<string> {
   const rows = await server.query<Array<{Table: string; Checksum: bigint | null}>>('CHECKSUM TABLE shop.customers, shop.orders, shop.order_items, shop.products')
   return rows.map((r) => `${r.Table}=${r.Checksum}`).join(',')
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
 }
 
 const json = <T>(result: CliResult): T => JSON.parse(result.stdout) as T
@@ -58,12 +23,30 @@ describe.each([
 ])('--target mariadb, $mode', ({initArgs}) => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv()
+    e = await newTargetEnv('mariadb', {sampleRows: 200})
   }, 120_000)
-  afterAll(async () => {
-    await e?.sandbox.stop()
-    if (e) await rm(e.home, {recursive: true, force: true})
-  })
+  afterAll(() => dispose(e))
+
+  it('init refuses a hostile --target or --link-ssl-ca: exit 2, one paragraph, no control character echoed, no profile recorded', async () => {
+    const cases: Array<{args: string[]; says: RegExp}> = [
+      {args: ['--target', 'azure'], says: /--target/},
+      {args: ['--target', 'mariadb\u001b[2J'], says: /--target/},
+      {args: ['--link-ssl-ca', 'relative/ca.pem'], says: /--link-ssl-ca.*absolute path/s},
+      {args: ['--link-ssl-ca', '/etc/ca.pem\n-- MASTER_SSL = 0'], says: /--link-ssl-ca.*without control characters/s},
+      {args: ['--link-ssl-ca', `/${'a'.repeat(600)}`], says: /--link-ssl-ca.*at most 511/s},
+      {args: ['--target', 'azure-mariadb', '--link-ssl-ca', '/etc/ca.pem'], says: /--link-ssl-ca: only goes with --target mariadb/},
+    ]
+    for (const {args, says} of cases) {
+      const r = await e.run(['init', '-p', 'hostile', ...args])
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toMatch(says)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+      expect(r.stderr).not.toContain('\u001b[2J')
+      expect(r.stderr).not.toContain('\n-- MASTER_SSL')
+    }
+    const profiles = await e.run(['profiles', '--json'])
+    expect(json<{profiles: Array<{name: string}>}>(profiles).profiles.map((p) => p.name)).not.toContain('hostile')
+  }, 60_000)
 
   it('init: Azure checks not applicable, the replica privileges checked, no Azure flag taken', async () => {
     const refused = await e.run(['init', '-p', 'wrong', '--subscription', 'x'])
@@ -98,7 +81,7 @@ describe.each([
     expect(slave?.Using_Gtid).toBe(initArgs.includes('--no-gtid') ? 'No' : 'Slave_Pos')
 
     await e.sandbox.source.server.query("UPDATE shop.orders SET `delivery note` = 'after the copy' WHERE id = 1")
-    await until(async () => (await checksums(e.sandbox.replica.server)) === (await checksums(e.sandbox.source.server)), 'the replica to catch up')
+    await waitUntil(async () => (await checksums(e.sandbox.replica.server)) === (await checksums(e.sandbox.source.server)))
 
     const status = await e.run(['status', '--json'])
     expect(status.exitCode, status.stdout).toBe(0)
