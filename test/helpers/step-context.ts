@@ -143,7 +143,7 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
     signal: controller.signal,
     sourceAddress: source,
     replicaAddress: replica,
-    target: openTarget(settings, {replica: () => ctx.replica(), credential}),
+    target: await openTarget(settings, {replica: () => ctx.replica(), credential}),
     source: lazy(() => connectTo('source', source)),
     replica: lazy(() => connectTo('replica', replica)),
     async progress(output: StepOutput) {

@@ -120,7 +120,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     replica: lazy(() => connectTo('replica', replicaAddress)),
     sourceAddress,
     replicaAddress,
-    target: openTarget(settings, {replica: () => ctx.replica(), credential: {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}}),
+    target: await openTarget(settings, {replica: () => ctx.replica(), credential: {getToken: async () => ({token, expiresOnTimestamp: Date.now() + 3_600_000})}}),
     replicationPassword: async () => 'not-used-by-these-steps',
     signal: options.signal ?? new AbortController().signal,
     ui: {info: (m) => infos.push(m), status: (m) => statuses.push(m)},
