@@ -33,6 +33,8 @@ export interface PreflightSettings {
   sourceSsl: 'on' | 'off'
   /** `--source-ssl-ca` was given: the replica can be handed the source's CA and replicate over TLS. */
   sourceCa: boolean
+  /** `--replica-ssl` (--target mariadb): whether datain's connection to the replica is TLS. */
+  replicaSsl: 'on' | 'off'
   /** `--no-replica-ssl-verify`: the replica's certificate is not checked. */
   replicaTlsVerify: boolean
   useArm: boolean

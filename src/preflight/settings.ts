@@ -12,6 +12,7 @@ export function preflightSettings(settings: Settings, run: RunOptions = NO_RUN_O
     replaceDatabases: run.replaceDatabases,
     sourceSsl: settings.source.ssl,
     sourceCa: settings.source.sslCa !== undefined,
+    replicaSsl: settings.replica.ssl,
     replicaTlsVerify: settings.replica.tlsVerify,
     useArm: settings.azure.useArm,
     manageFirewall: settings.azure.manageFirewall,

@@ -10,6 +10,7 @@ export const DEFAULT_SETTINGS: PreflightSettings = {
   replicationUser: 'datain_repl',
   unfilteredSubset: false,
   replaceDatabases: false,
+  replicaSsl: 'on',
   sourceSsl: 'on',
   sourceCa: true,
   replicaTlsVerify: true,

@@ -33,7 +33,7 @@ export function sandboxSettings(sandbox: Sandbox, overrides: SettingsOverrides =
     updatedAt: now,
     target: 'azure-mariadb',
     source: {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa, ...source},
-    replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
+    replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, ssl: 'on', sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
     azure: {
       subscription: sandbox.azure.subscriptionId,
       resourceGroup: sandbox.azure.resourceGroup,

@@ -76,7 +76,7 @@ export async function testStepContext(sandbox: Sandbox, options: TestStepOptions
     updatedAt: now,
     target: 'azure-mariadb',
     source: {host: sourceAddress.host, port: sourceAddress.port, user: sourceAddress.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa},
-    replica: {host: replicaAddress.host, port: replicaAddress.port, user: replicaAddress.user, sslCa: sandbox.replica.sslCa, tlsVerify: true},
+    replica: {host: replicaAddress.host, port: replicaAddress.port, user: replicaAddress.user, ssl: 'on', sslCa: sandbox.replica.sslCa, tlsVerify: true},
     databases: [],
     gtid: true,
     replicationUser: 'datain_repl',

@@ -42,6 +42,15 @@ async function sourceTls(ctx: PreflightContext): Promise<CheckResult> {
 
 function replicaVerify(ctx: PreflightContext): CheckResult {
   const base = {id: 'replica-tls-verify', title: "The replica's certificate is verified"}
+  if (ctx.settings.replicaSsl === 'off') {
+    return {
+      ...base,
+      status: 'warn',
+      message:
+        "datain connects to the replica in plain text (--replica-ssl off): every row copied, and the replication user's password in the link's CHANGE MASTER TO, cross the network readable.",
+      fix: "Turn TLS on at the replica (ssl_cert and ssl_key in its my.cnf, then a restart) and record the profile again with 'datain init --force --replica-ssl on'.",
+    }
+  }
   if (ctx.settings.replicaTlsVerify) return {...base, status: 'pass', message: "datain verifies the replica's TLS certificate."}
   return {
     ...base,
