@@ -1,5 +1,5 @@
 /**
- * A replica the DBA administers, set up as many are: no TLS for datain's own connection
+ * Replicas and sources the DBA administers, set up as many are: no TLS for datain's own connection
  * (`--replica-ssl off`, refused for Azure), kept read-only as replicas often are, and a subset of
  * databases so that a replication filter is set and later put back to its empty value.
  */
@@ -124,4 +124,26 @@ describe('--target mariadb with --replica-ssl off, a read-only replica and a sub
       await dispose(other)
     }
   }, 240_000)
+})
+
+describe('--target mariadb with a source whose certificate a system CA signed (no --source-ssl-ca)', () => {
+  let e: Env
+  beforeAll(async () => {
+    e = await newTargetEnv('mariadb', {sampleRows: 50})
+  }, 120_000)
+  afterAll(() => dispose(e))
+
+  it("passes the TLS check (the replica's link is given no CA text; --link-ssl-ca verifies), links over verified TLS and replicates", async () => {
+    // NODE_EXTRA_CA_CERTS plays the system's CA store: the sandbox's CA is not in this machine's.
+    const systemCa = {NODE_EXTRA_CA_CERTS: e.sandbox.source.sslCa}
+    const init = await datain(['init', '--json'], {...plainEnv(e, ['DATAIN_SOURCE_SSL_CA']), ...systemCa})
+    expect(init.exitCode, init.stderr).toBe(0)
+    const check = json<{checks: Array<{id: string; status: string; message: string}>}>(init).checks.find((c) => c.id === 'source-tls')
+    expect(check?.status).toBe('pass')
+    expect(check?.message).toMatch(/verified against the system's CAs/)
+    const start = await datain(['start'], {...plainEnv(e, ['DATAIN_SOURCE_SSL_CA']), ...systemCa})
+    expect(start.exitCode, start.stderr).toBe(0)
+    const [slave] = await e.sandbox.replica.server.query<Array<Record<string, unknown>>>('SHOW SLAVE STATUS')
+    expect([slave?.Slave_IO_Running, slave?.Slave_SQL_Running, slave?.Master_SSL_Allowed, slave?.Master_SSL_Verify_Server_Cert]).toEqual(['Yes', 'Yes', 'Yes', 'Yes'])
+  }, 180_000)
 })
