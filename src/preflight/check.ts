@@ -29,6 +29,10 @@ export interface PreflightSettings {
   unfilteredSubset: boolean
   /** `start --replace-databases` on this run; false for `init`, which only reports what `start` needs. */
   replaceDatabases: boolean
+  /** `start --take-over-replica` on this run: a replica linked elsewhere is a warning, not a failure. */
+  takeOverReplica: boolean
+  /** The source's port, as the replica's link names it. */
+  sourcePort: number
   /** `--source-ssl`: whether datain's connection to the source is TLS (verified). */
   sourceSsl: 'on' | 'off'
   /** `--source-ssl-ca` was given: the replica can be handed the source's CA and replicate over TLS. */

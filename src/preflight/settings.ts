@@ -10,6 +10,8 @@ export function preflightSettings(settings: Settings, run: RunOptions = NO_RUN_O
     replicationUser: settings.replicationUser,
     unfilteredSubset: settings.unfilteredSubset,
     replaceDatabases: run.replaceDatabases,
+    takeOverReplica: run.takeOverReplica,
+    sourcePort: settings.source.port,
     sourceSsl: settings.source.ssl,
     sourceCa: settings.source.sslCa !== undefined,
     replicaSsl: settings.replica.ssl,

@@ -10,6 +10,8 @@ export const DEFAULT_SETTINGS: PreflightSettings = {
   replicationUser: 'datain_repl',
   unfilteredSubset: false,
   replaceDatabases: false,
+  takeOverReplica: false,
+  sourcePort: 3306,
   replicaSsl: 'on',
   sourceSsl: 'on',
   sourceCa: true,
