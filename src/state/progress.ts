@@ -32,7 +32,7 @@ export const SnapshotProgressSchema = z.strictObject({
 export type SnapshotProgress = z.infer<typeof SnapshotProgressSchema>
 
 /** What a read gave: the progress, nothing (no file), or why the file was not used. */
-export type ProgressReading = {progress: SnapshotProgress} | {progress?: undefined; ignored?: string}
+export type ProgressReading = {progress: SnapshotProgress; ignored?: undefined} | {progress?: undefined; ignored?: string}
 
 /**
  * Replaces the progress file: a temp file renamed over it, so a reader sees the old one or the new
