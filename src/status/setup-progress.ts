@@ -26,7 +26,7 @@ export function stepStatuses(steps: readonly Step[], checkpoint: Checkpoint, hol
   return steps.map((step) => {
     const record = checkpoint.steps[step.id]
     if (!record) {
-      return {id: step.id, title: step.title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null}
+      return {id: step.id, title: step.title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null, progress: null}
     }
     const orphaned = record.state === 'running' && !live
     const end = record.finishedAt ?? (orphaned ? undefined : now.toISOString())
@@ -41,6 +41,7 @@ export function stepStatuses(steps: readonly Step[], checkpoint: Checkpoint, hol
       summary,
       details,
       error: record.error ?? (orphaned ? {code: STOPPED_MID_STEP, message: stoppedMidStep(holder)} : null),
+      progress: null,
     }
   })
 }
@@ -70,7 +71,7 @@ const KEY_OUTPUTS: Readonly<Record<StepId, readonly string[]>> = {
   binlog: ['logBin', 'binlogFormat', 'serverId', 'replicaServerId'],
   'replication-user': ['user', 'host', 'requireSsl', 'action'],
   firewall: ['managed', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
-  snapshot: ['databases', 'rows', 'bytes', 'seconds', 'gtidPosition', 'binlogFile', 'binlogPosition', 'createdDatabases'],
+  snapshot: ['databases', 'rows', 'bytes', 'seconds', 'gtidPosition', 'binlogFile', 'binlogPosition', 'createdDatabases', 'tableSummary'],
   link: ['mode', 'gtidPosition', 'binlogFile', 'binlogPosition', 'tls', 'filter', 'procedureSchema', 'action'],
   replicate: ['mode', 'startedAt', 'caughtUpAt', 'alreadyRunning', 'gtidPosition', 'binlogFile', 'binlogPosition', 'sourcePosition'],
 }

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {datain} from '../helpers/datain.js'
+import {datain, resultJson} from '../helpers/datain.js'
 import {allowLoopback, blockLoopback} from '../helpers/preflight.js'
 
 /**
@@ -34,7 +34,7 @@ afterEach(() => {
 const settingsFile = (profile: string) => path.join(home, 'profiles', profile, 'settings.json')
 const checkpointFile = (profile: string) => path.join(home, 'profiles', profile, 'checkpoint.json')
 const run = (args: string[], extra: Record<string, string> = {}) => datain(args, {...env, ...extra})
-const errorOf = (result: {stdout: string}) => (JSON.parse(result.stdout) as {error: {code: string; message: string}}).error
+const errorOf = (result: {stdout: string}) => resultJson<{error: {code: string; message: string}}>(result.stdout).error
 
 async function masterHost(): Promise<string | undefined> {
   const [row] = await sandbox.replica.server.query<Array<{Master_Host: string}>>('SHOW SLAVE STATUS')
