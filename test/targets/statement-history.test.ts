@@ -32,6 +32,9 @@ beforeAll(async () => {
     // A DBA's narrower grant: the replication controls and reading, no UPDATE.
     "CREATE USER narrow@'%' IDENTIFIED BY 'narrowpw'",
     "GRANT SELECT, REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* TO narrow@'%'",
+    // Not even SELECT: performance_schema unreadable.
+    "CREATE USER blind@'%' IDENTIFIED BY 'blindpw'",
+    "GRANT REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* TO blind@'%'",
     // The grant datain's refusal names.
     "CREATE USER granted@'%' IDENTIFIED BY 'grantedpw'",
     "GRANT SELECT, REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* TO granted@'%'",
@@ -134,6 +137,17 @@ describe('the mariadb target with performance_schema keeping statement texts', (
     expect(await server.query('SHOW SLAVE STATUS')).toEqual([])
     expect(await seen(secret)).toEqual([])
     expect(await instrumented(conn)).toBe('YES')
+  })
+
+  it('refuses an account that may not even read performance_schema: what it cannot see counts as on', async () => {
+    const conn = await connect('blind')
+    const secret = newSecret()
+    await expect(linkAs(conn, secret)).rejects.toMatchObject({
+      code: 'E_REPLICA_STATEMENT_HISTORY',
+      message: expect.stringContaining('datain may not read performance_schema.setup_consumers'),
+    })
+    expect(await server.query('SHOW SLAVE STATUS')).toEqual([])
+    expect(await seen(secret)).toEqual([])
   })
 
   it('links as that account once the consumers are off (only the long history on counts as on)', async () => {
