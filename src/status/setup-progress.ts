@@ -70,7 +70,7 @@ const KEY_OUTPUTS: Readonly<Record<StepId, readonly string[]>> = {
   preflight: ['passed', 'warnings', 'createdRules'],
   binlog: ['logBin', 'binlogFormat', 'serverId', 'replicaServerId'],
   'replication-user': ['user', 'host', 'requireSsl', 'action'],
-  firewall: ['managed', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
+  firewall: ['managed', 'notApplicable', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
   snapshot: ['databases', 'rows', 'bytes', 'seconds', 'gtidPosition', 'binlogFile', 'binlogPosition', 'createdDatabases', 'tableSummary'],
   link: ['mode', 'gtidPosition', 'binlogFile', 'binlogPosition', 'tls', 'filter', 'procedureSchema', 'action'],
   replicate: ['mode', 'startedAt', 'caughtUpAt', 'alreadyRunning', 'gtidPosition', 'binlogFile', 'binlogPosition', 'sourcePosition'],
@@ -98,6 +98,7 @@ function describe(id: StepId, o: Record<string, unknown>, done: boolean): string
       if (typeof o.user !== 'string') return ''
       return `${o.user}@'${String(o.host ?? '%')}'` + (o.requireSsl ? ', REQUIRE SSL' : '') + (typeof o.action === 'string' ? `, ${o.action}` : '')
     case 'firewall': {
+      if (o.notApplicable === true) return 'not applicable to this target: datain opens no firewall'
       const created = list(o.createdRules)
       const reused = list(o.reusedRules)
       const parts = [created.length > 0 ? `rules created: ${created.join(', ')}` : done ? 'no rule created' : '']
