@@ -1,5 +1,6 @@
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
+import {connectionLost} from '../../lib/mariadb.js'
 import {placeholders, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
 import {type ExpectedObject, rewriteHead} from './statement-head.js'
 import {lexOptions} from './tokens.js'
@@ -126,6 +127,21 @@ async function readObject(source: Connection, kind: ObjectType, database: string
  * a trigger must not fire for the copied ones.
  */
 export async function createObjects(replica: Connection, objects: SourceObject[]): Promise<ObjectsCreated> {
+  try {
+    return await createEach(replica, objects)
+  } catch (error) {
+    // A KILL, a restart or a network cut, not the object's fault: exit 4 and "run again", as for the rows' connections.
+    const lost = [error, (error as {cause?: unknown})?.cause].find(connectionLost)
+    if (!lost) throw error
+    throw new DatainError(
+      `datain lost its connection to the replica while it created the routines, triggers, events and views (${sqlMessage(lost)}). ` +
+        "Check that the replica is up, then run 'datain start' again: it takes the copy up again.",
+      {code: 'E_REPLICA_CONNECTION', exit: ExitCode.unreachable, cause: error},
+    )
+  }
+}
+
+async function createEach(replica: Connection, objects: SourceObject[]): Promise<ObjectsCreated> {
   const of = (kind: ObjectType) => objects.filter((o) => o.kind === kind)
   // The connector encodes statements in the character set the server reports through session
   // tracking; on a server whose default tracks nothing, a body would go in the wrong encoding.
