@@ -3,6 +3,7 @@ import type {SetupResult} from '../setup/run-setup.js'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {renderPlan, renderSetup} from '../ui/start-plan.js'
+import {verboseFlag} from '../ui/preflight-report.js'
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run, or resume, the replication setup until replication is running.'
@@ -34,6 +35,7 @@ export default class Start extends BaseCommand<typeof Start> {
       default: false,
     }),
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
+    verbose: verboseFlag,
     parallel: Flags.integer({
       summary: 'Threads of the snapshot copy (default: one per core, 2 to 8, within both servers’ spare connections); 1 copies in a single stream of mariadb-dump into mariadb.',
       description:
@@ -58,7 +60,7 @@ export default class Start extends BaseCommand<typeof Start> {
       // Never saved: the next start asks again.
       run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
       signal: this.abortSignal(),
-      ui: this.stepUi(),
+      ui: this.stepUi({verbose: flags.verbose}),
     })
     if (!this.jsonEnabled()) this.log(flags['dry-run'] ? renderPlan(result) : renderSetup(result))
     return result

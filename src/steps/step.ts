@@ -6,6 +6,7 @@ import type {StepOutputs} from '../state/step-outputs.js'
 import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
+import type {CheckResult} from '../preflight/check.js'
 
 export type {PlannedAction}
 
@@ -60,6 +61,8 @@ export interface StepUi {
   info(message: string): void
   /** A line that replaces itself on a terminal (bytes copied, lag...). */
   status(message: string): void
+  /** The preflight's results, for a report; without it, the preflight step writes each warning with info(). */
+  checks?(results: CheckResult[]): void
 }
 
 /**

@@ -74,6 +74,12 @@ describe('replicate', () => {
     const again = (await fast.run(ctx)) as ReplicateOutput
     expect(again.alreadyRunning).toBe(true)
     expect(ctx.lines.join('\n')).toContain('already runs')
+    // Said once, in words (it read "caught up (caught up (Seconds_Behind_Master 0 s))", three times on a second run).
+    const said = ctx.lines.join('\n')
+    expect(said).toMatch(/The replica has caught up with the source( \(Seconds_Behind_Master \d+ s\))?\./)
+    expect(said).not.toMatch(/caught up \(caught up/)
+    expect(said.match(/caught up with the source/g)).toHaveLength(2)
+    expect(ctx.statuses.filter((s) => s.includes('caught up'))).toEqual([])
     expect(await replicaRows(sandbox, 'rep_gtid')).toEqual([
       {id: 2, note: 'deux'},
       {id: 3, note: 'three'},
