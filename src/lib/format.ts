@@ -95,26 +95,20 @@ export function describeDatabases(databases: readonly string[]): string {
 
 // Widths as a terminal shows them. A CJK character or an emoji takes two columns, a combining
 // accent or a zero-width space none: `.length` counts UTF-16 units and misaligns a table as soon as
-// a database or table name holds one. string-width (the one @oclif/core uses) measures each
-// grapheme; a grapheme is at most two columns wide (string-width 4 adds up the parts of a Hangul
-// syllable written as jamo), and one made only of default-ignorable characters (U+200B, U+00AD,
-// U+FEFF, U+2060…) takes none, as terminals draw them.
+// a database or table name holds one. string-width (the one @oclif/core uses) measures them, emoji
+// sequences as one; default-ignorable characters (U+200B, U+00AD, U+2060, tag and variation
+// selectors…) count as none, as terminals draw them, but for the joiner and VS16 that emoji need.
+// Measured code point by code point, not capped per grapheme, so that a cell's width plus the
+// padding's is the line's: a cell that starts with a combining character joins the space before it.
 
 // eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[[0-9;?]*[A-Za-z]/g
-const IGNORABLE = /^\p{Default_Ignorable_Code_Point}+$/u
+const IGNORABLE = /(?!\u200d|\ufe0f)\p{Default_Ignorable_Code_Point}/gu
 const graphemes = new Intl.Segmenter('en', {granularity: 'grapheme'})
-
-function graphemeWidth(grapheme: string): number {
-  if (IGNORABLE.test(grapheme)) return 0
-  return Math.min(2, stringWidth(grapheme))
-}
 
 /** The columns `text` takes on a terminal; colour escape codes take none. */
 export function displayWidth(text: string): number {
-  let width = 0
-  for (const {segment} of graphemes.segment(text.replace(SGR, ''))) width += graphemeWidth(segment)
-  return width
+  return stringWidth(text.replace(SGR, '').replace(IGNORABLE, ''))
 }
 
 /** `text` padded with spaces to `width` columns (as {@link displayWidth} counts them); longer text as it is. */
@@ -130,12 +124,9 @@ export function truncateDisplay(text: string, width: number): string {
   if (displayWidth(text) <= width) return text
   if (width <= 0) return ''
   let out = ''
-  let used = 0
   for (const {segment} of graphemes.segment(text)) {
-    const w = graphemeWidth(segment)
-    if (used + w > width - 1) break
+    if (displayWidth(out + segment) > width - 1) break
     out += segment
-    used += w
   }
   return `${out}…`
 }

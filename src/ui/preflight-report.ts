@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import type {CheckResult, CheckStatus} from '../preflight/check.js'
-import {plural} from '../lib/format.js'
+import {listText, plural} from '../lib/format.js'
 import {type Color, type Paint, plain} from './paint.js'
 import {terminalSafe} from './terminal-text.js'
 
@@ -35,7 +35,7 @@ export function renderChecks(checks: CheckResult[], options: CheckReportOptions 
     const what = status === 'pass' ? `${plural(n, 'check')} passed` : `${plural(n, 'check')} not applicable to this target`
     lines.push(`${label(status)}${what} (--verbose lists ${n === 1 ? 'it' : 'them'})`)
   }
-  for (const r of results) {
+  for (const r of verbose ? results : groupNotRun(results)) {
     if (!verbose && (r.status === 'pass' || r.status === 'not-applicable')) continue
     if (brief) {
       lines.push(`${label(r.status)}${r.title}: ${r.message}`)
@@ -50,6 +50,22 @@ export function renderChecks(checks: CheckResult[], options: CheckReportOptions 
     if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`${INDENT}fix: ${r.fix.split('\n').join(`\n${INDENT}     `)}`)
   }
   return lines.join('\n')
+}
+
+/**
+ * Checks not run for one reason (the replica's firewall, --no-arm) as one entry that names them all:
+ * six times "needs the replica" said once.
+ */
+function groupNotRun(results: CheckResult[]): CheckResult[] {
+  const groups = new Map<string, CheckResult[]>()
+  for (const r of results) if (r.status === 'not-run') groups.set(r.message, [...(groups.get(r.message) ?? []), r])
+  const out: CheckResult[] = []
+  for (const r of results) {
+    const group = r.status === 'not-run' ? groups.get(r.message)! : [r]
+    if (group[0] !== r) continue
+    out.push(group.length === 1 ? r : {...r, title: `${plural(group.length, 'check')}: ${listText(group.map((g) => g.title), 12)}`, offenders: undefined})
+  }
+  return out
 }
 
 /** `--verbose` (DATAIN_VERBOSE=1) of the commands that show checks: init, and start's preflight. */

@@ -129,7 +129,8 @@ describe('display widths', () => {
       ['🇫🇷', 2],
       ['☃️', 2], // with VS16
       ['e\u0301', 1], // combining accent
-      ['\u1100\u1161', 2], // a Hangul syllable written as two jamo
+      ['한', 2],
+      ['a\u{e0100}', 1], // a variation selector on its own
       ['a\u200bb', 2], // zero-width space
       ['\u00ad', 0],
       ['\x1b[31mred\x1b[39m', 3],

@@ -67,7 +67,8 @@ describe('replicate', () => {
     expect(await replicaRows(sandbox, 'rep_gtid')).toEqual([{id: 2, note: 'deux'}])
     const status = (await rootSlaveStatus(sandbox))!
     expect(status).toMatchObject({Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Using_Gtid: 'Slave_Pos', Master_SSL_Allowed: 'Yes'})
-    expect(ctx.statuses.some((s) => s.startsWith('Catching up'))).toBe(true)
+    // A progress line only while behind (the start-faults test holds the replica back to see them).
+    for (const s of ctx.statuses) expect(s).toMatch(/^Catching up \(\d+ s\): .* behind/)
     expect(JSON.stringify(await ctx.store.readJournal())).toContain('replication-started')
 
     await source(["INSERT INTO rep_gtid.t VALUES (3, 'three')"])

@@ -39,6 +39,19 @@ describe('the preflight report', () => {
     ])
   })
 
+  it('names the checks not run for one reason together, the reason once', () => {
+    const why = 'Not run: needs the replica, whose firewall does not let this machine (127.0.0.1) in yet.'
+    const notRun = ['Same version', 'lower_case_table_names', 'Replica empty'].map((title, i) => ({id: `n${i}`, title, status: 'not-run' as const, message: why}))
+    const other = {id: 'tier', title: 'Tier', status: 'not-run' as const, message: 'Not run: --no-arm makes no Azure Resource Manager call.'}
+    expect(renderChecks([...notRun, other]).split('\n')).toEqual([
+      '  NOT RUN  3 checks: Same version, lower_case_table_names and Replica empty',
+      `           ${why}`,
+      '  NOT RUN  Tier',
+      '           Not run: --no-arm makes no Azure Resource Manager call.',
+    ])
+    expect(renderChecks([...notRun, other], {verbose: true}).match(/NOT RUN/g)).toHaveLength(4)
+  })
+
   it('lists every check with --verbose, in their order', () => {
     const lines = renderChecks(checks, {verbose: true}).split('\n')
     expect(lines.filter((l) => /^ {2}\S/.test(l))).toEqual([

@@ -44,6 +44,7 @@ describe('tables', () => {
           })
         })
       }),
+      {numRuns: 1000},
     )
   })
 
