@@ -19,6 +19,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SAMPLE_ROWS = 100_000
 /** The demo's promise to a newcomer: it fits on a screen or two. */
 const LINE_BUDGET = 80
+/** A line of start's preflight report: init showed the checks already. */
+const CHECK_LINE = /^\s+(PASS|WARN|N\/A|NOT RUN) /
+/** init's report without the offenders and fixes under each warning, for the demo's length. */
+const REPORT_LINE = (line: string) => !/^\s{11}(- |fix: )/.test(line)
 const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (t: string) => `\x1b[1m${t}\x1b[22m` : (t: string) => t
 
 let printed = 0
@@ -28,7 +32,7 @@ function print(text: string): void {
   process.stdout.write(body)
   printed += body.split('\n').length - 1
 }
-const say = (text: string) => print(`\n${bold(`▶ ${text}`)}`)
+const say = (text: string) => print(`${printed > 0 ? '\n' : ''}${bold(`▶ ${text}`)}`)
 const indent = (text: string) => text.trimEnd().split('\n').map((l) => (l ? `  ${l}` : l)).join('\n')
 
 async function ensureMariaDb(log: string): Promise<void> {
@@ -100,7 +104,13 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 async function interruptedStart(demo: Demo): Promise<void> {
   say('datain start, in the background: preflight, binlog, replication user, firewall, snapshot, link, replicate')
   const start = datain(demo, ['start'])
-  start.all.on('data', (chunk: Buffer) => print(indent(chunk.toString('utf8'))))
+  // The checks init showed are not shown again.
+  let partial = ''
+  start.all.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) if (!CHECK_LINE.test(line)) print(indent(line))
+  })
   // Paused (SIGSTOP) as soon as rows arrive on the replica, so that the status below is read mid-copy.
   const copying = waitFor('the copy to begin', async () => (await replicaOrders(demo)) > 0)
   const ended = start.then(() => true)
@@ -109,7 +119,7 @@ async function interruptedStart(demo: Demo): Promise<void> {
   const state = await snapshotState(demo)
 
   say(`datain status, from another shell, while the copy runs (datain start paused by the demo; snapshot ${state})`)
-  await show(demo, ['status'], (line) => !/^\s*$/.test(line))
+  await show(demo, ['status'], (line) => /^(\S|\s+[!✔·▶✘] )/.test(line) && !/^(Profile|Replication|Next)/.test(line))
 
   say('Ctrl-C to datain start: it stops at once and records where it was')
   process.kill(start.pid!, 'SIGINT')
@@ -135,33 +145,32 @@ async function writeArrives(demo: Demo): Promise<void> {
 
 async function walkThrough(demo: Demo): Promise<void> {
   if (demo.target === 'mariadb') {
-    say('datain init --target mariadb: records the profile, checks both servers (Azure\'s checks: not applicable); changes nothing')
+    say("datain init --target mariadb (fixes left out here): records the profile, checks both servers (Azure's checks: not applicable); changes nothing")
     // The replica runs on this machine: the source's CA file is on the replica's host too.
-    await show(demo, ['init', '--link-ssl-ca', demo.sandbox.source.sslCa])
+    await show(demo, ['init', '--link-ssl-ca', demo.sandbox.source.sslCa], REPORT_LINE)
   } else {
-    say("datain init: records the profile, checks both servers and Azure; changes nothing (no firewall rule yet: the replica's checks wait)")
-    await show(demo, ['init'])
+    say("datain init (fixes left out here): records the profile, checks both servers and Azure, changes nothing; no firewall rule yet, so the replica's checks wait")
+    await show(demo, ['init'], REPORT_LINE)
   }
-  print("  ('datain start --dry-run' prints each step's SQL and ARM calls first; 'datain init --verbose' lists every check)")
 
   await interruptedStart(demo)
 
-  say('datain status after the interrupt: where the setup stands and the command that finishes it')
-  await show(demo, ['status'], (line) => /^(\S|\s+[!✔·▶✘] |Next)/.test(line))
+  say('datain status after the interrupt (its first lines): where the setup stands, and what to run')
+  await show(demo, ['status'], (line) => /^(SETUP|\s+! |Next)/.test(line))
 
-  say('datain start again: it resumes at the interrupted step and runs until replication runs')
-  await show(demo, ['start'], (line) => !/^\s*(warning: |WARN |N\/A |PASS )/.test(line) && line.trim() !== '')
+  say('datain start again (its main lines): it resumes the interrupted copy and runs until replication runs')
+  await show(demo, ['start'], (line) => /^(Resuming|Of the|Copied|Linked|The replica has caught up|Replication is running)/.test(line))
 
   await writeArrives(demo)
 
-  say('datain status: replication live from the replica (threads, true lag, errors)')
-  await show(demo, ['status'], (line) => /^(HEALTHY|\S.* {2}|\s+(IO|SQL) thread|\s+Lag |\s+Last)/.test(line))
+  say('datain status (its first lines): replication live from the replica, threads and true lag')
+  await show(demo, ['status'], (line) => /^(HEALTHY|\S.* {2}|\s+(IO|SQL) thread|\s+Lag )/.test(line))
 
   say('datain stop --cutover: the source made read-only, the replica catches up, the link removed')
-  await show(demo, ['stop', '--cutover'])
+  await show(demo, ['stop', '--cutover'], (line) => !/^\s+(\(read_only|Events enabled|The replica's event_scheduler|Catching up)|^(Remove the|Removed the)/.test(line))
 
   say('datain stop --remove --cleanup: what datain created removed (replication user, firewall rules, parameters)')
-  await show(demo, ['stop', '--remove', '--cleanup'])
+  await show(demo, ['stop', '--remove', '--cleanup'], (line) => /^(The link of|Cleanup|\s)/.test(line))
 }
 
 async function main(): Promise<void> {
@@ -185,7 +194,8 @@ async function main(): Promise<void> {
     await sandbox.stop()
     await rm(home, {recursive: true, force: true})
   }
-  print(`\n${printed + 1} lines${printed + 1 > LINE_BUDGET ? `, more than the ${LINE_BUDGET} the demo means to take` : ''}; build and install output in ${log}.`)
+  const lines = printed + 1
+  print(`${lines} lines${lines > LINE_BUDGET ? `, more than the ${LINE_BUDGET} the demo means to take` : ''}; the build's (and any install's) output is in ${log}.`)
 }
 
 await main()
