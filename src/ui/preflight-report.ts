@@ -18,7 +18,7 @@ export interface CheckReportOptions {
   paint?: Paint
   /** Every check on its own; by default passed and not-applicable ones are counted on one line each. */
   verbose?: boolean
-  /** One line a check (start's preflight): no offenders, no fix. */
+  /** One line a check (start's preflight): no offenders, no fix, no failed check (the step's error lists them). */
   brief?: boolean
 }
 
@@ -38,12 +38,13 @@ export function renderChecks(checks: CheckResult[], options: CheckReportOptions 
   for (const r of verbose ? results : groupNotRun(results)) {
     if (!verbose && (r.status === 'pass' || r.status === 'not-applicable')) continue
     if (brief) {
-      lines.push(`${label(r.status)}${r.title}: ${r.message}`)
+      // A failed check stops the step, whose error lists it with its fix: not said twice.
+      if (r.status !== 'fail') lines.push(`${label(r.status)}${r.title}: ${r.message}`)
       continue
     }
     lines.push(`${label(r.status)}${r.title}`, `${INDENT}${r.message}`)
     // Offenders the message names already are not listed twice.
-    const offenders = (r.offenders ?? []).filter(() => r.status !== 'pass')
+    const offenders = r.status === 'pass' ? [] : (r.offenders ?? [])
     if (offenders.length > 0 && !offenders.every((o) => r.message.includes(o))) {
       for (const offender of offenders) lines.push(`${INDENT}- ${offender}`)
     }
