@@ -20,7 +20,8 @@ export function mariadbParameters(replica: () => Promise<Connection>): Parameter
       const previous = await readVariable(await call.replica(), name)
       if (previous !== null && sameValue(previous, value)) return {name, previous, value, changedByDatain: false}
       await setVariable(await call.replica(), name, value, why)
-      call.ui?.info(`Set ${name} = ${value} on the replica with SET GLOBAL; to keep it across a restart, add to its my.cnf, under [mariadb]: ${name} = ${value}`)
+      // The step says what it set and what it was; this adds only what SET GLOBAL means here.
+      call.ui?.info(`(SET GLOBAL: a restart of the replica forgets it unless its my.cnf says so, under [mariadb]: ${name} = ${value})`)
       return {name, previous, value, changedByDatain: true}
     },
     async restore(call: ParameterCall, change) {
