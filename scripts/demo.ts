@@ -19,8 +19,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SAMPLE_ROWS = 100_000
 /** The demo's promise to a newcomer: it fits on a screen or two. */
 const LINE_BUDGET = 80
-/** A line of start's preflight report: init showed the checks already. */
-const CHECK_LINE = /^\s+(PASS|WARN|N\/A|NOT RUN) /
+/** Lines of start's left out: its preflight report (init showed the checks), and the copy's progress line, which a log gets every 10 s. */
+const CHECK_LINE = /^\s+(PASS|WARN|N\/A|NOT RUN|Copying:) /
 /** init's report without the offenders and fixes under each warning, for the demo's length. */
 const REPORT_LINE = (line: string) => !/^\s{11}(- |fix: )/.test(line)
 const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (t: string) => `\x1b[1m${t}\x1b[22m` : (t: string) => t
@@ -119,7 +119,7 @@ async function interruptedStart(demo: Demo): Promise<void> {
   const state = await snapshotState(demo)
 
   say(`datain status, from another shell, while the copy runs (datain start paused by the demo; snapshot ${state})`)
-  await show(demo, ['status'], (line) => /^(\S|\s+[!✔·▶✘] )/.test(line) && !/^(Profile|Replication|Next)/.test(line))
+  await show(demo, ['status'], (line) => /^(\S|\s+[!✔·▶✘] )/.test(line) && !/^(Profile|Setup$|Replication|Next)/.test(line))
 
   say('Ctrl-C to datain start: it stops at once and records where it was')
   process.kill(start.pid!, 'SIGINT')

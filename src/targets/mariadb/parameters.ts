@@ -21,7 +21,7 @@ export function mariadbParameters(replica: () => Promise<Connection>): Parameter
       if (previous !== null && sameValue(previous, value)) return {name, previous, value, changedByDatain: false}
       await setVariable(await call.replica(), name, value, why)
       // The step says what it set and what it was; this adds only what SET GLOBAL means here.
-      call.ui?.info(`(SET GLOBAL: a restart of the replica forgets it unless its my.cnf says so, under [mariadb]: ${name} = ${value})`)
+      call.ui?.info(`SET GLOBAL ${name} = ${value} on the replica: a restart forgets it unless its my.cnf has, under [mariadb]: ${name} = ${value}`)
       return {name, previous, value, changedByDatain: true}
     },
     async restore(call: ParameterCall, change) {
