@@ -36,6 +36,14 @@ export interface AzureTarget {
   endpoint?: string
 }
 
+/** The server's full ARM URL (endpoint included), as the plan shows every ARM call. */
+export function armServerUrl(target: AzureTarget): string {
+  return (
+    `${target.endpoint ?? PUBLIC_ARM_ENDPOINT}/subscriptions/${target.subscription}/resourceGroups/${target.resourceGroup}` +
+    `/providers/Microsoft.DBforMariaDB/servers/${target.server}`
+  )
+}
+
 /** An ARM client and the server it manages. */
 export interface ArmAccess {
   client: MariaDBManagementClient

@@ -1,6 +1,6 @@
 import type {FirewallRule} from '@azure/arm-mariadb'
 import type {Settings} from '../state/schema.js'
-import {armCall, type AzureTarget} from './arm.js'
+import {armCall, armServerUrl, type AzureTarget} from './arm.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {
   type FirewallContext,
@@ -77,9 +77,7 @@ export async function openRuleBook(ctx: Pick<FirewallContext, 'signal' | 'output
 
 /** The REST call that creates or updates a rule, for plans and messages. */
 export function putRuleText(target: AzureTarget | undefined, name: string, ip: string): string {
-  const server = target
-    ? `/subscriptions/${target.subscription}/resourceGroups/${target.resourceGroup}/providers/Microsoft.DBforMariaDB/servers/${target.server}`
-    : '…/servers/SERVER'
+  const server = target ? armServerUrl(target) : '…/servers/SERVER'
   return `PUT ${server}/firewallRules/${name}?api-version=2018-06-01 {"properties":{"startIpAddress":"${ip}","endIpAddress":"${ip}"}}`
 }
 

@@ -1,4 +1,4 @@
-import {PUBLIC_ARM_ENDPOINT} from './arm.js'
+import {armServerUrl} from './arm.js'
 import type {PlannedAction} from '../lib/planned-action.js'
 import type {ParameterContext} from './server-parameters.js'
 
@@ -9,9 +9,7 @@ import type {ParameterContext} from './server-parameters.js'
 export function parameterAction(ctx: Pick<ParameterContext, 'arm'>, name: string, value: string, why: string): PlannedAction {
   if (!ctx.arm) return {on: 'replica', kind: 'check', text: `SELECT @@global.${name} -- must be '${value}' (--no-arm: set by hand) ${why}`}
   const {target} = ctx.arm
-  const url =
-    `${target.endpoint ?? PUBLIC_ARM_ENDPOINT}/subscriptions/${target.subscription}/resourceGroups/${target.resourceGroup}` +
-    `/providers/Microsoft.DBforMariaDB/servers/${target.server}/configurations/${name}?api-version=2018-06-01`
+  const url = `${armServerUrl(target)}/configurations/${name}?api-version=2018-06-01`
   return {
     on: 'azure',
     kind: 'arm',

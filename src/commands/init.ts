@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 import type {InitResult} from '../setup/run-init.js'
 import {renderInit} from '../ui/init.js'
+import {verboseFlag} from '../ui/preflight-report.js'
+import {terminalPaint} from '../ui/paint.js'
 import {BaseCommand} from '../ui/base-command.js'
 import {terminalSafe} from '../ui/terminal-text.js'
 import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
@@ -70,6 +72,7 @@ export default class Init extends BaseCommand<typeof Init> {
       summary: 'Copy a subset of databases even where no replica filter can skip the others: a write to them on the source then stops replication (error 1146).',
       default: false,
     }),
+    verbose: verboseFlag,
     force: Flags.boolean({summary: "Record over an existing profile's settings; sets damaged settings or checkpoint files aside. Nothing else.", default: false}),
   }
 
@@ -79,7 +82,7 @@ export default class Init extends BaseCommand<typeof Init> {
     const {runInit} = await import('../setup/run-init.js')
     const result = await runInit({home: this.home, profile: flags.profile, flags, force: flags.force, note: (m) => this.note(m)})
     // The checks quote the servers' names and errors; --json keeps them exact.
-    if (!this.jsonEnabled()) this.log(renderInit(terminalSafe(result)))
+    if (!this.jsonEnabled()) this.log(renderInit(terminalSafe(result), {verbose: flags.verbose, paint: terminalPaint()}))
     if (!result.passed) process.exitCode = 1
     return result
   }

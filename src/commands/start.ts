@@ -4,6 +4,7 @@ import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {renderPlan, renderSetup} from '../ui/start-plan.js'
 import {eventStreamUi} from '../ui/event-stream.js'
+import {verboseFlag} from '../ui/preflight-report.js'
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run, or resume, the replication setup until replication is running.'
@@ -35,6 +36,7 @@ export default class Start extends BaseCommand<typeof Start> {
       default: false,
     }),
     'dry-run': Flags.boolean({summary: 'Print each step\'s plan (SQL, ARM calls, commands; secrets masked) and change nothing.', default: false}),
+    verbose: verboseFlag,
     parallel: Flags.integer({
       summary: 'Threads of the snapshot copy (default: one per core, 2 to 8, within both servers’ spare connections); 1 copies in a single stream of mariadb-dump into mariadb.',
       description:
@@ -60,7 +62,7 @@ export default class Start extends BaseCommand<typeof Start> {
       run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
       signal: this.abortSignal(),
       // Under --json the run streams its events, one JSON line each; a dry run only plans.
-      ui: this.jsonEnabled() && !flags['dry-run'] ? eventStreamUi() : this.stepUi(),
+      ui: this.jsonEnabled() && !flags['dry-run'] ? eventStreamUi() : this.stepUi({verbose: flags.verbose}),
     })
     if (!this.jsonEnabled()) this.log(flags['dry-run'] ? renderPlan(result) : renderSetup(result))
     return result

@@ -1,3 +1,4 @@
+import stringWidth from 'string-width'
 import {quoteIdentifier} from './sql.js'
 
 // How datain words numbers for people, in every command and renderer: one unit system for sizes
@@ -23,10 +24,13 @@ export function formatBytes(bytes: number): string {
   return `${text} ${BYTE_UNITS[unit]}`
 }
 
-/** `0.4 s`, `12 s`, `3 min`, `1 h 5 min`, `2 d 3 h`: a decimal below ten seconds, then ever coarser. */
+/** `12 ms`, `0.4 s`, `12 s`, `3 min`, `1 h 5 min`, `2 d 3 h`: a decimal below ten seconds, then ever coarser. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'unknown time'
   if (seconds < 0) return `-${formatDuration(-seconds)}`
+  if (seconds === 0) return '0 s'
+  // Milliseconds below a tenth of a second: a step that took 12 ms never reads "done in 0.0 s".
+  if (seconds < 0.095) return `${Math.round(seconds * 1000)} ms`
   // Below 9.95 s one decimal; from there whole seconds, so that 9.96 never reads "10.0 s".
   if (seconds < 9.95) return `${seconds.toFixed(1)} s`
   const s = Math.round(seconds)
@@ -87,4 +91,42 @@ export function describeDatabases(databases: readonly string[]): string {
   if (databases.length === 0) return 'no database'
   if (databases.length <= 3) return `${databases.length === 1 ? 'database' : 'databases'} ${databases.map(quoteIdentifier).join(', ')}`
   return plural(databases.length, 'database')
+}
+
+// Widths as a terminal shows them. A CJK character or an emoji takes two columns, a combining
+// accent or a zero-width space none: `.length` counts UTF-16 units and misaligns a table as soon as
+// a database or table name holds one. string-width (the one @oclif/core uses) measures them, emoji
+// sequences as one; default-ignorable characters (U+200B, U+00AD, U+2060, tag and variation
+// selectors…) count as none, as terminals draw them, but for the joiner and VS16 that emoji need.
+// Measured code point by code point, not capped per grapheme, so that a cell's width plus the
+// padding's is the line's: a cell that starts with a combining character joins the space before it.
+
+// eslint-disable-next-line no-control-regex
+const SGR = /\x1b\[[0-9;?]*[A-Za-z]/g
+const IGNORABLE = /(?!\u200d|\ufe0f)\p{Default_Ignorable_Code_Point}/gu
+const graphemes = new Intl.Segmenter('en', {granularity: 'grapheme'})
+
+/** The columns `text` takes on a terminal; colour escape codes take none. */
+export function displayWidth(text: string): number {
+  return stringWidth(text.replace(SGR, '').replace(IGNORABLE, ''))
+}
+
+/** `text` padded with spaces to `width` columns (as {@link displayWidth} counts them); longer text as it is. */
+export function padDisplay(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - displayWidth(text)))
+}
+
+/**
+ * `text` cut to at most `width` columns, whole graphemes only, ending in `…` when cut. For plain
+ * text: colour escape codes would be cut through.
+ */
+export function truncateDisplay(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text
+  if (width <= 0) return ''
+  let out = ''
+  for (const {segment} of graphemes.segment(text)) {
+    if (displayWidth(out + segment) > width - 1) break
+    out += segment
+  }
+  return `${out}…`
 }

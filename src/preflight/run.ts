@@ -1,3 +1,4 @@
+import {plural} from '../lib/format.js'
 import type {Check, CheckResult, CheckStatus, PreflightContext, PreflightSettings} from './check.js'
 
 /** Why a check of another target's does not concern this one. */
@@ -38,4 +39,20 @@ export function countByStatus(results: CheckResult[]): Record<CheckStatus, numbe
   const counts: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, 'not-run': 0, 'not-applicable': 0}
   for (const r of results) counts[r.status]++
   return counts
+}
+
+/**
+ * `19 passed, 1 warning, 0 failed, 6 not run, 1 not applicable`: the one wording of a preflight's
+ * counts, in init's report and in status, so that both count the same checks the same way.
+ * `brief` leaves out the outcomes no check had (but passed).
+ */
+export function describeCounts(counts: Record<CheckStatus, number>, brief = false): string {
+  const parts: Array<[number, string]> = [
+    [counts.warn, plural(counts.warn, 'warning')],
+    [counts.fail, `${counts.fail} failed`],
+    [counts['not-run'], `${counts['not-run']} not run`],
+  ]
+  const shown = [`${counts.pass} passed`, ...parts.filter(([n]) => !brief || n > 0).map(([, text]) => text)]
+  if (counts['not-applicable'] > 0) shown.push(`${counts['not-applicable']} not applicable`)
+  return shown.join(', ')
 }

@@ -33,6 +33,8 @@ const parametersChanged = z.array(ParameterChangeSchema)
 export const PreflightOutputSchema = z.looseObject({
   passed: z.number(),
   warnings: z.array(z.string()),
+  /** Results by outcome, as init counts them; absent in checkpoints of older datain. */
+  counts: z.object({pass: z.number(), warn: z.number(), fail: z.number(), 'not-run': z.number(), 'not-applicable': z.number()}).optional(),
   /** The client's rule, added when the gateway refused datain before the firewall step. */
   createdRules: z.array(z.string()).optional(),
   createdRanges: z.array(RuleRangeSchema).optional(),

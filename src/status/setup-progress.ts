@@ -1,3 +1,5 @@
+import type {CheckStatus} from '../preflight/check.js'
+import {describeCounts} from '../preflight/run.js'
 import type {Checkpoint, StepRecord} from '../state/schema.js'
 import type {Step, StepId} from '../steps/step.js'
 import type {LockHolder} from './lock-holder.js'
@@ -67,7 +69,7 @@ export function setupProgress(steps: readonly StepStatus[], holder: LockHolder |
 
 /** The outputs worth showing, per step; anything else in the checkpoint is for the steps themselves. */
 const KEY_OUTPUTS: Readonly<Record<StepId, readonly string[]>> = {
-  preflight: ['passed', 'warnings', 'createdRules'],
+  preflight: ['passed', 'counts', 'warnings', 'createdRules'],
   binlog: ['logBin', 'binlogFormat', 'serverId', 'replicaServerId'],
   'replication-user': ['user', 'host', 'requireSsl', 'action'],
   firewall: ['managed', 'notApplicable', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
@@ -89,7 +91,10 @@ function describe(id: StepId, o: Record<string, unknown>, done: boolean): string
     case 'preflight': {
       if (!done) return ''
       const warnings = list(o.warnings)
-      return `${num(o.passed) ?? 0} checks passed` + (warnings.length > 0 ? `; warnings: ${warnings.join(', ')}` : '')
+      // The counts init prints, in its words; an older checkpoint has only the number passed.
+      const counts = o.counts as Record<CheckStatus, number> | undefined
+      const head = counts ? `checks: ${describeCounts(counts, true)}` : `${num(o.passed) ?? 0} checks passed`
+      return head + (warnings.length > 0 ? `; warnings: ${warnings.join(', ')}` : '')
     }
     case 'binlog':
       if (!done) return ''

@@ -3,7 +3,7 @@ import {ownWork} from '../preflight/own-work.js'
 import type {CheckResult, PreflightContext} from '../preflight/check.js'
 import {userDatabases} from '../preflight/context.js'
 import {PREFLIGHT_CHECKS} from '../preflight/index.js'
-import {preflightPassed, runChecks} from '../preflight/run.js'
+import {countByStatus, preflightPassed, runChecks} from '../preflight/run.js'
 import {preflightSettings} from '../preflight/settings.js'
 import type {Step, StepContext} from './step.js'
 
@@ -15,7 +15,7 @@ export const preflightStep: Step<'preflight'> = {
   alwaysRun: true,
 
   async plan() {
-    return [{on: 'local', kind: 'check', text: `run the ${PREFLIGHT_CHECKS.length} preflight checks of 'datain init' (read only)`}]
+    return [{on: 'local', kind: 'check', text: "run the preflight checks of 'datain init' again (read only)"}]
   },
 
   async run(ctx) {
@@ -24,11 +24,16 @@ export const preflightStep: Step<'preflight'> = {
     const checks = await runChecks(PREFLIGHT_CHECKS, await preflightContext(ctx))
     const failed = checks.filter((c) => c.status === 'fail')
     const warned = checks.filter((c) => c.status === 'warn')
-    for (const check of warned) {
-      const line = `  warning: ${check.title}: ${check.message}`
-      if (ctx.ui.warn) ctx.ui.warn(line)
-      else ctx.ui.info(line)
+    // People get the report (passes counted unless --verbose); start --json a warning event each.
+    if (ctx.ui.checks) ctx.ui.checks(checks)
+    else {
+      for (const check of warned) {
+        const line = `  warning: ${check.title}: ${check.message}`
+        if (ctx.ui.warn) ctx.ui.warn(line)
+        else ctx.ui.info(line)
+      }
     }
+    const counts = countByStatus(checks)
     if (!preflightPassed(checks)) {
       throw new DatainError(
         `${failed.length} preflight check${failed.length === 1 ? '' : 's'} failed, so datain changed nothing:\n` +
@@ -37,7 +42,8 @@ export const preflightStep: Step<'preflight'> = {
         {code: 'E_PREFLIGHT', exit: ExitCode.failed},
       )
     }
-    return {passed: checks.length - warned.length, warnings: warned.map((c: CheckResult) => c.id), createdRules: access.createdRules, createdRanges: access.createdRanges}
+    // Passed means passed: not the checks that did not apply to this target, nor those not run.
+    return {passed: counts.pass, counts, warnings: warned.map((c: CheckResult) => c.id), createdRules: access.createdRules, createdRanges: access.createdRanges}
   },
 }
 

@@ -79,10 +79,14 @@ export function createReplicateStep(options: ReplicateOptions = {}): Step<'repli
         pollMs: options.pollMs,
         ioErrorGraceMs: options.ioErrorGraceMs,
         hint: {controls: hintControls(controls), profile: ctx.profile},
-        onProgress: (lag, elapsed) => ctx.ui.status(`Catching up (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
+        // Only while behind: once caught up, the line below says so (it said it three times on a second start).
+        onProgress: (lag, elapsed) => {
+          if (!lag.caughtUp) ctx.ui.status(`Catching up (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`)
+        },
       })
       const caughtUpAt = new Date().toISOString()
-      ctx.ui.info(`The replica has caught up with the source (${describeLag(result.lag)}).`)
+      const seconds = result.lag.seconds === null ? '' : ` (Seconds_Behind_Master ${result.lag.seconds} s)`
+      ctx.ui.info(`The replica has caught up with the source${seconds}.`)
       const reached =
         mode === 'gtid'
           ? {gtidPosition: result.gtidSlavePos}

@@ -7,6 +7,7 @@ import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
 import type {SetupEvent} from './setup-events.js'
+import type {CheckResult} from '../preflight/check.js'
 
 export type {PlannedAction}
 
@@ -65,6 +66,8 @@ export interface StepUi {
   warn?(message: string): void
   /** `start --json`: one event of the run for scripts (setup-events.ts); absent for people. */
   event?(event: SetupEvent): void
+  /** The preflight's results, for a report; without it, the preflight step writes each warning with warn() or info(). */
+  checks?(results: CheckResult[]): void
 }
 
 /**

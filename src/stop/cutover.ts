@@ -162,7 +162,10 @@ async function catchUp(run: CutoverRun, what: string): Promise<void> {
     timeoutMs: o.timeoutMs ?? DEFAULT_CUTOVER_TIMEOUT_MS,
     pollMs: o.pollMs,
     hint: o.hint,
-    onProgress: (lag, elapsed) => o.ui.status(`${what} (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`),
+    // Only while behind: "Catching up (0 s): caught up" said nothing.
+    onProgress: (lag, elapsed) => {
+      if (!lag.caughtUp) o.ui.status(`${what} (${Math.round(elapsed / 1000)} s): ${describeLag(lag)}`)
+    },
   })
 }
 

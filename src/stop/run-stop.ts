@@ -114,7 +114,8 @@ export async function runStop(options: StopOptions): Promise<StopResult> {
     if (removed) {
       result.link = 'removed'
       result.position = removed.output.position
-      if (action !== 'cleanup') options.ui.info(`The link was already removed at ${removed.output.removedAt}: the replica stands alone.`)
+      // For a cutover only: otherwise the result says it ("The link of profile … is removed"), once.
+      if (action === 'cutover') options.ui.info(`The link was already removed at ${removed.output.removedAt}: the replica stands alone.`)
       // A cutover that failed after the removal (enabling events) is finished here.
       if (options.cutover) result.cutover = await finishCutover(session, checkpoint, removed.output, undefined)
     } else {

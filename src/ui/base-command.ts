@@ -86,9 +86,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return redactValue(result)
   }
 
-  /** Step progress for people, on stderr; silent under --json. */
-  protected stepUi(): StepUi {
-    return stderrUi({quiet: this.jsonEnabled()})
+  /** Step progress for people, on stderr; silent under --json. `verbose`: every preflight check, passed ones too. */
+  protected stepUi(options: {verbose?: boolean} = {}): StepUi {
+    return stderrUi({quiet: this.jsonEnabled(), verbose: options.verbose})
   }
 
   /** Progress and notes for people: stderr, so that stdout stays the result (and pure JSON under --json). */

@@ -1,9 +1,10 @@
 import {plural} from '../lib/format.js'
 import type {InitResult} from '../setup/run-init.js'
-import {renderChecks} from './preflight-report.js'
+import {describeCounts} from '../preflight/run.js'
+import {type CheckReportOptions, renderChecks} from './preflight-report.js'
 
-/** `datain init`'s report: each check, the counts, what to do next. */
-export function renderInit(result: InitResult): string {
+/** `datain init`'s report: each check (passed ones counted unless verbose), the counts, what to do next. */
+export function renderInit(result: InitResult, options: CheckReportOptions = {}): string {
   const {counts} = result
   const verdict = result.passed
     ? counts['not-run'] > 0
@@ -28,8 +29,8 @@ export function renderInit(result: InitResult): string {
         `--server-name ${server ?? 'SERVER'} --name datain-client --start-ip-address ${ip} --end-ip-address ${ip}`
   return [
     `Profile '${result.profile}' ${result.recorded === 'unchanged' ? 'unchanged' : result.recorded}. Preflight:`,
-    renderChecks(result.checks),
+    renderChecks(result.checks, options),
     '',
-    `${counts.pass} passed, ${counts.warn} warnings, ${counts.fail} failed, ${counts['not-run']} not run${counts['not-applicable'] > 0 ? `, ${counts['not-applicable']} not applicable to this target` : ''}. ${verdict}${refused}`,
+    `${describeCounts(counts)}. ${verdict}${refused}`,
   ].join('\n')
 }

@@ -1,3 +1,4 @@
+import {tableLines} from './table.js'
 import type {ProfileJournal} from '../profiles/journal.js'
 import type {ProfileList} from '../profiles/list.js'
 
@@ -8,8 +9,8 @@ export function renderProfiles(list: ProfileList): string {
     ['PROFILE', 'TARGET', 'SOURCE', 'REPLICA', 'SETUP'],
     ...list.profiles.map((p) => [p.name, p.target ?? '?', p.source ?? '?', p.replica ?? '?', p.standText].map(printable)),
   ]
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '))
+  // Aligned by display width: a host or profile name may hold CJK or emoji.
+  const lines = tableLines(rows, {indent: ''})
   for (const p of list.profiles) if (p.problem) lines.push('', printable(`${p.name}: ${p.problem}`))
   return lines.join('\n')
 }

@@ -24,7 +24,7 @@ export function renderSetup(setup: SetupResult): string {
   const lines = [`Setup of profile '${result.profile}':`]
   const width = Math.max(...result.steps.map((s) => s.title.length))
   for (const step of result.steps) {
-    const how = step.result === 'skipped' ? 'done earlier' : `done in ${formatDuration(step.seconds ?? 0)}`
+    const how = step.result === 'skipped' ? 'done earlier' : step.seconds === undefined ? 'done' : `done in ${formatDuration(step.seconds)}`
     lines.push(`  ✔ ${step.title.padEnd(width)}  ${how}`)
   }
   lines.push('', "Replication is running. Watch it with 'datain status'.")

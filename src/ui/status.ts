@@ -1,5 +1,6 @@
 import {copyProgressLine} from './copy-progress.js'
 import {terminalSafe} from './terminal-text.js'
+import {tableLines} from './table.js'
 import {formatBytes, formatDuration, formatRate, formatTime, plural} from '../lib/format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from '../status/status-report.js'
 
@@ -103,15 +104,11 @@ function stepTable(steps: readonly StepStatus[], paint: Paint, width: number | u
     s.seconds === null ? '' : formatDuration(s.seconds),
     s.summary ?? '',
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: string[]) => {
-    const text = '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')
-    return width !== undefined && text.length > width ? text.slice(0, Math.max(0, width - 1)) + '…' : text.trimEnd()
-  }
-  const out = [paint('gray', line(header))]
+  // Aligned by display width: a database named in the outputs may hold CJK or emoji.
+  const [head = '', ...body] = tableLines([header, ...rows], {width})
+  const out = [paint('gray', head)]
   steps.forEach((step, i) => {
-    const row = rows[i]!
-    const text = line(row)
+    const text = body[i]!
     // Colour the mark and state only, after padding: escape codes have no width.
     const [mark, color] = STEP_MARKS[step.state]
     out.push(text.replace(`${mark} `, `${paint(color, mark)} `).replace(` ${step.state} `, ` ${paint(color, step.state)} `))

@@ -1,12 +1,14 @@
 import type {StepUi} from '../steps/step.js'
 import {redact} from '../lib/redact.js'
 import {terminalText} from './terminal-text.js'
+import {terminalPaint} from './paint.js'
+import {renderChecks} from './preflight-report.js'
 
 /**
  * Progress on stderr. On a terminal a status line rewrites itself in place; in a log (no terminal)
  * status lines are written at most every `logEveryMs`, so that a long copy does not flood it.
  */
-export function stderrUi(options: {quiet: boolean; logEveryMs?: number}): StepUi {
+export function stderrUi(options: {quiet: boolean; logEveryMs?: number; verbose?: boolean}): StepUi {
   const tty = Boolean(process.stderr.isTTY)
   const every = options.logEveryMs ?? 10_000
   let statusShown = false
@@ -23,6 +25,13 @@ export function stderrUi(options: {quiet: boolean; logEveryMs?: number}): StepUi
   return {
     info,
     warn: info,
+    checks(results) {
+      if (options.quiet) return
+      clearStatus()
+      // One line a check: passed ones counted unless --verbose; init prints the whole report.
+      const report = renderChecks(results, {brief: true, verbose: options.verbose, paint: terminalPaint()})
+      if (report) process.stderr.write(`${redact(report)}\n`)
+    },
     status(message) {
       if (options.quiet) return
       const text = terminalText(redact(message))

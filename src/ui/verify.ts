@@ -1,4 +1,4 @@
-import {formatDuration} from '../lib/format.js'
+import {formatDuration, plural} from '../lib/format.js'
 import {terminalText} from './terminal-text.js'
 import type {VerifyProgress, VerifyResult} from '../verify/result.js'
 
@@ -10,11 +10,12 @@ const SHOWN_PER_TABLE = 5
  * escaped so that they cannot move the cursor or recolour the terminal.
  */
 export function renderVerify(result: VerifyResult): string {
-  const rows = result.rowsCompared.toLocaleString('en-US')
-  if (result.identical) return `Identical: ${result.tablesCompared} tables, ${rows} rows compared in ${formatDuration(result.seconds)}.`
+  // "1 table", "1 row": one plural everywhere (it once read "1 warnings").
+  const rows = plural(result.rowsCompared, 'row')
+  if (result.identical) return `Identical: ${plural(result.tablesCompared, 'table')}, ${rows} compared in ${formatDuration(result.seconds)}.`
   const lines: string[] = []
   const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica || t.columnsDiffer)
-  lines.push(`Differences: ${result.differencesTotal.toLocaleString('en-US')} rows in ${differing.length} of ${result.tablesCompared} tables (${rows} rows compared in ${formatDuration(result.seconds)}).`)
+  lines.push(`Differences: ${plural(result.differencesTotal, 'row')} in ${differing.length} of ${plural(result.tablesCompared, 'table')} (${rows} compared in ${formatDuration(result.seconds)}).`)
   for (const table of differing) {
     if (table.missingOnReplica) {
       lines.push(`  ${terminalText(table.table)}: missing on the replica`)

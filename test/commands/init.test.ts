@@ -2,6 +2,7 @@ import {execa} from 'execa'
 import {mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {datain, sandboxUserEnv} from '../helpers/datain.js'
@@ -21,6 +22,8 @@ afterAll(async () => {
   await sandbox?.stop()
   await rm(home, {recursive: true, force: true})
 })
+
+const shellQuote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`
 
 /** Each test its own profile, so that none depends on another's. */
 let profiles = 0
@@ -76,8 +79,10 @@ describe('datain init', () => {
     const human = await datain(['init', '--profile', profile], env)
     expect(human.exitCode, human.stdout + human.stderr).toBe(0)
     expect(human.stdout).toContain(`Profile '${profile}' created`)
-    expect(human.stdout).toMatch(/PASS\s+Every table has a primary key/)
+    // Passed checks are counted on one line; nothing coloured into a pipe.
+    expect(human.stdout).not.toMatch(/PASS\s+Every table has a primary key/)
     expect(human.stdout).toMatch(/0 failed, 0 not run/)
+    expect(human.stdout + human.stderr).not.toContain('\x1b')
 
     const json = await datain(['init', '--profile', profile, '--json'], env)
     expect(json.exitCode).toBe(0)
@@ -85,7 +90,19 @@ describe('datain init', () => {
     expect(report.recorded).toBe('unchanged')
     expect(report.passed).toBe(true)
     expect(report.checks.filter((c) => c.status === 'fail' || c.status === 'not-run')).toEqual([])
+    // The counts of the report, its collapsed line and its summary agree ("1 warnings" once, and 24/20/21 across commands).
+    const count = (status: string) => report.checks.filter((c) => c.status === status).length
+    expect(human.stdout).toMatch(new RegExp(`PASS\\s+${count('pass')} checks passed \\(--verbose lists them\\)`))
+    const warnings = count('warn')
+    expect(human.stdout).toContain(`${count('pass')} passed, ${warnings} ${warnings === 1 ? 'warning' : 'warnings'}, 0 failed, 0 not run`)
+    expect(human.stdout).not.toMatch(/\b1 warnings\b/)
+    // The accounts the warning names are not listed a second time below it.
+    expect(human.stdout).toMatch(/WARN\s+Accounts that will not exist on the replica\n\s+1 account or role .*: 'app'@'%'\./)
+    expect(human.stdout).not.toMatch(/^\s+- 'app'@'%'$/m)
 
+    const verbose = await datain(['init', '--profile', profile], {...env, DATAIN_VERBOSE: '1'})
+    expect(verbose.stdout).toMatch(/PASS\s+Every table has a primary key/)
+    expect(verbose.stdout.match(/^ {2}(PASS|WARN|FAIL|NOT RUN|N\/A) /gm)).toHaveLength(report.checks.length)
     expect(await serverState()).toEqual(before)
     const armCalls = sandbox.azure.arm.requestLog.slice(armRequestsBefore)
     expect(armCalls.length).toBeGreaterThan(0)
@@ -98,6 +115,26 @@ describe('datain init', () => {
       expect((await stat(path.join(dir, file))).mode & 0o777).toBe(0o600)
       expectNoSecret(await readFile(path.join(dir, file), 'utf8'))
     }
+  })
+
+  it('colours the outcomes on a terminal only, as NO_COLOR and FORCE_COLOR ask', async () => {
+    allowLoopback(sandbox)
+    const profile = nextProfile()
+    const GREEN_PASS = '\x1b[32mPASS'
+    expect((await datain(['init', '--profile', profile, '--verbose'], env)).stdout).not.toContain('\x1b')
+    expect((await datain(['init', '--profile', profile, '--verbose'], {...env, FORCE_COLOR: '1'})).stdout).toContain(GREEN_PASS)
+    expect((await datain(['init', '--profile', profile], {...env, FORCE_COLOR: '1', NO_COLOR: '1'})).stdout).not.toContain('\x1b')
+    expect((await datain(['init', '--profile', profile, '--json'], {...env, FORCE_COLOR: '1'})).stdout).not.toContain('\x1b')
+    // On a terminal (script(1) gives the command one): coloured, unless NO_COLOR is set to anything but ''.
+    const onTerminal = async (extra: Record<string, string>) => {
+      const command = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('../../bin/run.js', import.meta.url)))} init --profile ${profile}`
+      const result = await execa('script', ['-qec', command, '/dev/null'], {env: {...env, PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...extra}, extendEnv: false, reject: false, stdin: 'ignore'})
+      expect(result.exitCode, result.stdout).toBe(0)
+      return String(result.stdout)
+    }
+    expect(await onTerminal({})).toContain(GREEN_PASS)
+    expect(await onTerminal({NO_COLOR: '1'})).not.toContain('\x1b[3')
+    expect(await onTerminal({NO_COLOR: ''})).toContain(GREEN_PASS)
   })
 
   it('fails with exit 1 and lists every table without a primary key', async () => {

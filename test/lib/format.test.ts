@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {databasesText, describeDatabases, formatBytes, formatDuration, formatRate, listText, plural} from '../../src/lib/format.js'
+import {databasesText, describeDatabases, displayWidth, formatBytes, formatDuration, formatRate, listText, padDisplay, plural, truncateDisplay} from '../../src/lib/format.js'
 
 describe('message wording', () => {
   it('counts with the right plural', () => {
@@ -43,7 +43,7 @@ function bytesOf(text: string): number {
 
 /** The number a formatted duration stands for, in seconds. */
 function secondsOf(text: string): number {
-  const units: Record<string, number> = {s: 1, min: 60, h: 3600, d: 86_400}
+  const units: Record<string, number> = {ms: 0.001, s: 1, min: 60, h: 3600, d: 86_400}
   const parts = text.split(' ')
   let total = 0
   for (let i = 0; i < parts.length; i += 2) {
@@ -101,7 +101,9 @@ describe('formatters, for any number', () => {
   })
 
   it('durations: the boundaries between units', () => {
-    expect([0, 9.94, 9.95, 59.4, 59.5, 89, 90, 86_369, 86_370].map(formatDuration)).toEqual(['0.0 s', '9.9 s', '10 s', '59 s', '1 min', '1 min', '2 min', '23 h 59 min', '1 d'])
+    expect([0, 9.94, 9.95, 59.4, 59.5, 89, 90, 86_369, 86_370].map(formatDuration)).toEqual(['0 s', '9.9 s', '10 s', '59 s', '1 min', '1 min', '2 min', '23 h 59 min', '1 d'])
+    // A step of 12 ms is not "done in 0.0 s".
+    expect([0.0004, 0.012, 0.0944, 0.095, 0.1].map(formatDuration)).toEqual(['0 ms', '12 ms', '94 ms', '0.1 s', '0.1 s'])
     expect([Number.NaN, Number.POSITIVE_INFINITY].map(formatDuration)).toEqual(['unknown time', 'unknown time'])
   })
 
@@ -111,6 +113,44 @@ describe('formatters, for any number', () => {
         const text = plural(n, 'row')
         expect(text.endsWith(n === 1 ? ' row' : ' rows')).toBe(true)
         expect(Number(text.split(' ')[0]?.replaceAll(',', ''))).toBe(n)
+      }),
+    )
+  })
+})
+
+describe('display widths', () => {
+  it('count the columns a terminal draws', () => {
+    const cases: Array<[string, number]> = [
+      ['abc', 3],
+      ['表名', 4],
+      ['ｶﾀｶﾅ', 4],
+      ['📦', 2],
+      ['👩‍💻', 2], // one grapheme joined by ZWJ
+      ['🇫🇷', 2],
+      ['☃️', 2], // with VS16
+      ['e\u0301', 1], // combining accent
+      ['한', 2],
+      ['a\u{e0100}', 1], // a variation selector on its own
+      ['a\u200bb', 2], // zero-width space
+      ['\u00ad', 0],
+      ['\x1b[31mred\x1b[39m', 3],
+      ['', 0],
+    ]
+    for (const [text, width] of cases) expect(displayWidth(text), JSON.stringify(text)).toBe(width)
+  })
+
+  it('pad and cut by columns, never through a grapheme', () => {
+    expect(padDisplay('表', 4)).toBe('表  ')
+    expect(padDisplay('long', 2)).toBe('long')
+    expect(truncateDisplay('表名データ', 5)).toBe('表名…')
+    expect(truncateDisplay('👩‍💻👩‍💻', 3)).toBe('👩‍💻…')
+    expect(truncateDisplay('abc', 3)).toBe('abc')
+    fc.assert(
+      fc.property(fc.string({unit: 'grapheme', maxLength: 30}), fc.integer({min: 0, max: 40}), (text, width) => {
+        const cut = truncateDisplay(text, width)
+        expect(displayWidth(cut)).toBeLessThanOrEqual(Math.max(width, 0))
+        if (cut !== text) expect(text.startsWith(cut.slice(0, -1))).toBe(true)
+        expect(displayWidth(padDisplay(text, width))).toBe(Math.max(width, displayWidth(text)))
       }),
     )
   })

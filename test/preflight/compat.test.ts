@@ -89,7 +89,8 @@ describe('compatibility checks on a clean sandbox', () => {
     // The plain replica's privileges check is about --target mariadb: not applicable to an Azure replica.
     const expected = (id: string) => (id === 'replica-privileges' ? 'not-applicable' : 'pass')
     for (const r of results.values()) expect({id: r.id, status: r.status, fix: r.fix, offenders: r.offenders}).toEqual({id: r.id, status: expected(r.id), fix: undefined, offenders: undefined})
-    expect(result(results, 'source-version').message).toMatch(/^The source runs MariaDB 10\.11, 10\.2 or later \(VERSION\(\) '10\.11\.\d+-MariaDB/)
+    // The version, then what is needed (it once read "runs MariaDB 10.11, 10.2 or later").
+    expect(result(results, 'source-version').message).toMatch(/^The source runs MariaDB 10\.11 \(VERSION\(\) '10\.11\.\d+-MariaDB.*\); Data-in Replication needs 10\.2 or later\.$/)
     expect(result(results, 'same-version').message).toContain('Both servers run MariaDB 10.11')
     expect(result(results, 'innodb-tables').message).toContain(`All ${sampleDataObjects().tables.length} tables`)
     expect(result(results, 'server-id').message).toContain("server_id is 1, the replica's 2")
@@ -117,7 +118,9 @@ describe('compatibility checks on a clean sandbox', () => {
       expect(result(results, id).message, id).toContain('127.0.0.1')
     }
     // The source's part of the server_id check still ran; only the comparison waits for the replica.
-    expect(result(results, 'server-id')).toMatchObject({status: 'pass', message: expect.stringContaining('not run')})
+    // Its pass claims only that half (it once passed "set and distinct", pointing at an internal id).
+    expect(result(results, 'server-id')).toMatchObject({status: 'pass', title: 'Source server_id set', message: "The source's server_id is 1, not 0."})
+    expect(result(results, 'server-id-distinct').title).toBe("Source server_id differs from the replica's")
     for (const id of ['source-version', 'innodb-tables', 'primary-keys', 'log-bin', 'binlog-format', 'gtid', 'database-filter', 'tier']) {
       expect(result(results, id).status, id).toBe('pass')
     }

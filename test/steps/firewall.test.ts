@@ -236,6 +236,20 @@ describe('the firewall step', () => {
     )
     expect(rules()).toEqual([])
     expect(requests().filter((r) => !r.startsWith('GET'))).toEqual([])
+    // Every ARM call with its whole URL (the plan once mixed relative and absolute ones), and in the
+    // run's order: the preflight step adds datain's own rule before the firewall step adds the source's.
+    const arm = plan.filter((a) => a.kind === 'arm').map((a) => a.text)
+    for (const text of arm) expect(text).toMatch(/^(GET|PUT) https:\/\/[^ ]+\/subscriptions\//)
+    expect(arm.findIndex((t) => t.includes('/datain-fw-client?'))).toBeLessThan(arm.findIndex((t) => t.includes('/datain-fw-source?')))
+  })
+
+  it('plans the rules the run creates when the source has the address datain connects from', async () => {
+    const ctx = await context({profile: 'same', settings: {source: {ip: '127.0.0.1'}}})
+    const texts = (await firewallStep.plan(ctx)).map((a) => a.text)
+    // It once planned datain-<profile>-source while the run created datain-<profile>-client.
+    expect(texts.filter((t) => t.startsWith('PUT'))).toEqual([expect.stringMatching(/\/firewallRules\/datain-same-client\?/)])
+    expect(texts).toContainEqual(expect.stringMatching(/the source's address 127\.0\.0\.1 is covered by datain's rule datain-same-client/))
+    expect(rules()).toEqual([])
   })
 
   it("refuses a source IP that is not IPv4 (exit 2) and resolves the public host when none is given", async () => {

@@ -56,6 +56,11 @@ describe('verify output', () => {
     })
     for (const raw of ['\u001b', '\u202e', '\r']) expect(text).not.toContain(raw)
     expect(text).toContain(`shop.${terminalText('a\u001b[31mb')}: 1 row differs: k\\u202e=v\\x0d`)
+    // One plural everywhere: never "1 rows" or "1 tables".
+    expect(text).toContain('Differences: 1 row in 1 of 1 table (1 row compared in 0.1 s).')
+    expect(renderVerify({identical: true, exitCode: 0, tablesCompared: 1, rowsCompared: 1, differencesTotal: 0, seconds: 0.01, checkedAt: '2026-01-01T00:00:00.000Z', tables: []})).toBe(
+      'Identical: 1 table, 1 row compared in 10 ms.',
+    )
   })
 
   it('shows the first five keys of a table and how many more', () => {

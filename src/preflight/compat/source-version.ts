@@ -32,7 +32,7 @@ export function judgeSourceVersion(version: string, comment: string): Outcome {
       fix: `Upgrade the source to MariaDB 10.2 or later, ideally to the replica's own line (read it with SELECT VERSION(); on the replica), then run 'datain init' again.`,
     }
   }
-  return {status: 'pass', message: `The source runs MariaDB ${formatMajorMinor(v)}, 10.2 or later (${seen}).`}
+  return {status: 'pass', message: `The source runs MariaDB ${formatMajorMinor(v)} (${seen}); Data-in Replication needs 10.2 or later.`}
 }
 
 export const sourceVersionCheck: Check = {

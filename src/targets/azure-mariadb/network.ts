@@ -1,5 +1,5 @@
 import type {FirewallRule} from '@azure/arm-mariadb'
-import {armCall, type ArmAccess} from '../../azure/arm.js'
+import {armCall, armServerUrl, type ArmAccess} from '../../azure/arm.js'
 import {resolveSourceIp, trustedClientIp} from '../../azure/firewall-addresses.js'
 import {decideRule, ensureRule, openRuleBook, ownRules, putRuleText, type RuleBook} from '../../azure/firewall-rule-book.js'
 import {firewallRuleName, mergeNames, recordedRanges, recordedRules, ruleCovers} from '../../azure/firewall-rules.js'
@@ -42,14 +42,16 @@ async function planFirewall(ctx: Ctx): Promise<PlannedAction[]> {
       if (clientIp) actions.push({on: 'azure', kind: 'note', text: `Would stop: the gateway refuses ${clientIp} and datain may not add a rule (E_REPLICA_FIREWALL).`})
       return actions
     }
-    const {target} = ctx.arm
-    actions.push({on: 'azure', kind: 'arm', text: `GET /subscriptions/${target.subscription}/resourceGroups/${target.resourceGroup}/providers/Microsoft.DBforMariaDB/servers/${target.server}/firewallRules?api-version=2018-06-01`})
+    actions.push({on: 'azure', kind: 'arm', text: `GET ${armServerUrl(ctx.arm.target)}/firewallRules?api-version=2018-06-01`})
     const book = await openRuleBook(ctx, ctx.arm)
-    actions.push(planRule(ctx, book, 'source', sourceIp))
+    // In the run's order: the preflight step lets datain in first (its checks need the replica), so
+    // the client's rule comes before the source's, which it may already cover.
     if (clientIp) {
+      actions.push({on: 'azure', kind: 'note', text: "At the start of the preflight step, so that its checks reach the replica:"})
       actions.push(planRule(ctx, book, 'client', clientIp))
       actions.push({on: 'replica', kind: 'check', text: `retry connecting until the gateway lets ${clientIp} in (up to ${ruleApplyBoundText()})`})
     }
+    actions.push(planRule(ctx, book, 'source', sourceIp))
     return actions
   }
 
