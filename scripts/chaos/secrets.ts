@@ -91,7 +91,10 @@ export async function secretsAndPrivilegeGroups(o: {full: boolean; hostileChecks
       secrets.check(`${label}: no password on stdout or stderr`, leaked.length === 0, leaked.join(', '))
     }
     const jsonRuns = runs.filter(([label]) => label.includes('--json'))
-    secrets.check('--json outputs are JSON', jsonRuns.every(([, r]) => isJson(r.stdout)), jsonRuns.map(([l, r]) => `${l}: ${r.stdout.slice(0, 100)}`).join('\n'))
+    // A run of start streams its events, one JSON object a line, the result last; the others print one document.
+    const isJsonOutput = (label: string, stdout: string) =>
+      /^start --json/.test(label) ? stdout.trim().split('\n').every((line) => isJson(line) && line.startsWith('{')) : isJson(stdout)
+    secrets.check('--json outputs are JSON', jsonRuns.every(([label, r]) => isJsonOutput(label, r.stdout)), jsonRuns.map(([l, r]) => `${l}: ${r.stdout.slice(0, 100)}`).join('\n'))
     const masked = runs.find(([label]) => label === 'start --dry-run')?.[1].stdout ?? ''
     secrets.check('--dry-run shows the replication password as ***', masked.includes('***'), masked.slice(0, 1500))
 
