@@ -52,6 +52,8 @@ export async function planWork(options: {
   tables: TableInfo[]
   chunkBytes?: number
   resume?: CopyRecord
+  /** Tables whose definitions are read, and which are created, together (default 500). */
+  schemaSlice?: number
   /**
    * Called with the chunks of each slice of tables once they are created (largest first), and the
    * record that holds them: the rows may start to move while the next tables are created.
@@ -67,8 +69,9 @@ export async function planWork(options: {
   // and no more than a slice's definitions in memory however many tables there are.
   // Largest first, so that the slices that come first hold the tables that take longest to copy.
   const bySize = options.tables.toSorted((a, b) => b.estimatedBytes - a.estimatedBytes)
-  for (let first = 0; first < bySize.length; first += SCHEMA_SLICE) {
-    const tables = bySize.slice(first, first + SCHEMA_SLICE)
+  const slice = Math.max(1, options.schemaSlice ?? SCHEMA_SLICE)
+  for (let first = 0; first < bySize.length; first += slice) {
+    const tables = bySize.slice(first, first + slice)
     const sliceStart = work.length
     const ddls = await tableDefinitions(source, tables)
     const toCreate: TableToCreate[] = []

@@ -30,6 +30,8 @@ export interface ParallelCopyOptions extends RecorderOptions {
   signal: AbortSignal
   /** Tables larger than this (InnoDB's estimate) are split by primary-key ranges. Default 256 MiB. */
   chunkBytes?: number
+  /** Tables created on the replica together, whose rows then move while the next ones are created. Default 500. */
+  schemaSlice?: number
   /** Bytes of one LOAD DATA statement at most (see copyChunk). Default 500 kB. */
   batchBytes?: number
   snapshot?: SnapshotOptions
