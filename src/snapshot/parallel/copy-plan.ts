@@ -41,11 +41,11 @@ export const DEFAULT_BATCH_BYTES = 500_000
  */
 export async function planWork(options: {
   /**
-   * A connection of the source that pipelines (connectTo's), prepared by prepareDdlSessions, for
-   * the definitions and the key bounds of large tables. Outside the snapshot is fine: the first
-   * and last chunks of a table are open-ended, so that any bounds cover every row.
+   * Connections of the source prepared by prepareDdlSessions, that read the definitions at once,
+   * and the key bounds of large tables (the first). Outside the snapshot is fine: the first and
+   * last chunks of a table are open-ended, so that any bounds cover every row.
    */
-  source: Connection
+  sources: Connection[]
   /** Connections of the replica without LOAD DATA LOCAL, prepared by prepareDdlSessions, that pipeline: the tables are created on them at once. */
   replicas: Connection[]
   databases: string[]
@@ -60,12 +60,12 @@ export async function planWork(options: {
    */
   onSlice?: (work: WorkItem[], record: CopyRecord) => Promise<void>
 }): Promise<{work: WorkItem[]; record: CopyRecord}> {
-  const {source, replicas, resume} = options
+  const {sources, replicas, resume} = options
   const existing = resume ? await keepOnlyCurrentTables(replicas[0]!, options.databases, options.tables) : new Set<string>()
   const earlierByKey = new Map(resume?.tables.map((t) => [key(t), t]))
   const record: CopyRecord = {tables: []}
   const work: WorkItem[] = []
-  // A slice of the tables at a time: their definitions read together, their tables created together,
+  // A slice of the tables at a time: their definitions read at once, their tables created at once,
   // and no more than a slice's definitions in memory however many tables there are.
   // Largest first, so that the slices that come first hold the tables that take longest to copy.
   const bySize = options.tables.toSorted((a, b) => b.estimatedBytes - a.estimatedBytes)
@@ -73,7 +73,7 @@ export async function planWork(options: {
   for (let first = 0; first < bySize.length; first += slice) {
     const tables = bySize.slice(first, first + slice)
     const sliceStart = work.length
-    const ddls = await tableDefinitions(source, tables)
+    const ddls = await tableDefinitions(sources, tables)
     const toCreate: TableToCreate[] = []
     for (const [i, table] of tables.entries()) {
       const ddl = ddls[i]!
@@ -89,7 +89,7 @@ export async function planWork(options: {
         continue
       }
       toCreate.push({table, ddl, replace: existing.has(key(table))})
-      const chunks = await planChunks(source, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
+      const chunks = await planChunks(sources[0]!, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
       for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
       record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})
     }

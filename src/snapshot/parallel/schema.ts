@@ -10,8 +10,8 @@ import {listTables, type TableInfo} from './tables.js'
  * sql_mode the source defaults to (ANSI_QUOTES would change it), and on the replica no foreign
  * key checks, so that a table may reference one created later.
  */
-export async function prepareDdlSessions(source: Connection, ...replicas: Connection[]): Promise<void> {
-  await source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")
+export async function prepareDdlSessions(sources: Connection | Connection[], ...replicas: Connection[]): Promise<void> {
+  await Promise.all([sources].flat().map((source) => source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")))
   await Promise.all(replicas.map((replica) => replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")))
 }
 
@@ -58,12 +58,27 @@ export async function createTable(replica: Connection, table: TableInfo, ddl: st
 }
 
 /**
- * The CREATE TABLE of each of `tables` (see tableDefinition), in their order. `source` should be a
- * connection that pipelines (connectTo's): the statements go out together and the answers come back
- * in order, so a thousand small tables cost one round trip's wait, not a thousand.
+ * The CREATE TABLE of each of `tables` (see tableDefinition), in their order, read by `sources` at
+ * once, each one statement at a time (a hostile source's answer is then always the answer to the
+ * question it was asked on that connection). The first failure stops them all and is thrown.
  */
-export async function tableDefinitions(source: Connection, tables: TableInfo[]): Promise<string[]> {
-  return Promise.all(tables.map((table) => tableDefinition(source, table)))
+export async function tableDefinitions(sources: Connection[], tables: TableInfo[]): Promise<string[]> {
+  const ddls: string[] = []
+  let next = 0
+  let failure: {error: unknown} | undefined
+  await Promise.all(
+    sources.map(async (source) => {
+      for (let i = next++; i < tables.length && !failure; i = next++) {
+        try {
+          ddls[i] = await tableDefinition(source, tables[i]!)
+        } catch (error) {
+          failure ??= {error}
+        }
+      }
+    }),
+  )
+  if (failure) throw failure.error
+  return ddls
 }
 
 /** A table to create on the replica: its definition, and whether a table of its name must go first. */
