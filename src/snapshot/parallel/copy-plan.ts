@@ -1,6 +1,6 @@
 import type {Connection} from 'mariadb'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
-import {createTable, definitionHash, tableDefinition} from './schema.js'
+import {createTables, definitionHash, tableDefinitions, type TableToCreate} from './schema.js'
 import {boundsOf, type Chunk, chunksFromBounds, planChunks, type TableInfo} from './tables.js'
 
 /**
@@ -40,39 +40,70 @@ export const DEFAULT_BATCH_BYTES = 500_000
  * for reloaded rows, and the objects are created again after the rows.
  */
 export async function planWork(options: {
-  source: Connection
-  replica: Connection
+  /**
+   * Connections of the source prepared by prepareDdlSessions, that read the definitions at once,
+   * and the key bounds of large tables (the first). Outside the snapshot is fine: the first and
+   * last chunks of a table are open-ended, so that any bounds cover every row.
+   */
+  sources: Connection[]
+  /** Connections of the replica without LOAD DATA LOCAL, prepared by prepareDdlSessions, that pipeline: the tables are created on them at once. */
+  replicas: Connection[]
   databases: string[]
   tables: TableInfo[]
   chunkBytes?: number
   resume?: CopyRecord
+  /** Tables whose definitions are read, and which are created, together (default 500). */
+  schemaSlice?: number
+  /**
+   * Called with the chunks of each slice of tables once they are created (largest first), and the
+   * record that holds them: the rows may start to move while the next tables are created.
+   */
+  onSlice?: (work: WorkItem[], record: CopyRecord) => Promise<void>
 }): Promise<{work: WorkItem[]; record: CopyRecord}> {
-  const {source, replica, resume} = options
-  const existing = resume ? await keepOnlyCurrentTables(replica, options.databases, options.tables) : new Set<string>()
+  const {sources, replicas, resume} = options
+  const existing = resume ? await keepOnlyCurrentTables(replicas[0]!, options.databases, options.tables) : new Set<string>()
+  const earlierByKey = new Map(resume?.tables.map((t) => [key(t), t]))
   const record: CopyRecord = {tables: []}
   const work: WorkItem[] = []
-  for (const table of options.tables) {
-    const ddl = await tableDefinition(source, table)
-    const definition = definitionHash(ddl)
-    const earlier = resume?.tables.find((t) => key(t) === key(table))
-    const tableIndex = record.tables.length
-    if (earlier && earlier.definition === definition && existing.has(key(table))) {
-      const done = new Set(earlier.done)
-      for (const chunk of chunksFromBounds(table, earlier.bounds.map((b) => BigInt(b)))) {
-        work.push({chunk, tableIndex, mode: done.has(chunk.index) ? 'verify' : 'reload'})
+  // A slice of the tables at a time: their definitions read at once, their tables created at once,
+  // and no more than a slice's definitions in memory however many tables there are.
+  // Largest first, so that the slices that come first hold the tables that take longest to copy.
+  const bySize = options.tables.toSorted((a, b) => b.estimatedBytes - a.estimatedBytes)
+  const slice = Math.max(1, options.schemaSlice ?? SCHEMA_SLICE)
+  for (let first = 0; first < bySize.length; first += slice) {
+    const tables = bySize.slice(first, first + slice)
+    const sliceStart = work.length
+    const ddls = await tableDefinitions(sources, tables)
+    const toCreate: TableToCreate[] = []
+    for (const [i, table] of tables.entries()) {
+      const ddl = ddls[i]!
+      const definition = definitionHash(ddl)
+      const earlier = earlierByKey.get(key(table))
+      const tableIndex = record.tables.length
+      if (earlier && earlier.definition === definition && existing.has(key(table))) {
+        const done = new Set(earlier.done)
+        for (const chunk of chunksFromBounds(table, earlier.bounds.map((b) => BigInt(b)))) {
+          work.push({chunk, tableIndex, mode: done.has(chunk.index) ? 'verify' : 'reload'})
+        }
+        record.tables.push({database: table.database, name: table.name, definition, bounds: earlier.bounds, done: [...earlier.done]})
+        continue
       }
-      record.tables.push({database: table.database, name: table.name, definition, bounds: earlier.bounds, done: [...earlier.done]})
-      continue
+      toCreate.push({table, ddl, replace: existing.has(key(table))})
+      const chunks = await planChunks(sources[0]!, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
+      for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
+      record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})
     }
-    if (existing.has(key(table))) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(table.database, table.name)}`)
-    await createTable(replica, table, ddl)
-    const chunks = await planChunks(source, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
-    for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
-    record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})
+    await createTables(replicas, toCreate)
+    await options.onSlice?.(work.slice(sliceStart).sort(largestFirst), record)
   }
-  work.sort((a, b) => b.chunk.estimatedBytes - a.chunk.estimatedBytes)
+  work.sort(largestFirst)
   return {work, record}
 }
+
+/** Tables whose definitions are read, and which are created, together. */
+const SCHEMA_SLICE = 500
+
+const largestFirst = (a: WorkItem, b: WorkItem) => b.chunk.estimatedBytes - a.chunk.estimatedBytes
 
 const key = (t: {database: string; name: string}) => `${t.database}\u0000${t.name}`
 

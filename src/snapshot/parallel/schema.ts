@@ -10,9 +10,9 @@ import {listTables, type TableInfo} from './tables.js'
  * sql_mode the source defaults to (ANSI_QUOTES would change it), and on the replica no foreign
  * key checks, so that a table may reference one created later.
  */
-export async function prepareDdlSessions(source: Connection, replica: Connection): Promise<void> {
-  await source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")
-  await replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")
+export async function prepareDdlSessions(sources: Connection | Connection[], ...replicas: Connection[]): Promise<void> {
+  await Promise.all([sources].flat().map((source) => source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")))
+  await Promise.all(replicas.map((replica) => replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")))
 }
 
 /**
@@ -52,17 +52,97 @@ export function definitionHash(ddl: string): string {
  * indexes after the rows measured slower here (see the README's performance section).
  */
 export async function createTable(replica: Connection, table: TableInfo, ddl: string): Promise<void> {
+  // Unqualified in its text (REFERENCES to the same database too): run it in its database.
+  await useDatabase(replica, table)
+  await createInCurrentDatabase(replica, {table, ddl, replace: false})
+}
+
+/**
+ * The CREATE TABLE of each of `tables` (see tableDefinition), in their order, read by `sources` at
+ * once, each one statement at a time (a hostile source's answer is then always the answer to the
+ * question it was asked on that connection). The first failure stops them all and is thrown.
+ */
+export async function tableDefinitions(sources: Connection[], tables: TableInfo[]): Promise<string[]> {
+  const ddls: string[] = []
+  let next = 0
+  let failure: {error: unknown} | undefined
+  await Promise.all(
+    sources.map(async (source) => {
+      for (let i = next++; i < tables.length && !failure; i = next++) {
+        try {
+          ddls[i] = await tableDefinition(source, tables[i]!)
+        } catch (error) {
+          failure ??= {error}
+        }
+      }
+    }),
+  )
+  if (failure) throw failure.error
+  return ddls
+}
+
+/** A table to create on the replica: its definition, and whether a table of its name must go first. */
+export interface TableToCreate {
+  table: TableInfo
+  ddl: string
+  replace: boolean
+}
+
+/**
+ * Creates `items` on the replica, shared among `sessions` (connections without LOAD DATA LOCAL,
+ * prepared by prepareDdlSessions, that pipeline) so that the replica creates several at once. A
+ * session first makes each database current and waits for that (a failed USE must not leave the
+ * next CREATE, unqualified, in another database), then sends that database's CREATEs together.
+ */
+export async function createTables(sessions: Connection[], items: TableToCreate[]): Promise<void> {
+  let failure: {error: unknown} | undefined
+  await Promise.all(
+    sessions.map(async (session, s) => {
+      const mine = items.filter((_, i) => i % sessions.length === s)
+      for (const group of groupByDatabase(mine)) {
+        // The first failure stops every session at its next database; each waits for what it sent.
+        if (failure) return
+        const done = await Promise.allSettled([useDatabase(session, group[0]!.table)])
+        const created = done[0]!.status === 'fulfilled' ? await Promise.allSettled(group.map((item) => createInCurrentDatabase(session, item))) : done
+        const failed = created.find((r) => r.status === 'rejected')
+        if (failed) failure ??= {error: failed.reason}
+      }
+    }),
+  )
+  if (failure) throw failure.error
+}
+
+function groupByDatabase(items: TableToCreate[]): TableToCreate[][] {
+  const groups = new Map<string, TableToCreate[]>()
+  for (const item of items) {
+    const group = groups.get(item.table.database)
+    if (group) group.push(item)
+    else groups.set(item.table.database, [item])
+  }
+  return [...groups.values()]
+}
+
+async function useDatabase(replica: Connection, table: TableInfo): Promise<void> {
+  await replica.query(`USE ${quoteIdentifier(table.database)}`).catch((error: unknown) => {
+    throw createError(table, error)
+  })
+}
+
+async function createInCurrentDatabase(replica: Connection, {table, ddl, replace}: TableToCreate): Promise<void> {
   try {
-    // Unqualified in its text (REFERENCES to the same database too): run it in its database.
-    await replica.query(`USE ${quoteIdentifier(table.database)}`)
+    if (replace) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(table.database, table.name)}`)
     await replica.query(ddl)
   } catch (error) {
-    throw new DatainError(`Creating the table ${table.database}.${table.name} on the replica failed: ${sqlMessage(error)}.`, {
-      code: 'E_SNAPSHOT_LOAD',
-      exit: ExitCode.failed,
-      cause: error,
-    })
+    throw createError(table, error)
   }
+}
+
+function createError(table: TableInfo, error: unknown): DatainError {
+  return new DatainError(`Creating the table ${table.database}.${table.name} on the replica failed: ${sqlMessage(error)}.`, {
+    code: 'E_SNAPSHOT_LOAD',
+    exit: ExitCode.failed,
+    cause: error,
+  })
 }
 
 async function readDefinition(source: Connection, expected: ExpectedObject, sql: string): Promise<string> {

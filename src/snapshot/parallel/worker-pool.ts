@@ -44,12 +44,15 @@ export class WorkerPool {
     return conn
   }
 
-  /** Runs `task` on every item, one worker per thread, until all are done or one fails (then throws its error). */
-  async run(items: WorkItem[], task: (item: WorkItem, worker: number) => Promise<void>): Promise<void> {
-    const queue = [...items]
+  /**
+   * Runs `task` on every item, one worker per thread, until all are done or one fails (then throws
+   * its error). Items may be a WorkQueue still being filled: a worker waits for the next one.
+   */
+  async run(items: WorkItem[] | WorkQueue, task: (item: WorkItem, worker: number) => Promise<void>): Promise<void> {
+    const queue = items instanceof WorkQueue ? items : new WorkQueue(items).close()
     await Promise.all(
       Array.from({length: this.threads}, async (_, i) => {
-        for (let item = queue.shift(); item && this.failure === undefined; item = queue.shift()) {
+        for (let item = await queue.next(); item && this.failure === undefined; item = await queue.next()) {
           this.busy.set(i, tableLabel(item.chunk.table))
           try {
             await task(item, i)
@@ -73,5 +76,47 @@ export class WorkerPool {
     this.signal.removeEventListener('abort', this.onAbort)
     await Promise.allSettled(this.opened.map((c) => (c.isValid() ? c.end() : Promise.resolve())))
     for (const conn of this.opened) conn.destroy()
+  }
+}
+
+/** Items for WorkerPool.run, handed out in order as they are pushed, until closed. */
+export class WorkQueue {
+  private items: Array<WorkItem | undefined>
+  private head = 0
+  private closed = false
+  private waiting: Array<() => void> = []
+
+  constructor(items: WorkItem[] = []) {
+    this.items = [...items]
+  }
+
+  push(items: WorkItem[]): void {
+    this.items.push(...items)
+    this.wake()
+  }
+
+  /** No more items: workers end once the queue is empty. */
+  close(): this {
+    this.closed = true
+    this.wake()
+    return this
+  }
+
+  /** The next item, or undefined once the queue is closed and empty. */
+  async next(): Promise<WorkItem | undefined> {
+    while (this.head >= this.items.length && !this.closed) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head]
+    // Handed out: let it go (an index, not shift(), which moves every other item each time).
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    }
+    return item
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiting.splice(0)) resolve()
   }
 }
