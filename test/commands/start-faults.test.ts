@@ -157,7 +157,7 @@ async function expectNoSessionsLeft(e: Env): Promise<void> {
   const left = async () => {
     const [source, replica] = await Promise.all([
       e.sandbox.source.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.source.user]),
-      e.sandbox.replica.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.replica.user]),
+      e.sandbox.replica.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.replica.account]),
     ])
     return source.length + replica.length
   }
@@ -288,7 +288,7 @@ describe('datain start interrupted in the middle of the copy', () => {
       await waitUntil('a loading session is seen', async () => {
         const [row] = await e.sandbox.replica.server.query<Array<{id: bigint}>>(
           "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND (DB = 'shop' OR INFO LIKE 'LOAD DATA%') ORDER BY TIME DESC LIMIT 1",
-          [e.sandbox.replica.user],
+          [e.sandbox.replica.account],
         )
         loader = row === undefined ? undefined : Number(row.id)
         return loader !== undefined
@@ -495,7 +495,7 @@ describe('datain start when Azure Resource Manager fails, and during the catch-u
       const sessions = async () =>
         (
           await e.sandbox.replica.server.query<Array<{id: bigint}>>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [
-            e.sandbox.replica.user,
+            e.sandbox.replica.account,
           ])
         ).map((r) => Number(r.id))
       // datain's only connection to the replica while it waits (the one it monitors with).
