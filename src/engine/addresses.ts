@@ -35,5 +35,8 @@ export async function sourceAddress(settings: Settings, password: string): Promi
 
 export async function replicaAddress(settings: Settings, password: string): Promise<ServerAddress> {
   const {host, port, user, sslCa, tlsVerify} = settings.replica
-  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+  const address: ServerAddress = {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+  // Named in the advice when Azure's gateway refuses a login without `@server` (error 9002).
+  if (settings.target !== 'mariadb' && settings.azure.server) address.azureServer = settings.azure.server
+  return address
 }
