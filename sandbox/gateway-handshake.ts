@@ -82,6 +82,11 @@ interface ClientSide {
 async function handshake(client: Socket, upstream: Socket, route: LoginRoute, guard: Guard, clientSide: ClientSide): Promise<[TLSSocket, TLSSocket]> {
   const fromReplica = new PacketReader(upstream, MAX_HANDSHAKE_PAYLOAD)
   const greeting = await fromReplica.next()
+  if (greeting.payload[0] === 0xff) {
+    // The replica refused before any login (1040 too many connections, 1129 host blocked): its own words reach the client.
+    await endWith(client, framePacket(greeting.seq, greeting.payload))
+    throw new HandshakeFailure('the replica refused the connection')
+  }
   if (fromReplica.detach().length > 0 || !greetingOffersTls(greeting)) throw new HandshakeFailure('the replica greeted without TLS')
   client.write(framePacket(greeting.seq, greeting.payload))
 

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
-import {connect, type Socket} from 'node:net'
+import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {Duplex} from 'node:stream'
@@ -9,7 +9,8 @@ import {connect as tlsConnect, type TLSSocket} from 'node:tls'
 import mariadb, {type Connection, type ConnectionConfig} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {GATEWAY_LOGIN_MESSAGE, GATEWAY_SSL_REQUIRED_MESSAGE, serverSideUser} from '../../sandbox/gateway-handshake.js'
-import {clientHello, framePacket, loginUser, PacketReader} from '../../sandbox/gateway-packets.js'
+import {startGateway} from '../../sandbox/gateway.js'
+import {clientHello, errorPacket, framePacket, loginUser, PacketReader} from '../../sandbox/gateway-packets.js'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {datain} from '../helpers/datain.js'
 import {allowLoopback} from '../helpers/preflight.js'
@@ -61,6 +62,7 @@ describe('logins through the emulated gateway', () => {
       "SELECT CURRENT_USER() AS cu, USER() AS u, (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER') AS cipher",
     )
     expect(sandbox.replica.user).toBe('azureadmin@datain-replica')
+    expect(sandbox.replica.account).toBe('azureadmin')
     expect(row.cu).toBe('azureadmin@%')
     expect(row.u).toBe('azureadmin@127.0.0.1')
     // The server sees TLS: the gateway's own session, since the client's ends at the gateway.
@@ -88,6 +90,29 @@ describe('logins through the emulated gateway', () => {
     const error = await refusal(login(sandbox.replica.user, {password: 'wrong'}))
     expect(error.errno).toBe(1045)
     expect(error.sqlMessage).toContain("'azureadmin'@'127.0.0.1'")
+  })
+
+  it('relays a refusal the replica greets with (1040), and drops a client whose replica is gone', async () => {
+    const fake = createServer((socket) => socket.end(errorPacket(1040, '08004', 'Too many connections')))
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve))
+    const certs = path.join(sandbox.dir, 'certs')
+    const gateway = await startGateway({
+      target: {host: '127.0.0.1', port: (fake.address() as AddressInfo).port, ca},
+      tls: {cert: readFileSync(path.join(certs, 'replica-cert.pem'), 'utf8'), key: readFileSync(path.join(certs, 'replica-key.pem'), 'utf8')},
+      serverName: 'datain-replica',
+      isAllowed: () => true,
+    })
+    const through = () => login(sandbox.replica.user, {host: gateway.host, port: gateway.port})
+    try {
+      expect(await refusal(through())).toMatchObject({errno: 1040, sqlMessage: 'Too many connections'})
+      await new Promise((resolve) => fake.close(resolve))
+      const gone = (await refusal(through())) as {errno?: number; message?: string}
+      expect(gone.errno).not.toBe(1040)
+      expect(gone.message).toMatch(/socket|closed|ECONNRESET/i)
+    } finally {
+      await gateway.close()
+      fake.close()
+    }
   })
 
   it('a certificate from another CA is refused by the client, as the gateway shows the sandbox’s certificate', async () => {
