@@ -45,11 +45,11 @@ export interface LoginRoute {
 export async function routeLogin(client: Socket, route: LoginRoute): Promise<void> {
   const upstream = createConnection({host: route.target.host, port: route.target.port, noDelay: true})
   route.track(upstream)
-  const sockets: Array<Socket | TLSSocket> = [client, upstream]
+  const sockets: Array<Socket | TLSSocket> = []
   const dropAll = () => {
     for (const socket of sockets) socket.destroy()
   }
-  // Any socket of the pair going away, raw or TLS, ends the others, as a real gateway drops the pair.
+  // During the handshake any socket of the pair going away, raw or TLS, ends the others at once.
   const guard = (socket: Socket | TLSSocket) => {
     sockets.push(socket)
     socket.on('error', dropAll)
@@ -62,14 +62,29 @@ export async function routeLogin(client: Socket, route: LoginRoute): Promise<voi
   const clientSide: ClientSide = {socket: client, nextSeq: 2}
   try {
     const [clientTls, upstreamTls] = await handshake(client, upstream, route, guard, clientSide)
-    clientTls.pipe(upstreamTls)
-    upstreamTls.pipe(clientTls)
+    for (const socket of sockets) socket.off('close', dropAll)
+    relay(clientTls, upstreamTls)
   } catch (error) {
     const errno = error instanceof HandshakeFailure ? error.errno : 0
     if (errno === BAD_HANDSHAKE) await endWith(clientSide.socket, errorPacket(BAD_HANDSHAKE, '08S01', 'Bad handshake', clientSide.nextSeq))
     dropAll()
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * Pipes the two TLS sessions. One side closing ends the other gracefully, so that its last bytes
+ * arrive (the replica's 1927 "Connection was killed" before it closes), then drops it if it lingers.
+ */
+function relay(clientTls: TLSSocket, upstreamTls: TLSSocket): void {
+  clientTls.pipe(upstreamTls)
+  upstreamTls.pipe(clientTls)
+  for (const [side, other] of [[clientTls, upstreamTls], [upstreamTls, clientTls]] as const) {
+    side.once('close', () => {
+      other.end()
+      setTimeout(() => other.destroy(), LAST_WORD_MS).unref()
+    })
   }
 }
 

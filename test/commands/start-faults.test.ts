@@ -283,11 +283,12 @@ describe('datain start interrupted in the middle of the copy', () => {
 
       const run = startInBackground(e, ['--profile', profile, ...engineArgs(engine)])
       await waitForCopy(e, run)
-      // A loading session works in `shop` or runs LOAD DATA; datain's own session has no default database and sleeps.
+      // A loading session works in `shop` or runs LOAD DATA; datain's own DDL session sleeps (in `shop` too,
+      // once it has created the tables): killing that one instead made the copy go on and the test flaky.
       let loader: number | undefined
       await waitUntil('a loading session is seen', async () => {
         const [row] = await e.sandbox.replica.server.query<Array<{id: bigint}>>(
-          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND (DB = 'shop' OR INFO LIKE 'LOAD DATA%') ORDER BY TIME DESC LIMIT 1",
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND <> 'Sleep' AND (DB = 'shop' OR INFO LIKE 'LOAD DATA%') ORDER BY TIME DESC LIMIT 1",
           [e.sandbox.replica.account],
         )
         loader = row === undefined ? undefined : Number(row.id)

@@ -92,6 +92,22 @@ describe('logins through the emulated gateway', () => {
     expect(error.sqlMessage).toContain("'azureadmin'@'127.0.0.1'")
   })
 
+  it('passes the replica killing a session on at once, as a direct connection sees it (the socket closed)', async () => {
+    const conn = await login(sandbox.replica.user)
+    conn.on('error', () => {})
+    const [row] = await conn.query('SELECT CONNECTION_ID() AS id')
+    const started = Date.now()
+    const sleeping = conn.query('SELECT SLEEP(20)').then(
+      () => undefined,
+      (error: {errno?: number}) => error,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await sandbox.replica.server.query(`KILL ${Number(row.id)}`)
+    // MariaDB sends no packet for a KILL during SLEEP(): a client connected directly reads the same 45009.
+    expect(await sleeping).toMatchObject({errno: 45009})
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
   it('relays a refusal the replica greets with (1040), and drops a client whose replica is gone', async () => {
     const fake = createServer((socket) => socket.end(errorPacket(1040, '08004', 'Too many connections')))
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve))
