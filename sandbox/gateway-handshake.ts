@@ -34,6 +34,8 @@ export interface LoginRoute {
   serverName: string
   /** Every socket the connection opens, so that the gateway can close them all. */
   track(socket: Socket): void
+  /** How long a client and the replica get to finish the handshake (default HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number
 }
 
 /**
@@ -57,7 +59,7 @@ export async function routeLogin(client: Socket, route: LoginRoute): Promise<voi
   }
   guard(client)
   guard(upstream)
-  const timer = setTimeout(dropAll, HANDSHAKE_TIMEOUT_MS)
+  const timer = setTimeout(dropAll, route.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS)
   // Where a refusal goes: the client's raw socket, then its TLS session once there is one.
   const clientSide: ClientSide = {socket: client, nextSeq: 2}
   try {

@@ -14,6 +14,8 @@ export interface GatewayOptions {
   isAllowed(ip: string): boolean
   host?: string
   port?: number
+  /** How long a client gets to finish its login before it is dropped (tests shorten it). */
+  handshakeTimeoutMs?: number
 }
 
 export interface Gateway {
@@ -64,7 +66,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return
     }
     // routeLogin settles every failure itself (it drops the pair): one client never takes the gateway down.
-    routeLogin(client, {target: options.target, secureContext, serverName: options.serverName, track}).catch(() => client.destroy())
+    routeLogin(client, {target: options.target, secureContext, serverName: options.serverName, track, handshakeTimeoutMs: options.handshakeTimeoutMs}).catch(() => client.destroy())
   })
 
   const host = options.host ?? '127.0.0.1'

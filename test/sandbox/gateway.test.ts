@@ -6,6 +6,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {Duplex} from 'node:stream'
 import {connect as tlsConnect, type TLSSocket} from 'node:tls'
+import fc from 'fast-check'
 import mariadb, {type Connection, type ConnectionConfig} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {GATEWAY_LOGIN_MESSAGE, GATEWAY_SSL_REQUIRED_MESSAGE, serverSideUser} from '../../sandbox/gateway-handshake.js'
@@ -192,6 +193,58 @@ describe('hostile clients', () => {
   })
 })
 
+describe('a gateway of its own in front of the replica', () => {
+  it('drops a client that stays silent after the greeting, and one that stops mid-TLS, once the handshake bound passes', async () => {
+    const gateway = await ownGateway({handshakeTimeoutMs: 300})
+    try {
+      const silent = await rawClient(gateway)
+      const started = Date.now()
+      expect(await drain(silent.socket)).toEqual(Buffer.alloc(0))
+      expect(Date.now() - started).toBeLessThan(3000)
+      const stalled = await rawClient(gateway)
+      stalled.socket.write(framePacket(1, sslRequest()))
+      expect(await drain(stalled.socket)).toEqual(Buffer.alloc(0))
+      expect(Date.now() - started).toBeLessThan(6000)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('answers any bytes after the greeting with Bad handshake, 9002 or a close, and still lets a real login in', async () => {
+    const gateway = await ownGateway({handshakeTimeoutMs: 500})
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({minLength: 0, maxLength: 300}), fc.boolean(), async (bytes, framed) => {
+          const {socket} = await rawClient(gateway)
+          const sent = Buffer.from(bytes)
+          socket.write(framed ? framePacket(1, sent) : sent)
+          const answer = await drain(socket)
+          // Nothing, or one error packet: 1043 for what is not a login, 9002 for a plain-text login.
+          if (answer.length > 0) expect([1043, 9002]).toContain(errnoOf(answer))
+        }),
+        {numRuns: 40},
+      )
+      const conn = await login(sandbox.replica.user, {host: gateway.host, port: gateway.port})
+      expect((await conn.query('SELECT CURRENT_USER() AS cu'))[0].cu).toBe('azureadmin@%')
+      await conn.end()
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
+/** A second gateway to the sandbox's replica, with options of its own. */
+function ownGateway(options: {handshakeTimeoutMs: number}): ReturnType<typeof startGateway> {
+  const certs = path.join(sandbox.dir, 'certs')
+  return startGateway({
+    target: {host: '127.0.0.1', port: sandbox.replica.server.port, ca},
+    tls: {cert: readFileSync(path.join(certs, 'replica-cert.pem'), 'utf8'), key: readFileSync(path.join(certs, 'replica-key.pem'), 'utf8')},
+    serverName: 'datain-replica',
+    isAllowed: () => true,
+    ...options,
+  })
+}
+
 describe('datain through the gateway', () => {
   it('says the login must be user@servername, naming the server, when the gateway refuses it (exit 4, no profile)', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'datain-gateway-'))
@@ -274,8 +327,8 @@ function nativeScramble(password: string, nonce: Buffer): Buffer {
 }
 
 /** A raw client past the gateway's greeting, which can turn to TLS with its SSLRequest and ClientHello in one write. */
-async function rawClient(): Promise<{socket: Socket; startTls(o: {coalesce: boolean}): Promise<TLSSocket>}> {
-  const socket = connect({host: sandbox.replica.host, port: sandbox.replica.port})
+async function rawClient(to: {host: string; port: number} = sandbox.replica): Promise<{socket: Socket; startTls(o: {coalesce: boolean}): Promise<TLSSocket>}> {
+  const socket = connect({host: to.host, port: to.port})
   const reader = new PacketReader(socket, 1 << 16)
   await reader.next()
   reader.detach()
