@@ -218,7 +218,8 @@ async function runDatain(sandbox: Sandbox, work: string): Promise<Omit<Row, 'met
   const result = await child
   await sampling
   if (result.exitCode !== 0) throw new Error(`datain start exited ${result.exitCode}: ${result.stderr.split('\n').slice(-5).join(' ')}`)
-  const report = JSON.parse(result.stdout) as {steps: Array<{id: string; seconds?: number; output?: Record<string, unknown>}>}
+  // start --json streams its events first, one a line: the result is the last line.
+  const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as {steps: Array<{id: string; seconds?: number; output?: Record<string, unknown>}>}
   const snapshot = report.steps.find((s) => s.id === 'snapshot')
   const output = snapshot?.output ?? {}
   const held = `commits held ${String(output.writesHeldMs)} ms (${String(output.snapshotMethod)})`

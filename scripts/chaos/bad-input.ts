@@ -223,7 +223,8 @@ export async function badInputGroup(o: {full: boolean; env?: Env}): Promise<Grou
 function jsonProblem(r: CliResult, exit: number | number[]): string | undefined {
   const exits = Array.isArray(exit) ? exit : [exit]
   try {
-    const error = (JSON.parse(r.stdout) as {error?: {exit?: number; message?: string}}).error
+    // start --json streams its events first, one a line: the error is then the last line.
+    const error = (resultJson(r.stdout) as {error?: {exit?: number; message?: string}}).error
     if (!error || !exits.includes(Number(error.exit)) || !exits.includes(r.exitCode)) return `--json: exit ${r.exitCode}, ${r.stdout.slice(0, 300)}`
     if (/\n\s+at /.test(r.stdout + r.stderr)) return '--json: a stack trace'
     return undefined
@@ -263,3 +264,12 @@ async function hostileNames(group: Group, e: Env): Promise<boolean> {
   return init.exitCode === 0 && start.exitCode === 0 && !diff
 }
 
+
+/** The whole of stdout, or its last line when it holds several objects (one a line). */
+function resultJson(stdout: string): unknown {
+  try {
+    return JSON.parse(stdout)
+  } catch {
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '')
+  }
+}

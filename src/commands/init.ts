@@ -60,6 +60,12 @@ export default class Init extends BaseCommand<typeof Init> {
       options: ['on', 'off'],
       helpGroup: 'SOURCE',
     }),
+    'replica-ssl': Flags.string({
+      summary: "--target mariadb: TLS for datain's connection to the replica: on (default, verified) or off (plain text; warned about: the link's password then crosses the network in clear).",
+      env: 'DATAIN_REPLICA_SSL',
+      options: ['on', 'off'],
+      helpGroup: 'REPLICA',
+    }),
     'unfiltered-subset': Flags.boolean({
       summary: 'Copy a subset of databases even where no replica filter can skip the others: a write to them on the source then stops replication (error 1146).',
       default: false,

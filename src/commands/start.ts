@@ -3,6 +3,7 @@ import type {SetupResult} from '../setup/run-setup.js'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {renderPlan, renderSetup} from '../ui/start-plan.js'
+import {eventStreamUi} from '../ui/event-stream.js'
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run, or resume, the replication setup until replication is running.'
@@ -58,9 +59,15 @@ export default class Start extends BaseCommand<typeof Start> {
       // Never saved: the next start asks again.
       run: {replaceDatabases: flags['replace-databases'], takeOverReplica: flags['take-over-replica']},
       signal: this.abortSignal(),
-      ui: this.stepUi(),
+      // Under --json the run streams its events, one JSON line each; a dry run only plans.
+      ui: this.jsonEnabled() && !flags['dry-run'] ? eventStreamUi() : this.stepUi(),
     })
     if (!this.jsonEnabled()) this.log(flags['dry-run'] ? renderPlan(result) : renderSetup(result))
     return result
+  }
+
+  /** The result (or error) under --json: one line, the last of the event stream. */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json)}\n`)
   }
 }

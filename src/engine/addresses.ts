@@ -8,7 +8,12 @@ import type {Settings} from '../state/schema.js'
  */
 export function tlsWarnings(settings: Settings): string[] {
   const warnings: string[] = []
-  if (!settings.replica.tlsVerify) {
+  if (settings.replica.ssl === 'off') {
+    warnings.push(
+      "Warning: this profile connects to the replica in plain text (--replica-ssl off): every row copied, and the replication user's password in the link's " +
+        "CHANGE MASTER TO, cross the network readable. Turn TLS on at the replica and record 'datain init --force --replica-ssl on'.",
+    )
+  } else if (!settings.replica.tlsVerify) {
     warnings.push(
       "Warning: this profile does not verify the replica's TLS certificate (--no-replica-ssl-verify): a machine on the path could pose as the replica. " +
         "Record its CA with 'datain init --force --replica-ssl-verify --replica-ssl-ca FILE'.",
@@ -34,7 +39,9 @@ export async function sourceAddress(settings: Settings, password: string): Promi
 }
 
 export async function replicaAddress(settings: Settings, password: string): Promise<ServerAddress> {
-  const {host, port, user, sslCa, tlsVerify} = settings.replica
+  const {host, port, user, ssl, sslCa, tlsVerify} = settings.replica
+  // Plain text only by an explicit `--replica-ssl off`, which init takes for --target mariadb alone.
+  if (ssl === 'off') return {host, port, user, password}
   const address: ServerAddress = {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
   // Named in the advice when Azure's gateway refuses a login without `@server` (error 9002).
   if (settings.target !== 'mariadb' && settings.azure.server) address.azureServer = settings.azure.server

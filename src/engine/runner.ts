@@ -58,6 +58,7 @@ export async function runSteps(o: RunStepsOptions): Promise<StepReport[]> {
     if (record?.state === 'done' && !step.alwaysRun) {
       setOutput(outputs, step.id, record.output)
       reports.push({id: step.id, title: step.title, result: 'skipped', output: record.output})
+      o.ctx.ui.event?.({event: 'step-done', step: step.id, title: step.title, result: 'skipped', seconds: null, output: record.output ?? null})
       continue
     }
     const ctx: StepContext = {
@@ -92,6 +93,7 @@ async function runStep(step: Step, ctx: StepContext, hooks: SetupHooks): Promise
   await ctx.store.markStep(step.id, {state: 'running', output: ctx.previous?.output})
   await ctx.store.journal('step-start', {step: step.id, resumed: ctx.previous !== undefined})
   ctx.ui.info(`▶ ${step.title}: ${step.describe}`)
+  ctx.ui.event?.({event: 'step-started', step: step.id, title: step.title, resumed: ctx.previous !== undefined})
   try {
     crashPoint(hooks, step.id, 'start')
     const output = await step.run(ctx)
@@ -101,17 +103,16 @@ async function runStep(step: Step, ctx: StepContext, hooks: SetupHooks): Promise
     await ctx.store.markStep(step.id, {state: 'done', output})
     const seconds = (Date.now() - started) / 1000
     await ctx.store.journal('step-done', {step: step.id, seconds, output})
+    ctx.ui.event?.({event: 'step-done', step: step.id, title: step.title, result: 'done', seconds, output})
     return {id: step.id, title: step.title, result: 'done', seconds, output}
   } catch (error) {
     const wasAborted = ctx.signal.aborted
     const known = wasAborted ? interrupted() : isDatainError(error) ? error : undefined
     const progress = (await ctx.store.readCheckpoint()).steps[step.id]?.output
-    await ctx.store.markStep(step.id, {
-      state: wasAborted ? 'interrupted' : 'failed',
-      output: progress,
-      error: {code: known?.code ?? 'E_INTERNAL', message: redact(known?.message ?? String((error as Error)?.message ?? error))},
-    })
-    await ctx.store.journal(wasAborted ? 'step-interrupted' : 'step-failed', {step: step.id, code: known?.code ?? 'E_INTERNAL'})
+    const failure = {code: known?.code ?? 'E_INTERNAL', message: redact(known?.message ?? String((error as Error)?.message ?? error))}
+    await ctx.store.markStep(step.id, {state: wasAborted ? 'interrupted' : 'failed', output: progress, error: failure})
+    await ctx.store.journal(wasAborted ? 'step-interrupted' : 'step-failed', {step: step.id, code: failure.code})
+    ctx.ui.event?.({event: 'step-failed', step: step.id, title: step.title, ...failure})
     throw known ?? error
   }
 }

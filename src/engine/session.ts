@@ -60,7 +60,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       replicaAddress: await replicaAddress(settings, replicaPassword),
       source: reconnecting(() => connectTo('source', session.sourceAddress), connections),
       replica: reconnecting(() => connectTo('replica', session.replicaAddress), connections),
-      target: openTarget(settings, {replica: () => session.replica()}),
+      target: await openTarget(settings, {replica: () => session.replica()}),
       async close() {
         await Promise.allSettled(connections.map((c) => c.end()))
         await lock?.release()

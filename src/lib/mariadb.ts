@@ -188,7 +188,10 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
         )
       : fail(
           'E_REPLICA_NO_TLS',
-          `The replica at ${address.host}:${address.port} does not speak TLS, and datain always connects to the replica over TLS. Check --replica-host and --replica-port.`,
+          `The replica at ${address.host}:${address.port} does not speak TLS, and datain connects to the replica over TLS unless told otherwise. Check --replica-host and --replica-port. ` +
+            `On a replica you administer, turn TLS on (ssl_cert and ssl_key in its my.cnf, then a restart) and give its CA with --replica-ssl-ca; ` +
+            `or, with --target mariadb, run 'datain init --force --replica-ssl off' to accept a connection in plain text: ` +
+            `every row copied, and the replication password in the link's CHANGE MASTER TO, then cross the network readable.`,
         )
   }
   if (e.code === 'ER_NOT_SUPPORTED_AUTH_PLUGIN') {

@@ -29,10 +29,16 @@ export interface PreflightSettings {
   unfilteredSubset: boolean
   /** `start --replace-databases` on this run; false for `init`, which only reports what `start` needs. */
   replaceDatabases: boolean
+  /** `start --take-over-replica` on this run: a replica linked elsewhere is a warning, not a failure. */
+  takeOverReplica: boolean
+  /** The source's port, as the replica's link names it. */
+  sourcePort: number
   /** `--source-ssl`: whether datain's connection to the source is TLS (verified). */
   sourceSsl: 'on' | 'off'
   /** `--source-ssl-ca` was given: the replica can be handed the source's CA and replicate over TLS. */
   sourceCa: boolean
+  /** `--replica-ssl` (--target mariadb): whether datain's connection to the replica is TLS. */
+  replicaSsl: 'on' | 'off'
   /** `--no-replica-ssl-verify`: the replica's certificate is not checked. */
   replicaTlsVerify: boolean
   useArm: boolean

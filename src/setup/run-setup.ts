@@ -38,7 +38,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupResult> {
     home: options.home,
     profile: options.profile,
     lockFor: options.dryRun ? 'start --dry-run' : 'start',
-    note: (m) => options.ui.info(m),
+    note: (m) => (options.ui.warn ? options.ui.warn(m) : options.ui.info(m)),
   })
   const {store} = session
   try {

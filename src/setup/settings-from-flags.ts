@@ -16,6 +16,7 @@ export interface InitFlags {
   'source-ssl-ca'?: string
   /** `on` (default): TLS verified against --source-ssl-ca or the system's CAs; `off`: plain text, warned about. */
   'source-ssl'?: string
+  'replica-ssl'?: string
   target?: string
   'link-ssl-ca'?: string
   'replica-host'?: string
@@ -71,9 +72,13 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string, sou
 
   // Only resolved when an address is given: the firewall takes private ones only for a replica on a private network.
   const replicaLocal = flags['source-ip'] || flags['client-ip'] ? await isLocalHost(replicaHost) : false
-  const ssl = parseSourceSsl(flags['source-ssl'] ?? 'on')
+  const ssl = parseSsl('--source-ssl', flags['source-ssl'] ?? 'on')
   if (ssl === 'off' && flags['source-ssl-ca']) {
     throw badInput('--source-ssl', "'off' contradicts --source-ssl-ca: the CA is only used over TLS. Leave out one of them.")
+  }
+  const replicaSsl = parseSsl('--replica-ssl', flags['replica-ssl'] ?? 'on')
+  if (replicaSsl === 'off' && flags['replica-ssl-ca']) {
+    throw badInput('--replica-ssl', "'off' contradicts --replica-ssl-ca: the CA is only used over TLS. Leave out one of them.")
   }
 
   return {
@@ -91,6 +96,7 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string, sou
       host: replicaHost,
       port: parsePort('--replica-port', flags['replica-port'] ?? '3306'),
       user: parseUserName('--replica-user', await requireValue(flags['replica-user'], '--replica-user', 'DATAIN_REPLICA_USER', 'Replica admin user (user@server on Azure)')),
+      ssl: replicaSsl,
       sslCa: flags['replica-ssl-ca'] ? path.resolve(parseCaFile('--replica-ssl-ca', flags['replica-ssl-ca'])) : undefined,
       tlsVerify: flags['replica-ssl-verify'],
       linkSslCa: flags['link-ssl-ca'] === undefined ? undefined : parseLinkCa(flags['link-ssl-ca']),
@@ -157,6 +163,8 @@ function parseTarget(flags: InitFlags): SettingsInput['target'] {
     }
   } else if (flags['link-ssl-ca'] !== undefined) {
     throw badInput('--link-ssl-ca', "only goes with --target mariadb: on Azure the replica is given the CA's text from --source-ssl-ca.")
+  } else if (flags['replica-ssl'] !== undefined && flags['replica-ssl'].trim().toLowerCase() === 'off') {
+    throw badInput('--replica-ssl', "off only goes with --target mariadb: Azure's gateway takes datain's logins over TLS only.")
   }
   return target
 }
@@ -172,12 +180,13 @@ function parseLinkCa(value: string): string {
   return value
 }
 
-function parseSourceSsl(value: string): 'on' | 'off' {
+function parseSsl(flag: '--source-ssl' | '--replica-ssl', value: string): 'on' | 'off' {
   const v = value.trim().toLowerCase()
   if (v === 'on' || v === 'off') return v
+  const what = flag === '--source-ssl' ? 'the source' : 'the replica'
   throw badInput(
-    '--source-ssl',
-    `'${value}' is neither on nor off. datain connects to the source over TLS (on, the default); off sends everything, the replication stream included, in plain text.`,
+    flag,
+    `'${controlsShown(value)}' is neither on nor off. datain connects to ${what} over TLS (on, the default); off sends everything it sends there in plain text.`,
   )
 }
 

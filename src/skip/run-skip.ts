@@ -196,7 +196,7 @@ export function describeTransaction(t: FailedTransaction, controls: ReplicationT
   else if (t.eventsNote) lines.push(`    (${t.eventsNote})`)
   const advice = replicationHint({thread: 'sql', errno: t.errno, message: t.error}, {controls: hintControls(controls), profile})
   lines.push(
-    `Skipping it (CALL ${controls.name('skip')}) drops the whole transaction on the replica: its changes will be missing there ` +
+    `Skipping it (${controls.command('skip')}) drops the whole transaction on the replica: its changes will be missing there ` +
       'for good, and the replica then differs from the source unless the difference was exactly what made it fail.',
   )
   if (advice) lines.push(advice.text)

@@ -217,7 +217,11 @@ export class DumpTransform extends Transform {
     const use = new RegExp(`^USE ${NAME};$`).exec(text)
     if (use) this.database = identifier(use[1]!)
     const lock = new RegExp(`^LOCK TABLES ${NAME} WRITE;$`).exec(text)
-    if (lock) this.table = this.database ? `${this.database}.${identifier(lock[1]!)}` : identifier(lock[1]!)
+    if (lock) {
+      this.table = this.database ? `${this.database}.${identifier(lock[1]!)}` : identifier(lock[1]!)
+      // For progress (single-stream.ts): the table before is done, whatever the sampling missed.
+      this.emit('table', this.table)
+    }
     this.emit_(statement)
   }
 

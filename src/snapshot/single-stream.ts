@@ -5,6 +5,7 @@ import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import {formatBytes, formatDuration} from '../lib/format.js'
 import {type DumpCoordinates, DumpTransform} from './dump-transform.js'
+import type {CopyTally} from './progress.js'
 
 /**
  * mariadb-dump's options, and why:
@@ -79,6 +80,8 @@ export interface CopyOptions {
   estimatedRows?: number
   onProgress?: (progress: CopyProgress) => void
   progressIntervalMs?: number
+  /** Told of each table as mariadb-dump moves on, for `datain status` and the per-table summary. */
+  tally?: CopyTally
   hooks?: StreamCopyHooks
 }
 
@@ -117,7 +120,12 @@ export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
   options.hooks?.onStart?.({dump: dump.pid, load: load.pid})
 
   const estimatedRows = options.estimatedRows ?? 0
-  const report = (done = false) => options.onProgress?.({...progressOf(transform, started, estimatedRows), done})
+  const {tally} = options
+  if (tally) transform.on('table', (table: string) => tally.streamAt(table, transform.rows, transform.bytes))
+  const report = (done = false) => {
+    tally?.streamAt(transform.table, transform.rows, transform.bytes)
+    options.onProgress?.({...progressOf(transform, started, estimatedRows), done})
+  }
   const timer = options.onProgress ? setInterval(() => report(), options.progressIntervalMs ?? 1000) : undefined
 
   // Who failed on their own, as opposed to being stopped because the other did.

@@ -47,6 +47,11 @@ const SettingsShape = z.strictObject({
     host: nonEmpty,
     port,
     user: nonEmpty,
+    /**
+     * `on`: datain's connection is TLS (verified unless `tlsVerify` is false). `off` only by an
+     * explicit `--replica-ssl off`, on a replica the DBA administers. Absent in older profiles: on.
+     */
+    ssl: z.enum(['on', 'off']).default('on'),
     sslCa: nonEmpty.optional(),
     tlsVerify: z.boolean(),
     /** `--link-ssl-ca` (target mariadb): the source's CA as a file on the replica's host, its MASTER_SSL_CA. */

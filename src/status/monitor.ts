@@ -10,8 +10,9 @@ import {SETUP_STEPS} from '../steps/index.js'
 import {readLockHolder} from './lock-holder.js'
 import {type LiveSample, takeSample} from './live.js'
 import {replicationView, type ReplicationView} from './replica-health.js'
-import {STATE_EXIT_CODES, type StatusReport} from './status-report.js'
+import {STATE_EXIT_CODES, type StatusReport, type StepStatus} from './status-report.js'
 import {setupProgress, stepStatuses} from './setup-progress.js'
+import {withSnapshotProgress} from './snapshot-progress.js'
 import {judge} from './verdict.js'
 
 export interface StatusOptions {
@@ -31,6 +32,8 @@ export interface StatusOptions {
  */
 export class StatusMonitor {
   #previous: LiveSample | undefined
+  /** Why the progress file was last ignored: said once, not on every refresh of --watch. */
+  #progressIgnored: string | undefined
 
   private constructor(
     private readonly session: Session,
@@ -60,7 +63,7 @@ export class StatusMonitor {
     const steps = this.options.hooks?.steps ?? SETUP_STEPS
     const checkpoint = await session.store.readCheckpoint()
     const holder = await readLockHolder(session.store.dir)
-    const statuses = stepStatuses(steps, checkpoint, holder, new Date())
+    const statuses = await this.withProgress(stepStatuses(steps, checkpoint, holder, new Date()), checkpoint)
     const setup = setupProgress(statuses, holder)
     const link = checkpoint.steps.link
     const mode = setupMode(checkpoint, session.settings)
@@ -108,6 +111,18 @@ export class StatusMonitor {
       eta: view?.eta ?? null,
       checkedAt: new Date().toISOString(),
     }
+  }
+
+  /** The snapshot step with its copy's progress (see withSnapshotProgress); a damaged file is noted, not fatal. */
+  private async withProgress(statuses: StepStatus[], checkpoint: Checkpoint): Promise<StepStatus[]> {
+    return Promise.all(
+      statuses.map(async (status) => {
+        const {status: shown, ignored} = await withSnapshotProgress(status, checkpoint.steps.snapshot, this.session.store.dir)
+        if (ignored !== undefined && ignored !== this.#progressIgnored) this.options.note(`The copy's progress is not shown: ${ignored}.`)
+        this.#progressIgnored = ignored ?? this.#progressIgnored
+        return shown
+      }),
+    )
   }
 
   async close(): Promise<void> {

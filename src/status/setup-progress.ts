@@ -26,7 +26,7 @@ export function stepStatuses(steps: readonly Step[], checkpoint: Checkpoint, hol
   return steps.map((step) => {
     const record = checkpoint.steps[step.id]
     if (!record) {
-      return {id: step.id, title: step.title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null}
+      return {id: step.id, title: step.title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null, progress: null}
     }
     const orphaned = record.state === 'running' && !live
     const end = record.finishedAt ?? (orphaned ? undefined : now.toISOString())
@@ -41,6 +41,7 @@ export function stepStatuses(steps: readonly Step[], checkpoint: Checkpoint, hol
       summary,
       details,
       error: record.error ?? (orphaned ? {code: STOPPED_MID_STEP, message: stoppedMidStep(holder)} : null),
+      progress: null,
     }
   })
 }
@@ -69,8 +70,8 @@ const KEY_OUTPUTS: Readonly<Record<StepId, readonly string[]>> = {
   preflight: ['passed', 'warnings', 'createdRules'],
   binlog: ['logBin', 'binlogFormat', 'serverId', 'replicaServerId'],
   'replication-user': ['user', 'host', 'requireSsl', 'action'],
-  firewall: ['managed', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
-  snapshot: ['databases', 'rows', 'bytes', 'seconds', 'gtidPosition', 'binlogFile', 'binlogPosition', 'createdDatabases'],
+  firewall: ['managed', 'notApplicable', 'sourceIp', 'clientIp', 'createdRules', 'reusedRules'],
+  snapshot: ['databases', 'rows', 'bytes', 'seconds', 'gtidPosition', 'binlogFile', 'binlogPosition', 'createdDatabases', 'tableSummary'],
   link: ['mode', 'gtidPosition', 'binlogFile', 'binlogPosition', 'tls', 'filter', 'procedureSchema', 'action'],
   replicate: ['mode', 'startedAt', 'caughtUpAt', 'alreadyRunning', 'gtidPosition', 'binlogFile', 'binlogPosition', 'sourcePosition'],
 }
@@ -97,6 +98,7 @@ function describe(id: StepId, o: Record<string, unknown>, done: boolean): string
       if (typeof o.user !== 'string') return ''
       return `${o.user}@'${String(o.host ?? '%')}'` + (o.requireSsl ? ', REQUIRE SSL' : '') + (typeof o.action === 'string' ? `, ${o.action}` : '')
     case 'firewall': {
+      if (o.notApplicable === true) return 'not applicable to this target: datain opens no firewall'
       const created = list(o.createdRules)
       const reused = list(o.reusedRules)
       const parts = [created.length > 0 ? `rules created: ${created.join(', ')}` : done ? 'no rule created' : '']

@@ -1,4 +1,5 @@
 import type {ExitCode} from '../lib/errors.js'
+import type {SnapshotProgress} from '../state/progress.js'
 import type {IoThreadState, ReplicationMode} from '../replication/slave-status.js'
 import type {StepId} from '../steps/step.js'
 
@@ -81,6 +82,12 @@ export interface StepStatus {
   /** The same key outputs as values; `{}` when the step recorded none. */
   details: Record<string, unknown>
   error: {code: string; message: string} | null
+  /**
+   * The snapshot's copy while it runs (or as far as it got, when the run died: `updatedAt` says
+   * when); null for the other steps, and once the copy is done (its `details` then hold the
+   * per-table summary, `tableSummary`).
+   */
+  progress: SnapshotProgress | null
 }
 
 export interface ServerError {

@@ -234,18 +234,24 @@ async function replaceForeignLink(ctx: StepContext, controls: ReplicationControl
     throw new DatainError(
       `The replica is already linked to another source: it ${running ? 'replicates' : 'was set to replicate'} from ${where}, ` +
         `not from ${source.publicHost}:${source.port} as '${ctx.settings.replicationUser}'. datain does not take over a link it did not make. ` +
-        `If that link is no longer wanted, remove it on the replica (CALL ${controls.name('stop')}; CALL ${controls.name('remove')};) ` +
+        `If that link is no longer wanted, remove it on the replica (${unlinkCommand(controls)}) ` +
         `and run datain start again, or run 'datain start --profile ${ctx.profile} --take-over-replica' to have this run replace it.`,
       {
         code: 'E_REPLICA_LINKED',
         exit: ExitCode.failed,
-        suggestions: [`CALL ${controls.name('stop')}; CALL ${controls.name('remove')};`, `datain start --profile ${ctx.profile} --take-over-replica`],
+        suggestions: [unlinkCommand(controls), `datain start --profile ${ctx.profile} --take-over-replica`],
       },
     )
   }
   ctx.ui.info(`Replacing the replica's link to ${where} (--take-over-replica, this run only).`)
   if (running) await controls.stop()
   return undefined
+}
+
+/** What a DBA types to drop a link: the target's remove, after its stop unless the remove stops replication itself (RESET SLAVE ALL's does). */
+function unlinkCommand(controls: ReplicationControls): string {
+  const remove = controls.command('remove')
+  return remove.includes(controls.command('stop')) ? `${remove};` : `${controls.command('stop')}; ${remove};`
 }
 
 /**

@@ -24,7 +24,11 @@ export const preflightStep: Step<'preflight'> = {
     const checks = await runChecks(PREFLIGHT_CHECKS, await preflightContext(ctx))
     const failed = checks.filter((c) => c.status === 'fail')
     const warned = checks.filter((c) => c.status === 'warn')
-    for (const check of warned) ctx.ui.info(`  warning: ${check.title}: ${check.message}`)
+    for (const check of warned) {
+      const line = `  warning: ${check.title}: ${check.message}`
+      if (ctx.ui.warn) ctx.ui.warn(line)
+      else ctx.ui.info(line)
+    }
     if (!preflightPassed(checks)) {
       throw new DatainError(
         `${failed.length} preflight check${failed.length === 1 ? '' : 's'} failed, so datain changed nothing:\n` +

@@ -7,8 +7,15 @@ import {createObjects, readObjects} from '../snapshot/objects/copy-objects.js'
 import type {SnapshotPoint} from '../snapshot/parallel/consistent-snapshot.js'
 import {type CopyRecord, defaultThreads, parallelCopy} from '../snapshot/parallel/parallel-copy.js'
 import {copySequenceValues, createSchema} from '../snapshot/parallel/schema.js'
+import type {CopyTally} from '../snapshot/progress.js'
 import {type CopyProgress, streamCopy} from '../snapshot/single-stream.js'
 import type {StepContext} from './step.js'
+
+/** Where either engine reports as it goes: the progress line, and the tally behind status and `start --json`. */
+export interface CopyWatch {
+  onProgress: (p: CopyProgress) => void
+  tally: CopyTally
+}
 
 /** What either copy engine gives the snapshot step. */
 export interface EngineResult {
@@ -47,7 +54,7 @@ export /**
  * sequences' values, then the routines, triggers, events and views (read before the rows, as close
  * to the snapshot as this copy gets), one checked statement at a time.
  */
-async function copyStreamed(ctx: StepContext, databases: string[], estimatedRows: number, onProgress: (p: CopyProgress) => void): Promise<EngineResult> {
+async function copyStreamed(ctx: StepContext, databases: string[], estimatedRows: number, watch: CopyWatch): Promise<EngineResult> {
   // Connections of its own: the DDL sessions' settings must not stay on the step's.
   const replica = await connectTo('replica', ctx.replicaAddress)
   const source = await connectTo('source', ctx.sourceAddress).catch(async (error: unknown) => {
@@ -58,7 +65,7 @@ async function copyStreamed(ctx: StepContext, databases: string[], estimatedRows
     const {sequences} = await createSchema(source, replica, databases)
     const objects = await readObjects(source, databases)
     if (ctx.signal.aborted) throw interruptedError()
-    const result = await streamCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, signal: ctx.signal, estimatedRows, onProgress})
+    const result = await streamCopy({source: ctx.sourceAddress, replica: ctx.replicaAddress, databases, signal: ctx.signal, estimatedRows, ...watch})
     if (ctx.signal.aborted) throw interruptedError()
     await copySequenceValues(source, replica, sequences)
     const created = await createObjects(replica, objects)
@@ -86,7 +93,7 @@ async function copyParallel(
   source: Connection,
   replica: Connection,
   databases: string[],
-  onProgress: (p: CopyProgress) => void,
+  watch: CopyWatch,
   resume: CopyRecord | undefined,
 ): Promise<EngineResult> {
   let threads = ctx.parallel
@@ -101,7 +108,7 @@ async function copyParallel(
     databases,
     threads,
     signal: ctx.signal,
-    onProgress,
+    ...watch,
     resume,
     onRecord: (copy) => ctx.progress({copy}),
   })

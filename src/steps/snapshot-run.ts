@@ -8,6 +8,8 @@ import type {StepContext} from './step.js'
 import {formatProgress} from '../snapshot/single-stream.js'
 import {formatBytes, formatDuration} from '../lib/format.js'
 import {copyParallel, copyRecord, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
+import {SnapshotProgressReporter} from './snapshot-progress.js'
+import type {TableSummary} from '../snapshot/progress.js'
 import type {SnapshotOutput} from '../state/step-outputs.js'
 
 export type {SnapshotOutput}
@@ -71,9 +73,7 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
   await ctx.progress({databases, createdDatabases, parametersChanged, engine: ctx.parallel === 1 ? 'stream' : 'parallel', ...(resume ? {} : {copy: {tables: []}})})
   for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
 
-  const estimatedRows = await estimateRows(source, databases)
-  const onProgress = (p: Parameters<typeof formatProgress>[0]) => ctx.ui.status(`Copying: ${formatProgress(p)}`)
-  const copy = ctx.parallel === 1 ? await copyStreamed(ctx, databases, estimatedRows, onProgress) : await copyParallel(ctx, source, replica, databases, onProgress, resume)
+  const {copy, tableSummary} = await copyWithProgress(ctx, {source, replica, databases, resume})
   reportCopy(ctx, databases, copy)
   const {binlogFile, binlogPosition, gtidPosition, result} = copy
   return {
@@ -92,7 +92,33 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
     ...(copy.resumed ? {resumed: copy.resumed} : {}),
     definersRemoved: copy.definersRemoved,
     eventsDisabledOnSlave: copy.eventsDisabledOnSlave,
+    tableSummary,
   }
+}
+
+/**
+ * The copy by either engine, its progress published as it goes (the start's status line, the
+ * profile's progress file for `datain status`, `progress` events under `start --json`).
+ */
+async function copyWithProgress(
+  ctx: StepContext<'snapshot'>,
+  o: {source: Connection; replica: Connection; databases: string[]; resume: ReturnType<typeof copyRecord>},
+): Promise<{copy: EngineResult; tableSummary: TableSummary}> {
+  const totals = await copyTotals(o.source, o.databases)
+  const onProgress = (p: Parameters<typeof formatProgress>[0]) => ctx.ui.status(`Copying: ${formatProgress(p)}`)
+  const reporter = new SnapshotProgressReporter(ctx, totals)
+  const watch = {onProgress, tally: reporter.tally}
+  reporter.start()
+  let copy: EngineResult
+  try {
+    copy = ctx.parallel === 1 ? await copyStreamed(ctx, o.databases, totals.rows, watch) : await copyParallel(ctx, o.source, o.replica, o.databases, watch, o.resume)
+  } catch (error) {
+    // What status shows of a run that failed: how far it got.
+    await reporter.stop(false)
+    throw error
+  }
+  await reporter.stop(true)
+  return {copy, tableSummary: reporter.tally.summary()}
 }
 
 /** The lines that tell the user what the copy did. */
@@ -145,12 +171,12 @@ async function holdsFunctionsOrTriggers(source: Connection, databases: string[])
   return Number(row?.n ?? 0) > 0
 }
 
-/** information_schema's row estimate (InnoDB's is approximate): what the progress line counts toward. */
-async function estimateRows(source: Connection, databases: string[]): Promise<number> {
+/** The base tables, and information_schema's row estimate (InnoDB's is approximate): what progress counts toward. */
+async function copyTotals(source: Connection, databases: string[]): Promise<{tables: number; rows: number}> {
   const [row] = (await source.query(
-    `SELECT COALESCE(SUM(TABLE_ROWS), 0) AS n FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
+    `SELECT COUNT(*) AS tables, COALESCE(SUM(TABLE_ROWS), 0) AS n FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
     databases,
-  )) as Array<{n: number}>
-  return Number(row?.n ?? 0)
+  )) as Array<{tables: number | bigint; n: number}>
+  return {tables: Number(row?.tables ?? 0), rows: Number(row?.n ?? 0)}
 }
 

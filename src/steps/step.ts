@@ -6,6 +6,7 @@ import type {StepOutputs} from '../state/step-outputs.js'
 import type {ReplicaTarget} from '../targets/target.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {PlannedAction} from '../lib/planned-action.js'
+import type {SetupEvent} from './setup-events.js'
 
 export type {PlannedAction}
 
@@ -60,6 +61,10 @@ export interface StepUi {
   info(message: string): void
   /** A line that replaces itself on a terminal (bytes copied, lag...). */
   status(message: string): void
+  /** A warning: for people a line like `info`; `start --json` streams it as a `warning` event. Absent: `info`. */
+  warn?(message: string): void
+  /** `start --json`: one event of the run for scripts (setup-events.ts); absent for people. */
+  event?(event: SetupEvent): void
 }
 
 /**

@@ -98,7 +98,8 @@ function recordedChanges(checkpoint: Checkpoint): ParameterChange[] {
 async function restoreParameters(o: CleanupOptions): Promise<CleanupResult['parameters']> {
   const out: CleanupResult['parameters'] = []
   for (const change of recordedChanges(o.checkpoint)) {
-    const restored = await o.session.target.parameters.restore(o.session, change)
+    // With the ui: a plain replica's driver says which my.cnf line to remove along with the SET GLOBAL it undoes.
+    const restored = await o.session.target.parameters.restore({replica: () => o.session.replica(), ui: o.ui}, change)
     const current = await o.session.target.parameters.current(change.name)
     const action = restored ? 'restored' : current !== null && change.previous !== null && sameValue(current, change.previous) ? 'already-restored' : 'left'
     out.push({name: change.name, previous: change.previous, value: change.value, action, current})

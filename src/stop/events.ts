@@ -8,6 +8,8 @@ export interface EventsEnabled {
   enabled: string[]
   /** `@@global.event_scheduler` on the replica: events run only when it is ON. */
   scheduler: string
+  /** `@@global.read_only` on the replica: while ON, the application cannot write to it (replicas are often kept so). */
+  readOnly: boolean
 }
 
 /**
@@ -42,6 +44,6 @@ export async function enableReplicaEvents(replica: Connection, databases: string
       {code: 'E_EVENTS', exit: ExitCode.failed},
     )
   }
-  const [row] = (await replica.query('SELECT @@global.event_scheduler AS s')) as Array<{s: string}>
-  return {enabled, scheduler: String(row?.s ?? 'unknown')}
+  const [row] = (await replica.query('SELECT @@global.event_scheduler AS s, @@global.read_only AS ro')) as Array<{s: string; ro: number | string}>
+  return {enabled, scheduler: String(row?.s ?? 'unknown'), readOnly: Number(row?.ro ?? 0) === 1}
 }

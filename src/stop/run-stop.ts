@@ -49,6 +49,8 @@ export interface CutoverResult extends Omit<CutoverOutcome, 'removedAt'> {
   eventsEnabled: string[]
   /** `@@global.event_scheduler` on the replica: the events run only when it is ON. */
   eventScheduler: string
+  /** The replica's read_only is ON: the application cannot write to it yet. Unknown (undefined) for a cutover done earlier. */
+  replicaReadOnly?: boolean
   /** What undoes the read-only switch datain left on the source; null when datain did not set it. */
   undo: string | null
   /** An earlier `stop --cutover` had done it: only the events were looked at again. */
@@ -236,7 +238,7 @@ async function finishCutover(session: Session, checkpoint: Checkpoint, removed: 
   if (events.enabled.length > 0) {
     await session.store.journal('events-enabled', {events: events.enabled})
   }
-  const result = {...cutoverResult(base, removed, eventsEnabled, events.scheduler), alreadyDone: outcome === undefined}
+  const result = {...cutoverResult(base, removed, eventsEnabled, events.scheduler), replicaReadOnly: events.readOnly, alreadyDone: outcome === undefined}
   await session.store.markStop(STOP_RECORDS.removed, {state: 'done', output: {...removed, cutover: {...base, eventsEnabled, eventScheduler: events.scheduler}}})
   await session.store.journal('cutover-complete', {...result})
   return result

@@ -1,3 +1,4 @@
+import {copyProgressLine} from './copy-progress.js'
 import {terminalSafe} from './terminal-text.js'
 import {formatBytes, formatDuration, formatRate, formatTime, plural} from '../lib/format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from '../status/status-report.js'
@@ -114,6 +115,7 @@ function stepTable(steps: readonly StepStatus[], paint: Paint, width: number | u
     // Colour the mark and state only, after padding: escape codes have no width.
     const [mark, color] = STEP_MARKS[step.state]
     out.push(text.replace(`${mark} `, `${paint(color, mark)} `).replace(` ${step.state} `, ` ${paint(color, step.state)} `))
+    if (step.progress) out.push(...wrap(copyProgressLine(step.progress, {live: step.state === 'running', now}), width ?? Number.POSITIVE_INFINITY, '      '))
     if (step.error && step.state !== 'done') {
       out.push(...wrap(paint(step.state === 'failed' ? 'red' : 'yellow', `${step.error.code}: ${step.error.message}`), width ?? Number.POSITIVE_INFINITY, '      '))
     }

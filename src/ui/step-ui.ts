@@ -15,12 +15,14 @@ export function stderrUi(options: {quiet: boolean; logEveryMs?: number}): StepUi
     if (statusShown) process.stderr.write('\r\x1b[2K')
     statusShown = false
   }
+  const info = (message: string) => {
+    if (options.quiet) return
+    clearStatus()
+    process.stderr.write(`${terminalText(redact(message))}\n`)
+  }
   return {
-    info(message) {
-      if (options.quiet) return
-      clearStatus()
-      process.stderr.write(`${terminalText(redact(message))}\n`)
-    },
+    info,
+    warn: info,
     status(message) {
       if (options.quiet) return
       const text = terminalText(redact(message))

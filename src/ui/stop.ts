@@ -47,6 +47,9 @@ export function renderStop(stop: StopResult): string {
     } else if (lock && !lock.requested) {
       lines.push(`  ${c.warning ?? 'The source was not made read-only (--no-lock-source).'} Make sure the application writes only to the replica now.`)
     }
+    if (c.replicaReadOnly) {
+      lines.push("  The replica is read-only (read_only=ON): the application cannot write to it until, on the replica: SET GLOBAL read_only = OFF; (and in its my.cnf, if it sets read_only).")
+    }
     lines.push(`  Events enabled:   ${c.eventsEnabled.length > 0 ? c.eventsEnabled.join(', ') : 'none (no event was DISABLE ON SLAVE)'}`)
     if (c.eventsEnabled.length > 0 && !/^(on|1)$/i.test(c.eventScheduler)) {
       lines.push(`  The replica's event_scheduler is ${c.eventScheduler}: the events run once it is ON (server parameter event_scheduler).`)
@@ -95,13 +98,18 @@ function renderCleanup(c: CleanupResult): string[] {
   for (const parameter of c.parameters) {
     const what =
       parameter.action === 'restored'
-        ? `put back to ${parameter.previous}`
+        ? `put back to ${shownValue(parameter.previous)}`
         : parameter.action === 'already-restored'
-          ? `back at ${parameter.previous} already`
+          ? `back at ${shownValue(parameter.previous)} already`
           : `left at ${parameter.current ?? 'its value'} (changed since datain set it to ${parameter.value})`
     lines.push(`  Server parameter ${parameter.name}: ${what}`)
   }
   return lines
+}
+
+/** A server parameter's value as the cleanup names it: an empty one said so, not left blank. */
+function shownValue(value: string | null | undefined): string {
+  return value === '' || value === null || value === undefined ? "'' (empty)" : value
 }
 
 /** `datain skip` for people. */

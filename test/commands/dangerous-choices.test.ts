@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {datain} from '../helpers/datain.js'
+import {datain, resultJson} from '../helpers/datain.js'
 import {allowLoopback, blockLoopback} from '../helpers/preflight.js'
 
 /**
@@ -34,7 +34,7 @@ afterEach(() => {
 const settingsFile = (profile: string) => path.join(home, 'profiles', profile, 'settings.json')
 const checkpointFile = (profile: string) => path.join(home, 'profiles', profile, 'checkpoint.json')
 const run = (args: string[], extra: Record<string, string> = {}) => datain(args, {...env, ...extra})
-const errorOf = (result: {stdout: string}) => (JSON.parse(result.stdout) as {error: {code: string; message: string}}).error
+const errorOf = (result: {stdout: string}) => resultJson<{error: {code: string; message: string}}>(result.stdout).error
 
 async function masterHost(): Promise<string | undefined> {
   const [row] = await sandbox.replica.server.query<Array<{Master_Host: string}>>('SHOW SLAVE STATUS')
@@ -61,26 +61,28 @@ describe('dangerous choices, per run', () => {
     const refused = await run(['start', '-p', profile, '--json'])
     expect(refused.exitCode, refused.stderr).toBe(1)
     expect(errorOf(refused)).toMatchObject({code: 'E_PREFLIGHT', message: expect.stringContaining("'datain start --replace-databases'")})
+    // The other source's link is found by preflight, before hours of copy, not by the link step after it.
+    expect(errorOf(refused).message).toContain("'datain start --take-over-replica'")
     expect(errorOf(refused).message).not.toContain('--force')
 
     const plan = await run(['start', '-p', profile, '--dry-run', '--replace-databases'])
     expect(plan.stdout).toContain('dropped and copied again (--replace-databases, this run only)')
     expect((await run(['start', '-p', profile, '--dry-run'])).stdout).not.toContain('--replace-databases')
 
-    // Killed before the copy: the database is still theirs, and the next run must ask again.
-    const killed = await run(['start', '-p', profile, '--replace-databases'], {DATAIN_TEST_CRASH_AT: 'snapshot:start'})
+    // Killed before the copy: the database is still theirs, the link still theirs, and the next run must ask again.
+    const killed = await run(['start', '-p', profile, '--replace-databases', '--take-over-replica'], {DATAIN_TEST_CRASH_AT: 'snapshot:start'})
     expect(killed.exitCode).not.toBe(0)
     const again = await run(['start', '-p', profile, '--json'])
     expect(errorOf(again).code).toBe('E_PREFLIGHT')
-    const [theirs] = await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'theirs'")
-    expect(Number(theirs!.n)).toBe(1)
+    const theirs = async () =>
+      Number((await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'theirs'"))[0]!.n)
+    expect(await theirs()).toBe(1)
+    expect(await masterHost()).toBe('192.0.2.7')
 
-    // Replaced now; the link to the other source is refused, this run and the next.
+    // One choice is not the other: with --replace-databases alone the link is refused, and nothing is dropped.
     const replaced = await run(['start', '-p', profile, '--replace-databases', '--json'])
-    expect(errorOf(replaced)).toMatchObject({code: 'E_REPLICA_LINKED', message: expect.stringContaining('--take-over-replica')})
-    const [gone] = await sandbox.replica.server.query<Array<{n: bigint}>>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'theirs'")
-    expect(Number(gone!.n)).toBe(0)
-    expect(errorOf(await run(['start', '-p', profile, '--json'])).code).toBe('E_REPLICA_LINKED')
+    expect(errorOf(replaced)).toMatchObject({code: 'E_PREFLIGHT', message: expect.stringContaining('--take-over-replica')})
+    expect(await theirs()).toBe(1)
     expect(await masterHost()).toBe('192.0.2.7')
 
     // No flag lets the replication password into the general log.
@@ -96,13 +98,14 @@ describe('dangerous choices, per run', () => {
     const taken = await run(['start', '-p', profile, '--take-over-replica'])
     expect(taken.exitCode, taken.stderr + taken.stdout).toBe(0)
     expect(await masterHost()).toBe('127.0.0.1')
+    expect(await theirs()).toBe(0)
 
     const saved = await readFile(settingsFile(profile), 'utf8')
     for (const word of ['replace', 'takeOver', 'take-over']) expect(saved).not.toContain(word)
     // The journal says which runs made them.
     const journal = (await readFile(path.join(home, 'profiles', profile, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(journal.filter((entry) => entry.event === 'run-options').map(({replaceDatabases, takeOverReplica}) => ({replaceDatabases, takeOverReplica}))).toEqual([
-      {replaceDatabases: true, takeOverReplica: false},
+      {replaceDatabases: true, takeOverReplica: true},
       {replaceDatabases: true, takeOverReplica: false},
       {replaceDatabases: true, takeOverReplica: true},
       {replaceDatabases: false, takeOverReplica: true},

@@ -212,8 +212,16 @@ describe('datain init', () => {
       extendEnv: false,
       reject: false,
     })
-    setTimeout(() => child.stdin?.write(`${password}\r`), 2500)
+    // Typed once the prompt is on screen, not after a fixed delay: typed earlier (a loaded machine is
+    // slow to start datain), the terminal still echoes and shows the password, as it would to a user.
+    let typed = false
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (typed || !String(chunk).includes('Password for the source user')) return
+      typed = true
+      child.stdin?.write(`${password}\r`)
+    })
     const result = await child
+    expect(typed).toBe(true)
     expect(result.exitCode).toBe(0)
     expect(String(result.stdout)).toContain('Password for the source user')
     expect(String(result.stdout)).not.toContain(password)

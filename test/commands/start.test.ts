@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type AnySandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
-import {datain} from '../helpers/datain.js'
+import {datain, resultJson} from '../helpers/datain.js'
 import {sandboxSecrets, TARGETS, targetEnv} from '../helpers/targets.js'
 import {startWriteLoad, tableFingerprints} from '../helpers/write-load.js'
 
@@ -83,7 +83,7 @@ describe('datain start, GTID mode with TLS, under a write load', () => {
     expect(statements).toBeGreaterThan(50)
     await expectIdentical(e)
     // The default copy: several threads in one snapshot, commits held for milliseconds.
-    const snapshot = (JSON.parse(start.stdout) as {steps: Array<{id: string; output?: Record<string, unknown>}>}).steps.find((s) => s.id === 'snapshot')
+    const snapshot = (resultJson(start.stdout) as {steps: Array<{id: string; output?: Record<string, unknown>}>}).steps.find((s) => s.id === 'snapshot')
     expect(snapshot?.output).toMatchObject({engine: 'parallel', snapshotMethod: 'backup-stage'})
     expect(Number(snapshot?.output?.threads)).toBeGreaterThanOrEqual(2)
     expect(Number(snapshot?.output?.writesHeldMs)).toBeLessThan(1000)

@@ -4,27 +4,28 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import type {Connection} from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {type AnySandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
 import type {StatusReport} from '../../src/status/status-report.js'
 import {type CliResult, datain} from '../helpers/datain.js'
+import {sandboxSecrets, TARGETS, targetEnv} from '../helpers/targets.js'
 import {startWriteLoad, tableFingerprints} from '../helpers/write-load.js'
 
 /**
  * `datain status` in every state, against real servers: the built CLI, run as cron or a person
- * would, its exit code and its --json. Each sandbox is walked through its states in order; the
- * destructive ones (a server down) come last.
+ * would, its exit code and its --json, for every target. Each sandbox is walked through its states in
+ * order; the destructive ones (a server down) come last.
  */
 
 interface Env {
-  sandbox: Sandbox
+  sandbox: AnySandbox
   home: string
   env: Record<string, string>
 }
 
-async function newEnv(options: Parameters<typeof startSandbox>[0] = {}): Promise<Env> {
-  const sandbox = await startSandbox({sampleRows: 300, ...options})
+async function newEnv(target: SandboxTarget, options: SandboxOptions = {}): Promise<Env> {
+  const sandbox = await startSandbox({sampleRows: 300, ...options, target})
   const home = await mkdtemp(path.join(tmpdir(), 'datain-status-'))
-  return {sandbox, home, env: {...sandbox.env(), DATAIN_HOME: home}}
+  return {sandbox, home, env: targetEnv(sandbox, home)}
 }
 
 async function dispose(e: Env | undefined): Promise<void> {
@@ -34,7 +35,7 @@ async function dispose(e: Env | undefined): Promise<void> {
 }
 
 async function secretsOf(e: Env): Promise<string[]> {
-  const secrets = [e.sandbox.source.password, e.sandbox.replica.password, e.sandbox.azure.token]
+  const secrets = sandboxSecrets(e.sandbox)
   const file = await readFile(path.join(e.home, 'profiles', 'default', 'secrets.json'), 'utf8').catch(() => undefined)
   if (file) secrets.push((JSON.parse(file) as {replicationPassword: string}).replicationPassword)
   return secrets
@@ -85,10 +86,16 @@ async function waitCaughtUp(e: Env): Promise<void> {
 
 const STEP_IDS = ['preflight', 'binlog', 'replication-user', 'firewall', 'snapshot', 'link', 'replicate']
 
-describe('datain status, GTID mode with TLS, from init to a source gone', () => {
+/** What a target says for the firewall step, and the command that skips a failed transaction. */
+const EXPECTED = {
+  'azure-mariadb': {firewallSummary: /^rules created: datain-default-/, skip: 'CALL mysql.az_replication_skip_counter'},
+  mariadb: {firewallSummary: /not applicable/, skip: 'SET GLOBAL sql_slave_skip_counter = 1; START SLAVE'},
+}
+
+describe.each(TARGETS)('datain status, GTID mode with TLS, from init to a source gone, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv()
+    e = await newEnv(target)
     const init = await datain(['init'], e.env)
     expect(init.exitCode, init.stderr + init.stdout).toBe(0)
   })
@@ -116,7 +123,7 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
     expect(report.summary).toContain('step 5/7, Snapshot, was interrupted')
     expect(report.steps.map((s) => s.state)).toEqual(['done', 'done', 'done', 'done', 'interrupted', 'not-started', 'not-started'])
     expect(report.steps[4]?.error?.code).toBe('E_STOPPED_MID_STEP')
-    expect(report.steps[3]?.summary).toMatch(/^rules created: datain-default-/)
+    expect(report.steps[3]?.summary).toMatch(EXPECTED[target].firewallSummary)
     // Read live all the same: the replica answers and has no source yet.
     expect(report.replication).toMatchObject({reachable: true, linked: false})
 
@@ -139,8 +146,9 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
 
     expect(report.steps.map((s) => s.id)).toEqual(STEP_IDS)
     for (const step of report.steps) {
-      expect(Object.keys(step).sort()).toEqual(['details', 'error', 'finishedAt', 'id', 'seconds', 'startedAt', 'state', 'summary', 'title'])
-      expect(step).toMatchObject({state: 'done', error: null})
+      expect(Object.keys(step).sort()).toEqual(['details', 'error', 'finishedAt', 'id', 'progress', 'seconds', 'startedAt', 'state', 'summary', 'title'])
+      // The copy's progress only while it runs: once done, its details hold the per-table summary.
+      expect(step).toMatchObject({state: 'done', error: null, progress: null})
       expect(Date.parse(step.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(step.startedAt!))
       expect(step.seconds).toBeGreaterThanOrEqual(0)
     }
@@ -242,13 +250,17 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
       reject: false,
       stdin: 'ignore',
     })
+    const header = "datain status --watch: profile 'default', every 1 s"
+    let seen = ''
+    child.stdout!.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')))
     try {
-      await new Promise((r) => setTimeout(r, 3500))
+      // Two frames, however slow the machine: the first waits for a sample of the apply rate.
+      await waitUntil(async () => seen.split(header).length - 1 >= 2 || child.exitCode !== null)
       child.kill('SIGINT')
       const result = await child
       expect(result.exitCode, String(result.stderr)).toBe(0)
       const out = String(result.stdout)
-      const frames = out.split("datain status --watch: profile 'default', every 1 s").length - 1
+      const frames = out.split(header).length - 1
       expect(frames).toBeGreaterThanOrEqual(2)
       // Not a terminal: plain frames, no cursor movement.
       expect(out).not.toContain('\x1b[')
@@ -282,8 +294,8 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
     expect(r.errors.io).toBeNull()
     expect(r.errors.sql?.errno).toBe(1062)
     expect(r.errors.sql?.message).toContain("Duplicate entry '1' for key 'PRIMARY'")
-    expect(r.hint?.commands).toContain('CALL mysql.az_replication_skip_counter')
-    expect(report.next).toBe('CALL mysql.az_replication_skip_counter')
+    expect(r.hint?.commands).toContain(EXPECTED[target].skip)
+    expect(report.next).toBe(EXPECTED[target].skip)
     expect(report.summary).toContain("error 1062: Could not execute Write_rows_v1 event on table shop.status_conflict; Duplicate entry '1'")
 
     const text = await status(e)
@@ -347,22 +359,25 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
     expect(report.replication!.replica.gtidExecuted).toBe(pos)
   }, 240_000)
 
-  it('the replica unreachable: exit 4 when its firewall refuses datain, and when it refuses the login', async () => {
-    const rules = new Map(e.sandbox.azure.state.firewallRules)
-    e.sandbox.azure.state.firewallRules.clear()
-    try {
-      const {exitCode, report} = await statusJson(e)
-      expect(exitCode).toBe(4)
-      expect(report).toMatchObject({state: 'replica-unreachable', next: 'datain start', applyRate: null, eta: null})
-      expect(report.replication).toMatchObject({reachable: false, linked: false, io: null, sql: null, error: {code: 'E_REPLICA_FIREWALL'}})
-      expect(report.replication!.error!.message).toContain('error 9000')
-      // The setup is still shown.
-      expect(report.steps.every((s) => s.state === 'done')).toBe(true)
-      const text = await status(e)
-      expect(text.exitCode).toBe(4)
-      expect(text.stdout).toMatch(/^REPLICA UNREACHABLE/)
-    } finally {
-      for (const [name, rule] of rules) e.sandbox.azure.state.firewallRules.set(name, rule)
+  it('the replica unreachable: exit 4 when its firewall refuses datain (Azure; a plain replica has none), and when it refuses the login', async () => {
+    const azure = e.sandbox.azure
+    if (azure) {
+      const rules = new Map(azure.state.firewallRules)
+      azure.state.firewallRules.clear()
+      try {
+        const {exitCode, report} = await statusJson(e)
+        expect(exitCode).toBe(4)
+        expect(report).toMatchObject({state: 'replica-unreachable', next: 'datain start', applyRate: null, eta: null})
+        expect(report.replication).toMatchObject({reachable: false, linked: false, io: null, sql: null, error: {code: 'E_REPLICA_FIREWALL'}})
+        expect(report.replication!.error!.message).toContain('error 9000')
+        // The setup is still shown.
+        expect(report.steps.every((s) => s.state === 'done')).toBe(true)
+        const text = await status(e)
+        expect(text.exitCode).toBe(4)
+        expect(text.stdout).toMatch(/^REPLICA UNREACHABLE/)
+      } finally {
+        for (const [name, rule] of rules) azure.state.firewallRules.set(name, rule)
+      }
     }
 
     const wrong = {DATAIN_REPLICA_PASSWORD: 'not-the-password-1'}
@@ -395,10 +410,10 @@ describe('datain status, GTID mode with TLS, from init to a source gone', () => 
   })
 })
 
-describe('datain status, binlog file/position mode', () => {
+describe.each(TARGETS)('datain status, binlog file/position mode, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await newEnv({sampleRows: 200})
+    e = await newEnv(target, {sampleRows: 200})
     const init = await datain(['init', '--no-gtid'], e.env)
     expect(init.exitCode, init.stderr + init.stdout).toBe(0)
   })

@@ -32,7 +32,7 @@ function settingsInput() {
     createdAt: '2026-01-02T03:04:05.000Z',
     target: 'azure-mariadb' as const,
     source: {host: 'db1', port: 3306, user: 'admin', publicHost: 'db1', ssl: 'on' as const},
-    replica: {host: 'rep', port: 3306, user: 'admin', tlsVerify: true},
+    replica: {host: 'rep', port: 3306, user: 'admin', ssl: 'on' as const, tlsVerify: true},
     azure: {useArm: false, manageFirewall: false},
     databases: ['shop'],
     gtid: true,

@@ -30,3 +30,15 @@ export async function datain(args: string[], env: Record<string, string | undefi
   })
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
+
+/**
+ * What a `--json` run printed as its result: the whole of stdout, or for `datain start --json`,
+ * which streams one event per line first, its last line.
+ */
+export function resultJson<T = Record<string, unknown>>(stdout: string): T {
+  try {
+    return JSON.parse(stdout) as T
+  } catch {
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T
+  }
+}

@@ -33,7 +33,7 @@ export function sandboxSettings(sandbox: Sandbox, overrides: SettingsOverrides =
     updatedAt: now,
     target: 'azure-mariadb',
     source: {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, publicHost: '127.0.0.1', ssl: 'on', sslCa: sandbox.source.sslCa, ...source},
-    replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
+    replica: {host: sandbox.replica.host, port: sandbox.replica.port, user: sandbox.replica.user, ssl: 'on', sslCa: sandbox.replica.sslCa, tlsVerify: true, ...replica},
     azure: {
       subscription: sandbox.azure.subscriptionId,
       resourceGroup: sandbox.azure.resourceGroup,
@@ -143,7 +143,7 @@ export async function stepContextFor(sandbox: Sandbox, options: StepContextOptio
     signal: controller.signal,
     sourceAddress: source,
     replicaAddress: replica,
-    target: openTarget(settings, {replica: () => ctx.replica(), credential}),
+    target: await openTarget(settings, {replica: () => ctx.replica(), credential}),
     source: lazy(() => connectTo('source', source)),
     replica: lazy(() => connectTo('replica', replica)),
     async progress(output: StepOutput) {

@@ -75,6 +75,7 @@ const ALL_IDS = [
   'gtid',
   'lower-case-table-names',
   'replica-empty',
+  'replica-link',
   'database-filter',
   'tier',
   'procedures',
@@ -238,6 +239,31 @@ describe('replica-empty', () => {
     )
     expect(resumed).toMatchObject({status: 'pass', message: expect.stringContaining("datain's own partial copy")})
     expect(resumed.offenders).toBeUndefined()
+  })
+})
+
+describe('replica-link', () => {
+  it("fails on a replica linked to another source before anything is copied, warns with start --take-over-replica, passes for this source's own link", async () => {
+    await sandbox.replica.server.execute(["CHANGE MASTER TO MASTER_HOST = 'old-primary.example', MASTER_PORT = 3307, MASTER_USER = 'old', MASTER_PASSWORD = 'x'"])
+    undo.push(() => sandbox.replica.server.execute(['RESET SLAVE ALL']))
+
+    const failed = result(await check(sandbox), 'replica-link')
+    expect(failed).toMatchObject({status: 'fail', offenders: ["old-primary.example:3307 as 'old'"]})
+    expect(failed.message).toContain('datain does not take over a link it did not make')
+    expect(failed.fix).toContain('CALL mysql.az_replication_stop; CALL mysql.az_replication_remove_master;')
+    expect(failed.fix).toContain("'datain start --take-over-replica'")
+    const plain = result(await check(sandbox, {settings: {target: 'mariadb'}}), 'replica-link')
+    expect(plain.fix).toContain('STOP SLAVE; RESET SLAVE ALL;')
+
+    const takeOver = result(await check(sandbox, {settings: {takeOverReplica: true}}), 'replica-link')
+    expect(takeOver).toMatchObject({status: 'warn', message: expect.stringContaining('with --take-over-replica this run replaces that link')})
+
+    // The link an earlier run made to this source: datain's own (the host compared without case).
+    const own = result(await check(sandbox, {settings: {sourcePublicHost: 'OLD-Primary.example', sourcePort: 3307, replicationUser: 'old'}}), 'replica-link')
+    expect(own).toMatchObject({status: 'pass', message: expect.stringContaining("datain's own link from an earlier run")})
+
+    await sandbox.replica.server.execute(['RESET SLAVE ALL'])
+    expect(result(await check(sandbox), 'replica-link')).toMatchObject({status: 'pass', message: 'The replica has no replication link.'})
   })
 })
 

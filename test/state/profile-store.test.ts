@@ -26,7 +26,7 @@ function settings(overrides: Partial<SettingsInput> = {}): SettingsInput {
     createdAt: '2026-01-02T03:04:05.000Z',
     target: 'azure-mariadb',
     source: {host: 'db1.internal', port: 3306, user: 'admin', publicHost: 'db1.example.com', ip: '203.0.113.7', ssl: 'on'},
-    replica: {host: 'rep.mariadb.database.azure.com', port: 3306, user: 'admin@rep', tlsVerify: true},
+    replica: {host: 'rep.mariadb.database.azure.com', port: 3306, user: 'admin@rep', ssl: 'on', tlsVerify: true},
     azure: {subscription: 'sub', resourceGroup: 'rg', server: 'rep', useArm: true, manageFirewall: true},
     databases: ['shop'],
     gtid: true,

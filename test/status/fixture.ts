@@ -72,7 +72,7 @@ const TITLES = SETUP_STEPS.map((step) => [step.id, step.title] as const)
 /** The seven steps, the first `done` of them done, then `next` (if given) in that state, the rest not started. */
 export function steps(done: number, next?: Partial<StepStatus>): StepStatus[] {
   return TITLES.map(([id, title], i) => {
-    const base: StepStatus = {id, title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null}
+    const base: StepStatus = {id, title, state: 'not-started', startedAt: null, finishedAt: null, seconds: null, summary: null, details: {}, error: null, progress: null}
     if (i < done) return {...base, state: 'done', startedAt: '2025-03-01T10:00:00.000Z', finishedAt: '2025-03-01T10:00:01.000Z', seconds: 1}
     if (i === done && next) return {...base, startedAt: '2025-03-01T10:00:02.000Z', ...next}
     return base

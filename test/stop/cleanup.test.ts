@@ -1,5 +1,9 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {checkpoint, dispose, type Env, json, newEnv, replicatingEnv} from './helpers.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
+import {TARGETS} from '../helpers/targets.js'
+import {checkpoint, dispose, type Env as TargetEnv, json, newTargetEnv, replicatingEnv} from './helpers.js'
+
+type Env = TargetEnv<AnySandbox>
 
 /**
  * `datain stop --cleanup` removes only what datain made, as datain made it: a firewall rule of
@@ -24,10 +28,12 @@ async function accounts(env: Env, user: string): Promise<number> {
   return (await env.sandbox.source.server.query<unknown[]>('SELECT User FROM mysql.user WHERE User = ?', [user])).length
 }
 
-describe('datain stop --cleanup', () => {
+// Firewall rules exist only on Azure: a plain replica has none (test/commands/stop.test.ts checks its cleanup reports none).
+describe('datain stop --cleanup, Azure only: firewall rules', () => {
   it("leaves a rule of datain's name whose range someone changed, and reports it; deletes the rules still as datain made them", async () => {
-    e = await replicatingEnv({sampleRows: 20})
-    const rules = e.sandbox.azure.state.firewallRules
+    const azure = await replicatingEnv({sampleRows: 20})
+    e = azure
+    const rules = azure.sandbox.azure.state.firewallRules
     const ours = [...rules.keys()].filter((name) => name.startsWith('datain-default-'))
     // 127.0.0.1 is both the source's address and datain's: one rule, datain's client rule, covers both.
     expect(ours).toEqual(['datain-default-client'])
@@ -52,9 +58,11 @@ describe('datain stop --cleanup', () => {
     expect((await json<CleanupJson>(e, ['stop', '--cleanup'])).cleanup.firewallRules).toMatchObject({deleted: ['datain-default-client'], changed: []})
     expect([...rules.keys()]).toEqual([])
   })
+})
 
+describe.each(TARGETS)('datain stop --cleanup, --target %s', (target) => {
   it('leaves a replication user that someone created after datain\'s CREATE USER failed, and reports it', async () => {
-    e = await newEnv({sampleRows: 20})
+    e = await newTargetEnv(target, {sampleRows: 20})
     expect((await e.run(['init'])).exitCode).toBe(0)
     // A password policy that refuses datain's generated password: CREATE USER fails (error 1819).
     await e.sandbox.source.server.execute(["INSTALL SONAME 'simple_password_check'", 'SET GLOBAL simple_password_check_minimal_length = 200'])

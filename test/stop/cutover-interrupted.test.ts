@@ -4,11 +4,15 @@ import {readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {checkpoint, dispose, type Env, json, replicatingEnv, slaveStatus, waitUntil} from './helpers.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
+import {TARGETS} from '../helpers/targets.js'
+import {checkpoint, dispose, type Env as TargetEnv, json, replicatingTargetEnv, slaveStatus, waitUntil} from './helpers.js'
+
+type Env = TargetEnv<AnySandbox>
 
 /**
  * A cutover that dies after it decided to make the source read-only: the record written before the
- * SET lets the next `datain stop` settle what the dead run left, whatever it was doing.
+ * SET lets the next `datain stop` settle what the dead run left, whatever it was doing. For every target.
  */
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/run.js')
@@ -47,10 +51,10 @@ async function cutoverHeldAtTheSwitch(e: Env): Promise<{child: ReturnType<typeof
   return {child, blocker}
 }
 
-describe('datain stop --cutover interrupted after it recorded the source read-only switch', () => {
+describe.each(TARGETS)('datain stop --cutover interrupted after it recorded the source read-only switch, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await replicatingEnv()
+    e = await replicatingTargetEnv(target)
   })
   afterAll(() => dispose(e))
 
@@ -131,10 +135,10 @@ describe('datain stop --cutover interrupted after it recorded the source read-on
   })
 })
 
-describe('a killed cutover while the source is down', () => {
+describe.each(TARGETS)('a killed cutover while the source is down, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await replicatingEnv()
+    e = await replicatingTargetEnv(target)
   })
   afterAll(() => dispose(e))
 

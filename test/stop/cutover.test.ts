@@ -1,8 +1,13 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {PLAIN_REPLICA_ADMIN} from '../../sandbox/plain-replica.js'
 import {replicaProcedureStatements} from '../../sandbox/replica-procedures.js'
-import {checkpoint, dispose, type Env, expectNoSecrets, expectSameTables, json, replicatingEnv, replicationPassword, slaveStatus, startAppLoad} from './helpers.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
+import {TARGETS} from '../helpers/targets.js'
+import {checkpoint, dispose, type Env as TargetEnv, expectNoSecrets, expectSameTables, json, replicatingTargetEnv, replicationPassword, slaveStatus, startAppLoad} from './helpers.js'
 
-/** `datain stop --cutover` against the sandbox: the planned move of an application to the replica. */
+/** `datain stop --cutover` against the sandbox, for every target: the planned move of an application to the replica. */
+
+type Env = TargetEnv<AnySandbox>
 
 interface ErrorJson {
   error: {code: string; exit: number; message: string}
@@ -31,10 +36,40 @@ async function readOnly(e: Env): Promise<number> {
   return Number(row!.v)
 }
 
-describe('datain stop --cutover under a write load (GTID mode): the source fenced by default', () => {
+/**
+ * Makes removing the link fail once the cutover has locked the source, and returns what the failure
+ * says and how to undo it: Azure's procedure signals an outage; a plain replica's admin loses RELOAD,
+ * which RESET SLAVE ALL needs (after its STOP SLAVE has run: the cutover must start replication again).
+ */
+async function breakRemoval(e: Env): Promise<{code: string; says: RegExp; undo: () => Promise<void>}> {
+  const replica = e.sandbox.replica.server
+  if (e.sandbox.target === 'mariadb') {
+    const admin = `'${PLAIN_REPLICA_ADMIN}'@'%'`
+    await replica.execute([`REVOKE RELOAD ON *.* FROM ${admin}`])
+    return {code: 'E_REPLICA_PRIVILEGE', says: /RESET SLAVE ALL.*RELOAD/, undo: () => replica.execute([`GRANT RELOAD ON *.* TO ${admin}`])}
+  }
+  const procedureSchema = e.sandbox.procedureSchema
+  const schema = `\`${procedureSchema}\``
+  await replica.execute([
+    `DROP PROCEDURE ${schema}.az_replication_remove_master`,
+    `CREATE DEFINER=\`azure_superuser\`@\`localhost\` PROCEDURE ${schema}.az_replication_remove_master() SQL SECURITY DEFINER
+       BEGIN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'simulated outage'; END`,
+  ])
+  return {
+    code: 'E_PROCEDURE_FAILED',
+    says: /simulated outage/,
+    async undo() {
+      const restore = replicaProcedureStatements(procedureSchema)
+      const at = restore.findIndex((st) => st.startsWith(`DROP PROCEDURE IF EXISTS ${schema}.az_replication_remove_master`))
+      await replica.execute(restore.slice(at, at + 2))
+    },
+  }
+}
+
+describe.each(TARGETS)('datain stop --cutover under a write load (GTID mode): the source fenced by default, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await replicatingEnv()
+    e = await replicatingTargetEnv(target)
   })
   afterAll(() => dispose(e))
 
@@ -57,21 +92,14 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
   })
 
   it('puts the source back (writable, replicating) when the cutover fails after locking it', async () => {
-    const schema = `\`${e.sandbox.procedureSchema}\``
-    await e.sandbox.replica.server.execute([
-      `DROP PROCEDURE ${schema}.az_replication_remove_master`,
-      `CREATE DEFINER=\`azure_superuser\`@\`localhost\` PROCEDURE ${schema}.az_replication_remove_master() SQL SECURITY DEFINER
-         BEGIN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'simulated outage'; END`,
-    ])
+    const broken = await breakRemoval(e)
     try {
       const failed = await json<ErrorJson>(e, ['stop', '--cutover', '--lock-source'], 1)
-      expect(failed.error.code).toBe('E_PROCEDURE_FAILED')
-      expect(failed.error.message).toMatch(/simulated outage/)
+      expect(failed.error.code).toBe(broken.code)
+      expect(failed.error.message).toMatch(broken.says)
       expect(failed.error.message).toMatch(/writable again/)
     } finally {
-      const restore = replicaProcedureStatements(e.sandbox.procedureSchema)
-      const at = restore.findIndex((s) => s.startsWith(`DROP PROCEDURE IF EXISTS ${schema}.az_replication_remove_master`))
-      await e.sandbox.replica.server.execute(restore.slice(at, at + 2))
+      await broken.undo()
     }
     expect(await readOnly(e)).toBe(0)
     const status = await slaveStatus(e)
@@ -148,20 +176,20 @@ describe('datain stop --cutover under a write load (GTID mode): the source fence
     expect(start.error.message).toMatch(/cut over/)
 
     // The cleanup works on the read-only source (datain's user holds READ_ONLY ADMIN) and closes datain's
-    // firewall rule; a repeated cutover still answers from the checkpoint, without the replica.
+    // firewall rule (Azure; a plain replica has none); a repeated cutover still answers from the checkpoint, without the replica.
     const cleanup = await json<{cleanup: {replicationUser: {action: string}; firewallRules: {deleted: string[]}}}>(e, ['stop', '--cleanup'])
     expect(cleanup.cleanup.replicationUser.action).toBe('dropped')
-    expect(cleanup.cleanup.firewallRules.deleted).toContain('datain-default-client')
+    expect(cleanup.cleanup.firewallRules.deleted).toEqual(target === 'mariadb' ? [] : ['datain-default-client'])
     expect((await json<CutoverJson>(e, ['stop', '--cutover'])).cutover).toMatchObject({alreadyDone: true, eventsEnabled: ['shop.roll_up_daily_sales']})
     await e.sandbox.source.server.query('SET GLOBAL read_only = OFF')
     expectNoSecrets(e, [secret])
   })
 })
 
-describe('datain stop --cutover --cleanup in binlog file/position mode', () => {
+describe.each(TARGETS)('datain stop --cutover --cleanup in binlog file/position mode, --target %s', (target) => {
   let e: Env
   beforeAll(async () => {
-    e = await replicatingEnv({sampleRows: 200}, ['--no-gtid'])
+    e = await replicatingTargetEnv(target, {sampleRows: 200}, ['--no-gtid'])
   })
   afterAll(() => dispose(e))
 

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {expect} from 'vitest'
 import {type AnySandbox, type Sandbox, type SandboxOptions, type SandboxTarget, startSandbox} from '../../sandbox/sandbox.js'
-import {type CliResult, datain} from '../helpers/datain.js'
+import {type CliResult, datain, resultJson} from '../helpers/datain.js'
 import {sandboxSecrets, targetEnv} from '../helpers/targets.js'
 import {tableFingerprints} from '../helpers/write-load.js'
 
@@ -72,7 +72,7 @@ export async function dispose(e: Env<AnySandbox> | undefined): Promise<void> {
 export async function json<T = Record<string, unknown>>(e: Env<AnySandbox>, args: string[], exitCode = 0): Promise<T> {
   const result = await e.run([...args, '--json'])
   expect(result.exitCode, `${args.join(' ')}: ${result.stderr}\n${result.stdout}`).toBe(exitCode)
-  return JSON.parse(result.stdout) as T
+  return resultJson<T>(result.stdout)
 }
 
 export interface StepRecordJson {

@@ -40,7 +40,7 @@ async function expectStartRefused(e: Env, removeMaster: RemoveMaster): Promise<v
   await expectLeftByRemoval(e, removeMaster)
 }
 
-describe.each<RemoveMaster>(['reset-slave-all', 'reset-slave'])('az_replication_remove_master running %s', (removeMaster) => {
+describe.each<RemoveMaster>(['reset-slave-all', 'reset-slave'])('Azure only: az_replication_remove_master running %s', (removeMaster) => {
   const envs: Env[] = []
   afterAll(async () => {
     for (const e of envs) await dispose(e)

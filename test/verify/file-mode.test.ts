@@ -1,15 +1,17 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {VerifyResult} from '../../src/verify/result.js'
-import {dispose, type Env, expectNoSecrets, json, replicatingEnv} from '../stop/helpers.js'
+import type {AnySandbox} from '../../sandbox/sandbox.js'
+import {TARGETS} from '../helpers/targets.js'
+import {dispose, type Env, expectNoSecrets, json, replicatingTargetEnv} from '../stop/helpers.js'
 
 /**
  * `datain verify` on a profile linked by binlog file and position (`init --no-gtid`): a recheck
- * waits with MASTER_POS_WAIT on the source's snapshot coordinates, as the Azure admin may.
+ * waits with MASTER_POS_WAIT on the source's snapshot coordinates, as the Azure admin may. For every target.
  */
-describe('datain verify with --no-gtid', () => {
-  let e: Env | undefined
+describe.each(TARGETS)('datain verify with --no-gtid, --target %s', (target) => {
+  let e: Env<AnySandbox> | undefined
   beforeAll(async () => {
-    e = await replicatingEnv({}, ['--no-gtid'])
+    e = await replicatingTargetEnv(target, {}, ['--no-gtid'])
   }, 240_000)
   afterAll(async () => {
     if (e) expectNoSecrets(e)

@@ -131,7 +131,7 @@ function gtidResult(ctx: PreflightContext, logBin: boolean, source: Vars, replic
       fix: myCnfFix(
         [`gtid_domain_id=${domain + 1}`],
         `A domain of its own keeps the source's GTIDs apart from the replica's; to apply it without the restart, also run SET GLOBAL gtid_domain_id = ${domain + 1}; (needs SUPER). ` +
-          'Or turn gtid_strict_mode OFF on the replica (Azure portal: Server parameters), or use --no-gtid.',
+          `Or turn gtid_strict_mode OFF on the replica (${ctx.settings.target === 'mariadb' ? 'SET GLOBAL gtid_strict_mode = OFF, and in its my.cnf' : 'Azure portal: Server parameters'}), or use --no-gtid.`,
       ),
     }
   }

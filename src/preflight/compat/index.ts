@@ -8,6 +8,7 @@ import {lowerCaseTableNamesCheck} from './lower-case-table-names.js'
 import {primaryKeysCheck} from './primary-keys.js'
 import {proceduresCheck} from './procedures.js'
 import {replicaEmptyCheck} from './replica-empty.js'
+import {replicaLinkCheck} from './replica-link.js'
 import {sameVersionCheck} from './same-version.js'
 import {sourceVersionCheck} from './source-version.js'
 import {tierCheck} from './tier.js'
@@ -32,6 +33,7 @@ export const compatibilityChecks: Check[] = [
   binlogCheck,
   lowerCaseTableNamesCheck,
   replicaEmptyCheck,
+  replicaLinkCheck,
   databaseFilterCheck,
   tierCheck,
   proceduresCheck,

@@ -19,7 +19,9 @@ export const innodbTablesCheck: Check = {
       status: 'fail',
       message:
         `${offenders.length} of the ${plural(tables.length, 'table')} of ${where} ${offenders.length === 1 ? 'does' : 'do'} not use InnoDB: ${listText(labels)}; ` +
-        `Azure Database for MariaDB keeps only InnoDB tables consistent (MyISAM, Aria and the others are not supported) and the snapshot is consistent for InnoDB only.`,
+        (ctx.settings.target === 'mariadb'
+          ? 'the snapshot is consistent for InnoDB tables only, and a crash of the replica can leave the others out of step with its replication position.'
+          : `Azure Database for MariaDB keeps only InnoDB tables consistent (MyISAM, Aria and the others are not supported) and the snapshot is consistent for InnoDB only.`),
       fix:
         'Convert them on the source before the snapshot (each ALTER rebuilds the table and locks it while it runs):\n' +
         offenders.map((t) => `ALTER TABLE ${quoteQualified(t.database, t.table)} ENGINE=InnoDB;`).join('\n'),

@@ -38,7 +38,7 @@ export const primaryKeysCheck: Check = {
     const promotable = offenders.filter((t) => unique.has(tableKey(t.database, t.table)))
     const uniqueNote =
       promotable.length > 0
-        ? ` (${listText(promotable.map(tableLabel))} ${promotable.length > 1 ? 'have' : 'has'} a UNIQUE key on NOT NULL columns, which is not enough: Azure requires a declared PRIMARY KEY)`
+        ? ` (${listText(promotable.map(tableLabel))} ${promotable.length > 1 ? 'have' : 'has'} a UNIQUE key on NOT NULL columns, which is not enough: ${ctx.settings.target === 'mariadb' ? "datain's copy and verify chunk by a declared PRIMARY KEY" : 'Azure requires a declared PRIMARY KEY'})`
         : ''
     return {
       status: 'fail',
@@ -47,7 +47,7 @@ export const primaryKeysCheck: Check = {
         `Data-in Replication requires one on every table, and without it each replicated row change scans the whole table on the replica.`,
       fix:
         'Add a PRIMARY KEY to each on the source before the snapshot; where columns already identify a row, key them instead of adding a column ' +
-        `(a UNIQUE NOT NULL key does not count for Azure: promote it):\n` +
+        `(a UNIQUE NOT NULL key does not count: promote it):\n` +
         offenders.map((t) => fixStatement(t, unique.get(tableKey(t.database, t.table)), autoIncrement.get(tableKey(t.database, t.table)), invisible)).join('\n'),
       offenders: labels,
     }

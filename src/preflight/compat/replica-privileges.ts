@@ -1,3 +1,4 @@
+import type {Connection} from 'mariadb'
 import {grantsPrivilege, parseGrantLine, parseGrants} from '../grants.js'
 import type {Check} from '../check.js'
 
@@ -9,6 +10,25 @@ const NEEDED = [
   {any: ['BINLOG ADMIN', 'SUPER'], for: 'SET GLOBAL log_bin_trust_function_creators, when the copy holds functions or triggers', required: false},
   {any: ['SUPER'], for: "SET GLOBAL sql_slave_skip_counter, which 'datain skip' runs (MariaDB 10.11 lets nothing else set it)", required: false},
 ] as const
+
+type Need = {readonly any: readonly string[]; readonly for: string; readonly required: boolean}
+
+/**
+ * A replica kept read-only, as many are: replication's own threads write regardless, but the
+ * snapshot, `datain accounts` and the cutover's events are datain's session, refused with error 1290
+ * unless it holds READ_ONLY ADMIN (which SUPER no longer includes from MariaDB 10.11 on).
+ */
+async function readOnlyNeed(replica: Connection): Promise<Need | undefined> {
+  const [row] = (await replica.query('SELECT @@global.read_only AS ro, VERSION() AS v')) as Array<{ro: number | string; v: string}>
+  if (Number(row?.ro ?? 0) !== 1) return undefined
+  const [major = 0, minor = 0] = String(row?.v ?? '').split('.').map(Number)
+  const superIncludesIt = major < 10 || (major === 10 && minor < 11)
+  return {
+    any: superIncludesIt ? ['READ_ONLY ADMIN', 'SUPER'] : ['READ_ONLY ADMIN'],
+    for: "the replica is read-only (read_only=ON): the snapshot's, 'datain accounts'' and the cutover's writes (replication itself is exempt); or SET GLOBAL read_only = OFF while datain sets up",
+    required: true,
+  }
+}
 
 /**
  * A replica the DBA administers: does datain's replica user hold what linking, starting, stopping
@@ -26,7 +46,9 @@ export const replicaPrivilegesCheck: Check = {
     const global = parseGrants(lines).filter((g) => g.on.level === 'global')
     const holds = (privilege: string) => global.some((g) => grantsPrivilege(g, privilege))
     const viaRoles = lines.some((line) => parseGrantLine(line)?.kind === 'role')
-    const missing = NEEDED.filter((need) => !need.any.some(holds))
+    const missing: Need[] = NEEDED.filter((need) => !need.any.some(holds))
+    const readOnly = await readOnlyNeed(ctx.replica!)
+    if (readOnly && !readOnly.any.some(holds)) missing.unshift(readOnly)
     const offenders = missing.map((need) => `${need.any.join(' or ')}: for ${need.for}`)
     const grant = `GRANT ${[...new Set(missing.map((need) => need.any[0]))].join(', ')} ON *.* TO <datain's replica user>`
     if (missing.some((need) => need.required) && !viaRoles) {

@@ -26,6 +26,14 @@ async function sourceTls(ctx: PreflightContext): Promise<CheckResult> {
   }
   const [row] = (await ctx.source.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")) as Array<{Value?: string}>
   const cipher = row?.Value ? ` (${row.Value})` : ''
+  if (!ctx.settings.sourceCa && ctx.settings.target === 'mariadb') {
+    // A replica the DBA administers is given no CA text: its link verifies the source with --link-ssl-ca, a file on its own host.
+    return {
+      ...base,
+      status: 'pass',
+      message: `datain's connection to the source is TLS${cipher}, verified against the system's CAs; the replica's link uses TLS (MASTER_SSL=1), and --link-ssl-ca makes it verify the source.`,
+    }
+  }
   if (!ctx.settings.sourceCa) {
     // Azure's procedure takes the CA as text: without one it links without TLS, and the REQUIRE SSL account then refuses it.
     return {
@@ -42,6 +50,15 @@ async function sourceTls(ctx: PreflightContext): Promise<CheckResult> {
 
 function replicaVerify(ctx: PreflightContext): CheckResult {
   const base = {id: 'replica-tls-verify', title: "The replica's certificate is verified"}
+  if (ctx.settings.replicaSsl === 'off') {
+    return {
+      ...base,
+      status: 'warn',
+      message:
+        "datain connects to the replica in plain text (--replica-ssl off): every row copied, and the replication user's password in the link's CHANGE MASTER TO, cross the network readable.",
+      fix: "Turn TLS on at the replica (ssl_cert and ssl_key in its my.cnf, then a restart) and record the profile again with 'datain init --force --replica-ssl on'.",
+    }
+  }
   if (ctx.settings.replicaTlsVerify) return {...base, status: 'pass', message: "datain verifies the replica's TLS certificate."}
   return {
     ...base,

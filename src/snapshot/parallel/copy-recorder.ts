@@ -1,3 +1,4 @@
+import type {CopyTally} from '../progress.js'
 import type {CopyProgress} from '../single-stream.js'
 import type {CopyRecord, WorkItem} from './copy-plan.js'
 
@@ -6,6 +7,8 @@ export interface RecorderOptions {
   progressIntervalMs?: number
   /** Called with the record each time it changes (the tables planned, then each chunk done): keep it for a resume. */
   onRecord?: (record: CopyRecord) => Promise<void>
+  /** Told of each table's rows and chunks, for `datain status` and the step's per-table summary. */
+  tally?: CopyTally
 }
 
 /**
@@ -22,6 +25,9 @@ export class CopyRecorder {
   reloadedChunks = 0
   private record: CopyRecord = {tables: []}
   private recording = Promise.resolve()
+  /** Chunks a worker began (a verified chunk never does), and each table's chunks done in this run. */
+  private readonly begun = new Set<WorkItem>()
+  private readonly chunksDone = new Map<number, Set<number>>()
   private readonly timer: NodeJS.Timeout | undefined
 
   constructor(
@@ -36,25 +42,36 @@ export class CopyRecorder {
   /** Starts recording `record` (the plan's) and writes it a first time. */
   start(record: CopyRecord): Promise<void> {
     this.record = record
+    if (this.options.tally) this.options.tally.tablesTotal = record.tables.length
     return this.save()
+  }
+
+  /** A worker starts loading the chunk. */
+  begin(item: WorkItem): void {
+    if (!this.options.tally) return
+    this.begun.add(item)
+    this.options.tally.begin(item.chunk.table.database, item.chunk.table.name)
   }
 
   /** A chunk is in the replica (loaded, or verified): recorded before the worker moves on. */
   async done(item: WorkItem): Promise<void> {
     const entry = this.record.tables[item.tableIndex]!
     if (!entry.done.includes(item.chunk.index)) entry.done.push(item.chunk.index)
+    this.tallyDone(item)
     await this.save()
   }
 
-  loaded(rows: number, bytes: number): void {
+  loaded(rows: number, bytes: number, item?: WorkItem): void {
     this.rows += rows
     this.bytes += bytes
+    if (item) this.options.tally?.add(item.chunk.table.database, item.chunk.table.name, rows, bytes)
   }
 
-  kept(rows: number): void {
+  kept(rows: number, item?: WorkItem): void {
     this.keptChunks++
     this.keptRows += rows
     this.rows += rows
+    if (item) this.options.tally?.add(item.chunk.table.database, item.chunk.table.name, rows, 0)
   }
 
   report(done = false): void {
@@ -64,6 +81,16 @@ export class CopyRecorder {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer)
+  }
+
+  private tallyDone(item: WorkItem): void {
+    const {tally} = this.options
+    if (!tally) return
+    const {database, name} = item.chunk.table
+    if (this.begun.delete(item)) tally.end(database, name)
+    const done = this.chunksDone.get(item.tableIndex) ?? new Set<number>()
+    this.chunksDone.set(item.tableIndex, done.add(item.chunk.index))
+    if (done.size >= item.chunk.count) tally.finished(database, name)
   }
 
   private save(): Promise<void> {

@@ -197,6 +197,7 @@ async function loadChunks(
 ): Promise<void> {
   const pieces = piecePool(pool.threads, batchBytes)
   await pool.run(items, async (item, i) => {
+    recorder.begin(item)
     const {sql, values} = chunkSelect(item.chunk)
     await copyChunk({
       source: connections.sources[i]!,
@@ -207,7 +208,7 @@ async function loadChunks(
       batchBytes,
       pool: pieces,
       label: `the table ${chunkName(item.chunk)}`,
-      onLoaded: (n, b) => recorder.loaded(n, b),
+      onLoaded: (n, b) => recorder.loaded(n, b, item),
     })
     await recorder.done(item)
   })

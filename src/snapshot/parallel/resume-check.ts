@@ -31,7 +31,7 @@ export async function checkFinished(
       type Sum = Array<{n: unknown; a: string; b: string}>
       const [[mine], [theirs]] = (await Promise.all([connections.sources[i]!.query(sql, values), connections.replicas[i]!.query(sql, values)])) as [Sum, Sum]
       if (String(mine!.n) === String(theirs!.n) && mine!.a === theirs!.a && mine!.b === theirs!.b) {
-        recorder.kept(Number(mine!.n))
+        recorder.kept(Number(mine!.n), item)
         await recorder.done(item)
       } else {
         toLoad.push({...item, mode: 'reload'})

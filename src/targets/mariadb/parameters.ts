@@ -20,7 +20,8 @@ export function mariadbParameters(replica: () => Promise<Connection>): Parameter
       const previous = await readVariable(await call.replica(), name)
       if (previous !== null && sameValue(previous, value)) return {name, previous, value, changedByDatain: false}
       await setVariable(await call.replica(), name, value, why)
-      call.ui?.info(`Set ${name} = ${value} on the replica with SET GLOBAL; to keep it across a restart, add to its my.cnf, under [mariadb]: ${name} = ${value}`)
+      // The step says what it set and why; a restart forgets SET GLOBAL, which only the replica's my.cnf keeps.
+      call.ui?.info(`SET GLOBAL lasts until the replica restarts: to keep ${name}, add to its my.cnf, under [mariadb]: ${name} = ${value}`)
       return {name, previous, value, changedByDatain: true}
     },
     async restore(call: ParameterCall, change) {

@@ -2,7 +2,7 @@ import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
 import {MASK, redact} from '../../lib/redact.js'
 import {sqlErrno} from '../../lib/sql.js'
-import {assertStatementLogsOff, quietSlowLog} from '../statement-secrecy.js'
+import {assertStatementLogsOff, quietSlowLog, quietStatementHistory} from '../statement-secrecy.js'
 import type {LinkSpec, PlannedLinkSpec, ReplicationAction, ReplicationControls, ReplicationDriver, ReplicationTexts} from '../target.js'
 
 /** The statements behind each control but `link`, in order; the control is named after the one that does its work. */
@@ -51,7 +51,8 @@ function texts(options: MariadbLinkOptions): ReplicationTexts {
     where: 'CHANGE MASTER TO',
     name: (action) => (action === 'link' ? 'CHANGE MASTER TO' : CONTROLS[action].name),
     linkSecrecy:
-      'CHANGE MASTER TO takes no placeholder: the password is a literal, so the general log must be off and the session slow log is switched off around it; ' +
+      'CHANGE MASTER TO takes no placeholder: the password is a literal, so the general log must be off, and the session slow log and the ' +
+      "session's performance_schema instrumentation are switched off around it; " +
       'the process list shows it while the statement runs',
     // Typed or run, a plain replica's control is the same statements.
     command: (action) => CONTROLS[action].statements.join('; '),
@@ -75,7 +76,11 @@ function controls(replica: Connection, options: MariadbLinkOptions): Replication
   }
   return {
     ...texts(options),
-    assertPasswordStaysSecret: () => assertStatementLogsOff(replica, GENERAL_LOG_WORDS),
+    async assertPasswordStaysSecret() {
+      await assertStatementLogsOff(replica, GENERAL_LOG_WORDS)
+      // Refused now, before the password is given to the account, rather than at the link; what it turns off it turns back on.
+      await (await quietStatementHistory(replica, GENERAL_LOG_WORDS.secretName))()
+    },
     async link(spec: LinkSpec, password: string) {
       try {
         if (spec.position.mode === 'gtid') await replica.query('SET GLOBAL gtid_slave_pos = ?', [spec.position.gtid])
@@ -83,7 +88,9 @@ function controls(replica: Connection, options: MariadbLinkOptions): Replication
         throw statementError('SET GLOBAL gtid_slave_pos', error)
       }
       // CHANGE MASTER TO takes no placeholders: the password is a literal of the statement, which the
-      // general log (refused beforehand) and this session's slow log (switched off) would record.
+      // general log (refused beforehand), performance_schema's statement history and this session's
+      // slow log (both switched off for the session) would record.
+      const restoreHistory = await quietStatementHistory(replica, GENERAL_LOG_WORDS.secretName)
       const restore = await quietSlowLog(replica)
       try {
         await replica.query(changeMaster(spec, password, options, await backslashEscapes(replica)))
@@ -91,6 +98,7 @@ function controls(replica: Connection, options: MariadbLinkOptions): Replication
         throw statementError('CHANGE MASTER TO', error)
       } finally {
         await restore().catch(() => {})
+        await restoreHistory().catch(() => {})
       }
     },
     start: () => run('start'),
