@@ -1,12 +1,21 @@
-import {createConnection, createServer, type Server, type Socket} from 'node:net'
+import {createServer, type Server, type Socket} from 'node:net'
+import {createSecureContext} from 'node:tls'
+import {routeLogin} from './gateway-handshake.js'
+import {errorPacket} from './gateway-packets.js'
 
 export interface GatewayOptions {
-  /** Where the real replica listens. */
-  target: {host: string; port: number}
+  /** Where the real replica listens, and the CA (PEM text) that signed its certificate. */
+  target: {host: string; port: number; ca: string}
+  /** The certificate (PEM text) the gateway shows clients: it terminates their TLS, as Azure's does. */
+  tls: {cert: string; key: string}
+  /** The replica's ARM name: logins are written `user@<serverName>`. */
+  serverName: string
   /** Asked on every new connection with the client's address. */
   isAllowed(ip: string): boolean
   host?: string
   port?: number
+  /** How long a client gets to finish its login before it is dropped (tests shorten it). */
+  handshakeTimeoutMs?: number
 }
 
 export interface Gateway {
@@ -30,22 +39,11 @@ export function gatewayDeniedMessage(ip: string): string {
 }
 
 /**
- * A MySQL protocol error packet, as a server sends instead of its greeting:
- * 3-byte length, sequence id 0, then 0xFF, the error number, '#', the SQLSTATE and the message.
- */
-export function errorPacket(errno: number, sqlState: string, message: string): Buffer {
-  const payload = Buffer.concat([
-    Buffer.from([0xff, errno & 0xff, (errno >> 8) & 0xff]),
-    Buffer.from(`#${sqlState}${message}`, 'utf8'),
-  ])
-  const header = Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, (payload.length >> 16) & 0xff, 0])
-  return Buffer.concat([header, payload])
-}
-
-/**
- * The emulated Azure gateway: a TCP proxy in front of the replica that refuses clients no firewall
- * rule covers (error 9000 naming their IP) and otherwise passes the bytes through untouched, TLS
- * included.
+ * The emulated Azure gateway in front of the replica. It refuses clients no firewall rule covers
+ * (error 9000 naming their IP, before any handshake); for the others it relays the replica's
+ * greeting, terminates the client's TLS, routes the login `user@server` to the replica's account
+ * `user` over a TLS session of its own (error 9002 for a login it cannot route), then relays the
+ * bytes both ways (gateway-handshake.ts).
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<Socket>()
@@ -54,6 +52,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   }
+  const secureContext = createSecureContext({cert: options.tls.cert, key: options.tls.key})
 
   // No Nagle delay on either side, as a database proxy runs: with it, a client's small packet after a
   // large one waited for the ACK the server delays (40 ms), and every LOAD DATA or INSERT with it.
@@ -62,18 +61,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const ip = (client.remoteAddress ?? '').replace(/^::ffff:/, '')
     if (!options.isAllowed(ip)) {
       refused.push(ip)
+      client.on('error', () => client.destroy())
       client.end(errorPacket(GATEWAY_DENIED_ERRNO, 'HY000', gatewayDeniedMessage(gateway.namedIp ?? ip)))
       return
     }
-    const upstream = createConnection({...options.target, noDelay: true})
-    track(upstream)
-    client.pipe(upstream)
-    upstream.pipe(client)
-    // Either side going away ends the other, as a real gateway drops the pair.
-    client.on('error', () => upstream.destroy())
-    upstream.on('error', () => client.destroy())
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
+    // routeLogin settles every failure itself (it drops the pair): one client never takes the gateway down.
+    routeLogin(client, {target: options.target, secureContext, serverName: options.serverName, track, handshakeTimeoutMs: options.handshakeTimeoutMs}).catch(() => client.destroy())
   })
 
   const host = options.host ?? '127.0.0.1'

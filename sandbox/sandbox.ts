@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {type ArmEmulator, type ReplicaControl, startArmEmulator} from './arm-emulator.js'
@@ -74,7 +74,8 @@ interface SandboxBase {
   dir: string
   target: SandboxTarget
   source: Endpoint & {server: MariaDbServer}
-  replica: Endpoint & {server: MariaDbServer}
+  /** `account`: the admin's user name on the replica server itself, as CURRENT_USER() and definers name it (the login `user` may differ). */
+  replica: Endpoint & {server: MariaDbServer; account: string}
   /** The settings datain and a person need, as environment variables. */
   env(): Record<string, string>
   stop(): Promise<void>
@@ -83,8 +84,11 @@ interface SandboxBase {
 /** The default sandbox: the source, and an emulated Azure Database for MariaDB. */
 export interface AzureSandbox extends SandboxBase {
   target: 'azure-mariadb'
-  /** `host`/`port` are the gateway's: as on Azure, clients reach the replica only through it. */
-  replica: Endpoint & {server: MariaDbServer; serverName: string}
+  /**
+   * `host`/`port` are the gateway's: as on Azure, clients reach the replica only through it, and
+   * `user` is the login `azureadmin@<serverName>`; `account` is what the server knows (`azureadmin`).
+   */
+  replica: Endpoint & {server: MariaDbServer; serverName: string; account: string}
   gateway: Gateway
   azure: {state: AzureServerState; arm: ArmEmulator; subscriptionId: string; resourceGroup: string; token: string}
   procedureSchema: ProcedureSchema
@@ -109,6 +113,8 @@ export const SOURCE_ADMIN = 'datain_admin'
 export const SUBSCRIPTION_ID = '00000000-0000-4000-8000-00000000da7a'
 export const RESOURCE_GROUP = 'datain-sandbox'
 export const REPLICA_SERVER_NAME = 'datain-replica'
+/** The Azure replica's admin account on the server; clients log in as `azureadmin@datain-replica`. */
+export const REPLICA_ADMIN = 'azureadmin'
 
 // Passwords with quotes, `$` and a backslash: whatever handles them wrong breaks in the sandbox first.
 const password = (prefix: string) => `${prefix}'"$\\${randomBytes(6).toString('hex')}`
@@ -176,7 +182,12 @@ export async function startSandbox(options: AnySandboxOptions = {}): Promise<Any
         ...(options.replica?.superAdmin ? [`GRANT SUPER ON *.* TO ${account(PLAIN_REPLICA_ADMIN)}`] : []),
       ])
       const endpoint = {host: '127.0.0.1', port: replica.port, user: PLAIN_REPLICA_ADMIN, password: replicaPassword, sslCa: replicaCa.cert}
-      const sandbox: MariaDbSandbox = {...base, target: 'mariadb', replica: {...endpoint, server: replica}, env: () => sandboxEnv(sandbox)}
+      const sandbox: MariaDbSandbox = {
+        ...base,
+        target: 'mariadb',
+        replica: {...endpoint, server: replica, account: PLAIN_REPLICA_ADMIN},
+        env: () => sandboxEnv(sandbox),
+      }
       return sandbox
     }
     return await startAzureSide(base, options, caDir, certDir, stack)
@@ -237,21 +248,28 @@ async function startAzureSide(
     extraArgs: ['--require-secure-transport=ON', '--log-bin-trust-function-creators=OFF'],
   })
   stack.push(() => replica.stop())
-  // Azure's admin is `name@server` on single servers; the sandbox makes that the account name itself.
-  const replicaUser = `azureadmin@${REPLICA_SERVER_NAME}`
+  // As on Azure: the account on the server is plain, and a client logs in as `azureadmin@<server>`
+  // through the gateway, which routes on the suffix and logs in upstream without it.
+  const replicaLogin = `${REPLICA_ADMIN}@${REPLICA_SERVER_NAME}`
   const replicaPassword = password('Rep')
   const procedureSchema = options.procedureSchema ?? 'mysql'
   await replica.execute([
     `CREATE USER ${PROCEDURE_DEFINER} ACCOUNT LOCK`,
     `GRANT ALL PRIVILEGES ON *.* TO ${PROCEDURE_DEFINER} WITH GRANT OPTION`,
     ...(options.withoutProcedures ? [] : replicaProcedureStatements(procedureSchema, {removeMaster: options.removeMaster})),
-    `CREATE USER ${account(replicaUser)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
-    ...replicaAdminGrants(account(replicaUser)),
+    `CREATE USER ${account(REPLICA_ADMIN)} IDENTIFIED BY ${sqlString(replicaPassword)}`,
+    ...replicaAdminGrants(account(REPLICA_ADMIN)),
   ])
 
   const state = new AzureServerState()
   if (options.tier) state.tier = options.tier
-  const gateway = await startGateway({target: {host: '127.0.0.1', port: replica.port}, isAllowed: (ip) => state.isAllowed(ip)})
+  const gateway = await startGateway({
+    // The gateway checks the replica's certificate against the CA, and shows clients the replica's own.
+    target: {host: '127.0.0.1', port: replica.port, ca: await readFile(azureCa.cert, 'utf8')},
+    tls: {cert: await readFile(replicaCert.cert, 'utf8'), key: await readFile(replicaCert.key, 'utf8')},
+    serverName: REPLICA_SERVER_NAME,
+    isAllowed: (ip) => state.isAllowed(ip),
+  })
   stack.push(() => gateway.close())
 
   const token = randomBytes(24).toString('base64url')
@@ -273,11 +291,12 @@ async function startAzureSide(
     replica: {
       host: gateway.host,
       port: gateway.port,
-      user: replicaUser,
+      user: replicaLogin,
       password: replicaPassword,
       sslCa: azureCa.cert,
       server: replica,
       serverName: REPLICA_SERVER_NAME,
+      account: REPLICA_ADMIN,
     },
     gateway,
     azure: {state, arm, subscriptionId: SUBSCRIPTION_ID, resourceGroup: RESOURCE_GROUP, token},

@@ -105,7 +105,7 @@ export async function serversGroup(): Promise<Group> {
         const sessions = async () =>
           (
             await sandbox.replica.server.query<Array<{id: bigint}>>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [
-              sandbox.replica.user,
+              sandbox.replica.account,
             ])
           ).map((x) => Number(x.id))
         const before = await sessions()

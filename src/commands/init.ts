@@ -43,7 +43,7 @@ export default class Init extends BaseCommand<typeof Init> {
     }),
     'replica-host': Flags.string({summary: "Replica host (default on Azure: the server's host name from ARM, else <server>.mariadb.database.azure.com).", env: 'DATAIN_REPLICA_HOST', helpGroup: 'REPLICA'}),
     'replica-port': Flags.string({summary: 'Replica port.', env: 'DATAIN_REPLICA_PORT', default: '3306', helpGroup: 'REPLICA'}),
-    'replica-user': Flags.string({summary: "Replica admin account (Azure's user@server form works).", env: 'DATAIN_REPLICA_USER', helpGroup: 'REPLICA'}),
+    'replica-user': Flags.string({summary: "Replica admin account; on Azure the login user@server that its gateway requires.", env: 'DATAIN_REPLICA_USER', helpGroup: 'REPLICA'}),
     'replica-ssl-ca': Flags.string({summary: "CA file (PEM) for the replica's certificate (default: the system's CAs).", env: 'DATAIN_REPLICA_SSL_CA', helpGroup: 'REPLICA'}),
     'replica-ssl-verify': Flags.boolean({summary: "Verify the replica's TLS certificate.", default: true, allowNo: true, helpGroup: 'REPLICA'}),
     'client-ip': Flags.string({summary: "This machine's address as Azure sees it, for the replica's firewall (default: learnt from Azure's gateway).", env: 'DATAIN_CLIENT_IP', helpGroup: 'AZURE'}),

@@ -42,5 +42,8 @@ export async function replicaAddress(settings: Settings, password: string): Prom
   const {host, port, user, ssl, sslCa, tlsVerify} = settings.replica
   // Plain text only by an explicit `--replica-ssl off`, which init takes for --target mariadb alone.
   if (ssl === 'off') return {host, port, user, password}
-  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+  const address: ServerAddress = {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+  // Named in the advice when Azure's gateway refuses a login without `@server` (error 9002).
+  if (settings.target !== 'mariadb' && settings.azure.server) address.azureServer = settings.azure.server
+  return address
 }

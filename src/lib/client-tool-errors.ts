@@ -11,7 +11,7 @@ const QUERY_ECHO_RULE = '--------------'
 
 // Client errors that mean "could not reach or log in", as the exit codes of product.md tell them apart.
 // `ERROR 2003 (HY000): …` from mariadb, `Got error: 2003: …` from mariadb-dump (not "at line 2003").
-const CONNECTION_ERRORS = /(?:^ERROR |Got error: )(1045|1129|1130|2002|2003|2005|2006|2013|2026|9000)\b/
+const CONNECTION_ERRORS = /(?:^ERROR |Got error: )(1045|1129|1130|2002|2003|2005|2006|2013|2026|9000|9002)\b/
 // A connection that worked and then went away mid-run (a KILL, a server restart, a network cut): the
 // client's `ERROR 2013 (HY000) at line 812: …`, mariadb-dump's `Error 2013: … when dumping table` or
 // `Couldn't execute '…': … (2013)`. 2026 is how a TLS connection reports the same (unexpected eof).

@@ -14,9 +14,13 @@ export interface ServerAddress {
   password: string
   /** TLS: `ca` is PEM text (none: the system's CAs); `verify` false accepts any certificate. */
   tls?: {ca?: string; verify: boolean}
+  /** Azure only: the server's name, which a login through Azure's gateway carries as `user@<server>`. */
+  azureServer?: string
 }
 
 const GATEWAY_REFUSED = 9000
+/** Azure's gateway refusing a login it cannot route to a server ("The connection string may not be right"), or one without TLS. */
+const GATEWAY_LOGIN_REFUSED = 9002
 /** The connector's own errno when TLS was asked for and the server's greeting offers none. */
 const SERVER_SSL_DISABLED = 45_023
 const CONNECT_TIMEOUT_MS = 10_000
@@ -172,6 +176,7 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
     const ip = /IP address '([^']+)'/.exec(detail)?.[1] ?? 'this machine'
     return new GatewayRefusedError(ip, address, error)
   }
+  if (e.errno === GATEWAY_LOGIN_REFUSED && !/\bSSL\b/i.test(detail)) return gatewayLoginError(address, error)
   if (e.errno === SERVER_SSL_DISABLED || e.code === 'ER_SERVER_SSL_DISABLED') {
     return role === 'source'
       ? fail(
@@ -233,6 +238,30 @@ export function connectionError(role: ServerRole, address: ServerAddress, error:
     )
   }
   return fail(`E_${role.toUpperCase()}_CONNECT`, `Could not connect to ${where}: ${detail}.`)
+}
+
+/**
+ * Azure's gateway routes a login by the server name after its last '@' and logs in to that server
+ * as the part before it; a login without it, or naming another server, it refuses with 9002.
+ */
+function gatewayLoginError(address: ServerAddress, cause: unknown): DatainError {
+  const at = address.user.lastIndexOf('@')
+  const account = at > 0 ? address.user.slice(0, at) : address.user
+  const server = address.azureServer ?? serverOfHost(address.host)
+  const login = `${account}@${server ?? 'SERVERNAME'}`
+  return new DatainError(
+    `Azure's gateway at ${address.host}:${address.port} refused the login '${address.user}' (error 9002, "the connection string may not be right"): ` +
+      `through the gateway the user is written user@servername, and ${at > 0 ? `'${address.user.slice(at + 1)}' is not the server's name` : 'this login names no server'}. ` +
+      `Log in as '${login}' (the account '${account}' on the server${server ? '' : ', SERVERNAME being the first part of the replica\'s host name'}): ` +
+      `'datain init --force --replica-user ${login}', or DATAIN_REPLICA_USER.`,
+    {code: 'E_REPLICA_LOGIN_NAME', exit: ExitCode.unreachable, cause},
+  )
+}
+
+/** `myserver` of `myserver.mariadb.database.azure.com` (or of a sovereign cloud's domain); none for an address. */
+function serverOfHost(host: string): string | undefined {
+  const match = /^([a-z0-9][a-z0-9-]*)\.mariadb\.database\./i.exec(host)
+  return match?.[1]?.toLowerCase()
 }
 
 /** The connector's word for a connection that is gone: a fatal error, or a command on a closed connection. */

@@ -161,7 +161,7 @@ async function expectNoSessionsLeft(e: Env): Promise<void> {
   const left = async () => {
     const [source, replica] = await Promise.all([
       e.sandbox.source.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.source.user]),
-      e.sandbox.replica.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.replica.user]),
+      e.sandbox.replica.server.query<unknown[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [e.sandbox.replica.account]),
     ])
     return source.length + replica.length
   }
@@ -300,7 +300,7 @@ describe.each(TARGETS)('datain start interrupted in the middle of the copy, --ta
       await waitUntil('a loading session is seen', async () => {
         const [row] = await e.sandbox.replica.server.query<Array<{id: bigint}>>(
           "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND (INFO LIKE 'LOAD DATA%' OR INFO LIKE 'INSERT%') ORDER BY TIME DESC LIMIT 1",
-          [e.sandbox.replica.user],
+          [e.sandbox.replica.account],
         )
         loader = row === undefined ? undefined : Number(row.id)
         return loader !== undefined
@@ -523,7 +523,7 @@ describe.each(TARGETS)('datain start interrupted during the catch-up wait, --tar
       const sessions = async () =>
         (
           await e.sandbox.replica.server.query<Array<{id: bigint}>>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [
-            e.sandbox.replica.user,
+            e.sandbox.replica.account,
           ])
         ).map((r) => Number(r.id))
       // datain's only connection to the replica while it waits (the one it monitors with).

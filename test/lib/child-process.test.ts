@@ -138,7 +138,7 @@ describe('the client-tool wrapper', () => {
 
   it('verifies the server certificate against the given CA through the gateway, and refuses another CA', async () => {
     const out = await sql(replicaAddress(), "SELECT CONCAT(CURRENT_USER(), ' ', VARIABLE_VALUE <> '') FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER'")
-    expect(out.trim()).toBe(`${sandbox.replica.user}@% 1`)
+    expect(out.trim()).toBe(`${sandbox.replica.account}@% 1`)
 
     const wrong = await sql(replicaAddress(sandbox.source.sslCa), 'SELECT 1').catch((error: unknown) => error)
     expect(wrong).toBeInstanceOf(DatainError)

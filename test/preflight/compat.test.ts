@@ -17,7 +17,7 @@ let odd: Sandbox
 const shop = sampleDataObjects().database
 /** A database name with a quote, backticks, spaces and non-ASCII letters: whatever quotes wrong breaks here. */
 const WEIRD_DB = "it's `odd` ünïcødé db"
-const ADMIN = () => `'${sandbox.replica.user}'@'%'`
+const ADMIN = () => `'${sandbox.replica.account}'@'%'`
 const undo: Array<() => Promise<void>> = []
 
 beforeAll(async () => {
@@ -374,7 +374,7 @@ describe('procedures', () => {
     ])
     expect(r.message).toContain('may not EXECUTE')
     const grants = statements(r.fix, 'GRANT EXECUTE')
-    expect(grants[0]).toBe(`GRANT EXECUTE ON PROCEDURE \`mysql\`.\`az_replication_change_master_with_gtid\` TO 'azureadmin@datain-replica'@'%';`)
+    expect(grants[0]).toBe(`GRANT EXECUTE ON PROCEDURE \`mysql\`.\`az_replication_change_master_with_gtid\` TO 'azureadmin'@'%';`)
     expect(grants).toHaveLength(4)
 
     await sandbox.replica.server.execute(grants.slice(1, 3))

@@ -66,7 +66,7 @@ describe('the emulated gateway', () => {
     await allowLoopback()
     const conn = await connectReplica()
     const [row] = await conn.query('SELECT CURRENT_USER() AS u, @@ssl_cipher IS NOT NULL AS tls')
-    expect(row.u).toBe(`${sandbox.replica.user}@%`)
+    expect(row.u).toBe(`${sandbox.replica.account}@%`)
     await conn.end()
 
     // Another loopback address is still outside the rule: the gateway judges every client by its own IP.

@@ -148,7 +148,7 @@ describe.each(ENGINES)('objects a source account wrote to break the copy ($engin
        UNION SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?`,
       [DB, DB, DB, DB],
     )
-    expect(definers.map((r) => r.d)).toEqual([`${sandbox.replica.user}@%`])
+    expect(definers.map((r) => r.d)).toEqual([`${sandbox.replica.account}@%`])
     const events = await sandbox.replica.server.query<Array<{n: string; s: string}>>('SELECT EVENT_NAME AS n, STATUS AS s FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY 1', [DB])
     expect(events).toEqual([
       {n: 'e;;', s: 'SLAVESIDE_DISABLED'},

@@ -187,7 +187,7 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
     expect(t.infos.join('\n')).toContain("Routines, triggers, events and views: 5 DEFINER clauses removed (the replica's admin defines them), 1 event made DISABLE ON SLAVE.")
 
     // The objects are there, owned by the replica's admin, and work.
-    const admin = `${sandbox.replica.user}@%`
+    const admin = `${sandbox.replica.account}@%`
     const replica = sandbox.replica.server
     const routines = await replica.query<Array<{n: string; t: string; d: string}>>(
       "SELECT ROUTINE_NAME AS n, ROUTINE_TYPE AS t, DEFINER AS d FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop' ORDER BY 1",
@@ -361,7 +361,7 @@ describe.each(ENGINES)('the snapshot step ($engine)', ({engine, parallel}) => {
 
   it('fails with the replica’s own words when it refuses an object; the rerun copies afresh', async () => {
     await dropOnReplica('shop', 'bench')
-    const admin = `'${sandbox.replica.user}'@'%'`
+    const admin = `'${sandbox.replica.account}'@'%'`
     // The function comes after shop's rows: the load fails in the middle of the copy.
     await sandbox.replica.server.execute([`REVOKE CREATE ROUTINE ON *.* FROM ${admin}`])
     const first = await context({settings: {databases: ['shop', 'bench']}})

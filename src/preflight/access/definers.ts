@@ -13,6 +13,7 @@ export const definers: Check = {
   title: 'Definers of views, routines, triggers and events',
   needs: ['replica'],
   async run(ctx) {
+    // The server's name for the admin (Azure: `admin`@`%`), which the restored objects carry, not the login `admin@server`.
     const [row] = await ctx.replica!.query<Array<{user: string}>>('SELECT CURRENT_USER() AS user')
     const admin = parseUserAtHost(row!.user)
     const objects = await storedObjects(ctx.source, ctx.databases)

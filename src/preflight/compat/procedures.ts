@@ -9,7 +9,8 @@ import {foldsNameCase} from './tables.js'
 
 async function currentAccount(conn: Connection): Promise<Account> {
   const [row] = (await conn.query('SELECT CURRENT_USER() AS account')) as Array<{account: string}>
-  // Azure's user names hold '@' themselves (admin@server): the host is after the last one.
+  // The account the server knows, as GRANT names it: on Azure the plain `admin`, not the login
+  // `admin@server` the gateway routed. A user name may still hold '@': the host is after the last one.
   return parseUserAtHost(row!.account)
 }
 
