@@ -51,8 +51,9 @@ export const definers: Check = {
         `so on the replica ${rights}.`,
       fix:
         `Nothing blocks the copy. Review these objects if their definer matters: on the source, ALTER a view or routine to ` +
-        `SQL SECURITY INVOKER where it should run with the caller's rights, and create the definer accounts on the replica by hand ` +
-        `(accounts are not copied; Azure's admin cannot name another definer: error 1227).`,
+        `SQL SECURITY INVOKER where it should run with the caller's rights; 'datain accounts' copies the definer accounts to the replica ` +
+        `(replication does not), though the copy still makes the replica admin their definer` +
+        (ctx.settings.target === 'mariadb' ? '.' : `: Azure's admin cannot name another (error 1227).`),
       offenders: foreign.map(
         (o) =>
           `${o.kind} ${quoteQualified(o.database, o.name)} (DEFINER ${quoteAccount(parseUserAtHost(o.definer))}` +
