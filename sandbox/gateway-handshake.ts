@@ -155,21 +155,21 @@ async function serveTls(socket: Socket, alreadyRead: Buffer, secureContext: Secu
   if (alreadyRead.length > 0) socket.unshift(alreadyRead)
   const tls = new TLSSocket(socket, {isServer: true, secureContext})
   guard(tls)
-  await new Promise<void>((resolve, reject) => {
-    tls.once('secure', resolve)
-    tls.once('error', reject)
-    tls.once('close', () => reject(new HandshakeFailure('the client left during TLS')))
-  })
-  return tls
+  return secured(tls, 'secure', 'the client')
 }
 
 async function clientTlsTo(socket: Socket, target: LoginRoute['target'], guard: Guard): Promise<TLSSocket> {
   const tls = tlsConnect({socket, ca: target.ca, host: target.host})
   guard(tls)
+  return secured(tls, 'secureConnect', 'the replica')
+}
+
+/** Resolves once the TLS handshake is done (`event`), fails when it errs or `who` leaves first. */
+async function secured(tls: TLSSocket, event: 'secure' | 'secureConnect', who: string): Promise<TLSSocket> {
   await new Promise<void>((resolve, reject) => {
-    tls.once('secureConnect', resolve)
+    tls.once(event, resolve)
     tls.once('error', reject)
-    tls.once('close', () => reject(new HandshakeFailure('the replica left during TLS')))
+    tls.once('close', () => reject(new HandshakeFailure(`${who} left during TLS`)))
   })
   return tls
 }

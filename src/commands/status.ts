@@ -1,7 +1,8 @@
-import {Flags, ux} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
+import {terminalPaint} from '../ui/paint.js'
 import {renderStatus, stdoutWidth} from '../ui/status.js'
 import type {StatusReport} from '../status/status-report.js'
 
@@ -40,14 +41,14 @@ export default class Status extends BaseCommand<typeof Status> {
     try {
       if (!flags.watch) {
         const report = await monitor.check({sampleMs: 1000})
-        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: ux.colorize, width: stdoutWidth()})))
+        if (!this.jsonEnabled()) this.log(redact(renderStatus(report, {paint: terminalPaint(), width: stdoutWidth()})))
         process.exitCode = report.exitCode
         return report
       }
       // Ctrl-C is how a watch ends: it ends cleanly (exit 0); a second signal ends it at once.
       await watchStatus({
         check: () => monitor.check(),
-        render: (report, width) => renderStatus(report, {paint: ux.colorize, width}),
+        render: (report, width) => renderStatus(report, {paint: terminalPaint(), width}),
         intervalSeconds: flags.interval,
         signal: this.abortSignal(),
       })

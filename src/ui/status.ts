@@ -1,12 +1,10 @@
 import {copyProgressLine} from './copy-progress.js'
+import {type Color, type Paint, plain} from './paint.js'
 import {terminalSafe} from './terminal-text.js'
 import {tableLines} from './table.js'
 import {formatBytes, formatDuration, formatRate, formatTime, plural} from '../lib/format.js'
 import type {OverallState, StatusReport, StepDisplayState, StepStatus} from '../status/status-report.js'
 
-export type Color = 'green' | 'yellow' | 'red' | 'cyan' | 'gray'
-/** Colours text (oclif's `ux.colorize`, which leaves it plain where the terminal has no colour); identity by default. */
-export type Paint = (color: Color, text: string) => string
 
 export interface RenderOptions {
   paint?: Paint
@@ -45,7 +43,7 @@ export function stdoutWidth(): number | undefined {
 export function renderStatus(status: StatusReport, options: RenderOptions = {}): string {
   // Errors, names and positions come from the servers; the colours added below are datain's own.
   const report = terminalSafe(status)
-  const paint = options.paint ?? ((_color: Color, text: string) => text)
+  const paint = options.paint ?? plain
   const width = options.width ?? Number.POSITIVE_INFINITY
   const now = options.now ?? new Date()
   const lines: string[] = []

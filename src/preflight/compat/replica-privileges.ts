@@ -1,4 +1,5 @@
 import type {Connection} from 'mariadb'
+import {parseVersion, versionAtLeast} from '../../lib/sql.js'
 import {grantsPrivilege, parseGrantLine, parseGrants} from '../grants.js'
 import type {Check} from '../check.js'
 
@@ -21,8 +22,8 @@ type Need = {readonly any: readonly string[]; readonly for: string; readonly req
 async function readOnlyNeed(replica: Connection): Promise<Need | undefined> {
   const [row] = (await replica.query('SELECT @@global.read_only AS ro, VERSION() AS v')) as Array<{ro: number | string; v: string}>
   if (Number(row?.ro ?? 0) !== 1) return undefined
-  const [major = 0, minor = 0] = String(row?.v ?? '').split('.').map(Number)
-  const superIncludesIt = major < 10 || (major === 10 && minor < 11)
+  const version = parseVersion(String(row?.v ?? ''))
+  const superIncludesIt = version !== undefined && !versionAtLeast(version, 10, 11)
   return {
     any: superIncludesIt ? ['READ_ONLY ADMIN', 'SUPER'] : ['READ_ONLY ADMIN'],
     for: "the replica is read-only (read_only=ON): the snapshot's, 'datain accounts'' and the cutover's writes (replication itself is exempt); or SET GLOBAL read_only = OFF while datain sets up",
