@@ -7,6 +7,7 @@ import {quoteIdentifier, quoteQualified} from '../../src/lib/sql.js'
 import type {CheckResult, OwnWork, PreflightSettings} from '../../src/preflight/check.js'
 import {compatibilityChecks, findReplicationProcedures} from '../../src/preflight/compat/index.js'
 import {runChecks} from '../../src/preflight/run.js'
+import {renderChecks} from '../../src/ui/preflight-report.js'
 import {allowLoopback, blockLoopback, openSandboxPreflight} from '../helpers/preflight.js'
 
 /** The main sandbox: every condition a root session can create at run time is made here, and undone after each test. */
@@ -267,6 +268,20 @@ describe('replica-link', () => {
 
     await sandbox.replica.server.execute(['RESET SLAVE ALL'])
     expect(result(await check(sandbox), 'replica-link')).toMatchObject({status: 'pass', message: 'The replica has no replication link.'})
+  })
+})
+
+describe('replica-link, with what a replica reports about a link someone else made', () => {
+  it('shows a source host and user with control characters escaped in the report, and still fails', async () => {
+    // The replica's SHOW SLAVE STATUS repeats whatever its DBA (or an attacker with the privilege) gave CHANGE MASTER TO.
+    await sandbox.replica.server.execute(["CHANGE MASTER TO MASTER_HOST = 'evil\x1b[2J\nPASS', MASTER_PORT = 3306, MASTER_USER = 'u\x07', MASTER_PASSWORD = 'x'"])
+    undo.push(() => sandbox.replica.server.execute(['RESET SLAVE ALL']))
+    const failed = result(await check(sandbox), 'replica-link')
+    expect(failed.status).toBe('fail')
+    const report = renderChecks([failed], {verbose: true})
+    expect(report).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/)
+    expect(report).not.toContain('\nPASS')
+    expect(report).toContain('evil')
   })
 })
 

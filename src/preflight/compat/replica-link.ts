@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {sqlErrno} from '../../lib/sql.js'
+import {controlsShown} from '../../lib/validate.js'
 
 /** What a DBA types to drop the replica's link, as each target words it. */
 const UNLINK = {
@@ -46,7 +47,8 @@ async function readLink(replica: Connection): Promise<LinkRow | undefined> {
 
 function judgeLink(ctx: PreflightContext, link: LinkRow): Omit<CheckResult, 'id' | 'title'> {
   const {sourcePublicHost, sourcePort, replicationUser, target, takeOverReplica} = ctx.settings
-  const where = `${link.host}:${link.port} as '${link.user}'`
+  // The replica repeats what CHANGE MASTER TO was given: shown on one line, whatever it holds.
+  const where = `${controlsShown(link.host)}:${link.port} as '${controlsShown(link.user)}'`
   if (link.host.toLowerCase() === sourcePublicHost.toLowerCase() && link.port === sourcePort && link.user === replicationUser) {
     return {status: 'pass', message: `The replica is linked to this source (${where}): datain's own link from an earlier run, which the link step takes up again.`}
   }
