@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import type {CheckResult, CheckStatus} from '../preflight/check.js'
 import {listText, plural} from '../lib/format.js'
 import {type Color, type Paint, plain} from './paint.js'
-import {terminalSafe} from './terminal-text.js'
+import {indentLines, terminalLine, terminalSafe} from './terminal-text.js'
 
 // One word per outcome, the words of the summary line ("6 not run"), padded to one width.
 const LABEL: Record<CheckStatus, [string, Color]> = {
@@ -39,16 +39,18 @@ export function renderChecks(checks: CheckResult[], options: CheckReportOptions 
     if (!verbose && (r.status === 'pass' || r.status === 'not-applicable')) continue
     if (brief) {
       // A failed check stops the step, whose error lists it with its fix: not said twice.
-      if (r.status !== 'fail') lines.push(`${label(r.status)}${r.title}: ${r.message}`)
+      if (r.status !== 'fail') lines.push(`${label(r.status)}${r.title}: ${indentLines(r.message, INDENT)}`)
       continue
     }
-    lines.push(`${label(r.status)}${r.title}`, `${INDENT}${r.message}`)
+    // Every line of a check's text is indented under its label: a line feed in a server's name or
+    // error it quotes cannot start a line that reads as another check's.
+    lines.push(`${label(r.status)}${r.title}`, `${INDENT}${indentLines(r.message, INDENT)}`)
     // Offenders the message names already are not listed twice.
     const offenders = r.status === 'pass' ? [] : (r.offenders ?? [])
     if (offenders.length > 0 && !offenders.every((o) => r.message.includes(o))) {
-      for (const offender of offenders) lines.push(`${INDENT}- ${offender}`)
+      for (const offender of offenders) lines.push(`${INDENT}- ${terminalLine(offender)}`)
     }
-    if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`${INDENT}fix: ${r.fix.split('\n').join(`\n${INDENT}     `)}`)
+    if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`${INDENT}fix: ${indentLines(r.fix, `${INDENT}     `)}`)
   }
   return lines.join('\n')
 }

@@ -2,7 +2,7 @@ import type {CleanupResult} from '../stop/cleanup.js'
 import {describePosition} from '../replication/link-state.js'
 import type {StopResult} from '../stop/run-stop.js'
 import type {SkipResult} from '../skip/run-skip.js'
-import {terminalSafe} from './terminal-text.js'
+import {terminalLine, terminalSafe} from './terminal-text.js'
 
 /** `datain stop` for people: where the link stands, the cutover's figures, what the cleanup removed. */
 export function renderStop(stop: StopResult): string {
@@ -50,7 +50,7 @@ export function renderStop(stop: StopResult): string {
     if (c.replicaReadOnly) {
       lines.push("  The replica is read-only (read_only=ON): the application cannot write to it until, on the replica: SET GLOBAL read_only = OFF; (and in its my.cnf, if it sets read_only).")
     }
-    lines.push(`  Events enabled:   ${c.eventsEnabled.length > 0 ? c.eventsEnabled.join(', ') : 'none (no event was DISABLE ON SLAVE)'}`)
+    lines.push(`  Events enabled:   ${c.eventsEnabled.length > 0 ? c.eventsEnabled.map(terminalLine).join(', ') : 'none (no event was DISABLE ON SLAVE)'}`)
     if (c.eventsEnabled.length > 0 && !/^(on|1)$/i.test(c.eventScheduler)) {
       lines.push(`  The replica's event_scheduler is ${c.eventScheduler}: the events run once it is ON (server parameter event_scheduler).`)
     }

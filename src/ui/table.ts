@@ -14,8 +14,10 @@ export interface TableOptions {
  * wide, on a terminal, as its widest cell, measured in columns (a CJK name or an emoji takes two),
  * the last column unpadded, no trailing spaces. Cells must be terminal-safe (terminalText) already.
  */
-export function tableLines(rows: readonly (readonly string[])[], options: TableOptions = {}): string[] {
+export function tableLines(cells: readonly (readonly string[])[], options: TableOptions = {}): string[] {
   const {indent = '  ', gap = '  ', width} = options
+  // A cell is one line: a line feed in a name would break the row in two.
+  const rows = cells.map((row) => row.map((cell) => cell.replaceAll('\n', '\\x0a')))
   const columns = Math.max(0, ...rows.map((row) => row.length))
   const widths = Array.from({length: columns}, (_, i) => Math.max(0, ...rows.map((row) => displayWidth(row[i] ?? ''))))
   return rows.map((row) => {

@@ -20,12 +20,32 @@ export function terminalText(text: string): string {
   })
 }
 
+/**
+ * Server text shown where datain expects one line (a name in a list, a key value, a table cell):
+ * as {@link terminalText}, and a line feed shown as `\x0a` too, so that a name holding one cannot
+ * start a line of its own that reads as datain's (a false PASS, a row of the status).
+ */
+export function terminalLine(text: string): string {
+  return terminalText(text).replaceAll('\n', '\\x0a')
+}
+
+/**
+ * Multi-line text for a block indented by `indent`: every line after the first starts with it, so
+ * a line feed in the servers' text it quotes lands inside the block, never at a column of datain's
+ * own labels.
+ */
+export function indentLines(text: string, indent: string): string {
+  return text.split('\n').join(`\n${indent}`)
+}
+
 /** A copy of `value` with every string in it (keys too) through {@link terminalText}; anything else as it is. */
 export function terminalSafe<T>(value: T): T {
   if (typeof value === 'string') return terminalText(value) as T
   if (Array.isArray(value)) return value.map((v) => terminalSafe(v)) as T
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [terminalText(k), terminalSafe(v)])) as T
+  // Plain objects, and those without a prototype (Object.create(null), as some parsers make rows).
+  const prototype = value !== null && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined
+  if (prototype === Object.prototype || prototype === null) {
+    return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [terminalText(k), terminalSafe(v)])) as T
   }
   return value
 }

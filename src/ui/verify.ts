@@ -1,5 +1,5 @@
 import {formatDuration, plural} from '../lib/format.js'
-import {terminalText} from './terminal-text.js'
+import {terminalLine} from './terminal-text.js'
 import type {VerifyProgress, VerifyResult} from '../verify/result.js'
 
 /** Rows shown per table in the human output; --json lists them all. */
@@ -7,7 +7,7 @@ const SHOWN_PER_TABLE = 5
 
 /**
  * The human result. Table names and key values come from the servers: control characters are
- * escaped so that they cannot move the cursor or recolour the terminal.
+ * escaped so that they cannot move the cursor or recolour the terminal, and a line feed as `\x0a` (one line a table).
  */
 export function renderVerify(result: VerifyResult): string {
   // "1 table", "1 row": one plural everywhere (it once read "1 warnings").
@@ -18,23 +18,23 @@ export function renderVerify(result: VerifyResult): string {
   lines.push(`Differences: ${plural(result.differencesTotal, 'row')} in ${differing.length} of ${plural(result.tablesCompared, 'table')} (${rows} compared in ${formatDuration(result.seconds)}).`)
   for (const table of differing) {
     if (table.missingOnReplica) {
-      lines.push(`  ${terminalText(table.table)}: missing on the replica`)
+      lines.push(`  ${terminalLine(table.table)}: missing on the replica`)
       continue
     }
     if (table.columnsDiffer) {
-      lines.push(`  ${terminalText(table.table)}: the replica's table lacks columns the source's has`)
+      lines.push(`  ${terminalLine(table.table)}: the replica's table lacks columns the source's has`)
       continue
     }
     const keys = table.differences.slice(0, SHOWN_PER_TABLE).map(renderKey)
     const more = table.differencesTotal - keys.length
-    lines.push(`  ${terminalText(table.table)}: ${table.differencesTotal === 1 ? "1 row differs" : `${table.differencesTotal} rows differ`}: ${keys.join('; ')}${more > 0 ? `; and ${more} more` : ''}`)
+    lines.push(`  ${terminalLine(table.table)}: ${table.differencesTotal === 1 ? "1 row differs" : `${table.differencesTotal} rows differ`}: ${keys.join('; ')}${more > 0 ? `; and ${more} more` : ''}`)
   }
   lines.push('Run again with --json for the primary key of every row that differs.')
   return lines.join('\n')
 }
 
 function renderKey(key: Record<string, unknown>): string {
-  const parts = Object.entries(key).map(([name, value]) => `${terminalText(name)}=${terminalText(String(value))}`)
+  const parts = Object.entries(key).map(([name, value]) => `${terminalLine(name)}=${terminalLine(String(value))}`)
   return parts.length > 0 ? parts.join(', ') : '(table has no primary key)'
 }
 

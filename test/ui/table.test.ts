@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 import {displayWidth} from '../../src/lib/format.js'
 import {tableLines} from '../../src/ui/table.js'
-import {terminalText} from '../../src/ui/terminal-text.js'
+import {terminalLine} from '../../src/ui/terminal-text.js'
 import {renderProfiles} from '../../src/ui/profiles.js'
 import type {ProfileList} from '../../src/profiles/list.js'
 
@@ -17,14 +17,14 @@ function markColumns(line: string): number[] {
 }
 
 // Names as a server could send them: any code point, CJK, emoji (with ZWJ and variation selectors),
-// combining accents, zero-width characters; escaped for the terminal as every renderer does.
+// combining accents, zero-width characters; escaped for the terminal as every renderer does, a cell on one line.
 const name = fc
   .oneof(
     fc.string({unit: 'grapheme', maxLength: 12}),
     fc.string({unit: 'binary', maxLength: 12}),
     fc.constantFrom('表名', '顧客データ', '📦', '👩‍💻', '🇫🇷', 'e\u0301', 'a\u200bb', '☃️', '한국어', 'ｶﾀｶﾅ', ''),
   )
-  .map((text) => terminalText(text).replaceAll(MARK, ''))
+  .map((text) => terminalLine(text).replaceAll(MARK, ''))
 
 describe('tables', () => {
   it('line up by display width for any names (CJK and emoji take two columns)', () => {

@@ -5,6 +5,10 @@ import {terminalSafe, terminalText} from '../../src/ui/terminal-text.js'
 import {renderStatus} from '../../src/ui/status.js'
 import {STATE_EXIT_CODES, type StatusReport} from '../../src/status/status-report.js'
 import {steps} from '../status/fixture.js'
+import {renderAccounts} from '../../src/ui/accounts.js'
+import {renderVerify} from '../../src/ui/verify.js'
+import {tableLines} from '../../src/ui/table.js'
+import type {VerifyResult} from '../../src/verify/result.js'
 
 /** What a terminal acts on: C0 but LF and TAB, DEL, C1, and the bidi and line-breaking controls. */
 const UNSAFE = (code: number) =>
@@ -81,5 +85,62 @@ describe('server text on a terminal', () => {
     expect(plain).not.toContain('\x1b')
     expect(plain).not.toContain('\r')
     expect(text).toContain("Table 'x\\x1b[8m' doesn't exist\\x0dHEALTHY")
+  })
+})
+
+describe('a line feed in the servers\' text cannot start a line that reads as datain\'s', () => {
+  const text = fc.string({unit: fc.oneof(fc.constantFrom('\n', '\r', '\x1b', 'PASS  ', 'FAIL', 'role ', '  ', ':'), fc.string({maxLength: 3}))})
+  const unsafeIn = (shown: string) => [...shown].filter((c) => c !== '\n' && UNSAFE(c.codePointAt(0)!))
+
+  it('in the preflight report: one line at the labels\' column per check, everything else under it', () => {
+    const status = fc.constantFrom('pass', 'warn', 'fail', 'not-run', 'not-applicable') as fc.Arbitrary<'pass' | 'warn' | 'fail' | 'not-run' | 'not-applicable'>
+    const check = fc.record({id: fc.constant('x'), title: fc.constantFrom('Primary keys', 'Definers'), status, message: text, offenders: fc.array(text, {maxLength: 3}), fix: text})
+    fc.assert(
+      fc.property(fc.uniqueArray(check, {maxLength: 6, selector: (c) => c.message}), fc.boolean(), fc.boolean(), (checks, verbose, brief) => {
+        const report = renderChecks(checks, {verbose, brief})
+        expect(unsafeIn(report)).toEqual([])
+        const lines = report.split('\n').filter((l) => l !== '')
+        const labelled = lines.filter((l) => /^ {2}(PASS|WARN|FAIL|NOT RUN|N\/A)/.test(l))
+        // Each of datain's lines starts at the labels' column, the rest is indented under a check.
+        for (const l of lines) expect(labelled.includes(l) || l.startsWith(' '.repeat(11))).toBe(true)
+        expect(lines[0] === undefined || labelled.includes(lines[0])).toBe(true)
+      }),
+    )
+  })
+
+  it('in datain accounts: the accounts\' lines, a blank line and the summary; the rest indented', () => {
+    const account = fc.record({
+      account: text,
+      role: fc.boolean(),
+      action: fc.constantFrom('create', 'unchanged', 'differs', 'replace', 'complete', 'failed', 'skipped') as fc.Arbitrary<'create'>,
+      statements: fc.array(text, {maxLength: 3}),
+      leftOut: fc.array(text, {maxLength: 2}),
+      differences: fc.array(text, {maxLength: 2}),
+      error: fc.option(text, {nil: undefined}),
+    })
+    fc.assert(
+      fc.property(fc.array(account, {minLength: 1, maxLength: 4}), fc.boolean(), (accounts, dryRun) => {
+        const shown = renderAccounts({dryRun, accounts, exitCode: 0})
+        expect(unsafeIn(shown)).toEqual([])
+        const lines = shown.split('\n')
+        expect(lines.filter((l) => !l.startsWith('    ')).length).toBe(accounts.length + 2)
+      }),
+    )
+  })
+
+  it('in datain verify: a line a table that differs, between the heading and the closing line', () => {
+    const table = fc.record({table: text, rows: fc.nat(), chunks: fc.nat(), rechecks: fc.nat(), differences: fc.array(fc.dictionary(text, text, {maxKeys: 2}), {minLength: 1, maxLength: 3})})
+    fc.assert(
+      fc.property(fc.array(table, {minLength: 1, maxLength: 4}), (tables) => {
+        const result = {identical: false, tablesCompared: tables.length, rowsCompared: 9, seconds: 1, differencesTotal: 9, tables: tables.map((t) => ({...t, differencesTotal: t.differences.length}))}
+        const shown = renderVerify(result as unknown as VerifyResult)
+        expect(unsafeIn(shown)).toEqual([])
+        expect(shown.split('\n').length).toBe(tables.length + 2)
+      }),
+    )
+  })
+
+  it('in a table: a cell is one line', () => {
+    expect(tableLines([['a\nb', 'c']])).toEqual(['  a\\x0ab  c'])
   })
 })
