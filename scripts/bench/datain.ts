@@ -52,8 +52,15 @@ export async function runDatain(sandbox: Sandbox, work: string, threads: number)
     peakRssMb: peakKb / 1024,
     snapshotSeconds: snapshot?.seconds,
     copySeconds: typeof output.seconds === 'number' ? output.seconds : undefined,
+    otherStepsSeconds: report.steps.filter((s) => s.id !== 'snapshot').reduce((sum, s) => sum + (s.seconds ?? 0), 0),
     note:
-      `whole datain start --parallel ${threads} (steps, s: ${steps.join(', ')}; the copy ${Number(output.seconds).toFixed(1)} s, ${(Number(output.bytes) / 1024 / 1024).toFixed(0)} MB of LOAD DATA sent, of the snapshot step ${snapshot?.seconds?.toFixed(1)} s): ` +
+      `whole datain start --parallel ${threads} (steps, s: ${steps.join(', ')}; the copy ${Number(output.seconds).toFixed(1)} s, ${megabytes(Number(output.bytes))} MB of LOAD DATA sent, of the snapshot step ${snapshot?.seconds?.toFixed(1)} s): ` +
       `${String(output.threads)} threads, ${held}; peak RSS of the datain process (VmHWM)`,
   }
+}
+
+/** MB with a decimal below 10 (a curve's small tables send a few MB). */
+function megabytes(bytes: number): string {
+  const mb = bytes / 1024 / 1024
+  return mb.toFixed(mb < 10 ? 1 : 0)
 }
