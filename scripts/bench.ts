@@ -18,8 +18,8 @@
  *
  * After each, the replica is checked identical to the source (row counts and CHECKSUM TABLE),
  * then the copy is dropped (and, after datain, its replication link, user and firewall rules).
- * Each row also gives the CPU seconds the source's server, the replica's and the tool spent: on a
- * machine where all three share the cores, they explain the seconds.
+ * Each row also gives the CPU seconds the source's server, the replica's, the tool and the gateway
+ * (this process) spent: on a machine where they all share the cores, they explain the seconds.
  *
  * `--curve` times the whole `datain start` for each number of tables in `--points`, refilling the
  * same sandbox's source, and prints ms per table (scripts/bench/curve.ts).
@@ -100,7 +100,7 @@ async function compare(sandbox: Sandbox, work: string): Promise<void> {
         const before = await cpuSeconds(sandbox)
         row = {method: label, ...(await run(method, tools, limitFiles))}
         const after = await cpuSeconds(sandbox)
-        row.cpu = {source: after.source - before.source, replica: after.replica - before.replica, tool: after.tool - before.tool}
+        row.cpu = {source: after.source - before.source, replica: after.replica - before.replica, tool: after.tool - before.tool, gateway: after.gateway - before.gateway}
         if (row.seconds !== undefined) row.identical = JSON.stringify(await tableState(sandbox.replica.server, tables)) === JSON.stringify(expected)
       } catch (error) {
         row = {method: label, note: `failed: ${String((error as Error)?.message ?? error).split('\n').slice(0, 3).join(' ')}`}

@@ -76,6 +76,8 @@ export interface Cpu {
   source: number
   replica: number
   tool: number
+  /** This process: the sandbox's gateway (which terminates TLS both ways) and ARM emulator run in it. */
+  gateway: number
 }
 
 /**
@@ -92,7 +94,12 @@ export async function cpuSeconds(sandbox: Sandbox): Promise<Cpu> {
     return (f[11]! + f[12]!) / ticks
   }
   const self = await fields('self')
-  return {source: await own(sandbox.source.server.pid), replica: await own(sandbox.replica.server.pid), tool: (self[13]! + self[14]!) / ticks}
+  return {
+    source: await own(sandbox.source.server.pid),
+    replica: await own(sandbox.replica.server.pid),
+    tool: (self[13]! + self[14]!) / ticks,
+    gateway: (self[11]! + self[12]!) / ticks,
+  }
 }
 
 /** Stops what a datain run left linked and created, so that the next method starts from the same place. */

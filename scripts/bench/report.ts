@@ -15,7 +15,7 @@ export interface Measured {
 
 export interface Row extends Measured {
   method: string
-  /** CPU seconds spent during the run by the source's server, the replica's, and the tool's processes. */
+  /** CPU seconds spent during the run by the source's server, the replica's, the tool's processes and the gateway. */
   cpu?: Cpu
   identical?: boolean
 }
@@ -28,7 +28,7 @@ export interface Totals {
 
 export function printTable(results: Row[], totals: Totals): void {
   const {rows: totalRows, megabytes} = totals
-  const lines = [['method', 'seconds', 'rows/s', 'MB/s', 'peak RSS', 'CPU s: source / replica / tool', 'identical', 'note']]
+  const lines = [['method', 'seconds', 'rows/s', 'MB/s', 'peak RSS', 'CPU s: source / replica / tool / gateway', 'identical', 'note']]
   for (const r of results) {
     lines.push([
       r.method,
@@ -36,7 +36,7 @@ export function printTable(results: Row[], totals: Totals): void {
       r.seconds === undefined ? '-' : Math.round(totalRows / r.seconds).toLocaleString('en-US'),
       r.seconds === undefined ? '-' : (megabytes / r.seconds).toFixed(1),
       r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`,
-      r.cpu === undefined ? '-' : `${r.cpu.source.toFixed(1)} / ${r.cpu.replica.toFixed(1)} / ${r.cpu.tool.toFixed(1)}`,
+      r.cpu === undefined ? '-' : `${r.cpu.source.toFixed(1)} / ${r.cpu.replica.toFixed(1)} / ${r.cpu.tool.toFixed(1)} / ${r.cpu.gateway.toFixed(1)}`,
       r.identical === undefined ? '-' : r.identical ? 'yes' : 'NO',
       r.note ?? '',
     ])
