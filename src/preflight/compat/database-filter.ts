@@ -5,7 +5,7 @@ import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'
 import {listText, plural} from '../../lib/format.js'
-import {baseTables, foldsNameCase, schemaMatcher} from './tables.js'
+import {selectedTables, foldsNameCase, schemaMatcher} from './tables.js'
 
 export const FILTER_PARAMETER = 'replicate_wild_ignore_table'
 
@@ -103,7 +103,7 @@ export const databaseFilterCheck: Check = {
 }
 
 async function copiedTables(ctx: PreflightContext): Promise<Array<{database: string; tables: string[]}>> {
-  const [tables, foldCase] = [await baseTables(ctx.source, ctx.databases), await foldsNameCase(ctx.source)]
+  const [tables, foldCase] = [await selectedTables(ctx), await foldsNameCase(ctx.source)]
   return ctx.databases.map((database) => {
     const isThis = schemaMatcher([database], foldCase)
     return {database, tables: tables.filter((t) => isThis(t.database)).map((t) => t.table)}
