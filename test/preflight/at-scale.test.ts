@@ -11,7 +11,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {MariaDbServer} from '../../sandbox/mariadb-server.js'
 import {dataBytes, TABLES_SIZED_ONE_BY_ONE} from '../../src/preflight/access/data-bytes.js'
 import type {Check, PreflightContext} from '../../src/preflight/check.js'
+import {caseInsensitiveLike, filterHits, wildIgnoreTableValue} from '../../src/preflight/compat/database-filter.js'
 import {selectedTables} from '../../src/preflight/compat/tables.js'
+import {likeMatch} from '../../src/lib/sql.js'
 import {CONCURRENT_CHECKS, runChecks} from '../../src/preflight/run.js'
 import {sharedAnswer} from '../../src/preflight/shared.js'
 import {DEFAULT_SETTINGS} from '../helpers/preflight.js'
@@ -210,5 +212,35 @@ describe('selectedTables', () => {
     expect(a.find((t) => t.table === 'history')?.type).toBe('SYSTEM VERSIONED')
     expect(a.find((t) => t.table === 'legacy')).toMatchObject({engine: 'MyISAM', type: 'BASE TABLE'})
     expect(a.some((t) => t.table === 'recent')).toBe(false)
+  })
+})
+
+describe('caseInsensitiveLike', () => {
+  it('agrees with likeMatch on random patterns and names (wildcards, escapes, case, astral and dotted characters)', () => {
+    const alphabet = ['%', '_', '\\', '.', 'a', 'A', 'b', 'é', 'É', 'İ', 'i', '😀', '[', '(', '*', '$', '^', '|', '-', ',', '\n']
+    let seed = 17
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed % n
+    }
+    const word = (max: number) => Array.from({length: random(max)}, () => alphabet[random(alphabet.length)]).join('')
+    for (let i = 0; i < 3000; i++) {
+      const pattern = word(8)
+      const matches = caseInsensitiveLike(pattern)
+      for (let j = 0; j < 5; j++) {
+        const text = word(10)
+        expect(matches(text), `${JSON.stringify(pattern)} against ${JSON.stringify(text)}`).toBe(likeMatch(pattern, text, {caseInsensitive: true}))
+      }
+    }
+  })
+
+  it('stays quick on a hostile rule of many %, and on 20,000 tables against the rules of 5 databases', () => {
+    const hostile = caseInsensitiveLike(`${'%a'.repeat(30)}%b`)
+    const started = performance.now()
+    expect(hostile('a'.repeat(200))).toBe(false)
+    const copied = [{database: 'shop', tables: Array.from({length: 20_000}, (_, i) => `t${i}`)}]
+    expect(filterHits(wildIgnoreTableValue(['a_b', 'c%d', 'e,f', 'g.h', 'shop_x']), copied)).toEqual([])
+    expect(filterHits('sh_p.t1999%', copied)).toEqual(['shop.t1999', ...Array.from({length: 10}, (_, i) => `shop.t1999${i}`)])
+    expect(performance.now() - started).toBeLessThan(2000)
   })
 })
