@@ -17,6 +17,7 @@ import {likeMatch} from '../../src/lib/sql.js'
 import {CONCURRENT_CHECKS, runChecks} from '../../src/preflight/run.js'
 import {sharedAnswer} from '../../src/preflight/shared.js'
 import {DEFAULT_SETTINGS} from '../helpers/preflight.js'
+import {DatainError, ExitCode} from '../../src/lib/errors.js'
 
 let dir: string
 let server: MariaDbServer
@@ -120,6 +121,24 @@ describe('dataBytes', () => {
       expect(sent.filter((sql) => sql.includes('TABLE_NAME = ?'))).toHaveLength(0)
     } finally {
       await server.execute(['DROP DATABASE many'])
+    }
+  })
+
+  it('does not ask again on a connection that is lost or a server that does not answer', async () => {
+    for (const failure of [Object.assign(new Error('socket closed'), {fatal: true}), new DatainError('no answer', {code: 'E_SOURCE_UNRESPONSIVE', exit: ExitCode.unreachable})]) {
+      const sent: string[] = []
+      const conn = {
+        query: async (sql: string) => {
+          sent.push(sql)
+          if (sql.includes('information_schema.TABLES')) return [{db: 'shop', name: 'orders', engine: 'InnoDB', type: 'BASE TABLE'}]
+          if (sql.startsWith('SHOW GLOBAL VARIABLES')) return [{Variable_name: 'lower_case_table_names', Value: '0'}, {Variable_name: 'innodb_stats_persistent', Value: 'ON'}]
+          throw failure
+        },
+      } as unknown as Connection
+      await expect(dataBytes({source: conn, databases: ['shop']})).rejects.toBe(failure)
+      // It failed on the statistics' first query, and went no further.
+      expect(sent.at(-1)).toContain('INNODB_SYS_TABLES')
+      expect(singlePass(sent)).toBe(false)
     }
   })
 

@@ -1,4 +1,5 @@
 import type {Connection} from 'mariadb'
+import {DatainError} from '../../lib/errors.js'
 import {globalVariables, isOn, placeholders} from '../../lib/sql.js'
 import type {PreflightContext} from '../check.js'
 import {type BaseTable, selectedTables, tableKey} from '../compat/tables.js'
@@ -20,7 +21,11 @@ export const TABLES_SIZED_ONE_BY_ONE = 64
 export async function dataBytes(ctx: Pick<PreflightContext, 'source' | 'databases' | 'shared'>): Promise<number> {
   if (ctx.databases.length === 0) return 0
   const tables = (await selectedTables(ctx)).filter((t) => t.type === 'BASE TABLE')
-  const fromStatistics = await innodbStatistics(ctx.source, ctx.databases).catch(() => undefined)
+  const fromStatistics = await innodbStatistics(ctx.source, ctx.databases).catch((error: unknown) => {
+    // Refused or missing: the single pass. A connection lost or a server that does not answer: not asked again.
+    if (error instanceof DatainError || (error as {fatal?: boolean})?.fatal) throw error
+    return undefined
+  })
   if (!fromStatistics) return everyTableBytes(ctx.source, ctx.databases)
   let bytes = 0
   const unknown: BaseTable[] = []
