@@ -76,10 +76,19 @@ export async function openSession(options: SessionOptions): Promise<Session> {
 /** Opens on first use and again when the server dropped it (a restart, a killed session, a timeout). */
 function reconnecting(open: () => Promise<Connection>, all: Connection[]): () => Promise<Connection> {
   let connection: Connection | undefined
+  // Callers at the same time (preflight opens both servers at once) share one connection being opened.
+  let opening: Promise<Connection> | undefined
   return async () => {
     if (connection?.isValid()) return connection
-    connection = await open()
-    all.push(connection)
-    return connection
+    opening ??= open()
+      .then((opened) => {
+        connection = opened
+        all.push(opened)
+        return opened
+      })
+      .finally(() => {
+        opening = undefined
+      })
+    return opening
   }
 }

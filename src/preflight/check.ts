@@ -69,6 +69,8 @@ export interface PreflightContext {
   own: OwnWork
   /** Databases the copy will take: the selection, or every non-system database of the source. */
   databases: string[]
+  /** Answers the checks of one run share (see sharedAnswer); runChecks gives each run its own. */
+  shared?: Map<string, Promise<unknown>>
 }
 
 /** A preflight check. `run` only reads: no check changes anything on any server or in Azure. */

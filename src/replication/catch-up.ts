@@ -29,7 +29,7 @@ export interface CatchUpOptions {
   signal: AbortSignal
   /** Give up after this long (exit 5, still replicating). Default 30 minutes. */
   timeoutMs?: number
-  /** Time between two looks at the replica. Default 1 s. */
+  /** Time between two looks at the replica once the wait has gone on a while (see FIRST_LOOK_MS). Default 1 s. */
   pollMs?: number
   /**
    * How long the IO thread may keep retrying a connection that fails (Connecting, with an error)
@@ -52,6 +52,19 @@ export interface CatchUpResult {
 
 export const DEFAULT_CATCH_UP_TIMEOUT_MS = 30 * 60_000
 
+/**
+ * The first pause between two looks, doubled after each look up to `pollMs`: a replica that catches
+ * up in a moment (a fresh snapshot, a second start) is seen to within 50 ms rather than a whole
+ * `pollMs`, and a long wait still looks once a `pollMs` (50, 100, 200, 400, 800 ms, then 1 s: five
+ * looks more in the first two seconds, each two small queries).
+ */
+export const FIRST_LOOK_MS = 50
+
+/** The pause after the `looks`-th look (from 1) at the replica. */
+export function pauseAfterLook(looks: number, pollMs: number): number {
+  return Math.min(pollMs, FIRST_LOOK_MS * 2 ** Math.min(looks - 1, 30))
+}
+
 /** Looks in a row that may find datain's replica connection dropped before the wait gives up. */
 const RECONNECTS_IN_A_ROW = 3
 
@@ -72,6 +85,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
   let ioFailingSince: number | undefined
   let stoppedSince: number | undefined
   let lostInARow = 0
+  let looks = 0
 
   for (;;) {
     let status: ReplicaStatus | undefined
@@ -90,6 +104,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
       continue
     }
     if (!status) throw notLinked(options.hint)
+    looks++
     const lag = replicationLag(status, gtidSlavePos, target, options.mode)
     const elapsed = Date.now() - started
     options.onProgress?.(lag, elapsed)
@@ -113,7 +128,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
     }
 
     if (elapsed >= timeoutMs) throw failure ? brokenError(failure, status, options.hint) : laggingError(lag, timeoutMs, options.hint)
-    await pause(options.signal, Math.min(pollMs, Math.max(0, timeoutMs - elapsed)))
+    await pause(options.signal, Math.min(pauseAfterLook(looks, pollMs), Math.max(0, timeoutMs - elapsed)))
   }
 }
 

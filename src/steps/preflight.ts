@@ -1,3 +1,4 @@
+import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {ownWork} from '../preflight/own-work.js'
 import type {CheckResult, PreflightContext} from '../preflight/check.js'
@@ -19,9 +20,12 @@ export const preflightStep: Step<'preflight'> = {
   },
 
   async run(ctx) {
+    // The source's connection opens (TLS, login) while the replica's firewall is looked at: it needs neither.
+    const source = ctx.source()
+    source.catch(() => {})
     // The replica's checks need the replica now, before the firewall step: let datain in first.
     const access = await ctx.target.network.letClientIn(ctx)
-    const checks = await runChecks(PREFLIGHT_CHECKS, await preflightContext(ctx))
+    const checks = await runChecks(PREFLIGHT_CHECKS, await preflightContext(ctx, source))
     const failed = checks.filter((c) => c.status === 'fail')
     const warned = checks.filter((c) => c.status === 'warn')
     // People get the report (passes counted unless --verbose); start --json a warning event each.
@@ -47,10 +51,14 @@ export const preflightStep: Step<'preflight'> = {
   },
 }
 
-async function preflightContext(ctx: StepContext): Promise<PreflightContext> {
-  const source = await ctx.source()
-  const replica = await ctx.replica()
-  const arm = await ctx.target.armServer()
+async function preflightContext(ctx: StepContext, opening: Promise<Connection>): Promise<PreflightContext> {
+  // All three at once; a failure reported in the order they were asked for before (source, replica, ARM).
+  const [replicaOpening, armReading] = [ctx.replica(), ctx.target.armServer()]
+  replicaOpening.catch(() => {})
+  armReading.catch(() => {})
+  const source = await opening
+  const replica = await replicaOpening
+  const arm = await armReading
   const settings = preflightSettings(ctx.settings, ctx.run)
   return {
     settings,

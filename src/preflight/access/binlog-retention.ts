@@ -1,6 +1,6 @@
-import type {Connection} from 'mariadb'
-import {globalVariables, isOn, placeholders} from '../../lib/sql.js'
+import {globalVariables, isOn} from '../../lib/sql.js'
 import type {Check} from '../check.js'
+import {dataBytes} from './data-bytes.js'
 import {describeDatabases, formatBytes, formatDuration} from '../../lib/format.js'
 
 /** A conservative copy rate: a dump streamed over the internet into Azure, restored with its indexes. */
@@ -35,7 +35,7 @@ export const binlogRetention: Check = {
         ? `expire_logs_days=${formatNumber(days)}`
         : `binlog_expire_logs_seconds=${secondsVariable}, expire_logs_days=${formatNumber(days)}`
 
-    const bytes = await dataBytes(ctx.source, ctx.databases)
+    const bytes = await dataBytes(ctx)
     const estimate = estimateCopySeconds(bytes)
     // The copy's own estimate, then the hour of margin said apart: "1 h (20 MB/s plus one hour)" for 328 kB read as if the copy took an hour.
     const copy =
@@ -62,17 +62,6 @@ export const binlogRetention: Check = {
       fix: `${fix} Do not run PURGE BINARY LOGS until replication runs.`,
     }
   },
-}
-
-/** Data and index bytes of the selected databases' tables, as information_schema reports them. */
-async function dataBytes(source: Connection, databases: string[]): Promise<number> {
-  if (databases.length === 0) return 0
-  const [row] = await source.query<Array<{bytes: number | null}>>(
-    `SELECT SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)) AS bytes FROM information_schema.TABLES
-     WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
-    databases,
-  )
-  return Number(row?.bytes ?? 0)
 }
 
 function formatNumber(n: number): string {

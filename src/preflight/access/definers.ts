@@ -1,7 +1,7 @@
 import {parseUserAtHost, quoteAccount, quoteQualified, sameAccount} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {describeDatabases, plural} from '../../lib/format.js'
-import {storedObjects} from './objects.js'
+import {selectedObjects} from './objects.js'
 
 /**
  * Whose name do the views, routines, triggers and events carry? Azure's admin has no SUPER or SET
@@ -16,7 +16,7 @@ export const definers: Check = {
     // The server's name for the admin (Azure: `admin`@`%`), which the restored objects carry, not the login `admin@server`.
     const [row] = await ctx.replica!.query<Array<{user: string}>>('SELECT CURRENT_USER() AS user')
     const admin = parseUserAtHost(row!.user)
-    const objects = await storedObjects(ctx.source, ctx.databases)
+    const objects = await selectedObjects(ctx)
     const foreign = objects.filter((o) => !sameAccount(parseUserAtHost(o.definer), admin))
     const where = describeDatabases(ctx.databases)
     if (foreign.length === 0) {

@@ -1,5 +1,7 @@
 import type {Connection} from 'mariadb'
 import {placeholders} from '../../lib/sql.js'
+import type {PreflightContext} from '../check.js'
+import {sharedAnswer} from '../shared.js'
 
 export type ObjectKind = 'VIEW' | 'FUNCTION' | 'PROCEDURE' | 'PACKAGE' | 'PACKAGE BODY' | 'TRIGGER' | 'EVENT'
 
@@ -14,6 +16,11 @@ export interface StoredObject {
   security: 'DEFINER' | 'INVOKER'
   /** The body, when this account may read it (NULL otherwise). */
   body: string | null
+}
+
+/** The stored objects of the selected databases, read once per preflight run (three checks look at them). */
+export function selectedObjects(ctx: Pick<PreflightContext, 'source' | 'databases' | 'shared'>): Promise<StoredObject[]> {
+  return sharedAnswer(ctx, 'stored-objects', () => storedObjects(ctx.source, ctx.databases))
 }
 
 /** Every view, routine, trigger and event of `databases`, sorted by database, kind and name. */

@@ -1,7 +1,7 @@
 import {isOn, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {describeDatabases, plural} from '../../lib/format.js'
-import {storedObjects} from './objects.js'
+import {selectedObjects} from './objects.js'
 import {armParameter, setByHand} from './server-parameters.js'
 
 const PARAMETER = 'log_bin_trust_function_creators'
@@ -16,7 +16,7 @@ export const routinesNeedTrust: Check = {
   title: 'Functions and triggers can be restored on the replica',
   needs: [],
   async run(ctx) {
-    const objects = (await storedObjects(ctx.source, ctx.databases)).filter((o) => o.kind === 'FUNCTION' || o.kind === 'TRIGGER')
+    const objects = (await selectedObjects(ctx)).filter((o) => o.kind === 'FUNCTION' || o.kind === 'TRIGGER')
     const where = describeDatabases(ctx.databases)
     if (objects.length === 0) {
       return {status: 'pass', message: `No stored function or trigger in ${where}: ${PARAMETER} is not needed.`}

@@ -1,6 +1,6 @@
 import {globalVariables, isAccessDenied, placeholders, quoteQualified, quoteString} from '../../lib/sql.js'
 import type {Check} from '../check.js'
-import {storedObjects} from './objects.js'
+import {selectedObjects} from './objects.js'
 
 /** SYSTEM and offsets such as +01:00 need no time zone tables; anything else is a name. */
 export function isNamedTimeZone(value: string): boolean {
@@ -37,7 +37,7 @@ export const timeZones: Check = {
     const uses: Array<{where: string; zone: string}> = []
     const globalZone = (await globalVariables(ctx.source, ['time_zone'])).time_zone ?? 'SYSTEM'
     if (isNamedTimeZone(globalZone)) uses.push({where: '@@global.time_zone', zone: globalZone})
-    for (const o of await storedObjects(ctx.source, ctx.databases)) {
+    for (const o of await selectedObjects(ctx)) {
       for (const zone of new Set(convertTzNames(o.body ?? ''))) uses.push({where: `${o.kind} ${quoteQualified(o.database, o.name)}`, zone})
     }
     if (uses.length === 0) {

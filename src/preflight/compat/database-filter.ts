@@ -5,7 +5,7 @@ import {escapeLike, globalVariables, likeMatch, quoteString} from '../../lib/sql
 import type {Check, CheckResult, PreflightContext} from '../check.js'
 import {userDatabases} from '../context.js'
 import {listText, plural} from '../../lib/format.js'
-import {baseTables, foldsNameCase, schemaMatcher} from './tables.js'
+import {selectedTables, foldsNameCase, schemaMatcher} from './tables.js'
 
 export const FILTER_PARAMETER = 'replicate_wild_ignore_table'
 
@@ -46,14 +46,40 @@ export async function replicationFilter(source: Connection, selected: readonly s
  * the whole database still shows.
  */
 export function filterHits(value: string, copied: ReadonlyArray<{database: string; tables: string[]}>): string[] {
-  const rules = splitRules(value)
+  const rules = splitRules(value).map(caseInsensitiveLike)
   const hits: string[] = []
   for (const {database, tables} of copied) {
     for (const name of tables.length > 0 ? tables.map((t) => `${database}.${t}`) : [`${database}.`]) {
-      if (rules.some((rule) => likeMatch(rule, name, {caseInsensitive: true}))) hits.push(name)
+      if (rules.some((matches) => matches(name))) hits.push(name)
     }
   }
   return hits
+}
+
+/**
+ * likeMatch(pattern, text, {caseInsensitive: true}) for one pattern and many texts, as a regular
+ * expression built once: 20,000 tables against the rules of 5 databases left out took 0.4 s
+ * through likeMatch, twice per preflight. Same semantics: both sides lower-cased, then code points
+ * (the `u` flag), `%` any run, `_` one, `\` escaping the next character and a trailing `\` itself.
+ */
+export function caseInsensitiveLike(pattern: string): (text: string) => boolean {
+  const p = [...pattern.toLowerCase()]
+  let source = ''
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!
+    if (c === '\\' && i + 1 < p.length) source += literal(p[++i]!)
+    else if (c === '%') source += '[\\s\\S]*'
+    else if (c === '_') source += '[\\s\\S]'
+    else source += literal(c)
+  }
+  // More than two `%` could backtrack for ever on a hostile value (the replica's): likeMatch's own walk then.
+  if (p.filter((c, i) => c === '%' && p[i - 1] !== '\\').length > 2) return (text) => likeMatch(pattern, text, {caseInsensitive: true})
+  const re = new RegExp(`^${source}$`, 'u')
+  return (text) => re.test(text.toLowerCase())
+}
+
+function literal(c: string): string {
+  return /^[\\^$.*+?()[\]{}|/]$/.test(c) ? `\\${c}` : c
 }
 
 /** Uncopied databases that none of the rules in `value` covers entirely. */
@@ -103,7 +129,7 @@ export const databaseFilterCheck: Check = {
 }
 
 async function copiedTables(ctx: PreflightContext): Promise<Array<{database: string; tables: string[]}>> {
-  const [tables, foldCase] = [await baseTables(ctx.source, ctx.databases), await foldsNameCase(ctx.source)]
+  const [tables, foldCase] = [await selectedTables(ctx), await foldsNameCase(ctx.source)]
   return ctx.databases.map((database) => {
     const isThis = schemaMatcher([database], foldCase)
     return {database, tables: tables.filter((t) => isThis(t.database)).map((t) => t.table)}

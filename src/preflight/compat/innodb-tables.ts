@@ -1,14 +1,14 @@
 import {quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {databasesText, listText, plural} from '../../lib/format.js'
-import {baseTables, tableLabel} from './tables.js'
+import {selectedTables, tableLabel} from './tables.js'
 
 export const innodbTablesCheck: Check = {
   id: 'innodb-tables',
   title: 'Every table is InnoDB',
   needs: [],
   async run(ctx) {
-    const tables = await baseTables(ctx.source, ctx.databases)
+    const tables = await selectedTables(ctx)
     const offenders = tables.filter((t) => t.engine?.toLowerCase() !== 'innodb')
     const where = databasesText(ctx.databases)
     if (offenders.length === 0) {

