@@ -53,7 +53,8 @@ export class CopyRecorder {
       await this.options.log?.begin(structuredClone(record))
     }
     for (; this.logged < record.tables.length; this.logged++) this.options.log?.append({t: this.logged, table: record.tables[this.logged]!})
-    if (this.options.tally) this.options.tally.tablesTotal = record.tables.length
+    // Slices come one after the other: the total the step counted first stays until the record passes it.
+    if (this.options.tally) this.options.tally.tablesTotal = Math.max(this.options.tally.tablesTotal, record.tables.length)
   }
 
   /** A worker starts loading the chunk. */
@@ -117,7 +118,11 @@ export class CopyRecorder {
     if (this.begun.delete(item)) tally.end(database, name)
     const done = this.chunksDone.get(item.tableIndex) ?? new Set<number>()
     this.chunksDone.set(item.tableIndex, done.add(item.chunk.index))
-    if (done.size >= item.chunk.count) tally.finished(database, name)
+    if (done.size >= item.chunk.count) {
+      tally.finished(database, name)
+      // A finished table's chunks are not asked about again: nothing kept per table once it is done.
+      this.chunksDone.delete(item.tableIndex)
+    }
   }
 
   private progress(done: boolean): CopyProgress {
