@@ -8,7 +8,7 @@ import type {StepContext} from './step.js'
 import {formatProgress} from '../snapshot/single-stream.js'
 import {formatBytes, formatDuration} from '../lib/format.js'
 import {copyParallel, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
-import {earlierCopyRecord} from './snapshot-journal.js'
+import {earlierCopyRecord, removeCopyJournal} from './snapshot-journal.js'
 import type {CopyRecord} from '../snapshot/parallel/copy-plan.js'
 import {SnapshotProgressReporter} from './snapshot-progress.js'
 import type {TableSummary} from '../snapshot/progress.js'
@@ -73,6 +73,8 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
   const createdDatabases = [...databases]
   // `copy` starts empty: a record of an older attempt must not outlive this one's start.
   await ctx.progress({databases, createdDatabases, parametersChanged, engine: ctx.parallel === 1 ? 'stream' : 'parallel', ...(resume ? {} : {copy: {tables: []}})})
+  // Named by no checkpoint any more: what an earlier copy's journal held goes.
+  if (!resume) await removeCopyJournal(ctx)
   for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
 
   const {copy, tableSummary} = await copyWithProgress(ctx, {source, replica, databases, resume})

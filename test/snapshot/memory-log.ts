@@ -8,6 +8,7 @@ export interface MemoryLog extends CopyLog {
   /** Lines the record refused (none from a well-behaved copy). */
   refused: CopyLine[]
   compacted: CopyRecord | undefined
+  ended: boolean
 }
 
 /** `onChange` is told of the record after each change the copy makes (begin, each line). */
@@ -17,6 +18,7 @@ export function memoryLog(onChange?: (record: CopyRecord) => void): MemoryLog {
     lines: [],
     refused: [],
     compacted: undefined,
+    ended: false,
     async begin(record) {
       log.record = structuredClone(record)
       onChange?.(log.record)
@@ -29,6 +31,9 @@ export function memoryLog(onChange?: (record: CopyRecord) => void): MemoryLog {
     async flush() {},
     async compact(record) {
       log.compacted = structuredClone(record)
+    },
+    async end() {
+      log.ended = true
     },
   }
   return log

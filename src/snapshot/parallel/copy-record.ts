@@ -22,8 +22,16 @@ export interface CopyLog {
   append(line: CopyLine): void
   /** Waits until every line appended so far is kept; throws when that failed. */
   flush(): Promise<void>
-  /** The whole record, once nothing moves any more (the copy's end, however it ends): the lines are no longer needed. */
+  /**
+   * The copy stopped unfinished: the whole record (nothing moves any more), which its resume reads
+   * without the lines.
+   */
   compact(record: CopyRecord): Promise<void>
+  /**
+   * The copy is complete: every line is kept. Its record is not written whole: the step's done
+   * output, written next, no longer holds it, and until then the lines serve a resume.
+   */
+  end(): Promise<void>
 }
 
 /** At most this many bounds a table (planChunks cuts at most 64 chunks; an older record may hold as many). */

@@ -83,7 +83,12 @@ export class CopyRecorder {
     await this.options.log?.flush()
   }
 
-  /** The whole record to the log, once no chunk moves any more (the copy's end, however it ends). */
+  /** Every chunk is in the replica: the log keeps its last lines. */
+  async end(): Promise<void> {
+    if (this.logged !== undefined) await this.options.log?.end()
+  }
+
+  /** The whole record to the log, once no chunk moves any more (a copy that stopped unfinished). */
   async compact(): Promise<void> {
     // Not the tables of a slice planned but not created yet (a failure in between): the log never had them.
     if (this.logged !== undefined) await this.options.log?.compact({tables: this.record.tables.slice(0, this.logged)})

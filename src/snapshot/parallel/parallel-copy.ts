@@ -117,8 +117,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
       ? await resumeCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
       : await freshCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
     pool.throwIfFailed()
-    // No chunk moves any more: the record goes whole into the checkpoint, its lines no longer needed.
-    await recorder.compact()
+    // Every chunk is in: the last lines are kept (the record is not rewritten whole for a step about to be done).
+    await recorder.end()
     // Every row is read: the source's snapshot can go.
     await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
 
