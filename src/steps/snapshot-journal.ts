@@ -32,10 +32,6 @@ export class SnapshotCopyLog implements CopyLog {
     this.journal.append(line)
   }
 
-  async flush(): Promise<void> {
-    await this.journal?.flush()
-  }
-
   async end(): Promise<void> {
     // Left in place: the checkpoint names it until the runner marks the step done (a crash before
     // that resumes from it); the next copy's begin replaces it, and a copy that starts afresh removes it.

@@ -28,7 +28,6 @@ export function memoryLog(onChange?: (record: CopyRecord) => void): MemoryLog {
       if (!applyCopyLine(log.record, structuredClone(line))) log.refused.push(line)
       onChange?.(log.record)
     },
-    async flush() {},
     async compact(record) {
       log.compacted = structuredClone(record)
     },

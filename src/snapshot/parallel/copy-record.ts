@@ -18,17 +18,15 @@ export type CopyLine = {t: number; table: RecordedTable} | {t: number; c: number
 export interface CopyLog {
   /** The record as the copy starts (a resume's, or the first slice's tables): replaces any earlier one. */
   begin(record: CopyRecord): Promise<void>
-  /** A change, kept at the next flush. Throws when an earlier flush failed. */
+  /** A change, kept with the next batch (the copy does not wait for it). Throws when an earlier batch failed. */
   append(line: CopyLine): void
-  /** Waits until every line appended so far is kept; throws when that failed. */
-  flush(): Promise<void>
   /**
    * The copy stopped unfinished: the whole record (nothing moves any more), which its resume reads
    * without the lines.
    */
   compact(record: CopyRecord): Promise<void>
   /**
-   * The copy is complete: every line is kept. Its record is not written whole: the step's done
+   * The copy is complete: waits until every line is kept. Its record is not written whole: the step's done
    * output, written next, no longer holds it, and until then the lines serve a resume.
    */
   end(): Promise<void>

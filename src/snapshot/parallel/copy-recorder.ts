@@ -78,11 +78,6 @@ export class CopyRecorder {
     this.tallyDone(item)
   }
 
-  /** Waits until every chunk done so far is kept; throws when that failed. */
-  async flush(): Promise<void> {
-    await this.options.log?.flush()
-  }
-
   /** Every chunk is in the replica: the log keeps its last lines. */
   async end(): Promise<void> {
     if (this.logged !== undefined) await this.options.log?.end()
