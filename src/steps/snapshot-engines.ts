@@ -9,6 +9,7 @@ import {type CopyRecord, defaultThreads, parallelCopy} from '../snapshot/paralle
 import {copySequenceValues, createSchema} from '../snapshot/parallel/schema.js'
 import type {CopyTally} from '../snapshot/progress.js'
 import {type CopyProgress, streamCopy} from '../snapshot/single-stream.js'
+import {SnapshotCopyLog} from './snapshot-journal.js'
 import type {StepContext} from './step.js'
 
 /** Where either engine reports as it goes: the progress line, and the tally behind status and `start --json`. */
@@ -110,7 +111,7 @@ async function copyParallel(
     signal: ctx.signal,
     ...watch,
     resume,
-    onRecord: (copy) => ctx.progress({copy}),
+    log: new SnapshotCopyLog(ctx),
   })
   const {point} = result
   if (resume) {
@@ -132,21 +133,4 @@ async function copyParallel(
     eventsDisabledOnSlave: result.eventsDisabledOnSlave,
     ...(resume ? {resumed: {keptChunks: result.keptChunks, keptRows: result.keptRows, reloadedChunks: result.reloadedChunks}} : {}),
   }
-}
-
-export /** The record of an earlier parallel copy, if the checkpoint holds a well-formed one. */
-function copyRecord(value: unknown): CopyRecord | undefined {
-  const tables = (value as {tables?: unknown})?.tables
-  if (!Array.isArray(tables) || tables.length === 0) return undefined
-  const ok = tables.every(
-    (t) =>
-      typeof t?.database === 'string' &&
-      typeof t.name === 'string' &&
-      typeof t.definition === 'string' &&
-      Array.isArray(t.bounds) &&
-      t.bounds.every((b: unknown) => typeof b === 'string' && /^-?\d+$/.test(b)) &&
-      Array.isArray(t.done) &&
-      t.done.every((d: unknown) => Number.isSafeInteger(d)),
-  )
-  return ok ? (value as CopyRecord) : undefined
 }

@@ -7,7 +7,9 @@ import {userDatabases} from '../preflight/context.js'
 import type {StepContext} from './step.js'
 import {formatProgress} from '../snapshot/single-stream.js'
 import {formatBytes, formatDuration} from '../lib/format.js'
-import {copyParallel, copyRecord, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
+import {copyParallel, copyStreamed, type EngineResult, whyOneStream} from './snapshot-engines.js'
+import {earlierCopyRecord, removeCopyJournal} from './snapshot-journal.js'
+import type {CopyRecord} from '../snapshot/parallel/copy-plan.js'
 import {SnapshotProgressReporter} from './snapshot-progress.js'
 import type {TableSummary} from '../snapshot/progress.js'
 import type {SnapshotOutput} from '../state/step-outputs.js'
@@ -39,7 +41,7 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
 
   // A parallel copy that recorded its tables resumes: what it loaded is checked against a new
   // snapshot, not copied again. Anything else left half done is dropped and copied afresh.
-  const record = ctx.parallel !== 1 && earlier.engine === 'parallel' ? copyRecord(earlier.copy) : undefined
+  const record = ctx.parallel !== 1 && earlier.engine === 'parallel' ? await earlierCopyRecord(ctx, earlier.copy) : undefined
   const resume = record !== undefined && databases.every((d) => earlierCreated.includes(d)) ? record : undefined
   if (resume) {
     ctx.ui.info(
@@ -71,6 +73,8 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
   const createdDatabases = [...databases]
   // `copy` starts empty: a record of an older attempt must not outlive this one's start.
   await ctx.progress({databases, createdDatabases, parametersChanged, engine: ctx.parallel === 1 ? 'stream' : 'parallel', ...(resume ? {} : {copy: {tables: []}})})
+  // Named by no checkpoint any more: what an earlier copy's journal held goes.
+  if (!resume) await removeCopyJournal(ctx)
   for (const database of present) await replica.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`)
 
   const {copy, tableSummary} = await copyWithProgress(ctx, {source, replica, databases, resume})
@@ -102,7 +106,7 @@ export async function runSnapshot(ctx: StepContext<'snapshot'>): Promise<Snapsho
  */
 async function copyWithProgress(
   ctx: StepContext<'snapshot'>,
-  o: {source: Connection; replica: Connection; databases: string[]; resume: ReturnType<typeof copyRecord>},
+  o: {source: Connection; replica: Connection; databases: string[]; resume: CopyRecord | undefined},
 ): Promise<{copy: EngineResult; tableSummary: TableSummary}> {
   const totals = await copyTotals(o.source, o.databases)
   const onProgress = (p: Parameters<typeof formatProgress>[0]) => ctx.ui.status(`Copying: ${formatProgress(p)}`)

@@ -5,6 +5,7 @@ import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import type {ServerAddress} from '../../src/lib/mariadb.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {allowLoopback} from '../helpers/preflight.js'
+import {memoryLog} from './memory-log.js'
 
 /**
  * Many small tables, created a slice at a time while the rows of the slices before move: a copy
@@ -53,14 +54,12 @@ async function expectIdentical(): Promise<void> {
 describe('a copy of many small tables', () => {
   it('copies every table, created a slice at a time, and records every one done', async () => {
     await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS many'])
-    let last: CopyRecord | undefined
-    let writes = 0
-    const result = await copy({
-      onRecord: async (r) => {
-        last = r
-        writes++
-      },
-    })
+    const log = memoryLog()
+    const result = await copy({log})
+    // Complete: the lines are the record (not compacted: the step's done output does not hold it).
+    expect(log.ended).toBe(true)
+    expect(log.compacted).toBeUndefined()
+    const last = log.record
     expect(result.tables).toBe(TABLES + 1)
     expect(result.chunks).toBe(TABLES + 1)
     await expectIdentical()
@@ -68,22 +67,22 @@ describe('a copy of many small tables', () => {
     expect(last!.tables).toHaveLength(TABLES + 1)
     expect(last!.tables.every((t) => t.done.length === 1 && t.done[0] === 0)).toBe(true)
     expect(new Set(last!.tables.map((t) => `${t.database}.${t.name}`)).size).toBe(TABLES + 1)
-    // Written as the chunks finished, not once per chunk, and not only at the end.
-    expect(writes).toBeGreaterThan(1)
+    // Logged as it went, a line a table planned and a line a chunk done, each accepted as a resume reads it.
+    expect(log.lines).toHaveLength(2 * (TABLES + 1) - SLICE)
+    expect(log.refused).toEqual([])
   })
 
   it('stopped in the middle of the copy, resumes to an identical copy, keeping what still matches', async () => {
     await sandbox.replica.server.execute(['DROP DATABASE IF EXISTS many'])
     const controller = new AbortController()
-    let record: CopyRecord | undefined
-    const first = copy({
-      signal: controller.signal,
-      onRecord: async (r) => {
-        record = r
-        if (r.tables.reduce((n, t) => n + t.done.length, 0) >= 10) controller.abort()
-      },
+    const log = memoryLog((r) => {
+      if (r.tables.reduce((n, t) => n + t.done.length, 0) >= 10) controller.abort()
     })
+    const first = copy({signal: controller.signal, log})
     await expect(first).rejects.toMatchObject({code: 'E_INTERRUPTED'})
+    // What the lines say is what the copy compacted as it stopped: either gives the same resume.
+    const record: CopyRecord | undefined = log.record
+    expect(log.compacted).toEqual(record)
     const done = record!.tables.reduce((n, t) => n + t.done.length, 0)
     expect(done).toBeGreaterThanOrEqual(10)
     expect(done).toBeLessThan(TABLES + 1)

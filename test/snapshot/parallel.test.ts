@@ -20,6 +20,7 @@ import {BufferPool, RowEncoder} from '../../src/snapshot/parallel/row-encoder.js
 import type {SnapshotOutput} from '../../src/steps/snapshot-run.js'
 import {snapshotStep} from '../../src/steps/snapshot.js'
 import {allowLoopback} from '../helpers/preflight.js'
+import {memoryLog} from './memory-log.js'
 import {testStepContext} from './step-context.js'
 
 /**
@@ -223,17 +224,14 @@ describe('the parallel copy', () => {
 
   it('after an abort, resumes: the chunks it loaded are checked against a new snapshot, kept where they still match, loaded again where the source changed', async () => {
     const controller = new AbortController()
-    let record: CopyRecord | undefined
-    const first = copy({
-      signal: controller.signal,
-      threads: 2,
-      onRecord: async (r) => {
-        record = r
-        // Stop once a good part of the chunks is in, in the middle of the others.
-        if (r.tables.reduce((n, t) => n + t.done.length, 0) >= 12) controller.abort()
-      },
+    const log = memoryLog((r) => {
+      // Stop once a good part of the chunks is in, in the middle of the others.
+      if (r.tables.reduce((n, t) => n + t.done.length, 0) >= 12) controller.abort()
     })
+    const first = copy({signal: controller.signal, threads: 2, log})
     await expect(first).rejects.toMatchObject({code: 'E_INTERRUPTED'})
+    const record: CopyRecord | undefined = log.record
+    expect(log.compacted).toEqual(record)
     const done = record!.tables.reduce((n, t) => n + t.done.length, 0)
     const all = record!.tables.reduce((n, t) => n + t.bounds.length + 1, 0)
     expect(done).toBeGreaterThanOrEqual(12)

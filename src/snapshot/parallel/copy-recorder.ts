@@ -1,22 +1,21 @@
 import type {CopyTally} from '../progress.js'
 import type {CopyProgress} from '../single-stream.js'
 import type {CopyRecord, WorkItem} from './copy-plan.js'
+import type {CopyLog} from './copy-record.js'
 
 export interface RecorderOptions {
   onProgress?: (progress: CopyProgress) => void
   progressIntervalMs?: number
-  /** Called with the record each time it changes (the tables planned, then each chunk done): keep it for a resume. */
-  onRecord?: (record: CopyRecord) => Promise<void>
+  /** Where the record goes as it changes (the tables planned, then each chunk done): what a resume reads. */
+  log?: CopyLog
   /** Told of each table's rows and chunks, for `datain status` and the step's per-table summary. */
   tally?: CopyTally
 }
 
-/** The pause after a write of the record while chunks wait, in multiples of that write's duration. */
-const WRITE_PAUSE_FACTOR = 9
-
 /**
  * What the copy has done so far: the counts its progress line and result give, and the record a
- * resume reads (which chunks are loaded), written as chunks finish, one write at a time.
+ * resume reads (which chunks are loaded), kept by the log a line at a time as tables are planned
+ * and chunks finish, and whole once the copy ends.
  */
 export class CopyRecorder {
   rows = 0
@@ -27,13 +26,11 @@ export class CopyRecorder {
   keptRows = 0
   reloadedChunks = 0
   private record: CopyRecord = {tables: []}
+  /** Tables of the record the log has (begun with, or appended); undefined before the log began. */
+  private logged: number | undefined
   /** Chunks a worker began (a verified chunk never does), and each table's chunks done in this run. */
   private readonly begun = new Set<WorkItem>()
   private readonly chunksDone = new Map<number, Set<number>>()
-  /** Chunks done since the write in flight (or the last one) took its copy of the record. */
-  private unsaved = false
-  private writing: Promise<void> | undefined
-  private writeFailure: {error: unknown} | undefined
   private readonly timer: NodeJS.Timeout | undefined
 
   constructor(
@@ -45,11 +42,19 @@ export class CopyRecorder {
     this.timer = options.onProgress ? setInterval(() => this.report(), options.progressIntervalMs ?? 1000) : undefined
   }
 
-  /** Starts recording `record` (the plan's) and writes it a first time. */
-  async start(record: CopyRecord): Promise<void> {
-    this.record = record
-    if (this.options.tally) this.options.tally.tablesTotal = record.tables.length
-    await this.options.onRecord?.(structuredClone(record))
+  /**
+   * Records `record` (the plan's): the first call begins the log with it; a later one, with the
+   * same record grown by a slice of tables, appends the tables added since.
+   */
+  async track(record: CopyRecord): Promise<void> {
+    if (this.logged === undefined) {
+      this.record = record
+      this.logged = record.tables.length
+      await this.options.log?.begin(structuredClone(record))
+    }
+    for (; this.logged < record.tables.length; this.logged++) this.options.log?.append({t: this.logged, table: record.tables[this.logged]!})
+    // Slices come one after the other: the total the step counted first stays until the record passes it.
+    if (this.options.tally) this.options.tally.tablesTotal = Math.max(this.options.tally.tablesTotal, record.tables.length)
   }
 
   /** A worker starts loading the chunk. */
@@ -60,23 +65,28 @@ export class CopyRecorder {
   }
 
   /**
-   * A chunk is in the replica (loaded, or verified): recorded by the next write, which the worker
-   * does not wait for. A crash before that write only makes a resume check or load the chunk again;
-   * what a write records is always loaded. Throws when an earlier write failed.
+   * A chunk is in the replica (loaded, or verified): a line of the log, kept with the next batch,
+   * which the worker does not wait for. A crash before that batch only makes a resume check or load
+   * the chunk again; what the log keeps is always loaded. Throws when an earlier batch failed.
    */
-  async done(item: WorkItem): Promise<void> {
-    if (this.writeFailure) throw this.writeFailure.error
+  done(item: WorkItem): void {
     const entry = this.record.tables[item.tableIndex]!
-    if (!entry.done.includes(item.chunk.index)) entry.done.push(item.chunk.index)
+    if (!entry.done.includes(item.chunk.index)) {
+      entry.done.push(item.chunk.index)
+      this.options.log?.append({t: item.tableIndex, c: item.chunk.index})
+    }
     this.tallyDone(item)
-    this.unsaved = true
-    this.writing ??= this.write()
   }
 
-  /** Waits until every chunk done so far is written; throws when a write failed. */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing
-    if (this.writeFailure) throw this.writeFailure.error
+  /** Every chunk is in the replica: the log keeps its last lines. */
+  async end(): Promise<void> {
+    if (this.logged !== undefined) await this.options.log?.end()
+  }
+
+  /** The whole record to the log, once no chunk moves any more (a copy that stopped unfinished). */
+  async compact(): Promise<void> {
+    // Not the tables of a slice planned but not created yet (a failure in between): the log never had them.
+    if (this.logged !== undefined) await this.options.log?.compact({tables: this.record.tables.slice(0, this.logged)})
   }
 
   loaded(rows: number, bytes: number, item?: WorkItem): void {
@@ -108,28 +118,10 @@ export class CopyRecorder {
     if (this.begun.delete(item)) tally.end(database, name)
     const done = this.chunksDone.get(item.tableIndex) ?? new Set<number>()
     this.chunksDone.set(item.tableIndex, done.add(item.chunk.index))
-    if (done.size >= item.chunk.count) tally.finished(database, name)
-  }
-
-  /**
-   * One write at a time, each of the whole record with every chunk done so far. Each write costs
-   * in proportion to the record (the checkpoint is written whole), so writing after every one of
-   * thousands of small tables grew with their square: chunks done meanwhile wait for the next
-   * write, which comes WRITE_PAUSE_FACTOR times the last write's duration later, which keeps the
-   * writes to a tenth of the copy's time however many tables there are.
-   */
-  private async write(): Promise<void> {
-    try {
-      while (this.unsaved && !this.writeFailure) {
-        this.unsaved = false
-        const began = performance.now()
-        await this.options.onRecord?.(structuredClone(this.record))
-        if (this.unsaved) await new Promise((resolve) => setTimeout(resolve, WRITE_PAUSE_FACTOR * (performance.now() - began)))
-      }
-    } catch (error) {
-      this.writeFailure = {error}
-    } finally {
-      this.writing = undefined
+    if (done.size >= item.chunk.count) {
+      tally.finished(database, name)
+      // A finished table's chunks are not asked about again: nothing kept per table once it is done.
+      this.chunksDone.delete(item.tableIndex)
     }
   }
 

@@ -117,7 +117,8 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
       ? await resumeCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
       : await freshCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
     pool.throwIfFailed()
-    await recorder.flush()
+    // Every chunk is in: the last lines are kept (the record is not rewritten whole for a step about to be done).
+    await recorder.end()
     // Every row is read: the source's snapshot can go.
     await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
 
@@ -139,8 +140,9 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
       reloadedChunks: recorder.reloadedChunks,
     }
   } catch (error) {
-    // What finished is recorded for the resume; a write that fails now changes nothing of the error.
-    await recorder.flush().catch(() => {})
+    // What finished is recorded for the resume; a write that fails now changes nothing of the error
+    // (the lines already kept stay for the resume to read).
+    await recorder.compact().catch(() => {})
     throw copyError(pool.failure ?? error, options.signal)
   } finally {
     recorder.stop()
@@ -192,15 +194,14 @@ async function freshCopy(pool: WorkerPool, s: CopySetup) {
   const queue = new WorkQueue()
   const loading = loadChunks(pool, s, queue, s.batchBytes, s.recorder)
   loading.catch(() => {})
-  let recording = false
   try {
     const planned = await createSchema(pool, s, async (items, record) => {
       pool.throwIfFailed()
-      if (!recording) await s.recorder.start(record)
-      recording = true
+      // The slice's tables are in the record before any of their chunks can be recorded done.
+      await s.recorder.track(record)
       queue.push(items)
     })
-    if (!recording) await s.recorder.start(planned.record)
+    await s.recorder.track(planned.record)
     return planned
   } catch (error) {
     // The workers stop too.
@@ -218,7 +219,7 @@ async function freshCopy(pool: WorkerPool, s: CopySetup) {
  */
 async function resumeCopy(pool: WorkerPool, s: CopySetup) {
   const planned = await createSchema(pool, s)
-  await s.recorder.start(planned.record)
+  await s.recorder.track(planned.record)
   const toLoad = await checkFinished(pool, s, planned.work, s.recorder)
   await emptyForReload(s.ddl, toLoad, s.recorder)
   toLoad.sort((a, b) => b.chunk.estimatedBytes - a.chunk.estimatedBytes)
@@ -278,6 +279,6 @@ async function loadChunks(
       label: `the table ${chunkName(item.chunk)}`,
       onLoaded: (n, b) => recorder.loaded(n, b, item),
     })
-    await recorder.done(item)
+    recorder.done(item)
   })
 }

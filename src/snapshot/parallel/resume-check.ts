@@ -32,7 +32,7 @@ export async function checkFinished(
       const [[mine], [theirs]] = (await Promise.all([connections.sources[i]!.query(sql, values), connections.replicas[i]!.query(sql, values)])) as [Sum, Sum]
       if (String(mine!.n) === String(theirs!.n) && mine!.a === theirs!.a && mine!.b === theirs!.b) {
         recorder.kept(Number(mine!.n), item)
-        await recorder.done(item)
+        recorder.done(item)
       } else {
         toLoad.push({...item, mode: 'reload'})
       }
