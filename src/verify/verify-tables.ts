@@ -8,6 +8,7 @@ import {displayKey, type KeyValue} from './keys.js'
 import {planTables, type Selection} from './plan.js'
 import {requireReplicating} from './position.js'
 import type {TableResult, VerifyProgress, VerifyResult} from './result.js'
+import {phase} from './timing.js'
 
 /** Listed in the result at most; the count says how many more differ. */
 export const MAX_LISTED_DIFFERENCES = 10_000
@@ -37,8 +38,10 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
   const options: CompareOptions = {mode: inputs.mode, rechecks: inputs.rechecks ?? 3, waitTimeout: inputs.waitTimeout ?? 60}
   const pairs: ServerPair[] = []
   try {
+    phase('comparing starts')
     const first = await openPair(inputs)
     pairs.push(first)
+    phase('first pair open')
     // Replication checked first: broken, nothing is compared (the other connections are only opened meanwhile).
     const wanted = Math.max(1, inputs.parallel ?? 4)
     const others = Promise.allSettled(Array.from({length: wanted - 1}, () => openPair(inputs)))
@@ -49,6 +52,7 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
     if (replicating.status === 'rejected') throw replicating.reason
     if (planned.status === 'rejected') throw planned.reason
     const tables = planned.value
+    phase('replication checked, tables planned, all pairs open')
     const refused = (await others).find((o) => o.status === 'rejected')
     if (refused) throw refused.reason
     const progress = newProgress(tables, started)
@@ -64,6 +68,7 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
         }
       }),
     )
+    phase('tables compared')
     return summarise(results, tables, started)
   } catch (error) {
     throw asUnreachable(error)
@@ -96,7 +101,12 @@ async function verifyTable(pair: ServerPair, table: VerifyTable, options: Compar
   const result: TableResult = {table: tableLabel(table), rows: 0, chunks: 0, rechecks: 0, differences: [], differencesTotal: 0}
   const chunkRows = inputs.chunkRows ?? 10_000
   const [source, replica] =
-    inputs.tableChecksum === false ? [null, null] : await Promise.all([tableChecksum(pair.source, table), tableChecksum(pair.replica, table)])
+    inputs.tableChecksum === false
+      ? [null, null]
+      : await Promise.all([
+          tableChecksum(pair.source, table).finally(() => phase(`${table.name} CHECKSUM TABLE on the source`)),
+          tableChecksum(pair.replica, table).finally(() => phase(`${table.name} CHECKSUM TABLE on the replica`)),
+        ])
   if (source !== null && source === replica) {
     // Counting would cost half as much again as the checksum itself: InnoDB's estimate it is.
     progress.rowsDone += table.estimatedRows
