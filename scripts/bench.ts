@@ -78,7 +78,7 @@ const DUMP = ['--single-transaction', '--master-data=2', '--gtid', '--routines',
 const LOAD = ['--binary-mode', '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G']
 
 async function main(): Promise<void> {
-  if (values.verify) return benchVerify({tables, rows, threads})
+  if (values.verify) return benchVerify({tables, rows, threads, repeat})
   console.log(`datain bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, ${threads} threads, methods ${methods.join(', ')}, ${repeat} round(s)`)
   console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (figures are only comparable on a quiet machine)`)
   if (methods.includes('datain')) {
