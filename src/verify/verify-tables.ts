@@ -1,4 +1,5 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {quoteUntrusted} from '../lib/ip-ranges.js'
 import {connectionLost, connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {tableLabel} from '../snapshot/parallel/tables.js'
 import type {ReplicationMode} from '../replication/slave-status.js'
@@ -105,8 +106,8 @@ async function verifyTable(pair: ServerPair, planned: VerifyTable, options: Comp
     inputs.tableChecksum === false
       ? [null, null]
       : await Promise.all([
-          tableChecksum(pair.source, table).finally(() => phase(`${table.name} CHECKSUM TABLE on the source`)),
-          tableChecksum(pair.replica, table).finally(() => phase(`${table.name} CHECKSUM TABLE on the replica`)),
+          tableChecksum(pair.source, table).finally(() => phase(`${quoteUntrusted(table.name)} CHECKSUM TABLE on the source`)),
+          tableChecksum(pair.replica, table).finally(() => phase(`${quoteUntrusted(table.name)} CHECKSUM TABLE on the replica`)),
         ])
   if (source !== null && source === replica) {
     // Counting would cost half as much again as the checksum itself: InnoDB's estimate it is.
