@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --verify [--tables 8] [--rows 200000] [--threads N]`
+ * `npm run bench -- --verify [--tables 8] [--rows 200000] [--threads N] [--repeat R]`
  *
  * Times `datain verify` against `pt-table-checksum` on the same data, in the same run: a fresh
  * sandbox whose source holds `tables` sysbench-like tables of `rows` rows, set up and replicating
@@ -16,6 +16,9 @@
  *            has executed the source's position and run pt's documented query on the replica for the
  *            chunks that differ. Its time is the three together.
  *
+ * With `--repeat R` the three are timed R times, one after the other in turn, so that a busy
+ * machine slows each alike; the ratio is that of the medians.
+ *
  * It prints figures and the ratio (target ≤ 0.5) and peak RSS (target ≤ 150 MB, flat with the
  * data's size: compare with a run at 4 × --rows); it does not fail on time.
  */
@@ -31,9 +34,9 @@ import {benchmarkStatements} from '../sandbox/sample-data.js'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DATABASE = 'bench'
 
-export async function benchVerify(options: {tables: number; rows: number; threads: number}): Promise<void> {
-  const {tables, rows, threads} = options
-  console.log(`datain verify bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, --parallel ${threads}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+export async function benchVerify(options: {tables: number; rows: number; threads: number; repeat?: number}): Promise<void> {
+  const {tables, rows, threads, repeat = 1} = options
+  console.log(`datain verify bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, --parallel ${threads}, ${repeat} round(s), load average ${load()}`)
   await execa('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'})
   const sandbox = await startSandbox({sampleRows: 0})
   const home = await mkdtemp(path.join(tmpdir(), 'datain-bench-verify-'))
@@ -46,19 +49,29 @@ export async function benchVerify(options: {tables: number; rows: number; thread
       const r = await execa(process.execPath, [path.join(root, 'bin', 'run.js'), ...args], {env, extendEnv: false, reject: false})
       if (r.exitCode !== 0) throw new Error(`datain ${args[0]} exited ${r.exitCode}: ${r.stderr.split('\n').slice(-5).join(' ')}`)
     }
-    console.log('replicating; timing datain verify…')
-    const datain = await timeDatain(env, threads, [])
-    console.log(`datain verify: ${datain.seconds.toFixed(1)} s, peak RSS ${datain.peakRssMb.toFixed(0)} MB, ${datain.summary}`)
-    // What a table that takes writes costs: CHECKSUM TABLE differs there, and every chunk is compared.
-    const chunked = await timeDatain(env, threads, ['--no-table-checksum'])
-    console.log(`datain verify, chunk by chunk (--no-table-checksum): ${chunked.seconds.toFixed(1)} s, peak RSS ${chunked.peakRssMb.toFixed(0)} MB, ${chunked.summary}`)
-    console.log('timing pt-table-checksum…')
-    const pt = await timePt(sandbox)
-    console.log(`pt-table-checksum: ${pt.seconds.toFixed(1)} s (checksums on the source ${pt.sourceSeconds.toFixed(1)} s, replica caught up and compared ${(pt.seconds - pt.sourceSeconds).toFixed(1)} s), ${pt.summary}`)
+    console.log('replicating; timing datain verify, chunk by chunk, and pt-table-checksum in turn…')
+    const seconds = {datain: [] as number[], chunked: [] as number[], pt: [] as number[]}
+    let peakRssMb = 0
+    for (let round = 1; round <= repeat; round++) {
+      const label = repeat > 1 ? ` #${round}` : ''
+      const datain = await timeDatain(env, threads, [])
+      console.log(`datain verify${label}: ${datain.seconds.toFixed(1)} s, peak RSS ${datain.peakRssMb.toFixed(0)} MB, ${datain.summary}`)
+      // What a table that takes writes costs: CHECKSUM TABLE differs there, and every chunk is compared.
+      const chunked = await timeDatain(env, threads, ['--no-table-checksum'])
+      console.log(`datain verify, chunk by chunk (--no-table-checksum)${label}: ${chunked.seconds.toFixed(1)} s, peak RSS ${chunked.peakRssMb.toFixed(0)} MB, ${chunked.summary}`)
+      const pt = await timePt(sandbox)
+      console.log(`pt-table-checksum${label}: ${pt.seconds.toFixed(1)} s (checksums on the source ${pt.sourceSeconds.toFixed(1)} s, replica caught up and compared ${(pt.seconds - pt.sourceSeconds).toFixed(1)} s), ${pt.summary}`)
+      seconds.datain.push(datain.seconds)
+      seconds.chunked.push(chunked.seconds)
+      seconds.pt.push(pt.seconds)
+      peakRssMb = Math.max(peakRssMb, datain.peakRssMb, chunked.peakRssMb)
+    }
+    const [datain, chunked, pt] = [median(seconds.datain), median(seconds.chunked), median(seconds.pt)]
     console.log('')
-    console.log(`datain verify / pt-table-checksum: ${(datain.seconds / pt.seconds).toFixed(2)}  (target ≤ 0.50)`)
-    console.log(`datain verify chunk by chunk / pt-table-checksum: ${(chunked.seconds / pt.seconds).toFixed(2)}`)
-    console.log(`datain verify peak RSS: ${Math.max(datain.peakRssMb, chunked.peakRssMb).toFixed(0)} MB  (target ≤ 150 MB, flat: compare with --rows ${rows * 4})`)
+    if (repeat > 1) console.log(`medians: datain verify ${datain.toFixed(2)} s, chunk by chunk ${chunked.toFixed(2)} s, pt-table-checksum ${pt.toFixed(2)} s; load average ${load()}`)
+    console.log(`datain verify / pt-table-checksum: ${(datain / pt).toFixed(2)}  (target ≤ 0.50)`)
+    console.log(`datain verify chunk by chunk / pt-table-checksum: ${(chunked / pt).toFixed(2)}`)
+    console.log(`datain verify peak RSS: ${peakRssMb.toFixed(0)} MB  (target ≤ 150 MB, flat: compare with --rows ${rows * 4})`)
   } finally {
     await sandbox.stop()
     await rm(home, {recursive: true, force: true})
@@ -105,6 +118,14 @@ async function timePt(sandbox: Sandbox): Promise<{seconds: number; sourceSeconds
   const seconds = (performance.now() - started) / 1000
   return {seconds, sourceSeconds, summary: `${String(chunks)} chunks, ${differing.length} tables differing`}
 }
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 
 function tableNames(tables: number): string[] {
   return Array.from({length: tables}, (_, i) => `\`${DATABASE}\`.\`sbtest${i + 1}\``)

@@ -31,25 +31,27 @@ export async function planTables(source: Connection, selection: Selection): Prom
     const missing = wantedTables.filter((w) => !all.some((t) => t.database === w.database && t.name === w.name))
     if (missing.length > 0) throw usage(`--tables names ${missing.map(tableLabel).join(', ')}, which the source has no base table of.`)
   }
-  const keys = await keyColumns(source, scope)
+  const columns = await columnDetails(source, scope)
+  const detail = (t: {database: string; name: string}, column: string) => columns.get(`${t.database}\u0000${t.name}\u0000${column}`)
   return chosen
     .map((t) => ({
       database: t.database,
       name: t.name,
       columns: t.columns,
-      key: t.primaryKey.map((k) => keys.get(`${t.database}\u0000${t.name}\u0000${k}`)!),
+      key: t.primaryKey.map((k) => detail(t, k)!),
       estimatedRows: t.estimatedRows,
+      // A column read after listTables (added meanwhile) has no detail: cast, as when collations differ.
+      castText: t.columns.some((c) => !detail(t, c.name)) || new Set(t.columns.map((c) => detail(t, c.name)!.collation).filter((c) => c !== null)).size > 1,
     }))
     .sort((a, b) => b.estimatedRows - a.estimatedRows)
 }
 
-async function keyColumns(source: Connection, databases: string[]): Promise<Map<string, KeyColumn>> {
+/** Every column's type and collation (null for bytes and numbers), by database, table and column name. */
+async function columnDetails(source: Connection, databases: string[]): Promise<Map<string, KeyColumn>> {
   const rows = (await source.query(
-    `SELECT c.TABLE_SCHEMA AS db, c.TABLE_NAME AS t, c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS type, LOWER(c.COLUMN_TYPE) AS columnType,
-            c.CHARACTER_SET_NAME AS charset, c.COLLATION_NAME AS collation
-       FROM information_schema.COLUMNS c JOIN information_schema.STATISTICS s
-         ON s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = 'PRIMARY'
-      WHERE c.TABLE_SCHEMA IN (${placeholders(databases.length)})`,
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, COLUMN_NAME AS name, LOWER(DATA_TYPE) AS type, LOWER(COLUMN_TYPE) AS columnType,
+            CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (${placeholders(databases.length)})`,
     databases,
   )) as Array<{db: string; t: string} & KeyColumn>
   return new Map(rows.map((r) => [`${r.db}\u0000${r.t}\u0000${r.name}`, {name: r.name, type: r.type, columnType: r.columnType, charset: r.charset, collation: r.collation}]))

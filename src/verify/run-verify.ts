@@ -1,7 +1,11 @@
-import {openSession, type Session} from '../engine/session.js'
+import {replicaAddress, sourceAddress, tlsWarnings} from '../engine/addresses.js'
+import type {Session} from '../engine/session.js'
 import {setupMode} from '../engine/setup-checkpoint.js'
+import {requirePassword} from '../lib/ask.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {openProfile} from '../state/profile-store.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
+import {phase} from './timing.js'
 import {verifyTables} from './verify-tables.js'
 
 export interface VerifyOptions {
@@ -20,18 +24,32 @@ export interface VerifyOptions {
 }
 
 /**
- * `datain verify`: opens the profile without its lock (it only reads, beside a running datain),
+ * `datain verify`: reads the profile without its lock (it only reads, beside a running datain),
  * takes the databases the snapshot step copied and the replication mode the link step used, and
- * compares.
+ * compares. Not through openSession: its replica target (Azure's, with the Azure SDK: a third of
+ * verify's start-up) and its connections are what verify does not use; the warnings and passwords
+ * are the same as every command's.
  */
 export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
-  const session = await openSession({home: options.home, profile: options.profile, note: options.note})
-  try {
-    return await verifySession(session, options)
-  } finally {
-    await session.close()
+  phase('run-verify loaded')
+  const store = openProfile(options.home, options.profile)
+  const settings = await store.readSettings()
+  for (const warning of tlsWarnings(settings)) options.note(warning)
+  const sourcePassword = await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
+  const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
+  const profile = {
+    profile: options.profile,
+    store,
+    settings,
+    sourceAddress: await sourceAddress(settings, sourcePassword),
+    replicaAddress: await replicaAddress(settings, replicaPassword),
   }
+  phase('profile read')
+  return verifySession(profile, options)
 }
+
+/** What verifying needs of a session: no connection, lock nor replica target of its own. */
+export type VerifySession = Pick<Session, 'profile' | 'store' | 'settings' | 'sourceAddress' | 'replicaAddress'>
 
 /** What a verify run can be narrowed and bounded by; every field has the command's default. */
 export type VerifyRunOptions = Partial<Omit<VerifyOptions, 'home' | 'profile' | 'note'>>
@@ -41,7 +59,7 @@ export type VerifyRunOptions = Partial<Omit<VerifyOptions, 'home' | 'profile' | 
  * its link step used. `datain stop --cutover --verify` calls it after the catch-up, before it
  * unlinks: exit 3 (thrown) if replication broke, `result.exitCode` 1 when rows differ.
  */
-export async function verifySession(session: Session, options: VerifyRunOptions = {}): Promise<VerifyResult> {
+export async function verifySession(session: VerifySession, options: VerifyRunOptions = {}): Promise<VerifyResult> {
   const checkpoint = await session.store.readCheckpoint()
   const snapshot = checkpoint.steps.snapshot
   const copied = snapshot?.state === 'done' ? snapshot.output?.databases : undefined

@@ -1,4 +1,5 @@
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {quoteUntrusted} from '../lib/ip-ranges.js'
 import {connectionLost, connectTo, type ServerAddress} from '../lib/mariadb.js'
 import {tableLabel} from '../snapshot/parallel/tables.js'
 import type {ReplicationMode} from '../replication/slave-status.js'
@@ -8,6 +9,7 @@ import {displayKey, type KeyValue} from './keys.js'
 import {planTables, type Selection} from './plan.js'
 import {requireReplicating} from './position.js'
 import type {TableResult, VerifyProgress, VerifyResult} from './result.js'
+import {phase} from './timing.js'
 
 /** Listed in the result at most; the count says how many more differ. */
 export const MAX_LISTED_DIFFERENCES = 10_000
@@ -37,8 +39,10 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
   const options: CompareOptions = {mode: inputs.mode, rechecks: inputs.rechecks ?? 3, waitTimeout: inputs.waitTimeout ?? 60}
   const pairs: ServerPair[] = []
   try {
+    phase('comparing starts')
     const first = await openPair(inputs)
     pairs.push(first)
+    phase('first pair open')
     // Replication checked first: broken, nothing is compared (the other connections are only opened meanwhile).
     const wanted = Math.max(1, inputs.parallel ?? 4)
     const others = Promise.allSettled(Array.from({length: wanted - 1}, () => openPair(inputs)))
@@ -49,6 +53,7 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
     if (replicating.status === 'rejected') throw replicating.reason
     if (planned.status === 'rejected') throw planned.reason
     const tables = planned.value
+    phase('replication checked, tables planned, all pairs open')
     const refused = (await others).find((o) => o.status === 'rejected')
     if (refused) throw refused.reason
     const progress = newProgress(tables, started)
@@ -64,6 +69,7 @@ export async function verifyTables(inputs: VerifyInputs): Promise<VerifyResult> 
         }
       }),
     )
+    phase('tables compared')
     return summarise(results, tables, started)
   } catch (error) {
     throw asUnreachable(error)
@@ -92,11 +98,17 @@ async function openPair(inputs: VerifyInputs): Promise<ServerPair> {
 }
 
 /** Walks the table chunk by chunk: the next bound is read on the source, then the chunk is compared. */
-async function verifyTable(pair: ServerPair, table: VerifyTable, options: CompareOptions, inputs: VerifyInputs, progress: VerifyProgress): Promise<TableResult> {
+async function verifyTable(pair: ServerPair, planned: VerifyTable, options: CompareOptions, inputs: VerifyInputs, progress: VerifyProgress): Promise<TableResult> {
+  let table = planned
   const result: TableResult = {table: tableLabel(table), rows: 0, chunks: 0, rechecks: 0, differences: [], differencesTotal: 0}
   const chunkRows = inputs.chunkRows ?? 10_000
   const [source, replica] =
-    inputs.tableChecksum === false ? [null, null] : await Promise.all([tableChecksum(pair.source, table), tableChecksum(pair.replica, table)])
+    inputs.tableChecksum === false
+      ? [null, null]
+      : await Promise.all([
+          tableChecksum(pair.source, table).finally(() => phase(`${quoteUntrusted(table.name)} CHECKSUM TABLE on the source`)),
+          tableChecksum(pair.replica, table).finally(() => phase(`${quoteUntrusted(table.name)} CHECKSUM TABLE on the replica`)),
+        ])
   if (source !== null && source === replica) {
     // Counting would cost half as much again as the checksum itself: InnoDB's estimate it is.
     progress.rowsDone += table.estimatedRows
@@ -114,6 +126,11 @@ async function verifyTable(pair: ServerPair, table: VerifyTable, options: Compar
       const errno = (error as {errno?: number}).errno
       if (errno === 1146) return {...result, missingOnReplica: true}
       if (errno === 1054) return {...result, columnsDiffer: true}
+      // 1267, 1270, 1271: the replica's text columns mix collations where the source's share one: the chunk again, every string as its bytes.
+      if ((errno === 1267 || errno === 1270 || errno === 1271) && table.castText === false) {
+        table = {...table, castText: true}
+        continue
+      }
       throw error
     }
     result.chunks++

@@ -1,7 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {VerifyResult} from '../../src/verify/result.js'
 import {startWriteLoad} from '../helpers/write-load.js'
-import {dispose, type Env, expectNoSecrets, json, newEnv} from '../stop/helpers.js'
+import {dispose, type Env, expectNoSecrets, json, newEnv, waitUntil} from '../stop/helpers.js'
 
 /**
  * `datain verify` against a replicating sandbox: the built CLI, reading only, while the source
@@ -148,6 +148,26 @@ describe('datain verify', () => {
     expect(human.exitCode).toBe(1)
     expect(human.stdout).toContain('shop.all_types: 2 rows differ: id=1; id=2')
     expect(human.stdout).toContain('shop.string_pk: 1 row differs: k=zz-extra')
+  }, 120_000)
+
+  it('compares a table whose replica columns mix character sets where the source\'s share one collation: as bytes, without failing', async () => {
+    // On the source the strings go into the row encoding uncast; on this replica CONCAT_WS cannot
+    // mix utf8mb4 with utf16 (error 1271), so the chunk is read again with every string cast.
+    await e!.sandbox.source.server.execute([
+      'CREATE TABLE shop.collations (id INT PRIMARY KEY, a VARCHAR(10) NOT NULL, b VARCHAR(10) NOT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci',
+      "INSERT INTO shop.collations VALUES (1, 'é', 'x'), (2, 'a', 'b')",
+    ])
+    await waitUntil(async () => {
+      const [row] = (await e!.sandbox.replica.server.query(
+        "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'collations'",
+      )) as Array<{n: bigint}>
+      return Number(row!.n) === 1 && Number(((await e!.sandbox.replica.server.query('SELECT COUNT(*) AS n FROM shop.collations')) as Array<{n: bigint}>)[0]!.n) === 2
+    })
+    await changeReplica(['ALTER TABLE shop.collations MODIFY b VARCHAR(10) CHARACTER SET utf16 NOT NULL'])
+    const result = await verify(['--tables', 'shop.collations'], 1)
+    // 'x' and 'b' are other bytes in UTF-16: both rows differ, each named.
+    expect(table(result, 'shop.collations').differences).toEqual([{id: '1'}, {id: '2'}])
+    expect(table(result, 'shop.collations').columnsDiffer).toBeUndefined()
   }, 120_000)
 
   it('exits 4 when the replica refuses the login', async () => {
