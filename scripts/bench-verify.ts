@@ -5,7 +5,7 @@
  * sandbox whose source holds `tables` sysbench-like tables of `rows` rows, set up and replicating
  * into the emulated Azure replica with `datain init` + `datain start`.
  *
- * - datain:  `datain verify --json --parallel N` (the built CLI in its own process); its seconds,
+ * - datain:  `datain verify --json` (`--parallel N` with --threads; the built CLI in its own process); its seconds,
  *            and its peak RSS (VmHWM). Then again with `--no-table-checksum`: every table chunk by
  *            chunk, which is what tables that take writes cost (their CHECKSUM TABLE differs).
  * - pt-table-checksum: what a DBA does against a replica pt cannot log in to as it wants (Azure's
@@ -34,9 +34,11 @@ import {benchmarkStatements} from '../sandbox/sample-data.js'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DATABASE = 'bench'
 
-export async function benchVerify(options: {tables: number; rows: number; threads: number; repeat?: number}): Promise<void> {
+export async function benchVerify(options: {tables: number; rows: number; threads?: number; repeat?: number}): Promise<void> {
+  // Without --threads, verify runs as a user runs it: with its own default number of sessions.
   const {tables, rows, threads, repeat = 1} = options
-  console.log(`datain verify bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, --parallel ${threads}, ${repeat} round(s), load average ${load()}`)
+  const parallel = threads === undefined ? "verify's default --parallel" : `--parallel ${threads}`
+  console.log(`datain verify bench: ${tables} tables × ${rows.toLocaleString('en-US')} rows, ${parallel}, ${repeat} round(s), load average ${load()}`)
   await execa('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'})
   const sandbox = await startSandbox({sampleRows: 0})
   const home = await mkdtemp(path.join(tmpdir(), 'datain-bench-verify-'))
@@ -78,9 +80,9 @@ export async function benchVerify(options: {tables: number; rows: number; thread
   }
 }
 
-async function timeDatain(env: Record<string, string | undefined>, threads: number, extra: string[]): Promise<{seconds: number; peakRssMb: number; summary: string}> {
+async function timeDatain(env: Record<string, string | undefined>, threads: number | undefined, extra: string[]): Promise<{seconds: number; peakRssMb: number; summary: string}> {
   const started = performance.now()
-  const child = execa(process.execPath, [path.join(root, 'bin', 'run.js'), 'verify', '--json', '--parallel', String(threads), ...extra], {env, extendEnv: false, reject: false})
+  const child = execa(process.execPath, [path.join(root, 'bin', 'run.js'), 'verify', '--json', ...(threads === undefined ? [] : ['--parallel', String(threads)]), ...extra], {env, extendEnv: false, reject: false})
   let peakKb = 0
   const sampling = (async () => {
     while (child.exitCode === null && child.signalCode === null) {

@@ -56,7 +56,7 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 
 async function main(): Promise<void> {
   if (options.help) return console.log(USAGE)
-  if (options.verify) return benchVerify({tables, rows, threads, repeat})
+  if (options.verify) return benchVerify({tables, rows, threads: options.threadsGiven ? threads : undefined, repeat})
   console.log(
     options.curve
       ? `datain bench --curve: ${options.curve.join(', ')} tables × ${rows} rows, ${threads} threads`

@@ -17,6 +17,8 @@ export interface BenchOptions {
   tables: number
   rows: number
   threads: number
+  /** --threads was given: the verify bench then passes it as --parallel, else verify runs with its own default. */
+  threadsGiven: boolean
   methods: Method[]
   repeat: number
   verify: boolean
@@ -53,7 +55,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
   const text = (name: string) => values[name] as string | undefined
   // datain's own default on this machine (one thread per core, 2 to 8); the sandbox has connections to spare.
   const threads = text('threads') === undefined ? Math.min(8, Math.max(2, cores)) : positiveInteger('threads', text('threads')!)
-  const common = {threads, help: values.help === true, verify: values.verify === true}
+  const common = {threads, threadsGiven: text('threads') !== undefined, help: values.help === true, verify: values.verify === true}
   if (values.curve) {
     for (const name of ['tables', 'methods', 'repeat', 'verify']) {
       if (values[name] !== undefined) throw new BenchUsageError(`--curve takes its numbers of tables from --points and runs datain only: leave out --${name}`)
