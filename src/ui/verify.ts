@@ -11,7 +11,8 @@ const SHOWN_PER_TABLE = 5
  */
 export function renderVerify(result: VerifyResult): string {
   // "1 table", "1 row": one plural everywhere (it once read "1 warnings").
-  const rows = plural(result.rowsCompared, 'row')
+  // A table CHECKSUM TABLE found equal was not counted row by row: its rows are InnoDB's estimate.
+  const rows = `${result.tables.some((t) => t.rowsEstimated) ? 'about ' : ''}${plural(result.rowsCompared, 'row')}`
   if (result.identical) return `Identical: ${plural(result.tablesCompared, 'table')}, ${rows} compared in ${formatDuration(result.seconds)}.`
   const lines: string[] = []
   const differing = result.tables.filter((t) => t.differencesTotal > 0 || t.missingOnReplica || t.columnsDiffer)

@@ -61,6 +61,11 @@ describe('verify output', () => {
     expect(renderVerify({identical: true, exitCode: 0, tablesCompared: 1, rowsCompared: 1, differencesTotal: 0, seconds: 0.01, checkedAt: '2026-01-01T00:00:00.000Z', tables: []})).toBe(
       'Identical: 1 table, 1 row compared in 10 ms.',
     )
+    // A table CHECKSUM TABLE matched was not counted: its rows are InnoDB's estimate, and said so.
+    const estimated = {table: 'shop.t', rows: 1_578_816, rowsEstimated: true, chunks: 0, rechecks: 0, differences: [], differencesTotal: 0}
+    expect(renderVerify({identical: true, exitCode: 0, tablesCompared: 1, rowsCompared: 1_578_816, differencesTotal: 0, seconds: 1.5, checkedAt: '2026-01-01T00:00:00.000Z', tables: [estimated]})).toBe(
+      'Identical: 1 table, about 1,578,816 rows compared in 1.5 s.',
+    )
   })
 
   it('shows the first five keys of a table and how many more', () => {
