@@ -65,21 +65,31 @@ const connectorBuffers: Workaround = {
 
 /**
  * mariadb 3.5.4 (lib/connection.js destroy): for a connection with a statement in flight,
- * `destroy()` runs `KILL <thread>` from a second connection and leaves that KILL's failure
- * unhandled. The copy ends its connections with `destroy()` when a worker fails: when the server
- * has already dropped the thread (it restarted, or the session was killed), "Unknown thread id"
- * (1094) would end datain with a stack instead of the copy's own error. That rejection is harmless
- * (the thread is gone, as wanted) and is ignored; every other unhandled rejection stays fatal, as
- * it is by default.
+ * `destroy()` runs `KILL <thread>` from a second connection of its own, leaves that KILL's failure
+ * unhandled, and gives that connection no 'error' listener. The copy ends its connections with
+ * `destroy()` when a worker fails, often because the server is going away: "Unknown thread id"
+ * (1094, the server restarted), "Connection was killed" (1927), or that second connection's socket
+ * closing would end datain with a stack instead of the copy's own error (seen in CI: a test's
+ * servers stopped while such a KILL was under way). Such a KILL's failure is harmless (the thread
+ * is gone or going, as wanted) and is ignored; every other unhandled rejection stays fatal, as it
+ * is by default. And every connection the connector opens gets a listener that ignores 'error' if
+ * it has none: with one, a connection whose socket closes only turns invalid (datain's own
+ * connections all have one already: lib/mariadb.ts, the worker pool).
  */
-const vanishedThreadKills: Workaround = {
-  name: 'mariadb-destroy-kill-rejection',
+const destroyKills: Workaround = {
+  name: 'mariadb-destroy-kill-errors',
   dependency: {name: 'mariadb', version: '3.5.4'},
-  apply() {
+  async apply() {
     process.on('unhandledRejection', (reason) => {
-      if (isKillOfVanishedThread(reason)) return
+      if (isConnectorKill(reason)) return
       throw reason
     })
+    const prototype = (await connectorModule('./lib/connection.js')).prototype as {connect: (...args: unknown[]) => unknown}
+    const connect = prototype.connect
+    prototype.connect = function (this: {listenerCount(event: string): number; on(event: string, listener: () => void): void}, ...args: unknown[]) {
+      if (this.listenerCount('error') === 0) this.on('error', () => {})
+      return connect.apply(this, args)
+    }
   },
 }
 
@@ -112,7 +122,7 @@ export function installProcessWorkarounds(debug: (line: string) => void = debugL
 export async function installCopyWorkarounds(debug: (line: string) => void = debugLine): Promise<WorkaroundReport[]> {
   installing ??= (async () => {
     const reports: WorkaroundReport[] = []
-    for (const w of [connectorBuffers, vanishedThreadKills]) {
+    for (const w of [connectorBuffers, destroyKills]) {
       let report = checkWorkaround(w)
       if (report.applied) {
         try {
@@ -130,15 +140,23 @@ export async function installCopyWorkarounds(debug: (line: string) => void = deb
 
 let installing: Promise<WorkaroundReport[]> | undefined
 
-/** True for the rejection of the connector's own `KILL <thread>` of a thread the server no longer has. */
-export function isKillOfVanishedThread(reason: unknown): boolean {
+/**
+ * True for the failure of the connector's own `KILL <thread>` (destroy's): datain itself sends no
+ * KILL, so a rejection of that statement left unhandled can only be the connector's.
+ */
+export function isConnectorKill(reason: unknown): boolean {
   const e = reason as {errno?: unknown; sql?: unknown} | undefined
-  return e?.errno === 1094 && typeof e.sql === 'string' && /^KILL \d+\b/.test(e.sql)
+  return typeof e?.errno === 'number' && typeof e.sql === 'string' && /^KILL \d+\b/.test(e.sql)
 }
 
 /** The connector's packet writer (not exported by the package: the very module it uses, by its URL). */
 export async function packetOutputStream(): Promise<{prototype: Record<string, unknown>}> {
-  const url = new URL('./lib/io/packet-output-stream.js', import.meta.resolve('mariadb'))
+  return connectorModule('./lib/io/packet-output-stream.js')
+}
+
+/** A class of the connector's own (not exported by the package: the very module it uses, by its URL). */
+async function connectorModule(file: string): Promise<{prototype: Record<string, unknown>}> {
+  const url = new URL(file, import.meta.resolve('mariadb'))
   return ((await import(url.href)) as {default: {prototype: Record<string, unknown>}}).default
 }
 

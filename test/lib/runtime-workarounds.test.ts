@@ -109,6 +109,48 @@ describe('the runtime workarounds', () => {
     expect(fixed.stdout.trim()).toBe('survived')
   }, 180_000)
 
+  it('mariadb 3.5.4 leaves the failure of destroy()\'s KILL connection unhandled; not with the workaround', async () => {
+    const env = {WA_PORT: String(sandbox.source.port), WA_USER: sandbox.source.user, WA_PASSWORD: sandbox.source.password, WA_CA: readFileSync(sandbox.source.sslCa, 'utf8')}
+    const connect = `const open = () => mariadb.createConnection({host: '127.0.0.1', port: Number(process.env.WA_PORT), user: process.env.WA_USER,
+        password: process.env.WA_PASSWORD, ssl: {ca: process.env.WA_CA}})`
+    const install = `import {installCopyWorkarounds} from './src/lib/runtime-workarounds.ts'\nawait installCopyWorkarounds()`
+    // destroy()'s KILL connection is the server's next thread: KILL of its own thread fails it (1927),
+    // as a server going away fails it.
+    const selfKill = (setup: string) => `
+      import mariadb from 'mariadb'
+      ${setup}
+      ${connect}
+      const conn = await open()
+      conn.on('error', () => {})
+      conn.query('SELECT SLEEP(3)').catch(() => {})
+      conn.info.threadId = conn.info.threadId + 1
+      conn.destroy()
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      console.log('survived')`
+    // A connection the connector opened with no 'error' listener, its socket closed by the server while idle.
+    const closedIdle = (setup: string) => `
+      import mariadb from 'mariadb'
+      ${setup}
+      ${connect}
+      const idle = await open()
+      const other = await open()
+      other.on('error', () => {})
+      await other.query('KILL ' + idle.threadId)
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await other.end()
+      console.log('survived')`
+    for (const script of [selfKill, closedIdle]) {
+      const bare = await node([], script(''), env)
+      // The upstream bug: fails once the connector handles these itself.
+      expect(bare.code, bare.stdout).not.toBe(0)
+      expect(bare.stderr).toMatch(/Connection was killed|socket has unexpectedly been closed/)
+      const fixed = await node(['--import', 'tsx'], script(install), env)
+      expect(fixed.stderr).toBe('')
+      expect(fixed.stdout.trim()).toBe('survived')
+      expect(fixed.code).toBe(0)
+    }
+  }, 180_000)
+
   it('Node 20 grows the young generation to 32 MB when many objects survive; not at all once the workaround is installed', async () => {
     const allocate = `
       import v8 from 'node:v8'
