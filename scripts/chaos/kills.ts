@@ -63,6 +63,10 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
       if (!group.check('init passes', init.exitCode === 0, init.stderr + init.stdout)) return group
 
       let sameStepKills = 0
+      // The kill's delay is drawn below this bound, which follows how long the runs last: a run that
+      // finishes before its kill halves it (start got faster: most of 3 s fell after its end), a run
+      // killed widens it again, up to maxDelayMs.
+      let maxDelayMs = o.maxDelayMs
       let lastKilledStep: string | undefined
       let previousKilled = false
       for (let round = 0; kills < o.kills && Date.now() < deadline && round < o.kills * 3; round++) {
@@ -87,7 +91,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
         let target = firstUnfinished < 0 ? 0 : firstUnfinished
         if (sameStepKills >= 3 && target < STEPS.length - 1) target++
         const [, title] = STEPS[target]!
-        const delay = Math.floor(random() * o.maxDelayMs)
+        const delay = Math.floor(random() * maxDelayMs)
 
         const run = spawnDatain(['start'], env, 300_000)
         const announced = await waitFor(() => run.stderr().includes(`▶ ${title}`) || run.child.exitCode !== null, 120_000, 20)
@@ -109,9 +113,11 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
           sameStepKills = killedIn === lastKilledStep ? sameStepKills + 1 : 1
           lastKilledStep = killedIn
           previousKilled = true
+          maxDelayMs = Math.min(o.maxDelayMs, Math.round(maxDelayMs * 1.25))
           console.log(`    kill ${kills}: ${delay} ms after '▶ ${title}', in ${killedIn}`)
         } else {
           if (result.exitCode === 0) finishedOnTheirOwn++
+          if (result.exitCode === 0) maxDelayMs = Math.max(50, Math.round(maxDelayMs / 2))
           previousKilled = false
           sameStepKills = 0
         }
