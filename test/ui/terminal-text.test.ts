@@ -110,7 +110,8 @@ describe('a line feed in the servers\' text cannot start a line that reads as da
 
   it('in datain accounts: the accounts\' lines, a blank line and the summary; the rest indented', () => {
     const account = fc.record({
-      account: text,
+      // As run-accounts names them (quoteAccount): 'user'@'host', the server's text inside the quotes.
+      account: fc.tuple(text, text).map(([user, host]) => `'${user}'@'${host}'`),
       role: fc.boolean(),
       action: fc.constantFrom('create', 'unchanged', 'differs', 'replace', 'complete', 'failed', 'skipped') as fc.Arbitrary<'create'>,
       statements: fc.array(text, {maxLength: 3}),
