@@ -23,16 +23,13 @@
  * data's size: compare with a run at 4 × --rows); it does not fail on time.
  */
 import {execa} from 'execa'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {mkdtemp, rm} from 'node:fs/promises'
 import {loadavg, tmpdir} from 'node:os'
 import path from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {fileURLToPath} from 'node:url'
 import {type Sandbox, startSandbox} from '../sandbox/sandbox.js'
 import {benchmarkStatements} from '../sandbox/sample-data.js'
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const DATABASE = 'bench'
+import {DATABASE} from './bench/data.js'
+import {root, runMeasured} from './bench/datain.js'
 
 export async function benchVerify(options: {tables: number; rows: number; threads?: number; repeat?: number}): Promise<void> {
   // Without --threads, verify runs as a user runs it: with its own default number of sessions.
@@ -81,22 +78,10 @@ export async function benchVerify(options: {tables: number; rows: number; thread
 }
 
 async function timeDatain(env: Record<string, string | undefined>, threads: number | undefined, extra: string[]): Promise<{seconds: number; peakRssMb: number; summary: string}> {
-  const started = performance.now()
-  const child = execa(process.execPath, [path.join(root, 'bin', 'run.js'), 'verify', '--json', ...(threads === undefined ? [] : ['--parallel', String(threads)]), ...extra], {env, extendEnv: false, reject: false})
-  let peakKb = 0
-  const sampling = (async () => {
-    while (child.exitCode === null && child.signalCode === null) {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '')
-      peakKb = Math.max(peakKb, Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0))
-      await sleep(100)
-    }
-  })()
-  const result = await child
-  const seconds = (performance.now() - started) / 1000
-  await sampling
+  const {result, seconds, peakRssMb} = await runMeasured([path.join(root, 'bin', 'run.js'), 'verify', '--json', ...(threads === undefined ? [] : ['--parallel', String(threads)]), ...extra], env)
   if (result.exitCode !== 0) throw new Error(`datain verify exited ${result.exitCode}: ${result.stdout.slice(0, 500)} ${result.stderr.slice(-500)}`)
   const report = JSON.parse(result.stdout) as {rowsCompared: number; tablesCompared: number; identical: boolean}
-  return {seconds, peakRssMb: peakKb / 1024, summary: `${report.tablesCompared} tables, ${report.rowsCompared.toLocaleString('en-US')} rows, identical: ${report.identical}`}
+  return {seconds, peakRssMb, summary: `${report.tablesCompared} tables, ${report.rowsCompared.toLocaleString('en-US')} rows, identical: ${report.identical}`}
 }
 
 async function timePt(sandbox: Sandbox): Promise<{seconds: number; sourceSeconds: number; summary: string}> {

@@ -17,18 +17,12 @@ export async function buildDatain(): Promise<void> {
 }
 
 /**
- * datain init + datain start in a child process of its own; the whole start's seconds, the
- * snapshot step's and the copy's inside it, and the process's peak RSS (VmHWM, sampled every 100 ms).
+ * `node args…` in a process of its own, with `env` only: its result, its seconds until it ended, and
+ * its peak RSS (VmHWM, sampled every 100 ms from /proc).
  */
-export async function runDatain(sandbox: Sandbox, work: string, threads: number): Promise<Measured> {
-  const home = await mkdtemp(path.join(work, 'home-'))
-  const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env(), DATAIN_HOME: home}
-  const cli = path.join(root, 'bin', 'run.js')
-  const init = await execa(process.execPath, [cli, 'init', '--databases', DATABASE], {env, extendEnv: false, reject: false})
-  if (init.exitCode !== 0) throw new Error(`datain init exited ${init.exitCode}: ${init.stderr || init.stdout}`)
-  const startedAt = performance.now()
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = execa(process.execPath, [...nodeArgs, cli, 'start', '--json', '--parallel', String(threads)], {env, extendEnv: false, reject: false})
+export async function runMeasured(args: string[], env: Record<string, string | undefined>) {
+  const started = performance.now()
+  const child = execa(process.execPath, args, {env, extendEnv: false, reject: false})
   let peakKb = 0
   const sampling = (async () => {
     while (child.exitCode === null && child.signalCode === null) {
@@ -38,8 +32,23 @@ export async function runDatain(sandbox: Sandbox, work: string, threads: number)
     }
   })()
   const result = await child
-  const wholeSeconds = (performance.now() - startedAt) / 1000
+  const seconds = (performance.now() - started) / 1000
   await sampling
+  return {result, seconds, peakRssMb: peakKb / 1024}
+}
+
+/**
+ * datain init + datain start in a child process of its own; the whole start's seconds, the
+ * snapshot step's and the copy's inside it, and the process's peak RSS (VmHWM, sampled every 100 ms).
+ */
+export async function runDatain(sandbox: Sandbox, work: string, threads: number): Promise<Measured> {
+  const home = await mkdtemp(path.join(work, 'home-'))
+  const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env(), DATAIN_HOME: home}
+  const cli = path.join(root, 'bin', 'run.js')
+  const init = await execa(process.execPath, [cli, 'init', '--databases', DATABASE], {env, extendEnv: false, reject: false})
+  if (init.exitCode !== 0) throw new Error(`datain init exited ${init.exitCode}: ${init.stderr || init.stdout}`)
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const {result, seconds: wholeSeconds, peakRssMb} = await runMeasured([...nodeArgs, cli, 'start', '--json', '--parallel', String(threads)], env)
   if (result.exitCode !== 0) throw new Error(`datain start exited ${result.exitCode}: ${result.stderr.split('\n').slice(-5).join(' ')}`)
   // start --json streams its events first, one a line: the result is the last line.
   const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as {steps: Array<{id: string; seconds?: number; output?: Record<string, unknown>}>}
@@ -49,7 +58,7 @@ export async function runDatain(sandbox: Sandbox, work: string, threads: number)
   const steps = report.steps.filter((s) => s.seconds !== undefined && s.seconds >= 0.05).map((s) => `${s.id} ${s.seconds!.toFixed(1)}`)
   return {
     seconds: wholeSeconds,
-    peakRssMb: peakKb / 1024,
+    peakRssMb,
     snapshotSeconds: snapshot?.seconds,
     copySeconds: typeof output.seconds === 'number' ? output.seconds : undefined,
     otherStepsSeconds: report.steps.filter((s) => s.id !== 'snapshot').reduce((sum, s) => sum + (s.seconds ?? 0), 0),

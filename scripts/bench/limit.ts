@@ -12,7 +12,7 @@
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import type {Sandbox} from '../../sandbox/sandbox.js'
-import {DEFAULT_BATCH_BYTES} from '../../src/snapshot/parallel/copy-plan.js'
+import {DEFAULT_BATCH_BYTES, REPLICA_LOAD_SESSION} from '../../src/snapshot/parallel/copy-plan.js'
 import {DATABASE, tableNames} from './data.js'
 import type {Measured} from './report.js'
 
@@ -73,8 +73,8 @@ export async function runLimit(sandbox: Sandbox, prepared: LimitFiles, threads: 
   const queue = [...prepared.units]
   let statements = 0
   try {
-    // datain's replica sessions (src/snapshot/parallel/parallel-copy.ts).
-    await Promise.all(sessions.map((s) => s.query("SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")))
+    // datain's replica sessions, the very settings.
+    await Promise.all(sessions.map((s) => s.query(REPLICA_LOAD_SESSION)))
     const started = performance.now()
     await Promise.all(
       sessions.map(async (session) => {

@@ -45,14 +45,18 @@ export async function runMydumper({sandbox, work, optionsFile, threads}: ToolCon
     return {note: `skipped: ${missing.join(' and ')} not installed (Debian/Ubuntu: apt-get install -y mydumper; then run the bench again)`}
   }
   const dir = path.join(work, 'mydumper')
-  const tls = (endpoint: Sandbox['source']) => ['--ssl', `--ca=${endpoint.sslCa}`]
+  // The password in the defaults file, TLS verified against the sandbox's CA, both ways.
+  const login = (endpoint: Sandbox['source'], defaults: string) => [
+    `--defaults-file=${defaults}`,
+    `--host=${endpoint.host}`,
+    `--port=${endpoint.port}`,
+    `--user=${endpoint.user}`,
+    '--ssl',
+    `--ca=${endpoint.sslCa}`,
+  ]
   const started = performance.now()
   await execa('mydumper', [
-    `--defaults-file=${optionsFile.source}`,
-    `--host=${sandbox.source.host}`,
-    `--port=${sandbox.source.port}`,
-    `--user=${sandbox.source.user}`,
-    ...tls(sandbox.source),
+    ...login(sandbox.source, optionsFile.source),
     `--threads=${threads}`,
     `--database=${DATABASE}`,
     `--outputdir=${dir}`,
@@ -63,11 +67,7 @@ export async function runMydumper({sandbox, work, optionsFile, threads}: ToolCon
   const dumped = performance.now()
   // --enable-binlog: myloader's default SET SQL_LOG_BIN=0 needs a privilege Azure's admin lacks (and datain's load is logged too).
   await execa('myloader', [
-    `--defaults-file=${optionsFile.replica}`,
-    `--host=${sandbox.replica.host}`,
-    `--port=${sandbox.replica.port}`,
-    `--user=${sandbox.replica.user}`,
-    ...tls(sandbox.replica),
+    ...login(sandbox.replica, optionsFile.replica),
     `--threads=${threads}`,
     `--directory=${dir}`,
     '--enable-binlog',

@@ -29,6 +29,9 @@ export const DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
  */
 export const DEFAULT_BATCH_BYTES = 500_000
 
+/** The session of each connection that loads rows into the replica (the bench's replica limit uses it too). */
+export const REPLICA_LOAD_SESSION = "SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'"
+
 /**
  * Creates the tables on the replica and lists the chunks to move, largest first. A table an
  * earlier run of this copy created, whose definition has not changed since, is kept with its cut:

@@ -6,7 +6,7 @@ import {createObjects, readObjects} from '../objects/copy-objects.js'
 import {copyChunk, piecePool} from './chunk-copy.js'
 import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
 import {chunkName, copyError} from './copy-errors.js'
-import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, type WorkItem} from './copy-plan.js'
+import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, REPLICA_LOAD_SESSION, type WorkItem} from './copy-plan.js'
 import {CopyRecorder, type RecorderOptions} from './copy-recorder.js'
 import {checkFinished, emptyForReload} from './resume-check.js'
 import {createDatabases, prepareDdlSessions} from './schema.js'
@@ -158,9 +158,7 @@ async function openSnapshot(pool: WorkerPool, options: ParallelCopyOptions) {
   const replicas = await Promise.all(Array.from({length: pool.threads}, () => pool.open('replica', options.replica)))
   // What the source wrote (table DDL, object bodies) runs on a connection that cannot LOAD DATA LOCAL.
   const ddl = await pool.open('replica', options.replica, false)
-  await Promise.all(
-    replicas.map((r) => r.query("SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")),
-  )
+  await Promise.all(replicas.map((r) => r.query(REPLICA_LOAD_SESSION)))
   const coordinator = await pool.open('source', options.source)
   const sources = await Promise.all(Array.from({length: pool.threads}, () => pool.open('source', options.source)))
   await Promise.all(
