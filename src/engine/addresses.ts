@@ -1,4 +1,5 @@
 import {readFile} from 'node:fs/promises'
+import {requirePassword} from '../lib/ask.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {Settings} from '../state/schema.js'
 
@@ -46,4 +47,14 @@ export async function replicaAddress(settings: Settings, password: string): Prom
   // Named in the advice when Azure's gateway refuses a login without `@server` (error 9002).
   if (settings.target !== 'mariadb' && settings.azure.server) address.azureServer = settings.azure.server
   return address
+}
+
+/**
+ * How to reach both servers, the passwords read (environment or prompt); without `needsSource`,
+ * the source's address has no password.
+ */
+export async function serverAddresses(settings: Settings, needsSource = true): Promise<{sourceAddress: ServerAddress; replicaAddress: ServerAddress}> {
+  const sourcePassword = needsSource ? await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`) : ''
+  const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
+  return {sourceAddress: await sourceAddress(settings, sourcePassword), replicaAddress: await replicaAddress(settings, replicaPassword)}
 }

@@ -1,7 +1,6 @@
 import type {Connection} from 'mariadb'
-import {replicaAddress, sourceAddress, tlsWarnings} from './addresses.js'
+import {serverAddresses, tlsWarnings} from './addresses.js'
 import {connectTo, type ServerAddress} from '../lib/mariadb.js'
-import {requirePassword} from '../lib/ask.js'
 import {openTarget, type ReplicaTarget} from '../targets/index.js'
 import {describeTakeOver, type Lock} from '../state/lock.js'
 import {openProfile, type ProfileStore} from '../state/profile-store.js'
@@ -49,15 +48,11 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   }
   const connections: Connection[] = []
   try {
-    const sourcePassword =
-      options.needsSource === false ? '' : await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
-    const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
     const session: Session = {
       profile: options.profile,
       store,
       settings,
-      sourceAddress: await sourceAddress(settings, sourcePassword),
-      replicaAddress: await replicaAddress(settings, replicaPassword),
+      ...(await serverAddresses(settings, options.needsSource !== false)),
       source: reconnecting(() => connectTo('source', session.sourceAddress), connections),
       replica: reconnecting(() => connectTo('replica', session.replicaAddress), connections),
       target: await openTarget(settings, {replica: () => session.replica()}),

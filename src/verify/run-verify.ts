@@ -1,7 +1,6 @@
-import {replicaAddress, sourceAddress, tlsWarnings} from '../engine/addresses.js'
+import {serverAddresses, tlsWarnings} from '../engine/addresses.js'
 import type {Session} from '../engine/session.js'
 import {setupMode} from '../engine/setup-checkpoint.js'
-import {requirePassword} from '../lib/ask.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {openProfile} from '../state/profile-store.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
@@ -35,15 +34,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
   const store = openProfile(options.home, options.profile)
   const settings = await store.readSettings()
   for (const warning of tlsWarnings(settings)) options.note(warning)
-  const sourcePassword = await requirePassword('DATAIN_SOURCE_PASSWORD', `the source user '${settings.source.user}'`)
-  const replicaPassword = await requirePassword('DATAIN_REPLICA_PASSWORD', `the replica user '${settings.replica.user}'`)
-  const profile = {
-    profile: options.profile,
-    store,
-    settings,
-    sourceAddress: await sourceAddress(settings, sourcePassword),
-    replicaAddress: await replicaAddress(settings, replicaPassword),
-  }
+  const profile = {profile: options.profile, store, settings, ...(await serverAddresses(settings))}
   phase('profile read')
   return verifySession(profile, options)
 }
