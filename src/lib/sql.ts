@@ -95,6 +95,33 @@ export function likeMatch(pattern: string, text: string, options: {caseInsensiti
   return row[t.length]!
 }
 
+/**
+ * likeMatch(pattern, text, {caseInsensitive: true}) for one pattern and many texts, as a regular
+ * expression built once: 20,000 tables against the rules of 5 databases left out took 0.4 s through
+ * likeMatch, twice per preflight (the replication filter check). Same semantics: both sides
+ * lower-cased, then code points (the `u` flag), `%` any run, `_` one, `\` escaping the next
+ * character and a trailing `\` itself.
+ */
+export function caseInsensitiveLike(pattern: string): (text: string) => boolean {
+  const p = [...pattern.toLowerCase()]
+  let source = ''
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!
+    if (c === '\\' && i + 1 < p.length) source += literal(p[++i]!)
+    else if (c === '%') source += '[\\s\\S]*'
+    else if (c === '_') source += '[\\s\\S]'
+    else source += literal(c)
+  }
+  // More than two `%` could backtrack for ever on a hostile value (the replica's): likeMatch's own walk then.
+  if (p.filter((c, i) => c === '%' && p[i - 1] !== '\\').length > 2) return (text) => likeMatch(pattern, text, {caseInsensitive: true})
+  const re = new RegExp(`^${source}$`, 'u')
+  return (text) => re.test(text.toLowerCase())
+}
+
+function literal(c: string): string {
+  return /^[\\^$.*+?()[\]{}|/]$/.test(c) ? `\\${c}` : c
+}
+
 // Queries --------------------------------------------------------------------------------------
 
 /** `?, ?, ?` for an IN list of `count` bound values (at least one, so that `IN ()` never happens). */
