@@ -30,15 +30,20 @@ const SYSBENCH = [
   'KEY `k_1` (`k`)',
 ]
 
-/** A single statement: every token closed, no `;`, no comment that would swallow what follows. */
+/**
+ * A single statement: every token closed, no `;`, no comment that would swallow what follows, and
+ * versioned comments that end at the same place whether the server runs or skips them.
+ */
 function isOneStatement(sql: string): boolean {
+  let inCode = false
   for (const token of tokenize(`${sql}\n`)) {
     if (token.kind !== 'space' && token.end > sql.length) return false
     if (token.kind === 'symbol' && sql[token.start] === ';') return false
     if (token.kind === 'comment' && !sql.startsWith('/*', token.start)) return false
-    if (token.kind === 'code-open') return false
+    if (token.kind === 'code-open' || token.kind === 'code-close') inCode = token.kind === 'code-open'
+    else if (inCode && sql.slice(token.start, token.end).includes('*/')) return false
   }
-  return true
+  return !inCode
 }
 
 describe('deferKeys', () => {
@@ -116,6 +121,7 @@ describe('deferKeys', () => {
     'AS in a default expression': table([...base, '`d` varchar(9) DEFAULT cast(`a` as char charset utf8mb4)']),
     'engine in lower case, spaced': table(base, 'engine = innodb'),
     'a /* mariadb-5.3 */ comment': table([...base, '`t` datetime /* mariadb-5.3 */ DEFAULT NULL']),
+    'a compressed column (words in a versioned comment)': table([...base, '`b` blob /*M!100301 COMPRESSED*/ DEFAULT NULL']),
   }
   for (const [why, ddl] of Object.entries(eligible)) it(`is defined when keywords stand only in names, strings or comments: ${why}`, () => expect(deferKeys(ddl)?.keys.length).toBeGreaterThan(0))
 
@@ -142,6 +148,13 @@ describe('deferKeys', () => {
     'a versioned comment in the body': sysbench.replace('KEY `k_1`', '/*!99999 KEY `z` (`k`), */ KEY `k_1`'),
     'a versioned comment left open': `${sysbench} /*!50100 PARTITION BY HASH (id)`,
     'a comment inside a versioned one': `${sysbench} /*!50100 /* x */ COMMENT 'y' */`,
+    // A server older than 9.99.99 skips to the first */, inside the string: then `; DROP …` is a second statement.
+    'a string holding */ in a versioned comment': `${sysbench} /*!99999 COMMENT='*/; DROP TABLE x; -- ' */`,
+    'a name holding */ in a versioned comment': `${sysbench} /*!99999 \`*/\` */`,
+    'a comment inside a versioned one in the body': sysbench.replace('NOT NULL', 'NOT NULL /*!50100 /* x */ */'),
+    'a versioned comment in the body left open': sysbench.replace('NOT NULL', 'NOT NULL /*!50100 COMPRESSED'),
+    // The server reads a name \u00a0KEY there; the lexer's \s a space.
+    'a no-break space before a word': sysbench.replace(',\n  KEY', ',\u00a0KEY'),
   }
   for (const [why, ddl] of Object.entries(malformed)) {
     it(`is undefined for a text that does not parse cleanly: ${why}`, () => {
@@ -214,7 +227,7 @@ describe('foreignKeyTargets', () => {
 // Properties ---------------------------------------------------------------------------------
 
 // Names from pieces that a lexer or a regex would take for structure.
-const PIECES = ['`', '``', '\n', ',', '(', ')', "'", '"', '\\', ' ', '/*', '*/', '/*!50100', '#', '-- ', ';', '.', 'KEY', 'FOREIGN', 'REFERENCES', 'VIRTUAL', 'PARTITION BY', 'PRIMARY', 'a', 'Z', 'é']
+const PIECES = ['`', '``', '\n', ',', '(', ')', "'", '"', '\\', ' ', '/*', '*/', '/*!50100', '#', '-- ', ';', '.', 'KEY', 'FOREIGN', 'REFERENCES', 'VIRTUAL', 'PARTITION BY', 'PRIMARY', 'a', 'Z', 'é', '\u00a0', '/*M!100301 COMPRESSED*/']
 const hostileText = fc.array(fc.constantFrom(...PIECES), {maxLength: 5}).map((p) => p.join(''))
 /** A name MariaDB accepts: ≤ 64 characters, not ending in a space; `tag` keeps it unique (case-insensitively). */
 const hostileName = (tag: string) => hostileText.map((s) => `${tag}${s}`.slice(0, 60) + '_')
@@ -256,7 +269,7 @@ describe('deferKeys and addKeysStatement, properties', () => {
         expect(alter).toBe(`ALTER TABLE ${quoteQualified('d', name)} ${keys.map((k) => `ADD ${k}`).join(', ')}`)
         expect(isOneStatement(alter)).toBe(true)
       }),
-      {numRuns: 2000},
+      {numRuns: 3000},
     )
   })
 
@@ -272,9 +285,9 @@ describe('deferKeys and addKeysStatement, properties', () => {
         if (deferred === undefined) return
         expect(isOneStatement(deferred.create)).toBe(true)
         expect(isOneStatement(addKeysStatement(db, db, deferred.keys))).toBe(true)
-        for (const key of deferred.keys) expect(key.clause.startsWith('KEY `')).toBe(true)
+        for (const key of deferred.keys) expect(key.clause).toMatch(/^KEY\s*`/i)
       }),
-      {numRuns: 5000},
+      {numRuns: 10000},
     )
   })
 })
@@ -400,6 +413,19 @@ describe('deferred keys on a real server', () => {
     await conn.query(addKeysStatement('b', 'P`(,', split.keys))
     await conn.query(child)
     expect(await showCreate('b', 'C')).toBe(child)
+  })
+
+  it('rebuilds a table with a compressed column (a versioned comment in its body) exactly', async () => {
+    await conn.query('USE a')
+    await conn.query("CREATE TABLE `z` (`id` int NOT NULL, `b` blob COMPRESSED, `v` varchar(10) COMPRESSED DEFAULT 'x', `n` int, PRIMARY KEY (`id`), KEY `kn` (`n`)) ENGINE=InnoDB")
+    const source = await showCreate('a', 'z')
+    expect(source).toContain('/*M!100301 COMPRESSED*/')
+    const split = deferKeys(source)!
+    expect(split.keys).toEqual([{name: 'kn', clause: 'KEY `kn` (`n`)'}])
+    await conn.query('USE b')
+    await conn.query(split.create)
+    await conn.query(addKeysStatement('b', 'z', split.keys))
+    expect(await showCreate('b', 'z')).toBe(source)
   })
 
   it('keeps every key of a table whose AUTO_INCREMENT column only a plain key leads: the CREATE without it fails (1075)', async () => {

@@ -27,9 +27,9 @@ export interface TableDdl {
  * NO_BACKSLASH_ESCAPES: the lexer's defaults) into its items and options, or undefined when it
  * is not exactly one cleanly lexed CREATE TABLE: an unterminated string, identifier or comment,
  * unbalanced parentheses, an empty item, a `;`, a comment to the end of the line (text appended
- * after it would be commented out), or a versioned comment in the body (its content runs or not
- * by server version, so its items are not certain). A versioned comment after the body (MariaDB's
- * `/*!50100 PARTITION BY …*\/`) is read as code, as a server of today runs it.
+ * after it would be commented out), a space other than ASCII's, or a versioned comment in the body
+ * holding more than words (its content runs or not by server version, so its items would not be
+ * certain). Versioned comments' content is read as code, as a server of today runs it.
  */
 export function parseCreateTable(text: string): TableDdl | undefined {
   const tokens = codeTokens(text)
@@ -39,13 +39,16 @@ export function parseCreateTable(text: string): TableDdl | undefined {
   const items: DdlItem[] = []
   let current: ItemToken[] = []
   let depth = 0
+  let inCode = false
   let i = 4
   for (; i < tokens.length; i++) {
     const token = tokens[i]!
-    if (token.kind === 'code-open' || token.kind === 'code-close') return undefined
+    if (token.kind === 'code-open' || token.kind === 'code-close') inCode = token.kind === 'code-open'
+    // Only words in a versioned comment of the body (`/*M!100301 COMPRESSED*/`): whether it runs, it cannot make or end an item.
+    else if (inCode && token.kind !== 'word') return undefined
     const symbol = token.kind === 'symbol' ? text[token.start] : undefined
     if (depth === 0 && (symbol === ',' || symbol === ')')) {
-      const code = current.filter((t) => t.kind !== 'comment')
+      const code = current.filter((t) => t.kind !== 'comment' && t.kind !== 'code-open' && t.kind !== 'code-close')
       if (code.length === 0) return undefined
       items.push({start: current[0]!.start, end: current.at(-1)!.end, tokens: code})
       current = []
@@ -68,25 +71,31 @@ export function parseCreateTable(text: string): TableDdl | undefined {
  */
 function codeTokens(text: string): Token[] | undefined {
   const tokens: Token[] = []
+  let inCode = false
   // With a character appended, a string, identifier or comment that never closes swallows it.
   for (const token of tokenize(`${text}\n`)) {
+    const source = text.slice(token.start, token.end)
+    // The server's lexer knows only ASCII spaces; a no-break space is part of a name to it.
+    if (token.kind === 'space' && /[^ \t\r\n]/.test(source)) return undefined
     if (token.kind === 'space') continue
     if (token.end > text.length) return undefined
-    if (token.kind === 'comment' && !text.startsWith('/*', token.start)) return undefined
-    if (token.kind === 'symbol' && text[token.start] === ';') return undefined
+    if (token.kind === 'comment' && !source.startsWith('/*')) return undefined
+    if (token.kind === 'symbol' && source === ';') return undefined
+    if (token.kind === 'code-open' || token.kind === 'code-close') inCode = token.kind === 'code-open'
+    // A server older than the comment's version skips it to the first `*/`, in a string or not: then both must end it there.
+    else if (inCode && (token.kind === 'comment' || source.includes('*/'))) return undefined
     tokens.push(token)
   }
   return tokens
 }
 
-/** Whether the options' parentheses balance and every versioned comment closes (not nested). */
+/** Whether the options' parentheses balance and every versioned comment closes. */
 function balanced(text: string, tokens: Token[]): boolean {
   let depth = 0
   let inCode = false
   for (const token of tokens) {
     if (token.kind === 'code-open') inCode = true
     else if (token.kind === 'code-close') inCode = false
-    else if (token.kind === 'comment' && inCode) return false
     else if (isSymbol(text, token, '(')) depth++
     else if (isSymbol(text, token, ')') && --depth < 0) return false
   }

@@ -92,6 +92,8 @@ function readItem(text: string, item: DdlItem): Item | undefined {
  * `ALTER TABLE db.name ADD <clause>, ADD <clause>…`: the keys built in one pass over the rows, in
  * their order. Throws when a clause is not one plain KEY item that lexes cleanly on its own (it
  * would be a bug: clauses come from deferKeys), so that no text can end the statement or start another.
+ * Run it as the CREATE: in a session whose sql_mode has neither ANSI_QUOTES nor NO_BACKSLASH_ESCAPES
+ * (prepareDdlSessions), the lexer the clauses were read with.
  */
 export function addKeysStatement(database: string, name: string, keys: DeferredKeys['keys']): string {
   if (keys.length === 0) throw new Error('addKeysStatement needs at least one key')
