@@ -415,6 +415,24 @@ describe('deferred keys on a real server', () => {
     expect(await showCreate('b', 'C')).toBe(child)
   })
 
+  it('rebuilds a table of column features around the keys exactly: INVISIBLE, JSON, expressions, ON UPDATE, ENUM, a column named KEY', async () => {
+    await conn.query('USE a')
+    await conn.query(`CREATE TABLE \`sink\` (
+      \`id\` bigint unsigned NOT NULL AUTO_INCREMENT, \`KEY\` int NOT NULL, \`h\` int INVISIBLE, \`j\` json, \`d\` varchar(40) DEFAULT (concat('a,', 'KEY (x)')),
+      \`t\` timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp(), \`e\` enum('a''b', 'c,)', 'KEY \\\\ x') DEFAULT 'c,)',
+      \`u\` varchar(20) COLLATE utf8mb4_bin, UNIQUE KEY \`u\` (\`u\`), KEY \`k1\` (\`KEY\`, \`h\`), PRIMARY KEY (\`id\`), KEY \`k2\` (\`e\`, \`d\`(3)), KEY \`k3\` (\`t\` DESC)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 STATS_PERSISTENT=1 COMMENT='ENGINE=MyISAM, KEY'`)
+    await conn.query("INSERT INTO `sink` (`KEY`, `h`, `j`, `e`, `u`) VALUES (1, 2, '[1, 2]', 'a''b', 'x'), (2, 3, NULL, DEFAULT, 'y')")
+    const source = await showCreate('a', 'sink')
+    const split = deferKeys(source)!
+    expect(split.keys.map((k) => k.name)).toEqual(['k1', 'k2', 'k3'])
+    await conn.query('USE b')
+    await conn.query(split.create)
+    await conn.query('INSERT INTO `b`.`sink` (`id`, `KEY`, `h`, `j`, `d`, `t`, `e`, `u`) SELECT `id`, `KEY`, `h`, `j`, `d`, `t`, `e`, `u` FROM `a`.`sink`')
+    await conn.query(addKeysStatement('b', 'sink', split.keys))
+    expect(withoutCounter(await showCreate('b', 'sink'))).toBe(withoutCounter(source))
+  })
+
   it('rebuilds a table with a compressed column (a versioned comment in its body) exactly', async () => {
     await conn.query('USE a')
     await conn.query("CREATE TABLE `z` (`id` int NOT NULL, `b` blob COMPRESSED, `v` varchar(10) COMPRESSED DEFAULT 'x', `n` int, PRIMARY KEY (`id`), KEY `kn` (`n`)) ENGINE=InnoDB")
