@@ -1,5 +1,6 @@
 import type {Connection} from 'mariadb'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
+import type {KeyBuilds} from './key-builds.js'
 import {createTables, definitionHash, tableDefinitions, type TableToCreate} from './schema.js'
 import {boundsOf, type Chunk, chunksFromBounds, planChunks, type TableInfo} from './tables.js'
 
@@ -62,6 +63,8 @@ export async function planWork(options: {
    * record that holds them: the rows may start to move while the next tables are created.
    */
   onSlice?: (work: WorkItem[], record: CopyRecord) => Promise<void>
+  /** Which tables are created without their plain keys, built after the rows (see KeyBuilds). */
+  keys?: KeyBuilds
 }): Promise<{work: WorkItem[]; record: CopyRecord}> {
   const {sources, replicas, resume} = options
   const existing = resume ? await keepOnlyCurrentTables(replicas[0]!, options.databases, options.tables) : new Set<string>()
@@ -77,6 +80,7 @@ export async function planWork(options: {
     const tables = bySize.slice(first, first + slice)
     const sliceStart = work.length
     const ddls = await tableDefinitions(sources, tables)
+    await options.keys?.scan(tables, ddls)
     const toCreate: TableToCreate[] = []
     for (const [i, table] of tables.entries()) {
       const ddl = ddls[i]!
@@ -89,9 +93,10 @@ export async function planWork(options: {
           work.push({chunk, tableIndex, mode: done.has(chunk.index) ? 'verify' : 'reload'})
         }
         record.tables.push({database: table.database, name: table.name, definition, bounds: earlier.bounds, done: [...earlier.done]})
+        options.keys?.mayLack(table, ddl)
         continue
       }
-      toCreate.push({table, ddl, replace: existing.has(key(table))})
+      toCreate.push({table, ddl: options.keys?.definitionFor(table, ddl) ?? ddl, replace: existing.has(key(table))})
       const chunks = await planChunks(sources[0]!, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
       for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
       record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})

@@ -8,6 +8,7 @@ import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from '
 import {chunkName, copyError} from './copy-errors.js'
 import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, REPLICA_LOAD_SESSION, type WorkItem} from './copy-plan.js'
 import {CopyRecorder, type RecorderOptions} from './copy-recorder.js'
+import {KeyBuilds} from './key-builds.js'
 import {checkFinished, emptyForReload} from './resume-check.js'
 import {createDatabases, prepareDdlSessions} from './schema.js'
 import {chunkSelect, listTables, loadStatement, type TableInfo} from './tables.js'
@@ -34,6 +35,8 @@ export interface ParallelCopyOptions extends RecorderOptions {
   schemaSlice?: number
   /** Bytes of one LOAD DATA statement at most (see copyChunk). Default 500 kB. */
   batchBytes?: number
+  /** Tables at least this large (InnoDB's estimate) get their plain keys after the rows (see KeyBuilds). Default 16 MiB. */
+  deferKeysBytes?: number
   snapshot?: SnapshotOptions
   /** What an earlier, unfinished copy into these databases recorded: its tables are checked, not copied again. */
   resume?: CopyRecord
@@ -58,6 +61,8 @@ export interface ParallelCopyResult {
   keptRows: number
   /** On a resume: chunks loaded again (changed on the source since, or left half loaded). */
   reloadedChunks: number
+  /** Tables whose plain secondary keys were built after their rows (see KeyBuilds). */
+  keyedAfterRows: number
 }
 
 /** Connections left to others on either server when datain picks its number of threads. */
@@ -113,14 +118,23 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
     const objects = await readObjects(sources[0]!, options.databases)
     recorder.estimatedRows = tables.reduce((n, t) => n + t.estimatedRows, 0)
     const batchBytes = await batchSize(replicas[0]!, options.batchBytes ?? DEFAULT_BATCH_BYTES)
-    const {work} = options.resume
-      ? await resumeCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
-      : await freshCopy(pool, {options, sources, replicas, ddl, tables, batchBytes, recorder})
+    const keys = new KeyBuilds({
+      open: () => pool.open('replica', options.replica, false),
+      sessions: pool.threads,
+      deferNew: !options.resume,
+      minBytes: options.deferKeysBytes,
+      onFailure: (error) => pool.fail(error),
+      busy: pool.busy,
+    })
+    const setup = {options, sources, replicas, ddl, tables, batchBytes, recorder, keys}
+    const {work} = options.resume ? await resumeCopy(pool, setup) : await freshCopy(pool, setup)
     pool.throwIfFailed()
     // Every chunk is in: the last lines are kept (the record is not rewritten whole for a step about to be done).
     await recorder.end()
     // Every row is read: the source's snapshot can go.
     await Promise.all(sources.map((s) => s.end().catch(() => s.destroy())))
+    await keys.finish()
+    pool.throwIfFailed()
 
     const created = await createObjects(ddl, objects)
     pool.throwIfFailed()
@@ -138,6 +152,7 @@ export async function parallelCopy(options: ParallelCopyOptions): Promise<Parall
       keptChunks: recorder.keptChunks,
       keptRows: recorder.keptRows,
       reloadedChunks: recorder.reloadedChunks,
+      keyedAfterRows: keys.built,
     }
   } catch (error) {
     // What finished is recorded for the resume; a write that fails now changes nothing of the error
@@ -181,6 +196,7 @@ interface CopySetup {
   tables: TableInfo[]
   batchBytes: number
   recorder: CopyRecorder
+  keys: KeyBuilds
 }
 
 /**
@@ -190,7 +206,7 @@ interface CopySetup {
  */
 async function freshCopy(pool: WorkerPool, s: CopySetup) {
   const queue = new WorkQueue()
-  const loading = loadChunks(pool, s, queue, s.batchBytes, s.recorder)
+  const loading = loadChunks(pool, s, queue)
   loading.catch(() => {})
   try {
     const planned = await createSchema(pool, s, async (items, record) => {
@@ -221,7 +237,7 @@ async function resumeCopy(pool: WorkerPool, s: CopySetup) {
   const toLoad = await checkFinished(pool, s, planned.work, s.recorder)
   await emptyForReload(s.ddl, toLoad, s.recorder)
   toLoad.sort((a, b) => b.chunk.estimatedBytes - a.chunk.estimatedBytes)
-  await loadChunks(pool, s, toLoad, s.batchBytes, s.recorder)
+  await loadChunks(pool, s, toLoad)
   return planned
 }
 
@@ -249,26 +265,25 @@ async function createSchema(pool: WorkerPool, s: CopySetup, onSlice?: (work: Wor
   const replicas = [s.ddl, ...extra]
   await prepareDdlSessions(definitions, ...replicas)
   await createDatabases(definitions[0]!, s.ddl, options.databases)
-  const planned = await planWork({...options, sources: definitions, replicas, tables: s.tables, onSlice})
+  const planned = await planWork({...options, sources: definitions, replicas, tables: s.tables, onSlice, keys: s.keys})
   await Promise.all([...definitions, ...extra].map((c) => c.end()))
   return planned
 }
 
-/** Moves the rows of every chunk of `items`, each worker from its source connection into its replica connection. */
-async function loadChunks(
-  pool: WorkerPool,
-  connections: {sources: Connection[]; replicas: Connection[]},
-  items: WorkItem[] | WorkQueue,
-  batchBytes: number,
-  recorder: CopyRecorder,
-): Promise<void> {
+/**
+ * Moves the rows of every chunk of `items`, each worker from its source connection into its replica
+ * connection. A table whose chunks are all in has its deferred keys built while others load.
+ */
+async function loadChunks(pool: WorkerPool, s: CopySetup, items: WorkItem[] | WorkQueue): Promise<void> {
+  const {sources, replicas, batchBytes, recorder, keys} = s
   const pieces = piecePool(pool.threads, batchBytes)
+  const chunksIn = new Map<number, number>()
   await pool.run(items, async (item, i) => {
     recorder.begin(item)
     const {sql, values} = chunkSelect(item.chunk)
     await copyChunk({
-      source: connections.sources[i]!,
-      replica: connections.replicas[i]!,
+      source: sources[i]!,
+      replica: replicas[i]!,
       select: sql,
       values,
       load: loadStatement(item.chunk.table),
@@ -278,5 +293,8 @@ async function loadChunks(
       onLoaded: (n, b) => recorder.loaded(n, b, item),
     })
     recorder.done(item)
+    const loaded = (chunksIn.get(item.tableIndex) ?? 0) + 1
+    chunksIn.set(item.tableIndex, loaded)
+    if (loaded === item.chunk.count && keys.deferred(item.chunk.table)) keys.start(item.chunk.table)
   })
 }

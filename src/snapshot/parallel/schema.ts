@@ -48,8 +48,8 @@ export function definitionHash(ddl: string): string {
 }
 
 /**
- * Creates the table on the replica from its definition, with every index: building secondary
- * indexes after the rows measured slower here (see the README's performance section).
+ * Creates the table on the replica from its definition, with every index (the single-stream copy;
+ * the parallel copy builds the plain keys of large tables after their rows: KeyBuilds).
  */
 export async function createTable(replica: Connection, table: TableInfo, ddl: string): Promise<void> {
   // Unqualified in its text (REFERENCES to the same database too): run it in its database.

@@ -1,0 +1,152 @@
+import {readFileSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
+import {benchmarkStatements} from '../../sandbox/sample-data.js'
+import type {ServerAddress} from '../../src/lib/mariadb.js'
+import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
+import {allowLoopback} from '../helpers/preflight.js'
+import {memoryLog} from './memory-log.js'
+
+/**
+ * The plain secondary keys of large tables are built after their rows (KeyBuilds): the replica's
+ * tables must come out exactly as the source defines them (SHOW CREATE TABLE, byte for byte), a
+ * table a FOREIGN KEY references must keep what that key needs, and a copy stopped before a build
+ * must get the keys on its resume. Every eligible table is deferred here (deferKeysBytes 0).
+ */
+
+const DATABASES = ['keyed', 'bench']
+let sandbox: Sandbox
+let source: ServerAddress
+let replica: ServerAddress
+
+beforeAll(async () => {
+  sandbox = await startSandbox({sampleRows: 0})
+  allowLoopback(sandbox)
+  const address = (s: Sandbox['source'] | Sandbox['replica']): ServerAddress => ({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    tls: {ca: readFileSync(s.sslCa, 'utf8'), verify: true},
+  })
+  source = address(sandbox.source)
+  replica = address(sandbox.replica)
+  await sandbox.source.server.execute([
+    ...benchmarkStatements({tables: 2, rows: 40_000}),
+    'CREATE DATABASE keyed',
+    // Keys of every kind the build keeps in order: unique (NOT NULL and nullable), prefixes, DESC, composite, comments, ignored.
+    `CREATE TABLE keyed.wide (
+      id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, a INT NOT NULL, b VARCHAR(40) NULL, c TEXT NULL, d DATETIME(3) NULL,
+      PRIMARY KEY (id), KEY \`by b, a\` (b(10), a DESC) COMMENT 'a ''quoted'' KEY \`x\` (y),', UNIQUE KEY u_a (a),
+      KEY \`k\`\`tick\` (d), UNIQUE KEY u_bd (b, d), KEY k_ignored (a, d) IGNORED,
+      CONSTRAINT positive CHECK (a >= 0)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='wide, KEY \`z\` (a)' ROW_FORMAT=DYNAMIC`,
+    `INSERT INTO keyed.wide (a, b, c, d) SELECT seq, IF(seq % 7 = 0, NULL, CONCAT('b', seq % 500)), REPEAT('c', seq % 30), '2024-01-01' + INTERVAL seq SECOND FROM keyed.seq_1_to_20000`,
+    // A parent whose plain key a child's FOREIGN KEY needs: larger than the child, so planned in an earlier slice.
+    `CREATE TABLE keyed.parent (id INT NOT NULL PRIMARY KEY, code INT NOT NULL, note VARCHAR(100), KEY ix_code (code), KEY ix_note (note)) ENGINE=InnoDB`,
+    `INSERT INTO keyed.parent SELECT seq, seq * 3, REPEAT('p', 80) FROM keyed.seq_1_to_12000`,
+    `CREATE TABLE keyed.child (id INT NOT NULL PRIMARY KEY, parent_code INT NULL, KEY ix_parent_code (parent_code),
+      CONSTRAINT to_parent FOREIGN KEY (parent_code) REFERENCES parent (code)) ENGINE=InnoDB`,
+    'INSERT INTO keyed.child SELECT seq, seq * 3 FROM keyed.seq_1_to_300',
+    // The same, with the parent smaller than its child: planned in a later slice, after the child's FOREIGN KEY was read.
+    `CREATE TABLE keyed.small_parent (id INT NOT NULL PRIMARY KEY, code INT NOT NULL, KEY ix_code (code)) ENGINE=InnoDB`,
+    'INSERT INTO keyed.small_parent SELECT seq, seq FROM keyed.seq_1_to_50',
+    `CREATE TABLE keyed.big_child (id INT NOT NULL PRIMARY KEY, sp INT NULL, pad CHAR(200) NOT NULL DEFAULT '', KEY ix_pad (pad(20)),
+      CONSTRAINT to_small FOREIGN KEY (sp) REFERENCES small_parent (code)) ENGINE=InnoDB`,
+    "INSERT INTO keyed.big_child SELECT seq, 1 + seq % 50, REPEAT('x', 150) FROM keyed.seq_1_to_15000",
+    'ANALYZE TABLE keyed.wide, keyed.parent, keyed.child, keyed.small_parent, keyed.big_child, bench.sbtest1, bench.sbtest2',
+  ])
+})
+
+afterAll(async () => {
+  await sandbox?.stop()
+})
+
+async function copy(options: Partial<ParallelCopyOptions> = {}) {
+  return parallelCopy({source, replica, databases: DATABASES, threads: 2, signal: new AbortController().signal, deferKeysBytes: 0, schemaSlice: 1, ...options})
+}
+
+async function definitions(server: Sandbox['source']['server']): Promise<Record<string, string>> {
+  const tables = await server.query<Array<{db: string; t: string}>>(
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('keyed', 'bench') AND TABLE_TYPE = 'BASE TABLE'`,
+  )
+  const out: Record<string, string> = {}
+  for (const {db, t} of tables) {
+    const [row] = await server.query<Array<Record<string, string>>>(`SHOW CREATE TABLE \`${db}\`.\`${t.replaceAll('`', '``')}\``)
+    out[`${db}.${t}`] = row!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '')
+  }
+  return out
+}
+
+async function expectExactCopy(): Promise<void> {
+  const expected = await definitions(sandbox.source.server)
+  expect(Object.keys(expected)).toHaveLength(7)
+  expect(await definitions(sandbox.replica.server)).toEqual(expected)
+  expect(await tableFingerprints(sandbox.replica.server, DATABASES, {extended: true})).toEqual(await tableFingerprints(sandbox.source.server, DATABASES, {extended: true}))
+}
+
+const dropReplica = () => sandbox.replica.server.execute(['DROP DATABASE IF EXISTS keyed', 'DROP DATABASE IF EXISTS bench'])
+
+describe('secondary keys built after the rows', () => {
+  it('builds them after the rows of every eligible table, and the tables come out exactly as the source defines them', async () => {
+    await dropReplica()
+    const result = await copy()
+    // sbtest1, sbtest2 and wide after their rows; parent too, but before child was created (a slice a table here, parent's
+    // first); small_parent not at all (big_child, which references it, came first); big_child and child have FOREIGN KEYs.
+    expect(result.keyedAfterRows).toBe(4)
+    await expectExactCopy()
+    // The foreign keys hold on the replica (checks on).
+    const conn = await sandbox.replica.server.connectAsRoot()
+    try {
+      await expect(conn.query('INSERT INTO keyed.child VALUES (100000, 4)')).rejects.toMatchObject({errno: 1452})
+      await expect(conn.query('INSERT INTO keyed.big_child (id, sp) VALUES (100000, 999)')).rejects.toMatchObject({errno: 1452})
+    } finally {
+      await conn.end()
+    }
+  })
+
+  it('a copy stopped before its builds gets the keys on its resume, and only those it lacks', async () => {
+    await dropReplica()
+    const log = memoryLog()
+    await copy({log})
+    // As if datain had died after the rows of these tables, before (or in the middle of) their builds.
+    await sandbox.replica.server.execute(['ALTER TABLE bench.sbtest1 DROP INDEX k_1', 'ALTER TABLE keyed.wide DROP INDEX `k``tick`, DROP INDEX `by b, a`, DROP INDEX k_ignored'])
+    const resumed = await copy({resume: log.record})
+    expect(resumed.keptChunks).toBe(resumed.chunks)
+    expect(resumed.keyedAfterRows).toBe(2)
+    await expectExactCopy()
+  })
+
+  it('a build held by a lock on the replica fails within the stall bound, saying which table, and the resume finishes it', async () => {
+    await dropReplica()
+    const log = memoryLog()
+    const previous = process.env.DATAIN_STALL_TIMEOUT
+    process.env.DATAIN_STALL_TIMEOUT = '2'
+    const holder = await sandbox.replica.server.connectAsRoot()
+    try {
+      const copying = copy({log, threads: 1})
+      copying.catch(() => {})
+      // An open transaction that has read the table holds a metadata lock the build must wait for.
+      for (let i = 0; i < 2000; i++) {
+        const [row] = (await holder.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'bench' AND TABLE_NAME = 'sbtest1'")) as Array<{n: bigint}>
+        if (Number(row!.n) > 0) break
+        await sleep(5)
+      }
+      await holder.query('START TRANSACTION')
+      await holder.query('SELECT id FROM bench.sbtest1 LIMIT 1')
+      const started = Date.now()
+      await expect(copying).rejects.toMatchObject({code: 'E_SNAPSHOT_LOAD', message: expect.stringContaining('Adding the indexes of the table bench.sbtest1 on the replica, after its rows, failed: Lock wait timeout')})
+      expect(Date.now() - started).toBeLessThan(30_000)
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {})
+      await holder.end()
+      if (previous === undefined) delete process.env.DATAIN_STALL_TIMEOUT
+      else process.env.DATAIN_STALL_TIMEOUT = previous
+    }
+    const resumed = await copy({resume: log.compacted ?? log.record})
+    expect(resumed.keyedAfterRows).toBeGreaterThanOrEqual(1)
+    await expectExactCopy()
+  })
+})
