@@ -4,7 +4,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
-import type {ServerAddress} from '../../src/lib/mariadb.js'
+import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
+import {KeyBuilds} from '../../src/snapshot/parallel/key-builds.js'
 import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {allowLoopback} from '../helpers/preflight.js'
 import {memoryLog} from './memory-log.js'
@@ -147,6 +148,34 @@ describe('secondary keys built after the rows', () => {
     }
     const resumed = await copy({resume: log.compacted ?? log.record})
     expect(resumed.keyedAfterRows).toBeGreaterThanOrEqual(1)
+    await expectExactCopy()
+  })
+
+  it('a key that appeared after the build looked (an earlier run\'s build finishing, 1061) is not a failure: the others are added', async () => {
+    await dropReplica()
+    await copy()
+    const ddl = (await sandbox.source.server.query<Array<Record<string, string>>>('SHOW CREATE TABLE keyed.wide'))[0]!['Create Table']!
+    await sandbox.replica.server.execute(['ALTER TABLE keyed.wide DROP INDEX `k``tick`, DROP INDEX `by b, a`, DROP INDEX k_ignored'])
+    const sessions: Array<Awaited<ReturnType<typeof connectTo>>> = []
+    const builds = new KeyBuilds({
+      open: async () => {
+        const session = await connectTo('replica', replica)
+        sessions.push(session)
+        return session
+      },
+      sessions: 1,
+      deferNew: true,
+    })
+    try {
+      // Registered as created without its keys (no look at the replica first), one of which is there already.
+      const create = builds.definitionFor({database: 'keyed', name: 'wide', columns: [], primaryKey: ['id'], estimatedRows: 1, estimatedBytes: 1 << 30}, ddl)
+      expect(create).not.toContain('KEY `by b, a`')
+      await sandbox.replica.server.execute(["ALTER TABLE keyed.wide ADD KEY `by b, a` (b(10), a DESC) COMMENT 'a ''quoted'' KEY `x` (y),'"])
+      await builds.finish()
+      expect(builds.built).toBe(1)
+    } finally {
+      await Promise.all(sessions.map((s) => s.end()))
+    }
     await expectExactCopy()
   })
 })

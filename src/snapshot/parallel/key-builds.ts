@@ -161,23 +161,37 @@ export class KeyBuilds {
   }
 }
 
-/** Adds the keys `entry`'s table lacks (all, when it was created without them) in one ALTER TABLE. */
+/**
+ * Adds the keys `entry`'s table lacks (all, when it was created without them) in one ALTER TABLE.
+ * A key that is there by then (1061: an earlier run's build, still running on the replica when this
+ * one looked, has finished since) is not a failure: the others are added.
+ */
 async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
   const {database, name} = entry.table
   try {
     if (!entry.missing) await findLacking(session, [entry])
     if (entry.keys.length === 0) return false
-    await session.query(addKeysStatement(database, name, entry.keys))
+    try {
+      await session.query(addKeysStatement(database, name, entry.keys))
+    } catch (error) {
+      if ((error as {errno?: number})?.errno !== ER_DUP_KEYNAME) throw error
+      await findLacking(session, [entry])
+      if (entry.keys.length > 0) await session.query(addKeysStatement(database, name, entry.keys))
+    }
     return true
   } catch (error) {
-    const e = error as {sqlMessage?: string; message?: string}
-    throw new DatainError(`Adding the indexes of the table ${database}.${name} on the replica, after its rows, failed: ${e?.sqlMessage ?? e?.message ?? String(error)}.`, {
+    const e = error as {errno?: number; sqlMessage?: string; message?: string}
+    const held = e?.errno === ER_LOCK_WAIT_TIMEOUT ? ` (another session holds the table, perhaps an earlier run's build still under way: see the replica's process list, then run 'datain start' again)` : ''
+    throw new DatainError(`Adding the indexes of the table ${database}.${name} on the replica, after its rows, failed: ${e?.sqlMessage ?? e?.message ?? String(error)}${held}.`, {
       code: 'E_SNAPSHOT_LOAD',
       exit: ExitCode.failed,
       cause: error,
     })
   }
 }
+
+const ER_DUP_KEYNAME = 1061
+const ER_LOCK_WAIT_TIMEOUT = 1205
 
 /** Keeps in each entry only the keys its table on the replica has not (index names are case-insensitive); each is then known. */
 async function findLacking(session: Connection, entries: Deferred[]): Promise<void> {
