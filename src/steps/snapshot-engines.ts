@@ -120,6 +120,10 @@ async function copyParallel(
         `${result.reloadedChunks} were loaded again, the others copied.`,
     )
   }
+  if (result.keyedAfterRows > 0) {
+    const n = result.keyedAfterRows
+    ctx.ui.info(`The non-unique indexes of ${n} large table${n === 1 ? ' were' : 's were'} built after ${n === 1 ? 'its' : 'their'} rows  (one sorted build each: less work for the replica).`)
+  }
   return {
     engine: 'parallel',
     binlogFile: point.binlogFile,
