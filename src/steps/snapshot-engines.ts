@@ -122,7 +122,7 @@ async function copyParallel(
   }
   if (result.keyedAfterRows > 0) {
     const n = result.keyedAfterRows
-    ctx.ui.info(`The non-unique indexes of ${n} large table${n === 1 ? ' were' : 's were'} built after ${n === 1 ? 'its' : 'their'} rows  (one sorted build each: less work for the replica).`)
+    ctx.ui.info(`The non-unique indexes of ${n} large table${n === 1 ? ' were' : 's were'} built after ${n === 1 ? 'its' : 'their'} rows (one sorted build each: less work for the replica).`)
   }
   return {
     engine: 'parallel',
