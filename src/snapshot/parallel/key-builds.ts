@@ -181,8 +181,7 @@ async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
     return true
   } catch (error) {
     const e = error as {errno?: number; sqlMessage?: string; message?: string}
-    const held = e?.errno === ER_LOCK_WAIT_TIMEOUT ? ` (another session holds the table, perhaps an earlier run's build still under way: see the replica's process list, then run 'datain start' again)` : ''
-    throw new DatainError(`Adding the indexes of the table ${database}.${name} on the replica, after its rows, failed: ${e?.sqlMessage ?? e?.message ?? String(error)}${held}.`, {
+    throw new DatainError(`Adding the indexes of the table ${database}.${name} on the replica, after its rows, failed: ${e?.sqlMessage ?? e?.message ?? String(error)}${hint(e?.errno)}.`, {
       code: 'E_SNAPSHOT_LOAD',
       exit: ExitCode.failed,
       cause: error,
@@ -191,7 +190,17 @@ async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
 }
 
 const ER_DUP_KEYNAME = 1061
-const ER_LOCK_WAIT_TIMEOUT = 1205
+
+/** What a DBA can do about the build's failure, for the errors that have an answer. */
+function hint(errno: number | undefined): string {
+  // ER_LOCK_WAIT_TIMEOUT
+  if (errno === 1205) return ` (another session holds the table, perhaps an earlier run's build still under way: see the replica's process list, then run 'datain start' again)`
+  // ER_DISK_FULL, ER_GET_ERRNO, ER_RECORD_FILE_FULL, ER_TEMP_FILE_WRITE_FAILURE
+  if (errno === 1021 || errno === 1030 || errno === 1114 || errno === 1878) {
+    return ` (an index built after the rows is sorted in the replica's temporary space, innodb_tmpdir or tmpdir, which needs about the index's size free)`
+  }
+  return ''
+}
 
 /** Keeps in each entry only the keys its table on the replica has not (index names are case-insensitive); each is then known. */
 async function findLacking(session: Connection, entries: Deferred[]): Promise<void> {
