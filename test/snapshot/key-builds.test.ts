@@ -1,13 +1,12 @@
-import {readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import type {Sandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {KeyBuilds} from '../../src/snapshot/parallel/key-builds.js'
 import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
-import {allowLoopback} from '../helpers/preflight.js'
+import {startCopySandbox} from '../helpers/copy-sandbox.js'
 import {memoryLog} from './memory-log.js'
 
 /**
@@ -23,17 +22,7 @@ let source: ServerAddress
 let replica: ServerAddress
 
 beforeAll(async () => {
-  sandbox = await startSandbox({sampleRows: 0})
-  allowLoopback(sandbox)
-  const address = (s: Sandbox['source'] | Sandbox['replica']): ServerAddress => ({
-    host: s.host,
-    port: s.port,
-    user: s.user,
-    password: s.password,
-    tls: {ca: readFileSync(s.sslCa, 'utf8'), verify: true},
-  })
-  source = address(sandbox.source)
-  replica = address(sandbox.replica)
+  ;({sandbox, source, replica} = await startCopySandbox())
   await sandbox.source.server.execute([
     ...benchmarkStatements({tables: 2, rows: 40_000}),
     'CREATE DATABASE keyed',

@@ -1,10 +1,9 @@
-import {readFileSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
+import type {Sandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import type {ServerAddress} from '../../src/lib/mariadb.js'
 import {type CopyRecord, type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
-import {allowLoopback} from '../helpers/preflight.js'
+import {startCopySandbox} from '../helpers/copy-sandbox.js'
 import {memoryLog} from './memory-log.js'
 
 /**
@@ -21,11 +20,7 @@ let source: ServerAddress
 let replica: ServerAddress
 
 beforeAll(async () => {
-  sandbox = await startSandbox({sampleRows: 0})
-  allowLoopback(sandbox)
-  const address = (e: Sandbox['source']): ServerAddress => ({host: e.host, port: e.port, user: e.user, password: e.password, tls: {ca: readFileSync(e.sslCa, 'utf8'), verify: true}})
-  source = address(sandbox.source)
-  replica = address(sandbox.replica)
+  ;({sandbox, source, replica} = await startCopySandbox())
   const statements = ['DROP DATABASE IF EXISTS many', 'CREATE DATABASE many']
   for (let t = 1; t <= TABLES; t++) {
     const name = `many.t${String(t).padStart(3, '0')}`
