@@ -15,8 +15,9 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import type {Sandbox} from '../../sandbox/sandbox.js'
 import {DEFAULT_BATCH_BYTES, REPLICA_LOAD_SESSION} from '../../src/snapshot/parallel/copy-plan.js'
-import {addKeysStatement, deferKeys} from '../../src/snapshot/parallel/deferred-keys.js'
-import {DEFER_KEYS_BYTES} from '../../src/snapshot/parallel/key-builds.js'
+import {addKeysStatement} from '../../src/snapshot/parallel/deferred-keys.js'
+import {keysAfterRows} from '../../src/snapshot/parallel/key-builds.js'
+import {listTables} from '../../src/snapshot/parallel/tables.js'
 import {DATABASE, tableNames} from './data.js'
 import type {Measured} from './report.js'
 
@@ -48,13 +49,12 @@ export async function prepareLimit(sandbox: Sandbox, tables: number, batchBytes 
   try {
     // The session datain reads definitions in (see prepareDdlSessions), so that deferKeys reads the same text.
     await conn.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")
+    // datain's own estimates of the tables' sizes, which decide as they do for the copy.
+    const sizes = new Map((await listTables(conn, [DATABASE])).map((info) => [info.name, info]))
     for (const [t, table] of tableNames(tables).entries()) {
       const [create] = await conn.query<Array<Record<string, string>>>(`SHOW CREATE TABLE ${table}`)
-      const [size] = await conn.query<Array<{bytes: number | bigint}>>(
-        'SELECT DATA_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-        [DATABASE, `sbtest${t + 1}`],
-      )
-      const deferred = Number(size?.bytes ?? 0) >= DEFER_KEYS_BYTES ? deferKeys(create!['Create Table']!) : undefined
+      const info = sizes.get(`sbtest${t + 1}`)
+      const deferred = info && keysAfterRows(info, create!['Create Table']!)
       await replica.execute([`USE \`${DATABASE}\``, deferred?.create ?? create!['Create Table']!])
       await rm(exported, {force: true})
       // Every column of the benchmark's tables is an integer or text: SELECT * writes the bytes

@@ -167,4 +167,29 @@ describe('secondary keys built after the rows', () => {
     }
     await expectExactCopy()
   })
+
+  it('creates with its keys a table a FOREIGN KEY references, and every table once a FOREIGN KEY cannot be read; a REFERENCES in a string or comment changes nothing', async () => {
+    const ddl = (await sandbox.source.server.query<Array<Record<string, string>>>('SHOW CREATE TABLE keyed.wide'))[0]!['Create Table']!
+    const large = (name: string) => ({database: 'keyed', name, columns: [], primaryKey: ['id'], estimatedRows: 1, estimatedBytes: 1 << 30})
+    // No build runs here: a session asked for would fail the test.
+    const builds = () => new KeyBuilds({open: () => Promise.reject(new Error('no session was to be opened')), sessions: 1, deferNew: true})
+    const child = (item: string) => `CREATE TABLE \`child\` (\n  \`id\` int(11) NOT NULL,\n  \`w\` int(11) DEFAULT NULL,\n  PRIMARY KEY (\`id\`),\n  ${item}\n) ENGINE=InnoDB`
+
+    const referenced = builds()
+    await referenced.scan([{database: 'keyed', name: 'child'}], [child('CONSTRAINT `f` FOREIGN KEY (`w`) REFERENCES `wide` (`a`)')])
+    expect(referenced.definitionFor(large('wide'), ddl)).toBe(ddl)
+    expect(referenced.definitionFor(large('other'), ddl)).not.toBe(ddl)
+
+    const unreadable = builds()
+    await unreadable.scan([{database: 'keyed', name: 'child'}], [child('CONSTRAINT `f` FOREIGN KEY (`w`) REFERENCES `wide` (`a`) ON FIRE')])
+    expect(unreadable.definitionFor(large('other'), ddl)).toBe(ddl)
+
+    const mentioned = builds()
+    await mentioned.scan(
+      [{database: 'keyed', name: 'child'}],
+      [child("KEY `REFERENCES ``wide``` (`w`) COMMENT 'REFERENCES `wide` (`a`) /* FOREIGN KEY */'").replace(') ENGINE=InnoDB', ") ENGINE=InnoDB COMMENT='REFERENCES `wide`'")],
+    )
+    expect(mentioned.definitionFor(large('wide'), ddl)).not.toBe(ddl)
+  })
 })
+

@@ -2,7 +2,7 @@ import type {Connection} from 'mariadb'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
 import type {KeyBuilds} from './key-builds.js'
 import {createTables, definitionHash, tableDefinitions, type TableToCreate} from './schema.js'
-import {boundsOf, type Chunk, chunksFromBounds, planChunks, type TableInfo} from './tables.js'
+import {boundsOf, type Chunk, chunksFromBounds, planChunks, type TableInfo, tableKey} from './tables.js'
 
 /**
  * What a copy records as it goes, so that the run after a crash copies only what it must: each
@@ -68,7 +68,7 @@ export async function planWork(options: {
 }): Promise<{work: WorkItem[]; record: CopyRecord}> {
   const {sources, replicas, resume} = options
   const existing = resume ? await keepOnlyCurrentTables(replicas[0]!, options.databases, options.tables) : new Set<string>()
-  const earlierByKey = new Map(resume?.tables.map((t) => [key(t), t]))
+  const earlierByKey = new Map(resume?.tables.map((t) => [tableKey(t), t]))
   const record: CopyRecord = {tables: []}
   const work: WorkItem[] = []
   // A slice of the tables at a time: their definitions read at once, their tables created at once,
@@ -85,9 +85,9 @@ export async function planWork(options: {
     for (const [i, table] of tables.entries()) {
       const ddl = ddls[i]!
       const definition = definitionHash(ddl)
-      const earlier = earlierByKey.get(key(table))
+      const earlier = earlierByKey.get(tableKey(table))
       const tableIndex = record.tables.length
-      if (earlier && earlier.definition === definition && existing.has(key(table))) {
+      if (earlier && earlier.definition === definition && existing.has(tableKey(table))) {
         const done = new Set(earlier.done)
         for (const chunk of chunksFromBounds(table, earlier.bounds.map((b) => BigInt(b)))) {
           work.push({chunk, tableIndex, mode: done.has(chunk.index) ? 'verify' : 'reload'})
@@ -96,7 +96,7 @@ export async function planWork(options: {
         options.keys?.mayLack(table, ddl)
         continue
       }
-      toCreate.push({table, ddl: options.keys?.definitionFor(table, ddl) ?? ddl, replace: existing.has(key(table))})
+      toCreate.push({table, ddl: options.keys?.definitionFor(table, ddl) ?? ddl, replace: existing.has(tableKey(table))})
       const chunks = await planChunks(sources[0]!, [table], options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
       for (const chunk of chunks) work.push({chunk, tableIndex, mode: 'copy'})
       record.tables.push({database: table.database, name: table.name, definition, bounds: boundsOf(chunks).map(String), done: []})
@@ -113,8 +113,6 @@ const SCHEMA_SLICE = 500
 
 const largestFirst = (a: WorkItem, b: WorkItem) => b.chunk.estimatedBytes - a.chunk.estimatedBytes
 
-const key = (t: {database: string; name: string}) => `${t.database}\u0000${t.name}`
-
 /**
  * On a resume: drops the objects an earlier run created, and the tables the source no longer
  * has; returns the keys of the base tables left on the replica.
@@ -125,9 +123,9 @@ async function keepOnlyCurrentTables(replica: Connection, databases: string[], t
     `SELECT TABLE_SCHEMA AS \`database\`, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${placeholders(databases.length)})`,
     databases,
   )) as Array<{database: string; name: string}>
-  const current = new Set(tables.map(key))
-  for (const t of rows) if (!current.has(key(t))) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(t.database, t.name)}`)
-  return new Set(rows.map(key))
+  const current = new Set(tables.map(tableKey))
+  for (const t of rows) if (!current.has(tableKey(t))) await replica.query(`DROP TABLE IF EXISTS ${quoteQualified(t.database, t.name)}`)
+  return new Set(rows.map(tableKey))
 }
 
 /** Drops the triggers, views, routines and events of `databases` on the replica. */

@@ -3,7 +3,8 @@ import {DatainError, ExitCode} from '../../lib/errors.js'
 import {placeholders} from '../../lib/sql.js'
 import {stallTimeoutMs} from '../../lib/stall.js'
 import {addKeysStatement, type DeferredKeys, deferKeys, foreignKeyTargets} from './deferred-keys.js'
-import {type TableInfo, tableLabel} from './tables.js'
+import {prepareDdlSessions} from './schema.js'
+import {type TableInfo, tableKey, tableLabel} from './tables.js'
 
 /**
  * Tables at least this large (InnoDB's estimate) are created without their plain secondary keys,
@@ -13,6 +14,14 @@ import {type TableInfo, tableLabel} from './tables.js'
  * (a few ms each: thousands of them would cost more than they save).
  */
 export const DEFER_KEYS_BYTES = 16 * 1024 * 1024
+
+/**
+ * The split of `ddl` (deferKeys) when `table` is large enough for its keys to go after its rows,
+ * else undefined: the one rule the copy follows, and the bench's replica limit with it.
+ */
+export function keysAfterRows(table: Pick<TableInfo, 'estimatedBytes'>, ddl: string, minBytes = DEFER_KEYS_BYTES): DeferredKeys | undefined {
+  return table.estimatedBytes >= minBytes ? deferKeys(ddl) : undefined
+}
 
 interface Deferred {
   table: Pick<TableInfo, 'database' | 'name'>
@@ -73,7 +82,7 @@ export class KeyBuilds {
       if (!/REFERENCES/i.test(ddl)) continue
       const targets = foreignKeyTargets(ddl, tables[i]!.database)
       if (targets === 'unknown') this.referencesUnknown = true
-      else for (const target of targets) this.referenced.add(key(target))
+      else for (const target of targets) this.referenced.add(tableKey(target))
     }
     const settle = [...this.waiting.keys(), ...this.building.keys()].filter((k) => this.referencesUnknown || this.referenced.has(k))
     await Promise.all(settle.map((k) => this.build(k)))
@@ -81,10 +90,9 @@ export class KeyBuilds {
 
   /** The CREATE TABLE to run for `table` (created now): without its plain keys where that pays and is safe. */
   definitionFor(table: TableInfo, ddl: string): string {
-    const k = key(table)
+    const k = tableKey(table)
     if (!this.options.deferNew || this.referencesUnknown || this.referenced.has(k)) return ddl
-    if (table.estimatedBytes < (this.options.minBytes ?? DEFER_KEYS_BYTES)) return ddl
-    const deferred = deferKeys(ddl)
+    const deferred = keysAfterRows(table, ddl, this.options.minBytes)
     if (!deferred) return ddl
     this.waiting.set(k, {table: {database: table.database, name: table.name}, keys: deferred.keys, missing: true})
     return deferred.create
@@ -93,17 +101,15 @@ export class KeyBuilds {
   /** `table`, kept from an earlier run, may lack the keys that run built after the rows. */
   mayLack(table: Pick<TableInfo, 'database' | 'name'>, ddl: string): void {
     const deferred = deferKeys(ddl)
-    if (deferred) this.waiting.set(key(table), {table: {database: table.database, name: table.name}, keys: deferred.keys, missing: false})
+    if (deferred) this.waiting.set(tableKey(table), {table: {database: table.database, name: table.name}, keys: deferred.keys, missing: false})
   }
 
-  /** Whether `table`'s keys are still to build (it was created without them). */
-  deferred(table: Pick<TableInfo, 'database' | 'name'>): boolean {
-    return this.waiting.has(key(table))
-  }
-
-  /** Starts building `table`'s keys (its rows are all in), without waiting: a failure goes to onFailure and to finish. */
+  /**
+   * Starts building `table`'s keys (its rows are all in), if it was created without them, without
+   * waiting: a failure goes to onFailure and to finish.
+   */
   start(table: Pick<TableInfo, 'database' | 'name'>): void {
-    void this.build(key(table)).catch(() => {})
+    void this.build(tableKey(table)).catch(() => {})
   }
 
   /** Builds every key not built yet, and waits for all the builds. */
@@ -112,7 +118,7 @@ export class KeyBuilds {
     const kept = [...this.waiting.values()].filter((entry) => !entry.missing)
     if (kept.length > 0) {
       await this.withSession((session) => findLacking(session, kept))
-      for (const entry of kept) if (entry.keys.length === 0) this.waiting.delete(key(entry.table))
+      for (const entry of kept) if (entry.keys.length === 0) this.waiting.delete(tableKey(entry.table))
     }
     await Promise.all([...this.waiting.keys(), ...this.building.keys()].map((k) => this.build(k)))
   }
@@ -155,8 +161,10 @@ export class KeyBuilds {
     if (this.opened >= Math.max(1, this.options.sessions)) return new Promise((resolve) => this.queue.push(resolve))
     this.opened++
     const session = await this.options.open()
+    // The CREATE's session, so that the clauses read as they were written (deferKeys read them so).
+    await prepareDdlSessions([], session)
     // A lock held on the table (another session's open transaction, a DDL) must not hold the build for a day (the default).
-    await session.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0, lock_wait_timeout = ?", [Math.max(1, Math.round(stallTimeoutMs() / 1000))])
+    await session.query('SET SESSION lock_wait_timeout = ?', [Math.max(1, Math.round(stallTimeoutMs() / 1000))])
     return session
   }
 }
@@ -218,11 +226,11 @@ async function findLacking(session: Connection, entries: Deferred[]): Promise<vo
         `SELECT TABLE_NAME AS t, INDEX_NAME AS i FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (${placeholders(names.length)})`,
         [database, ...names],
       )) as Array<{t: string; i: string}>
-      for (const row of rows) present.add(`${key({database, name: row.t})}\u0000${row.i.toLowerCase()}`)
+      for (const row of rows) present.add(`${tableKey({database, name: row.t})}\u0000${row.i.toLowerCase()}`)
     }
   }
   for (const entry of entries) {
-    entry.keys = entry.keys.filter((k) => !present.has(`${key(entry.table)}\u0000${k.name.toLowerCase()}`))
+    entry.keys = entry.keys.filter((k) => !present.has(`${tableKey(entry.table)}\u0000${k.name.toLowerCase()}`))
     entry.missing = true
   }
 }
@@ -230,4 +238,3 @@ async function findLacking(session: Connection, entries: Deferred[]): Promise<vo
 /** Tables asked about in one query. */
 const LOOKUP_TABLES = 500
 
-const key = (t: {database: string; name: string}) => `${t.database}\u0000${t.name}`

@@ -295,6 +295,6 @@ async function loadChunks(pool: WorkerPool, s: CopySetup, items: WorkItem[] | Wo
     recorder.done(item)
     const loaded = (chunksIn.get(item.tableIndex) ?? 0) + 1
     chunksIn.set(item.tableIndex, loaded)
-    if (loaded === item.chunk.count && keys.deferred(item.chunk.table)) keys.start(item.chunk.table)
+    if (loaded === item.chunk.count) keys.start(item.chunk.table)
   })
 }

@@ -53,10 +53,9 @@ export async function listTables(conn: Connection, databases: string[]): Promise
     databases,
   )) as Array<{db: string; name: string; col: string}>
 
-  const id = (db: string, name: string) => `${db}\u0000${name}`
   const byTable = new Map<string, TableInfo>()
   for (const t of tables) {
-    byTable.set(id(t.db, t.name), {
+    byTable.set(tableKey({database: t.db, name: t.name}), {
       database: t.db,
       name: t.name,
       columns: [],
@@ -68,9 +67,9 @@ export async function listTables(conn: Connection, databases: string[]): Promise
   for (const c of columns) {
     // VIRTUAL / PERSISTENT / STORED GENERATED: the replica computes them; LOAD DATA may not set them.
     if (/\b(VIRTUAL|PERSISTENT|STORED)\b/i.test(c.extra ?? '')) continue
-    byTable.get(id(c.db, c.name))?.columns.push({name: c.col, type: c.type})
+    byTable.get(tableKey({database: c.db, name: c.name}))?.columns.push({name: c.col, type: c.type})
   }
-  for (const k of keys) byTable.get(id(k.db, k.name))?.primaryKey.push(k.col)
+  for (const k of keys) byTable.get(tableKey({database: k.db, name: k.name}))?.primaryKey.push(k.col)
   return [...byTable.values()]
 }
 
@@ -213,4 +212,9 @@ export function selectExpression(column: ColumnInfo): string {
 /** `db`.`table`, for messages and progress. */
 export function tableLabel(table: Pick<TableInfo, 'database' | 'name'>): string {
   return `${table.database}.${table.name}`
+}
+
+/** What identifies a table in a map: its database and name, which no NUL can join ambiguously. */
+export function tableKey(table: {database: string; name: string}): string {
+  return `${table.database}\u0000${table.name}`
 }
