@@ -24,6 +24,8 @@
  * `--curve` times the whole `datain start` for each number of tables in `--points`, refilling the
  * same sandbox's source, and prints ms per table (scripts/bench/curve.ts).
  *
+ * `--pin-replica` gives the replica's server cores of its own (scripts/bench/pin.ts).
+ *
  * `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` passes options to the node running
  * `datain start` (a CPU profile, `--trace-gc`…).
  * It prints figures; it is not a test. Figures depend on what else the machine does: it prints the
@@ -38,6 +40,7 @@ import {runCurve} from './bench/curve.js'
 import {cleanUp, cpuSeconds, DATABASE, fill, sourceMegabytes, tableState} from './bench/data.js'
 import {buildDatain, runDatain} from './bench/datain.js'
 import {prepareLimit, runLimit} from './bench/limit.js'
+import {pinReplica} from './bench/pin.js'
 import {type ToolContext, runManual, runMydumper, runPipe, writeOptionsFiles} from './bench/methods.js'
 import {type BenchOptions, BenchUsageError, type Method, parseBenchArgs, USAGE} from './bench/options.js'
 import {type Measured, printTable, type Row} from './bench/report.js'
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox({sampleRows: 0})
   const work = await mkdtemp(path.join(tmpdir(), 'datain-bench-'))
   try {
+    if (options.pinReplica) console.log(`pinned: ${await pinReplica(sandbox)}`)
     // Let this machine through the emulated gateway, as a firewall rule made by someone else would.
     sandbox.azure.state.firewallRules.set('bench-loopback', {name: 'bench-loopback', startIpAddress: '127.0.0.1', endIpAddress: '127.0.0.1'})
     if (options.curve) return await runCurve(sandbox, work, {points: options.curve, rows, threads})

@@ -10,7 +10,7 @@ export type Method = (typeof METHODS)[number]
 export const DEFAULT_POINTS = [500, 1000, 2000, 5000]
 
 export const USAGE =
-  'usage: npm run bench -- [--tables 8] [--rows 200000] [--threads N] [--methods manual,pipe,mydumper,datain,limit] [--repeat 1] [--verify]\n' +
+  'usage: npm run bench -- [--tables 8] [--rows 200000] [--threads N] [--methods manual,pipe,mydumper,datain,limit] [--repeat 1] [--verify] [--pin-replica]\n' +
   '       npm run bench -- --curve [--rows 5] [--points 500,1000,2000,5000] [--threads N]'
 
 export interface BenchOptions {
@@ -22,6 +22,8 @@ export interface BenchOptions {
   methods: Method[]
   repeat: number
   verify: boolean
+  /** --pin-replica: the replica's server on cores of its own (scripts/bench/pin.ts). */
+  pinReplica: boolean
   /** --curve: the numbers of tables, each copied by datain into a fresh replica database. */
   curve?: number[]
   help: boolean
@@ -46,6 +48,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
         points: {type: 'string'},
         help: {type: 'boolean', short: 'h'},
         verify: {type: 'boolean'},
+        'pin-replica': {type: 'boolean'},
       },
     }).values
   } catch (error) {
@@ -55,7 +58,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
   const text = (name: string) => values[name] as string | undefined
   // datain's own default on this machine (one thread per core, 2 to 8); the sandbox has connections to spare.
   const threads = text('threads') === undefined ? Math.min(8, Math.max(2, cores)) : positiveInteger('threads', text('threads')!)
-  const common = {threads, threadsGiven: text('threads') !== undefined, help: values.help === true, verify: values.verify === true}
+  const common = {threads, threadsGiven: text('threads') !== undefined, help: values.help === true, verify: values.verify === true, pinReplica: values['pin-replica'] === true}
   if (values.curve) {
     for (const name of ['tables', 'methods', 'repeat', 'verify']) {
       if (values[name] !== undefined) throw new BenchUsageError(`--curve takes its numbers of tables from --points and runs datain only: leave out --${name}`)

@@ -21,6 +21,8 @@ describe('bench arguments', () => {
     expect(parseBenchArgs([], 2)).toMatchObject({tables: 8, rows: 200_000, threads: 2, threadsGiven: false, repeat: 1, methods: ['manual', 'pipe', 'mydumper', 'datain', 'limit']})
     expect(parseBenchArgs(['--methods', 'datain, limit', '--threads', '4'], 16)).toMatchObject({methods: ['datain', 'limit'], threads: 4, threadsGiven: true})
     expect(parseBenchArgs([], 16).threads).toBe(8)
+    expect(parseBenchArgs([], 2).pinReplica).toBe(false)
+    expect(parseBenchArgs(['--pin-replica', '--methods', 'datain,limit'], 2)).toMatchObject({pinReplica: true, methods: ['datain', 'limit']})
     expect(parseBenchArgs(['--curve'], 2)).toMatchObject({curve: DEFAULT_POINTS, rows: 5, methods: ['datain']})
     expect(parseBenchArgs(['--curve', '--rows', '50', '--points', '100,300'], 2)).toMatchObject({curve: [100, 300], rows: 50})
   })
