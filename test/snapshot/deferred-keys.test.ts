@@ -169,7 +169,7 @@ describe('deferKeys', () => {
 describe('addKeysStatement', () => {
   it('adds the keys in one ALTER, names quoted', () => {
     expect(addKeysStatement('d`b', 't\n;', [{name: 'k', clause: 'KEY `k` (`a`)'}, {name: 'j', clause: "KEY `j` (`b`(3) DESC) COMMENT ';'"}])).toBe(
-      "ALTER TABLE `d``b`.`t\n;` ADD KEY `k` (`a`), ADD KEY `j` (`b`(3) DESC) COMMENT ';'",
+      "ALTER TABLE `d``b`.`t\n;` ADD KEY `k` (`a`), ADD KEY `j` (`b`(3) DESC) COMMENT ';', ALGORITHM=DEFAULT",
     )
   })
 
@@ -268,7 +268,7 @@ describe('deferKeys and addKeysStatement, properties', () => {
         expect(deferred?.keys.map((k) => k.clause)).toEqual(keys)
         expect(deferred!.create).toBe(table(items.filter((i) => i.kind !== 'KEY').map((i) => i.text), options, name))
         const alter = addKeysStatement('d', name, deferred!.keys)
-        expect(alter).toBe(`ALTER TABLE ${quoteQualified('d', name)} ${keys.map((k) => `ADD ${k}`).join(', ')}`)
+        expect(alter).toBe(`ALTER TABLE ${quoteQualified('d', name)} ${keys.map((k) => `ADD ${k}`).join(', ')}, ALGORITHM=DEFAULT`)
         expect(isOneStatement(alter)).toBe(true)
       }),
       {numRuns: 3000},
