@@ -200,7 +200,7 @@ describe('deferred keys on a real server, shapes nobody generated', () => {
    * Creates `shape` in a database of its own (its users' sql_mode), reads it back in datain's
    * session, and when it splits, rebuilds it in another as the copy does: CREATE, rows, ALTER.
    */
-  async function rebuild(shape: Pick<Shape, 'create' | 'rows' | 'mode'>) {
+  async function rebuild(shape: Pick<Shape, 'create' | 'rows' | 'mode'>, name = 't') {
     const [source, replica] = [`s${n}`, `r${n++}`]
     await conn.query(`CREATE DATABASE ${q(source)}`)
     await conn.query(`CREATE DATABASE ${q(replica)}`)
@@ -210,17 +210,17 @@ describe('deferred keys on a real server, shapes nobody generated', () => {
     if (shape.rows) await conn.query(shape.rows)
     // The source and the replica of the copy are one session here: datain's settings for both.
     await prepareDdlSessions(conn, conn)
-    const text = await showCreate(source)
+    const text = await showCreate(source, name)
     const split = deferKeys(text)
-    if (split === undefined) return {text, split}
+    if (split === undefined) return {text, split, source}
     await conn.query(`USE ${q(replica)}`)
     await conn.query(split.create)
     // Every column by name: SELECT * leaves out the INVISIBLE ones.
-    const columns = (await conn.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [source, 't'])) as Array<{c: string}>
+    const columns = (await conn.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [source, name])) as Array<{c: string}>
     const list = columns.map(({c}) => q(c)).join(', ')
-    await conn.query(`INSERT INTO ${quoteQualified(replica, 't')} (${list}) SELECT ${list} FROM ${quoteQualified(source, 't')}`)
-    await conn.query(addKeysStatement(replica, 't', split.keys))
-    return {text, split, rebuilt: await showCreate(replica), same: (await checksum(source)) === (await checksum(replica))}
+    await conn.query(`INSERT INTO ${quoteQualified(replica, name)} (${list}) SELECT ${list} FROM ${quoteQualified(source, name)}`)
+    await conn.query(addKeysStatement(replica, name, split.keys))
+    return {text, split, source, rebuilt: await showCreate(replica, name), same: (await checksum(source, name)) === (await checksum(replica, name))}
   }
 
   for (const [why, shape] of Object.entries(SHAPES)) {
@@ -285,6 +285,27 @@ describe('deferred keys on a real server, shapes nobody generated', () => {
       expect(await showCreate('algo')).toContain('KEY `k` (`a`)')
     })
   }
+
+  it('rebuilds a mixed-case table of a lower_case_table_names=0 source on a lower_case_table_names=1 replica (names folded, keys not)', async () => {
+    const folding = await MariaDbServer.start({dir: path.join(dir, 'lctn1'), serverId: 95, binlog: false, lowerCaseTableNames: 1})
+    const replica = await folding.connectAsRoot()
+    try {
+      const shape = {create: items([...BASE, 'KEY `MixedKey` (`a`)', 'KEY `mixedkey2` (`b`)']).replace('`t`', '`MixT`'), rows: BASE_ROWS.replace('`t`', '`MixT`')}
+      const {text, split, source} = await rebuild(shape, 'MixT')
+      const rows = (await conn.query({sql: `SELECT * FROM ${quoteQualified(source, 'MixT')} ORDER BY id`, rowsAsArray: true})) as unknown[][]
+      await prepareDdlSessions([], replica)
+      await replica.query('CREATE DATABASE `MixDb`')
+      await replica.query('USE `MixDb`')
+      await replica.query(split!.create)
+      await replica.batch('INSERT INTO `MixDb`.`MixT` (`id`, `a`, `b`, `tx`, `bl`) VALUES (?, ?, ?, ?, ?)', rows)
+      await replica.query(addKeysStatement('MixDb', 'MixT', split!.keys))
+      const [row] = (await replica.query('SHOW CREATE TABLE `MIXDB`.`MIXT`')) as Array<{'Create Table': string}>
+      expect(row!['Create Table']).toBe(text.replace('`MixT`', '`mixt`'))
+    } finally {
+      await replica.end()
+      await folding.stop()
+    }
+  }, 120_000)
 
   it('leaves whole a text read in a mode that quotes names otherwise: ANSI_QUOTES and its families, sql_quote_show_create=0', async () => {
     await conn.query('USE `s0`')
