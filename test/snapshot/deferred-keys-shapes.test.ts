@@ -63,6 +63,11 @@ const SHAPES: Record<string, Shape> = {
     create: items([...BASE, 'KEY `k1` (`a`) KEY_BLOCK_SIZE=4', 'KEY `k2` (`b`)'], 'ENGINE=InnoDB KEY_BLOCK_SIZE=8'),
     keys: ['k1', 'k2'],
   },
+  'keys the server shortened itself (note 1071): a BLOB without a length, a VARCHAR longer than 3072 bytes': {
+    create: items(['`id` int NOT NULL', '`bl` blob', '`v` varchar(2000)', 'PRIMARY KEY (`id`)', 'KEY `kbl` (`bl`)', 'KEY `kv` (`v`)'], 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4'),
+    rows: "INSERT INTO `t` VALUES (1, REPEAT('x', 5000), REPEAT('é', 2000)), (2, NULL, '')",
+    keys: ['kbl', 'kv'],
+  },
   'USING BTREE before and after the parts': {
     create: items([...BASE, 'KEY `k1` (`a`) USING BTREE', 'KEY `k2` USING BTREE (`b`)']),
     keys: ['k1', 'k2'],
