@@ -155,6 +155,10 @@ describe('deferKeys', () => {
     'a name holding */ in a versioned comment': `${sysbench} /*!99999 \`*/\` */`,
     'a comment inside a versioned one in the body': sysbench.replace('NOT NULL', 'NOT NULL /*!50100 /* x */ */'),
     'a versioned comment in the body left open': sysbench.replace('NOT NULL', 'NOT NULL /*!50100 COMPRESSED'),
+    // The server takes 5 or 6 digits for a version and runs the others as code (a 7th, or all of 1 to 4): `1 COMMENT …`, a syntax error at best.
+    'a versioned comment of 7 digits': `${sysbench} /*!1000001 COMMENT='x' */`,
+    'a versioned comment of 4 digits in the body': sysbench.replace('`pad` char(60) NOT NULL', '`pad` char(60) /*!1003 COMPRESSED*/ NOT NULL'),
+    'a MariaDB versioned comment of 7 digits in the body': sysbench.replace('NOT NULL DEFAULT 0', 'NOT NULL /*M!1003011 COMPRESSED*/ DEFAULT 0'),
     // The server reads a name \u00a0KEY there; the lexer's \s a space.
     'a no-break space before a word': sysbench.replace(',\n  KEY', ',\u00a0KEY'),
   }
