@@ -272,8 +272,9 @@ describe('deferred keys on a real server, shapes nobody generated', () => {
     })
   }
 
-  for (const algorithm of ['INSTANT', 'NOCOPY']) {
-    it(`adds the keys on a replica whose alter_algorithm is ${algorithm} (a DBA's global default), which an ADD INDEX of its own cannot meet`, async () => {
+  // INSTANT refused the ALTER (1846) before it said ALGORITHM=DEFAULT; COPY still copies the table (slower, not wrong).
+  for (const algorithm of ['INSTANT', 'NOCOPY', 'COPY']) {
+    it(`adds the keys on a replica whose alter_algorithm is ${algorithm} (a DBA's global default)`, async () => {
       const {split} = await rebuild({create: items([...BASE, 'KEY `k` (`a`)']), rows: BASE_ROWS})
       // The table as the copy leaves it before the build: created without its keys, rows in.
       await conn.query('CREATE DATABASE IF NOT EXISTS `algo`')
