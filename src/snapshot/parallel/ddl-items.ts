@@ -29,7 +29,8 @@ export interface TableDdl {
  * unbalanced parentheses, an empty item, a `;`, a comment to the end of the line (text appended
  * after it would be commented out), a space other than ASCII's, or a versioned comment in the body
  * holding more than words (its content runs or not by server version, so its items would not be
- * certain). Versioned comments' content is read as code, as a server of today runs it.
+ * certain), or one whose version is not of 5 or 6 digits (the server runs the other digits as
+ * code). Versioned comments' content is read as code, as a server of today runs it.
  */
 export function parseCreateTable(text: string): TableDdl | undefined {
   const tokens = codeTokens(text)
@@ -81,6 +82,8 @@ function codeTokens(text: string): Token[] | undefined {
     if (token.end > text.length) return undefined
     if (token.kind === 'comment' && !source.startsWith('/*')) return undefined
     if (token.kind === 'symbol' && source === ';') return undefined
+    // The server takes a version of 5 or 6 digits and runs any other digits as code (`/*!1000001` is 100000 then `1`): the tokens would not be its.
+    if (token.kind === 'code-open' && !/^\/\*M?!(?:\d{5,6})?$/.test(source)) return undefined
     if (token.kind === 'code-open' || token.kind === 'code-close') inCode = token.kind === 'code-open'
     // A server older than the comment's version skips it to the first `*/`, in a string or not: then both must end it there.
     else if (inCode && (token.kind === 'comment' || source.includes('*/'))) return undefined

@@ -89,11 +89,13 @@ function readItem(text: string, item: DdlItem): Item | undefined {
 }
 
 /**
- * `ALTER TABLE db.name ADD <clause>, ADD <clause>…`: the keys built in one pass over the rows, in
- * their order. Throws when a clause is not one plain KEY item that lexes cleanly on its own (it
- * would be a bug: clauses come from deferKeys), so that no text can end the statement or start another.
- * Run it as the CREATE: in a session whose sql_mode has neither ANSI_QUOTES nor NO_BACKSLASH_ESCAPES
- * (prepareDdlSessions), the lexer the clauses were read with.
+ * `ALTER TABLE db.name ADD <clause>, ADD <clause>…, ALGORITHM=DEFAULT`: the keys built in one pass
+ * over the rows, in their order. Throws when a clause is not one plain KEY item that lexes cleanly
+ * on its own (it would be a bug: clauses come from deferKeys), so that no text can end the
+ * statement or start another. Run it as the CREATE: in a session whose sql_mode has neither
+ * ANSI_QUOTES nor NO_BACKSLASH_ESCAPES (prepareDdlSessions), the lexer the clauses were read with.
+ * ALGORITHM=DEFAULT: a replica whose alter_algorithm is INSTANT (or NOCOPY, for an engine that
+ * cannot) would refuse the build (1846), where the CREATE with its keys would have done.
  */
 export function addKeysStatement(database: string, name: string, keys: DeferredKeys['keys']): string {
   if (keys.length === 0) throw new Error('addKeysStatement needs at least one key')
@@ -104,7 +106,7 @@ export function addKeysStatement(database: string, name: string, keys: DeferredK
     const whole = table?.items.length === 1 && item!.start === head.length && item!.end === head.length + clause.length
     if (!whole || readItem(table.text, item!)?.kind !== 'key') throw new Error(`not a plain KEY clause: ${JSON.stringify(clause)}`)
   }
-  return `ALTER TABLE ${quoteQualified(database, name)} ${keys.map((key) => `ADD ${key.clause}`).join(', ')}`
+  return `ALTER TABLE ${quoteQualified(database, name)} ${keys.map((key) => `ADD ${key.clause}`).join(', ')}, ALGORITHM=DEFAULT`
 }
 
 /** Words that may follow a foreign key's referenced columns. */
