@@ -1,4 +1,4 @@
-import mariadb, {type Connection, type SqlError} from 'mariadb'
+import mariadb, {type Connection, type QueryOptions, type SqlError} from 'mariadb'
 import {authOptions} from './auth-plugins.js'
 import {secondsFromEnv} from './env-seconds.js'
 import {DatainError, ExitCode} from './errors.js'
@@ -102,6 +102,23 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
   return connection
 }
 
+/**
+ * The deadline of a statement whose work grows with a table and whose progress the server does not
+ * show (an index build, CHECKSUM TABLE): a second for each `perSecond` units of `work` (bytes,
+ * rows), and never less than the other DDL's 30 minutes nor DATAIN_QUERY_TIMEOUT. A fixed bound
+ * would fail every such statement on a table past some size, and its rerun the same way; the rates
+ * callers give are far below what a slow server does, so the bound still ends a server that
+ * stopped answering, not one that is slow. Given to a query as `{sql, deadlineMs}` (boundQueries).
+ */
+export function sizedDeadlineMs(work: number, perSecond: number, env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(queryTimeoutMs(env), SLOW_STATEMENT_MS, Math.ceil(Math.max(0, work) / perSecond) * 1000)
+}
+
+/** `sql` as a query of its own deadline (boundQueries reads it; the connector ignores the field). */
+export function withDeadline(sql: string, deadlineMs: number): QueryOptions {
+  return {sql, deadlineMs} as QueryOptions
+}
+
 /** How long a metadata query waits for its answer: DATAIN_QUERY_TIMEOUT seconds, or 60. */
 export function queryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return Math.round(secondsFromEnv(QUERY_TIMEOUT_ENV, DEFAULT_QUERY_TIMEOUT_S, env) * 1000)
@@ -114,7 +131,9 @@ export function queryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
  * socketTimeout cannot serve, as it also ends connections that are merely idle between steps, and
  * queryTimeout is the server's max_statement_time, which a silent server never applies. At the
  * deadline the connection's socket is closed and the query fails with `failure(ms)`.
- * `deadlineOf(sql)` picks the bound per statement (undefined: none).
+ * `deadlineOf(sql)` picks the bound per statement (undefined: none); a statement given as
+ * `{sql, deadlineMs}` states its own, for work whose length only its caller can judge (an index
+ * build on a table of many GB).
  */
 export function boundQueries(connection: Connection, deadlineOf: (sql: string) => number | undefined, failure: (ms: number) => DatainError): void {
   const bounded = connection as unknown as Record<'query' | 'execute', (...args: unknown[]) => Promise<unknown>>
@@ -122,7 +141,8 @@ export function boundQueries(connection: Connection, deadlineOf: (sql: string) =
     const original = bounded[method].bind(connection)
     bounded[method] = (...args: unknown[]) => {
       const first = args[0]
-      const ms = deadlineOf(typeof first === 'string' ? first : String((first as {sql?: unknown} | undefined)?.sql ?? ''))
+      const stated = typeof first === 'object' && first !== null ? (first as {deadlineMs?: unknown}).deadlineMs : undefined
+      const ms = typeof stated === 'number' ? stated : deadlineOf(typeof first === 'string' ? first : String((first as {sql?: unknown} | undefined)?.sql ?? ''))
       const answer = original(...args)
       if (ms === undefined) return answer
       let timer: NodeJS.Timeout | undefined

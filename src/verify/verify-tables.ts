@@ -88,7 +88,8 @@ async function openPair(inputs: VerifyInputs): Promise<ServerPair> {
   try {
     // TIMESTAMP columns read as text in the session's time zone: the same on both sides. A DDL that
     // holds a table's metadata lock would otherwise keep a read waiting for lock_wait_timeout's year.
-    const session = "SET SESSION time_zone = '+00:00', SESSION lock_wait_timeout = 60"
+    // A server-wide max_statement_time would end a CHECKSUM TABLE of a large table half-way.
+    const session = "SET SESSION time_zone = '+00:00', SESSION lock_wait_timeout = 60, SESSION max_statement_time = 0"
     await Promise.all([pair.source.query(session), pair.replica.query(session)])
   } catch (error) {
     await Promise.allSettled([pair.source.end(), pair.replica.end()])

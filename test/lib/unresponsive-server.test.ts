@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {connectTo} from '../../src/lib/mariadb.js'
+import {connectTo, sizedDeadlineMs, withDeadline} from '../../src/lib/mariadb.js'
 import {datain} from '../helpers/datain.js'
 import {startMariaDbProxy} from '../helpers/mariadb-proxy.js'
 import {startSilentServer} from '../helpers/silent-mariadb.js'
@@ -49,6 +49,37 @@ describe('a server that stops answering', () => {
       delete process.env.DATAIN_QUERY_TIMEOUT
       await proxy.close()
     }
+  })
+
+  it('a statement that states its own deadline (an index build, CHECKSUM TABLE of a large table) waits that long, not DATAIN_QUERY_TIMEOUT, and no longer', async () => {
+    process.env.DATAIN_QUERY_TIMEOUT = '1'
+    const proxy = await startMariaDbProxy({upstream: {host: sandbox.source.host, port: sandbox.source.port}, rewrite: () => undefined})
+    try {
+      const conn = await connectTo('source', {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, password: sandbox.source.password, tls: {ca: await readFile(sandbox.source.sslCa, 'utf8'), verify: true}})
+      // Longer than the metadata bound: the default would end it at 1 s.
+      await expect(conn.query('SELECT SLEEP(1.5) AS s')).rejects.toMatchObject({code: 'E_SOURCE_UNRESPONSIVE'})
+      const again = await connectTo('source', {host: sandbox.source.host, port: sandbox.source.port, user: sandbox.source.user, password: sandbox.source.password, tls: {ca: await readFile(sandbox.source.sslCa, 'utf8'), verify: true}})
+      expect(await again.query(withDeadline('SELECT SLEEP(1.5) AS s', 10_000))).toEqual([{s: 0}])
+      await again.end()
+      // And a silent server still ends it at its own bound.
+      const silent = await connectTo('source', {host: proxy.host, port: proxy.port, user: sandbox.source.user, password: sandbox.source.password})
+      proxy.silence()
+      const started = Date.now()
+      await expect(silent.query(withDeadline('CHECKSUM TABLE mysql.user', 1500))).rejects.toMatchObject({code: 'E_SOURCE_UNRESPONSIVE', message: expect.stringContaining('within 1.5 s')})
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      delete process.env.DATAIN_QUERY_TIMEOUT
+      await proxy.close()
+    }
+  })
+
+  it('sizes the bound of a long statement by its work, never below 30 minutes nor DATAIN_QUERY_TIMEOUT', () => {
+    expect(sizedDeadlineMs(0, 1024 * 1024, {})).toBe(30 * 60_000)
+    expect(sizedDeadlineMs(-5, 10, {})).toBe(30 * 60_000)
+    // 100 GiB at a MiB a second: 102,400 s.
+    expect(sizedDeadlineMs(100 * 1024 ** 3, 1024 * 1024, {})).toBe(102_400_000)
+    expect(sizedDeadlineMs(1e9, 10_000, {})).toBe(100_000_000)
+    expect(sizedDeadlineMs(10, 10_000, {DATAIN_QUERY_TIMEOUT: '7200'})).toBe(7_200_000)
   })
 
   it('datain status against a replica that accepts TCP and never answers, or lets datain log in and then never answers: exit 4 within a bound', async () => {

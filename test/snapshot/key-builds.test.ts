@@ -5,6 +5,7 @@ import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {benchmarkStatements} from '../../sandbox/sample-data.js'
 import {connectTo, type ServerAddress} from '../../src/lib/mariadb.js'
 import {KeyBuilds} from '../../src/snapshot/parallel/key-builds.js'
+import type {TableInfo} from '../../src/snapshot/parallel/tables.js'
 import {type ParallelCopyOptions, parallelCopy} from '../../src/snapshot/parallel/parallel-copy.js'
 import {startCopySandbox} from '../helpers/copy-sandbox.js'
 import {memoryLog} from './memory-log.js'
@@ -166,6 +167,36 @@ describe('secondary keys built after the rows', () => {
       await Promise.all(sessions.map((s) => s.end()))
     }
     await expectExactCopy()
+  })
+
+  it('a replica-wide max_statement_time does not end a build after the rows are in: its session lifts it for itself', async () => {
+    await dropReplica()
+    const [row] = await sandbox.source.server.query<Array<Record<string, string>>>('SHOW CREATE TABLE bench.sbtest1')
+    const ddl = row!['Create Table']!
+    const builds = new KeyBuilds({open: () => connectTo('replica', replica), sessions: 1, deferNew: true, minBytes: 0})
+    const table = {database: 'bench', name: 'sbtest1', estimatedBytes: 1} as TableInfo
+    const create = builds.definitionFor(table, ddl)
+    expect(create).not.toContain('KEY `k_1`')
+    await sandbox.replica.server.execute([
+      'CREATE DATABASE bench',
+      `USE bench`,
+      create,
+      "INSERT INTO bench.sbtest1 (id, k, c, pad) SELECT seq, seq % 5000, REPEAT(CHAR(97 + seq % 26), 120), REPEAT('p', 60) FROM seq_1_to_200000",
+      'SET GLOBAL max_statement_time = 0.02',
+    ])
+    try {
+      // What a session of the server's defaults gets: the build is ended half-way.
+      const plain = await connectTo('replica', replica)
+      await expect(plain.query('ALTER TABLE bench.sbtest1 ADD KEY probe (c(20), k), ALGORITHM=DEFAULT')).rejects.toMatchObject({errno: expect.any(Number)})
+      await plain.end()
+      builds.start(table)
+      await builds.finish()
+      expect(builds.built).toBe(1)
+    } finally {
+      await sandbox.replica.server.execute(['SET GLOBAL max_statement_time = 0'])
+    }
+    const [copied] = await sandbox.replica.server.query<Array<Record<string, string>>>('SHOW CREATE TABLE bench.sbtest1')
+    expect(copied!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '')).toBe(ddl.replace(/ AUTO_INCREMENT=\d+/, ''))
   })
 
   it('creates with its keys a table a FOREIGN KEY references, and every table once a FOREIGN KEY cannot be read; a REFERENCES in a string or comment changes nothing', async () => {

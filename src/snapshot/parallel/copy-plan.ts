@@ -30,8 +30,12 @@ export const DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
  */
 export const DEFAULT_BATCH_BYTES = 500_000
 
-/** The session of each connection that loads rows into the replica (the bench's replica limit uses it too). */
-export const REPLICA_LOAD_SESSION = "SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'"
+/**
+ * The session of each connection that loads rows into the replica (the bench's replica limit uses
+ * it too); without the server's max_statement_time, which would end a load, a resume's checksum or
+ * DELETE of a large chunk half-way.
+ */
+export const REPLICA_LOAD_SESSION = "SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO', max_statement_time = 0"
 
 /**
  * Creates the tables on the replica and lists the chunks to move, largest first. A table an

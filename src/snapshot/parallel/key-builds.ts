@@ -1,5 +1,6 @@
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
+import {sizedDeadlineMs, withDeadline} from '../../lib/mariadb.js'
 import {placeholders} from '../../lib/sql.js'
 import {stallTimeoutMs} from '../../lib/stall.js'
 import {addKeysStatement, type DeferredKeys, deferKeys, foreignKeyTargets} from './deferred-keys.js'
@@ -24,7 +25,7 @@ export function keysAfterRows(table: Pick<TableInfo, 'estimatedBytes'>, ddl: str
 }
 
 interface Deferred {
-  table: Pick<TableInfo, 'database' | 'name'>
+  table: Pick<TableInfo, 'database' | 'name'> & {estimatedBytes?: number}
   keys: DeferredKeys['keys']
   /** Created without them in this run; otherwise an earlier run's table, which may have them already. */
   missing: boolean
@@ -94,14 +95,16 @@ export class KeyBuilds {
     if (!this.options.deferNew || this.referencesUnknown || this.referenced.has(k)) return ddl
     const deferred = keysAfterRows(table, ddl, this.options.minBytes)
     if (!deferred) return ddl
-    this.waiting.set(k, {table: {database: table.database, name: table.name}, keys: deferred.keys, missing: true})
+    this.waiting.set(k, {table: {database: table.database, name: table.name, estimatedBytes: table.estimatedBytes}, keys: deferred.keys, missing: true})
     return deferred.create
   }
 
   /** `table`, kept from an earlier run, may lack the keys that run built after the rows. */
-  mayLack(table: Pick<TableInfo, 'database' | 'name'>, ddl: string): void {
+  mayLack(table: Pick<TableInfo, 'database' | 'name' | 'estimatedBytes'>, ddl: string): void {
     const deferred = deferKeys(ddl)
-    if (deferred) this.waiting.set(tableKey(table), {table: {database: table.database, name: table.name}, keys: deferred.keys, missing: false})
+    if (deferred) {
+      this.waiting.set(tableKey(table), {table: {database: table.database, name: table.name, estimatedBytes: table.estimatedBytes}, keys: deferred.keys, missing: false})
+    }
   }
 
   /**
@@ -161,7 +164,8 @@ export class KeyBuilds {
     if (this.opened >= Math.max(1, this.options.sessions)) return new Promise((resolve) => this.queue.push(resolve))
     this.opened++
     const session = await this.options.open()
-    // The CREATE's session, so that the clauses read as they were written (deferKeys read them so).
+    // The CREATE's session, so that the clauses read as they were written (deferKeys read them so),
+    // and without the server's max_statement_time (the build of a large table takes long).
     await prepareDdlSessions([], session)
     // A lock held on the table (another session's open transaction, a DDL) must not hold the build for a day (the default).
     await session.query('SET SESSION lock_wait_timeout = ?', [Math.max(1, Math.round(stallTimeoutMs() / 1000))])
@@ -180,11 +184,11 @@ async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
     if (!entry.missing) await findLacking(session, [entry])
     if (entry.keys.length === 0) return false
     try {
-      await session.query(addKeysStatement(database, name, entry.keys))
+      await session.query(withDeadline(addKeysStatement(database, name, entry.keys), buildBoundMs(entry.table.estimatedBytes)))
     } catch (error) {
       if ((error as {errno?: number})?.errno !== ER_DUP_KEYNAME) throw error
       await findLacking(session, [entry])
-      if (entry.keys.length > 0) await session.query(addKeysStatement(database, name, entry.keys))
+      if (entry.keys.length > 0) await session.query(withDeadline(addKeysStatement(database, name, entry.keys), buildBoundMs(entry.table.estimatedBytes)))
     }
     return true
   } catch (error) {
@@ -198,6 +202,16 @@ async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
 }
 
 const ER_DUP_KEYNAME = 1061
+
+/**
+ * How long one table's build may take (sizedDeadlineMs): a second for each MiB of the table. The
+ * server shows no progress for such an ALTER (PROCESSLIST.PROGRESS stays 0), so no watchdog can
+ * tell a slow build from a stuck one. Measured 26-37 MB/s on the 2-core test machine under load:
+ * the 30 minutes of other DDL would end every build past about 50 GB, and its resume the same way.
+ */
+export function buildBoundMs(estimatedBytes: number | undefined): number {
+  return sizedDeadlineMs(estimatedBytes ?? 0, 1024 * 1024)
+}
 
 /** What a DBA can do about the build's failure, for the errors that have an answer. */
 function hint(errno: number | undefined): string {

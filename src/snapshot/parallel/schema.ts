@@ -8,11 +8,13 @@ import {listTables, type TableInfo} from './tables.js'
 /**
  * The session settings for reading and writing definitions: plain backtick-quoted DDL whatever
  * sql_mode the source defaults to (ANSI_QUOTES would change it), and on the replica no foreign
- * key checks, so that a table may reference one created later.
+ * key checks, so that a table may reference one created later, and no max_statement_time: a
+ * replica-wide one ended the index build of a large table after its rows were in (1317), where the
+ * CREATE with its keys would have gone through.
  */
 export async function prepareDdlSessions(sources: Connection | Connection[], ...replicas: Connection[]): Promise<void> {
   await Promise.all([sources].flat().map((source) => source.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1")))
-  await Promise.all(replicas.map((replica) => replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0")))
+  await Promise.all(replicas.map((replica) => replica.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0, max_statement_time = 0")))
 }
 
 /**
