@@ -5,13 +5,13 @@
  *
  * Half the runs build the plain indexes of every table that can after its rows
  * (DATAIN_KEYS_AFTER_ROWS_MB=0: shop.kills_keyed, like every table here, is under 16 MB), and two thirds of those that
- * aim at the snapshot are killed as soon as the replica runs such an ALTER TABLE … ADD KEY; the
+ * will reach the snapshot are killed as soon as the replica runs such an ALTER TABLE … ADD KEY; the
  * other runs use the default, so that a resume may meet keys an earlier run deferred with another
  * setting.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
 import {SETUP_STEPS} from '../../src/steps/index.js'
-import {awaitBuild, definitionsDiff, keyedTableStatements} from './kill-keys.js'
+import {awaitBuild, buildRunning, definitionsDiff, keyedTableStatements} from './kill-keys.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
@@ -41,6 +41,7 @@ export interface KillOptions {
 }
 
 const STEPS = SETUP_STEPS.map((step) => [step.id, step.title] as const)
+const SNAPSHOT = STEPS.findIndex(([id]) => id === 'snapshot')
 
 /**
  * A kill is aimed at a random moment (0..maxDelay) after the first unfinished step announced itself
@@ -103,7 +104,8 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
         const [, title] = STEPS[target]!
         const delay = Math.floor(random() * maxDelayMs)
         const keysAfterRows = random() < 0.5
-        const atBuild = keysAfterRows && STEPS[target]![0] === 'snapshot' && random() < 0.67
+        // Any run that will reach the snapshot: the steps before it take a second or less.
+        const atBuild = keysAfterRows && target <= SNAPSHOT && random() < 0.67
         if (keysAfterRows) keysAfterRowsRuns++
 
         const run = spawnDatain(['start'], keysAfterRows ? {...env, DATAIN_KEYS_AFTER_ROWS_MB: '0'} : env, 300_000)
@@ -130,7 +132,9 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
           previousKilled = true
           maxDelayMs = Math.min(o.maxDelayMs, Math.round(maxDelayMs * 1.25))
           if (build !== undefined) killsAtBuild++
-          const when = build === undefined ? `${delay} ms after '▶ ${title}'` : `during an index build (${build})`
+          // The replica's ALTER outlives its client: the next run may meet it.
+          const orphan = build === undefined ? undefined : await buildRunning(e.sandbox)
+          const when = build === undefined ? `${delay} ms after '▶ ${title}'` : `during an index build (${build}; after the kill ${orphan === undefined ? 'gone' : `still ${orphan}`})`
           console.log(`    kill ${kills}: ${when}, in ${killedIn}${keysAfterRows ? ', DATAIN_KEYS_AFTER_ROWS_MB=0' : ''}`)
         } else {
           if (result.exitCode === 0) finishedOnTheirOwn++
