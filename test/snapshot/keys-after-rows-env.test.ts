@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
 import {tableFingerprints} from '../../sandbox/table-fingerprints.js'
 import {keysAfterRowsBytes} from '../../src/lib/keys-after-rows.js'
-import {datain} from '../helpers/datain.js'
+import {datain, resultJson} from '../helpers/datain.js'
 import {targetEnv} from '../helpers/targets.js'
 import {definitions} from './show-create.js'
 
@@ -102,6 +102,8 @@ describe('DATAIN_KEYS_AFTER_ROWS_MB, in datain start', () => {
       expect(result.stderr).toContain(`(it is '${bad}')`)
       expect(result.stderr).not.toContain('▶')
     }
+    const json = await datain(['start', '--profile', 'bad', '--json'], {...env, DATAIN_KEYS_AFTER_ROWS_MB: 'off please'})
+    expect([json.exitCode, resultJson<{error: {code: string}}>(json.stdout).error.code]).toEqual([2, 'E_BAD_INPUT'])
     // No step ran: no checkpoint, nothing on either server.
     await expect(access(path.join(home, 'profiles', 'bad', 'checkpoint.json'))).rejects.toMatchObject({code: 'ENOENT'})
     expect(await sandbox.replica.server.query<unknown[]>("SHOW DATABASES LIKE 'keyed'")).toHaveLength(0)
