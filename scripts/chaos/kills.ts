@@ -1,10 +1,17 @@
 /**
  * Group 1, kills: `datain start` SIGKILLed at random moments across a whole setup under a steady
  * write load, started again each time, then run to completion: the replica must end identical to
- * the source with one replication user and one firewall rule per address.
+ * the source (rows and SHOW CREATE TABLE) with one replication user and one firewall rule per address.
+ *
+ * Half the runs build the plain indexes of every table that can after its rows
+ * (DATAIN_KEYS_AFTER_ROWS_MB=0: shop.kills_keyed, like every table here, is under 16 MB), and two thirds of those that
+ * will reach the snapshot are killed as soon as the replica runs such an ALTER TABLE … ADD KEY; the
+ * other runs use the default, so that a resume may meet keys an earlier run deferred with another
+ * setting.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
 import {SETUP_STEPS} from '../../src/steps/index.js'
+import {awaitBuild, buildRunning, definitionsDiff, keyedTableStatements} from './kill-keys.js'
 import {startWriteLoad} from '../../test/helpers/write-load.js'
 import {
   cleanFailureProblem,
@@ -34,6 +41,7 @@ export interface KillOptions {
 }
 
 const STEPS = SETUP_STEPS.map((step) => [step.id, step.title] as const)
+const SNAPSHOT = STEPS.findIndex(([id]) => id === 'snapshot')
 
 /**
  * A kill is aimed at a random moment (0..maxDelay) after the first unfinished step announced itself
@@ -51,11 +59,14 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
   let finishedOnTheirOwn = 0
   let setups = 0
   let identicalSetups = 0
+  let keysAfterRowsRuns = 0
+  let killsAtBuild = 0
   let e: Env | undefined
   try {
     e = await newTargetEnv(o.target, {sampleRows: o.sampleRows})
     const env = e.env
-    // The table the load writes exists before init, so that it is part of the copy.
+    // The table the load writes exists before init, so that it is part of the copy; so does the one whose indexes take a while.
+    await e.sandbox.source.server.execute(keyedTableStatements(Math.max(50_000, o.sampleRows * 4)))
     let load = await startWriteLoad(e.sandbox)
     let statements = 0
     try {
@@ -78,7 +89,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
           if (previousKilled) converged++
           // Compared with the load paused: a source that moves on after MASTER_GTID_WAIT would differ.
           statements += (await load.stop()).statements
-          const diff = await replicaDiff(e.sandbox)
+          const diff = (await replicaDiff(e.sandbox)) ?? (await definitionsDiff(e.sandbox))
           if (group.check(`setup ${setups}: the replica is identical to the source`, !diff, diff)) identicalSetups++
           load = await startWriteLoad(e.sandbox)
           await tearDown(group, e)
@@ -92,10 +103,16 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
         if (sameStepKills >= 3 && target < STEPS.length - 1) target++
         const [, title] = STEPS[target]!
         const delay = Math.floor(random() * maxDelayMs)
+        const keysAfterRows = random() < 0.5
+        // Any run that will reach the snapshot: the steps before it take a second or less.
+        const atBuild = keysAfterRows && target <= SNAPSHOT && random() < 0.67
+        if (keysAfterRows) keysAfterRowsRuns++
 
-        const run = spawnDatain(['start'], env, 300_000)
+        const run = spawnDatain(['start'], keysAfterRows ? {...env, DATAIN_KEYS_AFTER_ROWS_MB: '0'} : env, 300_000)
         const announced = await waitFor(() => run.stderr().includes(`▶ ${title}`) || run.child.exitCode !== null, 120_000, 20)
-        if (announced && run.child.exitCode === null) await sleep(delay)
+        // Aimed at a build: killed the moment one shows on the replica (if none does, the run ends on its own).
+        const build = atBuild && announced ? await awaitBuild(e.sandbox, run, 120_000) : undefined
+        if (announced && run.child.exitCode === null && !atBuild) await sleep(delay)
         const alive = run.child.exitCode === null && run.child.signalCode === null
         if (alive) run.child.kill('SIGKILL')
         const result = await run.done
@@ -114,7 +131,11 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
           lastKilledStep = killedIn
           previousKilled = true
           maxDelayMs = Math.min(o.maxDelayMs, Math.round(maxDelayMs * 1.25))
-          console.log(`    kill ${kills}: ${delay} ms after '▶ ${title}', in ${killedIn}`)
+          if (build !== undefined) killsAtBuild++
+          // The replica's ALTER outlives its client: the next run may meet it.
+          const orphan = build === undefined ? undefined : await buildRunning(e.sandbox)
+          const when = build === undefined ? `${delay} ms after '▶ ${title}'` : `during an index build (${build}; after the kill ${orphan === undefined ? 'gone' : `still ${orphan}`})`
+          console.log(`    kill ${kills}: ${when}, in ${killedIn}${keysAfterRows ? ', DATAIN_KEYS_AFTER_ROWS_MB=0' : ''}`)
         } else {
           if (result.exitCode === 0) finishedOnTheirOwn++
           if (result.exitCode === 0) maxDelayMs = Math.max(50, Math.round(maxDelayMs / 2))
@@ -132,8 +153,8 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
       statements += (await load.stop()).statements
     }
     console.log(`    write load: ${statements} statements on the source`)
-    const diff = await replicaDiff(e.sandbox)
-    if (group.check('the replica is identical to the source (row counts, CHECKSUM TABLE, after MASTER_GTID_WAIT)', !diff, diff)) identicalSetups++
+    const diff = (await replicaDiff(e.sandbox)) ?? (await definitionsDiff(e.sandbox))
+    if (group.check('the replica is identical to the source (row counts, CHECKSUM TABLE after MASTER_GTID_WAIT, SHOW CREATE TABLE)', !diff, diff)) identicalSetups++
     const dup = await duplicatesProblem(e.sandbox)
     group.check('one replication user, one firewall rule per address', !dup, dup)
   } catch (error) {
@@ -144,6 +165,7 @@ export async function killsGroup(o: KillOptions): Promise<Group> {
   const spread = [...byStep.entries()].map(([step, n]) => `${step} ${n}`).join(', ')
   group.summary =
     `kills: ${kills} done, ${converged} converged (seed ${o.seed}; ${setups} setups, ${identicalSetups} identical; ` +
-    `by step: ${spread || 'none'}; ${finishedOnTheirOwn} runs finished before their kill)`
+    `by step: ${spread || 'none'}; ${killsAtBuild} during an index build; ${keysAfterRowsRuns} runs with DATAIN_KEYS_AFTER_ROWS_MB=0; ` +
+    `${finishedOnTheirOwn} runs finished before their kill)`
   return group
 }

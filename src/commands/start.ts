@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {keysAfterRowsBytes} from '../lib/keys-after-rows.js'
 import type {SetupResult} from '../setup/run-setup.js'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
@@ -51,6 +52,7 @@ export default class Start extends BaseCommand<typeof Start> {
 
   async run(): Promise<SetupResult> {
     const {flags} = await this.parse(Start)
+    keysAfterRowsBytes() // a bad DATAIN_KEYS_AFTER_ROWS_MB ends the command (exit 2) before anything is done, not at the copy
     // Loaded here, not at the top: the setup pulls in the Azure SDK, the MariaDB connector and execa, which --help does not need.
     const {runSetup} = await import('../setup/run-setup.js')
     const result = await runSetup({

@@ -1,6 +1,7 @@
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {keysAfterRowsBytes} from '../lib/keys-after-rows.js'
 import {connectTo} from '../lib/mariadb.js'
 import {placeholders} from '../lib/sql.js'
 import {createObjects, readObjects} from '../snapshot/objects/copy-objects.js'
@@ -111,6 +112,8 @@ async function copyParallel(
     signal: ctx.signal,
     ...watch,
     resume,
+    // Validated at the start of the command (bad input ends it before anything is done); read here again.
+    deferKeysBytes: keysAfterRowsBytes(),
     log: new SnapshotCopyLog(ctx),
   })
   const {point} = result

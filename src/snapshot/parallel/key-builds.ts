@@ -2,6 +2,7 @@ import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
 import {sizedDeadlineMs, withDeadline} from '../../lib/mariadb.js'
 import {placeholders} from '../../lib/sql.js'
+import {DEFAULT_KEYS_AFTER_ROWS_MB} from '../../lib/keys-after-rows.js'
 import {stallTimeoutMs} from '../../lib/stall.js'
 import {addKeysStatement, type DeferredKeys, deferKeys, foreignKeyTargets} from './deferred-keys.js'
 import {prepareDdlSessions} from './schema.js'
@@ -12,9 +13,10 @@ import {type TableInfo, tableKey, tableLabel} from './tables.js'
  * which are built after the rows: one sorted build of each index instead of an insert into it for
  * every row. Measured on the replica's server alone (4 × 200,000 rows, 2 sessions): 2.8–2.9 s
  * against 3.0–3.5 s, 10–15 % less CPU. A small table gains nothing worth a second DDL statement
- * (a few ms each: thousands of them would cost more than they save).
+ * (a few ms each: thousands of them would cost more than they save). DATAIN_KEYS_AFTER_ROWS_MB
+ * sets another size, or none (keysAfterRowsBytes).
  */
-export const DEFER_KEYS_BYTES = 16 * 1024 * 1024
+export const DEFER_KEYS_BYTES = DEFAULT_KEYS_AFTER_ROWS_MB * 1024 * 1024
 
 /**
  * The split of `ddl` (deferKeys) when `table` is large enough for its keys to go after its rows,
