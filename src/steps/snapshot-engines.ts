@@ -1,7 +1,7 @@
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
-import {keysAfterRowsBytes} from '../lib/keys-after-rows.js'
+import {KEYS_AFTER_ROWS_ENV, keysAfterRowsBytes} from '../lib/keys-after-rows.js'
 import {connectTo} from '../lib/mariadb.js'
 import {placeholders} from '../lib/sql.js'
 import {createObjects, readObjects} from '../snapshot/objects/copy-objects.js'
@@ -125,7 +125,10 @@ async function copyParallel(
   }
   if (result.keyedAfterRows > 0) {
     const n = result.keyedAfterRows
-    ctx.ui.info(`The non-unique indexes of ${n} large table${n === 1 ? ' were' : 's were'} built after ${n === 1 ? 'its' : 'their'} rows (one sorted build each: less work for the replica).`)
+    ctx.ui.info(
+      `The non-unique indexes of ${n} table${n === 1 ? ' were' : 's were'} built after ${n === 1 ? 'its' : 'their'} rows ` +
+        `(one sorted build each: less work for the replica; ${KEYS_AFTER_ROWS_ENV} sets from which size, 'off' for none).`,
+    )
   }
   return {
     engine: 'parallel',

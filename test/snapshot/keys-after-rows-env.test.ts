@@ -17,7 +17,7 @@ import {definitions} from './show-create.js'
  */
 
 const MB = 1024 * 1024
-const BUILT_AFTER = /The non-unique indexes of (\d+) large tables? (?:was|were) built after/
+const BUILT_AFTER = /The non-unique indexes of (\d+) tables? (?:was|were) built after/
 
 describe('DATAIN_KEYS_AFTER_ROWS_MB, read', () => {
   it('is MB from which the indexes go after the rows: 16 by default, 0 for every table, off for none, anything else bad input', () => {
