@@ -8,6 +8,7 @@ import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from '
 import {chunkName, copyError} from './copy-errors.js'
 import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, REPLICA_LOAD_SESSION, type WorkItem} from './copy-plan.js'
 import {CopyRecorder, type RecorderOptions} from './copy-recorder.js'
+import {waitForEarlierBuilds} from './earlier-builds.js'
 import {KeyBuilds} from './key-builds.js'
 import {checkFinished, emptyForReload} from './resume-check.js'
 import {createDatabases, prepareDdlSessions} from './schema.js'
@@ -174,14 +175,12 @@ async function openSnapshot(pool: WorkerPool, options: ParallelCopyOptions) {
   // What the source wrote (table DDL, object bodies) runs on a connection that cannot LOAD DATA LOCAL.
   const ddl = await pool.open('replica', options.replica, false)
   await Promise.all(replicas.map((r) => r.query(REPLICA_LOAD_SESSION)))
+  // Before the source's snapshot opens: it must not stay open while an earlier run's build ends.
+  if (options.resume) await waitForEarlierBuilds(ddl, options.databases, {signal: options.signal, busy: pool.busy})
   const coordinator = await pool.open('source', options.source)
   const sources = await Promise.all(Array.from({length: pool.threads}, () => pool.open('source', options.source)))
-  await Promise.all(
-    sources.map((s) =>
-      // A worker whose rows wait for the replica must not be cut off by the source (net_write_timeout).
-      s.query("SET SESSION time_zone = '+00:00', net_write_timeout = 86400, max_statement_time = 0"),
-    ),
-  )
+  // A worker whose rows wait for the replica must not be cut off by the source (net_write_timeout).
+  await Promise.all(sources.map((s) => s.query("SET SESSION time_zone = '+00:00', net_write_timeout = 86400, max_statement_time = 0")))
   const point = await openConsistentSnapshot(coordinator, sources, options.snapshot)
   await coordinator.end()
   return {sources, replicas, ddl, point}
