@@ -7,6 +7,7 @@ import {appendJournal, readJournalFile} from './journal.js'
 import {acquireLock, LOCK_FILE, type Lock} from './lock.js'
 import type {ProfileStore} from './profile-store-api.js'
 import {makeDirs} from './make-dirs.js'
+import {assertOwnFolders} from './own-folders.js'
 import {type RecordSection, type RecordUpdate, withProgress, withRecordMarked} from './checkpoint-records.js'
 import {
   CHECKPOINT_MIGRATIONS,
@@ -67,6 +68,7 @@ export function openProfile(home: string, name: string): ProfileStore {
 /** The names of the profiles recorded under `home`, sorted; none when the folder does not exist. */
 export async function listProfiles(home: string): Promise<string[]> {
   const dir = profilesDir(home)
+  await assertOwnFolders([path.resolve(home), dir])
   let entries
   try {
     entries = await readdir(dir, {withFileTypes: true})
@@ -83,6 +85,7 @@ export async function listProfiles(home: string): Promise<string[]> {
 class FileProfileStore implements ProfileStore {
   readonly dir: string
   #prepared: Promise<void> | undefined
+  #ownership: Promise<void> | undefined
   #lock: Lock | undefined
   // Serialises this process's checkpoint read-modify-writes; the lock keeps other processes out.
   #checkpointQueue: Promise<unknown> = Promise.resolve()
@@ -222,6 +225,7 @@ class FileProfileStore implements ProfileStore {
     schema: T,
     versions?: VersionPolicy,
   ): Promise<z.infer<T> | undefined> {
+    await this.#trusted()
     const file = this.#file(role)
     let text: string
     try {
@@ -260,9 +264,16 @@ class FileProfileStore implements ProfileStore {
     return run
   }
 
+  /** Once per store: DATAIN_HOME and the profile's folders, where they exist, are the user's own (E_STATE_NOT_OWN). */
+  #trusted(): Promise<void> {
+    this.#ownership ??= assertOwnFolders([this.home, profilesDir(this.home), this.dir])
+    return this.#ownership
+  }
+
   /** Creates `<home>/profiles/<name>/` if needed and (re)asserts mode 0700 on the last two folders. */
   #prepare(): Promise<void> {
     this.#prepared ??= (async () => {
+      await this.#trusted()
       try {
         await makeDirs(this.dir)
         await chmod(profilesDir(this.home), 0o700)
