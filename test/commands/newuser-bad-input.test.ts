@@ -1,4 +1,4 @@
-import {mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {chown, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -121,5 +121,39 @@ describe('newcomers\' bad input', () => {
     expect(broken.message).not.toContain('\n')
     expect(broken.message).not.toContain('\u001b')
     expect(await tree(home)).toEqual(['(absent)'])
+  })
+})
+
+describe('a DATAIN_HOME that belongs to another user', () => {
+  let e: Env
+  let home: string
+  beforeAll(async () => {
+    e = await newEnv()
+    home = await mkdtemp(path.join(tmpdir(), 'datain-foreign-'))
+  })
+  afterAll(async () => {
+    await dispose(e)
+    await rm(home, {recursive: true, force: true})
+  })
+
+  it('is refused by every command (exit 2, E_STATE_NOT_OWN), and nothing in it changes', {timeout: 120_000}, async () => {
+    let foreign = home
+    if (process.getuid?.() === 0) {
+      // As root: a profile recorded here, then the folder handed to 'nobody', who could rewrite its settings.
+      expect((await e.run(['init'], {DATAIN_HOME: home})).exitCode).toBe(0)
+      await chown(home, 65534, 65534)
+    } else {
+      // As anyone else: a folder root owns, the one that always exists.
+      foreign = '/'
+    }
+    const before = await tree(foreign === '/' ? home : foreign)
+    for (const args of [['init'], ['status'], ['start'], ['stop'], ['verify'], ['skip', '--yes'], ['accounts'], ['profiles']]) {
+      const result = await e.run([...args, '--json'], {DATAIN_HOME: foreign})
+      expect(result.exitCode, `${args.join(' ')}: ${result.stdout}${result.stderr}`).toBe(2)
+      const error = (JSON.parse(result.stdout) as ErrorJson).error
+      expect(error.code).toBe('E_STATE_NOT_OWN')
+      expect(error.message).toMatch(/belongs to another user \(uid \d+\), not to you/)
+    }
+    expect(await tree(foreign === '/' ? home : foreign)).toEqual(before)
   })
 })
