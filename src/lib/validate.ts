@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {DatainError, ExitCode} from './errors.js'
 import {firewallAddressProblem} from './ip-ranges.js'
@@ -111,12 +111,22 @@ export function parseReplicationUserName(flag: string, value: string): string {
   return value
 }
 
+/** The most a CA file may hold: the system's whole bundle is about 220 kB. */
+const MAX_CA_BYTES = 4 * 1024 * 1024
+
 /** A CA bundle file: it must exist and hold at least one PEM certificate. Returns its absolute path. */
 export function parseCaFile(flag: string, file: string): string {
   let text: string
   try {
+    // Looked at before it is read: a FIFO would block datain for good, /dev/zero fill its memory.
+    const info = statSync(file)
+    if (!info.isFile()) throw badInput(flag, `${shown(file)} is not a regular file. Give the path of the CA certificate, a PEM file.`)
+    if (info.size > MAX_CA_BYTES) {
+      throw badInput(flag, `${shown(file)} holds ${info.size} bytes, more than a CA bundle (at most ${MAX_CA_BYTES}). Give the path of the CA certificate, a PEM file.`)
+    }
     text = readFileSync(file, 'utf8')
   } catch (error) {
+    if (error instanceof DatainError) throw error
     throw badInput(flag, `cannot read ${shown(file)} (${(error as NodeJS.ErrnoException).code ?? error}). Give the path of the CA certificate, a PEM file.`)
   }
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
