@@ -1,7 +1,7 @@
 import {MariaDBManagementClient, type Server} from '@azure/arm-mariadb'
 import type {TokenCredential} from '@azure/core-auth'
 import {isRestError, type PipelinePolicy} from '@azure/core-rest-pipeline'
-import {MAX_TIMER_MS, shownValue} from '../lib/env-seconds.js'
+import {millisecondsFromEnv} from '../lib/env-seconds.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {registerSecret} from '../lib/redact.js'
 
@@ -22,22 +22,9 @@ export class ArmTimeoutError extends Error {
   }
 }
 
-/**
- * DATAIN_ARM_TIMEOUT_MS (milliseconds), or {@link DEFAULT_ARM_TIMEOUT_MS} when unset or blank. Anything
- * but a whole number from 1 to Node's longest timer is bad input (exit 2): a typo must not silently
- * mean the default, and a longer timer fires at once.
- */
+/** DATAIN_ARM_TIMEOUT_MS (milliseconds), or {@link DEFAULT_ARM_TIMEOUT_MS} when unset or blank; anything else is bad input. */
 export function armTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.DATAIN_ARM_TIMEOUT_MS
-  if (text === undefined || text.trim() === '') return DEFAULT_ARM_TIMEOUT_MS
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new DatainError(`DATAIN_ARM_TIMEOUT_MS must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}; it is '${shownValue(text)}'.`, {
-      code: 'E_BAD_INPUT',
-      exit: ExitCode.usage,
-    })
-  }
-  return value
+  return millisecondsFromEnv('DATAIN_ARM_TIMEOUT_MS', DEFAULT_ARM_TIMEOUT_MS, env)
 }
 
 /** Which replica server, in which subscription and resource group, through which ARM endpoint. */
