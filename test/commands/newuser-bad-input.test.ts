@@ -1,4 +1,4 @@
-import {chown, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {chown, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -89,6 +89,20 @@ describe('newcomers\' bad input', () => {
     // The largest accepted values work: init runs its checks to the end.
     const ok = await e.run(['init'], {DATAIN_HOME: home, DATAIN_QUERY_TIMEOUT: '2147483', DATAIN_ARM_TIMEOUT_MS: '2147483647'})
     expect(ok.exitCode, ok.stderr).toBe(0)
+
+    // start refuses before it begins: one JSON object, no step recorded as failed.
+    const before = await tree(home)
+    const profileDir = path.join(home, 'profiles', 'default')
+    const journal = await readFile(path.join(profileDir, 'journal.jsonl'), 'utf8')
+    const badEnvs: Array<Record<string, string>> = [{DATAIN_STALL_TIMEOUT: 'abc'}, {DATAIN_QUERY_TIMEOUT: '0'}, {DATAIN_ARM_TIMEOUT_MS: '-5'}]
+    for (const env of badEnvs) {
+      const start = await e.run(['start', '--json'], {DATAIN_HOME: home, ...env})
+      expect(start.exitCode, start.stdout).toBe(2)
+      expect(start.stdout.trim().split('\n')).toHaveLength(1)
+      expect((JSON.parse(start.stdout) as ErrorJson).error.code).toBe('E_BAD_INPUT')
+    }
+    expect(await tree(home)).toEqual(before)
+    expect(await readFile(path.join(profileDir, 'journal.jsonl'), 'utf8')).toBe(journal)
   })
 
   it('seconds flags beyond what a timer holds are refused (exit 2) instead of a busy loop or a wait that ends at once', {timeout: 120_000}, async () => {
