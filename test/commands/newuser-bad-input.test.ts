@@ -130,6 +130,12 @@ describe('newcomers\' bad input', () => {
       expect(error.message.length, flag).toBeLessThan(600)
       expect(error.message).toMatch(/a…' \(\d+ characters\)/)
     }
+    const recorded = path.join(scratch, 'users')
+    expect((await e.run(['init'], {DATAIN_HOME: recorded})).exitCode).toBe(0)
+    const users = await refused(['accounts', '--dry-run', '--users', `${huge})`], {DATAIN_HOME: recorded}, 2)
+    expect(users.code).toBe('E_USERS_SYNTAX')
+    expect(users.message.length).toBeLessThan(600)
+    expect(users.message).toMatch(/a…" \(100001 characters\)/)
     const broken = await refused(['init', '--source-host', 'db1\nFAKE: all good\u001b[2J'], {DATAIN_HOME: home}, 2)
     expect(broken.message).toContain(String.raw`'db1\nFAKE: all good\x1b[2J' is not a host name`)
     expect(broken.message).not.toContain('\n')
