@@ -3,6 +3,7 @@ import path from 'node:path'
 import type {z} from 'zod'
 import {writeFileDurably} from '../lib/durable-write.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {shown} from '../lib/validate.js'
 import {appendJournal, readJournalFile} from './journal.js'
 import {acquireLock, LOCK_FILE, type Lock} from './lock.js'
 import type {ProfileStore} from './profile-store-api.js'
@@ -49,7 +50,7 @@ const PROFILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
 export function assertProfileName(name: string): void {
   if (PROFILE_NAME.test(name)) return
   throw new DatainError(
-    `"${name}" is not a valid profile name: use 1 to 64 letters, digits, "-", "_" or ".", not starting with ".".`,
+    `${shown(name)} is not a valid profile name: use 1 to 64 letters, digits, "-", "_" or ".", not starting with ".".`,
     {code: 'E_PROFILE_NAME', exit: ExitCode.usage, suggestions: ['--profile prod-eu']},
   )
 }
@@ -234,7 +235,6 @@ class FileProfileStore implements ProfileStore {
       if (isMissing(error)) return undefined
       throw stateReadError(error, file)
     }
-
     return parseStateFile(schema, text, this.#context(role), versions)
   }
 

@@ -130,6 +130,9 @@ describe('newcomers\' bad input', () => {
       expect(error.message.length, flag).toBeLessThan(600)
       expect(error.message).toMatch(/a…' \(\d+ characters\)/)
     }
+    const profile = await refused(['status', '--profile', `../${huge}\n`], {DATAIN_HOME: home}, 2)
+    expect(profile.code).toBe('E_PROFILE_NAME')
+    expect(profile.message).toMatch(/^'\.\.\/a+…' \(100004 characters\) is not a valid profile name/)
     const recorded = path.join(scratch, 'users')
     expect((await e.run(['init'], {DATAIN_HOME: recorded})).exitCode).toBe(0)
     const users = await refused(['accounts', '--dry-run', '--users', `${huge})`], {DATAIN_HOME: recorded}, 2)
