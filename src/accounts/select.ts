@@ -22,6 +22,12 @@ export function neverCopied(account: SourceAccount, ex: Exclusions): string | un
   return undefined
 }
 
+/** The flag's text for a message: quoted and escaped as JSON, and a huge one cut, saying how long it was. */
+function quotedFlag(text: string): string {
+  const chars = [...text]
+  return chars.length > 120 ? `${JSON.stringify(`${chars.slice(0, 120).join('')}…`)} (${chars.length} characters)` : JSON.stringify(text)
+}
+
 /**
  * Parses `--users "'u'@'h','app'@'%',reporting"` with the SQL tokenizer: each item a name (quoted
  * with '…', "…" or `…`, or bare) with an optional @host; without a host, a role (or any host of that user).
@@ -30,7 +36,7 @@ export function parseUsersFlag(text: string): Array<{user: string; host?: string
   const tokens = [...tokenize(text)].filter((t) => t.kind !== 'space')
   const items: Array<{user: string; host?: string}> = []
   const bad = (why: string) =>
-    new DatainError(`--users ${JSON.stringify(text)} is not a list of accounts: ${why}. Write them as SHOW GRANTS does, e.g. --users "'app'@'%','report'@'10.0.0.%',analyst_role".`, {
+    new DatainError(`--users ${quotedFlag(text)} is not a list of accounts: ${why}. Write them as SHOW GRANTS does, e.g. --users "'app'@'%','report'@'10.0.0.%',analyst_role".`, {
       code: 'E_USERS_SYNTAX',
       exit: ExitCode.usage,
     })

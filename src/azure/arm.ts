@@ -1,6 +1,7 @@
 import {MariaDBManagementClient, type Server} from '@azure/arm-mariadb'
 import type {TokenCredential} from '@azure/core-auth'
 import {isRestError, type PipelinePolicy} from '@azure/core-rest-pipeline'
+import {millisecondsFromEnv} from '../lib/env-seconds.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {registerSecret} from '../lib/redact.js'
 
@@ -21,10 +22,9 @@ export class ArmTimeoutError extends Error {
   }
 }
 
-/** DATAIN_ARM_TIMEOUT_MS (milliseconds) when it is a positive integer, else {@link DEFAULT_ARM_TIMEOUT_MS}. */
+/** DATAIN_ARM_TIMEOUT_MS (milliseconds), or {@link DEFAULT_ARM_TIMEOUT_MS} when unset or blank; anything else is bad input. */
 export function armTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.DATAIN_ARM_TIMEOUT_MS)
-  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_ARM_TIMEOUT_MS
+  return millisecondsFromEnv('DATAIN_ARM_TIMEOUT_MS', DEFAULT_ARM_TIMEOUT_MS, env)
 }
 
 /** Which replica server, in which subscription and resource group, through which ARM endpoint. */

@@ -5,6 +5,7 @@ import {redact} from '../lib/redact.js'
 import {terminalPaint} from '../ui/paint.js'
 import {renderStatus, stdoutWidth} from '../ui/status.js'
 import type {StatusReport} from '../status/status-report.js'
+import {MAX_TIMER_SECONDS} from '../lib/env-seconds.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show where the setup stands and how replication is doing.'
@@ -29,7 +30,7 @@ export default class Status extends BaseCommand<typeof Status> {
 
   static override flags = {
     watch: Flags.boolean({summary: 'Refresh until Ctrl-C (not with --json: call status --json in a loop instead).', default: false, exclusive: ['json']}),
-    interval: Flags.integer({summary: 'Seconds between two refreshes with --watch.', default: 2, min: 1, env: 'DATAIN_STATUS_INTERVAL'}),
+    interval: Flags.integer({summary: 'Seconds between two refreshes with --watch.', default: 2, min: 1, max: MAX_TIMER_SECONDS, env: 'DATAIN_STATUS_INTERVAL'}),
     'max-lag': Flags.integer({summary: 'Seconds behind beyond which replication counts as lagging (exit 5).', default: 300, min: 0, env: 'DATAIN_MAX_LAG'}),
   }
 

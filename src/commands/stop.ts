@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp, INTERRUPTED_EXIT} from '../ui/exit-codes-help.js'
-import {secondsFromEnv} from '../lib/env-seconds.js'
+import {MAX_TIMER_SECONDS, secondsFromEnv} from '../lib/env-seconds.js'
 import {CUTOVER_TIMEOUT_ENV, DEFAULT_CUTOVER_TIMEOUT_MS} from '../stop/defaults.js'
 import type {StopResult} from '../stop/run-stop.js'
 
@@ -43,6 +43,7 @@ export default class Stop extends BaseCommand<typeof Stop> {
     timeout: Flags.integer({
       summary: `With --cutover: seconds to wait for the replica to catch up (default ${DEFAULT_CUTOVER_TIMEOUT_MS / 1000}; env ${CUTOVER_TIMEOUT_ENV}, read only for a cutover).`,
       min: 1,
+      max: MAX_TIMER_SECONDS,
     }),
     verify: Flags.boolean({
       summary: 'With --cutover: compare the replica with the source (datain verify) once it has caught up, and keep the link if they differ.',

@@ -3,6 +3,7 @@ import {BaseCommand} from '../ui/base-command.js'
 import {COMMON_EXITS, exitCodesHelp} from '../ui/exit-codes-help.js'
 import {redact} from '../lib/redact.js'
 import type {VerifyResult} from '../verify/result.js'
+import {MAX_TIMER_SECONDS} from '../lib/env-seconds.js'
 
 const list = (text: string | undefined) => text?.split(',').map((s) => s.trim()).filter(Boolean)
 
@@ -29,7 +30,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
     databases: Flags.string({summary: 'Only these copied databases (comma-separated).', env: 'DATAIN_VERIFY_DATABASES', exclusive: ['tables']}),
     tables: Flags.string({summary: 'Only these tables, as db.table (comma-separated).', env: 'DATAIN_VERIFY_TABLES'}),
     rechecks: Flags.integer({summary: 'Times a chunk that differs is checked again before its rows are compared.', default: 3, min: 1, max: 20, env: 'DATAIN_VERIFY_RECHECKS'}),
-    'wait-timeout': Flags.integer({summary: 'Seconds a recheck waits for the replica to catch up (exit 5 beyond).', default: 60, min: 1, env: 'DATAIN_VERIFY_WAIT_TIMEOUT'}),
+    'wait-timeout': Flags.integer({summary: 'Seconds a recheck waits for the replica to catch up (exit 5 beyond).', default: 60, min: 1, max: MAX_TIMER_SECONDS, env: 'DATAIN_VERIFY_WAIT_TIMEOUT'}),
     parallel: Flags.integer({summary: 'Tables compared at once (each with a connection to each server).', default: 4, min: 1, max: 16, env: 'DATAIN_VERIFY_PARALLEL'}),
     'chunk-rows': Flags.integer({summary: 'Rows per checksum chunk.', default: 10_000, min: 100, hidden: true, env: 'DATAIN_VERIFY_CHUNK_ROWS'}),
     'table-checksum': Flags.boolean({summary: 'Try CHECKSUM TABLE before chunks.', default: true, allowNo: true, hidden: true}),

@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {DatainError, ExitCode} from './errors.js'
 import {firewallAddressProblem} from './ip-ranges.js'
@@ -8,13 +8,32 @@ export function badInput(flag: string, message: string): DatainError {
   return new DatainError(`${flag}: ${message}`, {code: 'E_BAD_INPUT', exit: ExitCode.usage})
 }
 
+/** Most of a value a message quotes: enough to recognise it, not a wall of text for a huge one. */
+const SHOWN_LENGTH = 80
+
+/**
+ * A value from a flag or the environment, quoted for a one-paragraph message: a line break or another
+ * control character shown escaped (`\n`), and past {@link SHOWN_LENGTH} characters cut, saying how long it was.
+ */
+export function shown(value: string): string {
+  const chars = [...value]
+  const cut = chars.length > SHOWN_LENGTH ? chars.slice(0, SHOWN_LENGTH) : chars
+  const text = cut.map((c) => (isControl(c) ? escapeControl(c) : c)).join('')
+  return chars.length > SHOWN_LENGTH ? `'${text}…' (${chars.length} characters)` : `'${text}'`
+}
+
+function escapeControl(c: string): string {
+  const named: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+  return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+}
+
 const HOST = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/
 
 export function parseHost(flag: string, value: string): string {
   const host = value.trim()
   if (isIP(host)) return host
   if (!HOST.test(host) || host.includes('..')) {
-    throw badInput(flag, `'${value}' is not a host name or an IP address. Give a name such as db.example.com or an address such as 203.0.113.10.`)
+    throw badInput(flag, `${shown(value)} is not a host name or an IP address. Give a name such as db.example.com or an address such as 203.0.113.10.`)
   }
   return host
 }
@@ -23,7 +42,7 @@ export function parsePort(flag: string, value: string | number): number {
   const text = String(value).trim()
   const port = Number(text)
   if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
-    throw badInput(flag, `'${value}' is not a TCP port. Give a whole number from 1 to 65535 (MariaDB listens on 3306 by default).`)
+    throw badInput(flag, `${shown(String(value))} is not a TCP port. Give a whole number from 1 to 65535 (MariaDB listens on 3306 by default).`)
   }
   return port
 }
@@ -31,7 +50,7 @@ export function parsePort(flag: string, value: string | number): number {
 export function parseIpv4(flag: string, value: string): string {
   const ip = value.trim()
   if (isIP(ip) !== 4) {
-    throw badInput(flag, `'${value}' is not an IPv4 address (one address: no range, no name). Azure firewall rules take addresses such as 20.50.1.10.`)
+    throw badInput(flag, `${shown(value)} is not an IPv4 address (one address: no range, no name). Azure firewall rules take addresses such as 20.50.1.10.`)
   }
   return ip
 }
@@ -56,10 +75,10 @@ export function parseFirewallIp(flag: string, value: string, replicaLocal: boole
 export function parseDatabases(flag: string, value: string): string[] {
   const names = value.split(',').map((name) => name.trim())
   if (value.trim() === '' || names.some((name) => name === '')) {
-    throw badInput(flag, `'${value}' holds an empty database name. Give a comma-separated list such as shop,crm, or leave the flag out to copy every database.`)
+    throw badInput(flag, `${shown(value)} holds an empty database name. Give a comma-separated list such as shop,crm, or leave the flag out to copy every database.`)
   }
   for (const name of names) {
-    if ([...name].length > 64) throw badInput(flag, `the database name '${name}' is longer than MariaDB's 64 characters.`)
+    if ([...name].length > 64) throw badInput(flag, `the database name ${shown(name)} is longer than MariaDB's 64 characters.`)
   }
   const system = names.filter((name) => SYSTEM_DATABASES.has(name.toLowerCase()))
   if (system.length > 0) {
@@ -72,7 +91,7 @@ export const SYSTEM_DATABASES = new Set(['mysql', 'information_schema', 'perform
 
 export function parseUserName(flag: string, value: string): string {
   if (value.length === 0 || [...value].length > 80) {
-    throw badInput(flag, `'${value}' is not a MariaDB user name: give 1 to 80 characters.`)
+    throw badInput(flag, `${shown(value)} is not a MariaDB user name: give 1 to 80 characters.`)
   }
   return value
 }
@@ -86,22 +105,32 @@ export function parseReplicationUserName(flag: string, value: string): string {
   if (!/^[\x20-\x7e]+$/.test(value)) {
     throw badInput(
       flag,
-      `'${value}' holds characters outside printable ASCII: MariaDB's replication thread cannot log in to the source as such a user (error 1045). Use ASCII letters, digits and punctuation.`,
+      `${shown(value)} holds characters outside printable ASCII: MariaDB's replication thread cannot log in to the source as such a user (error 1045). Use ASCII letters, digits and punctuation.`,
     )
   }
   return value
 }
 
+/** The most a CA file may hold: the system's whole bundle is about 220 kB. */
+const MAX_CA_BYTES = 4 * 1024 * 1024
+
 /** A CA bundle file: it must exist and hold at least one PEM certificate. Returns its absolute path. */
 export function parseCaFile(flag: string, file: string): string {
   let text: string
   try {
+    // Looked at before it is read: a FIFO would block datain for good, /dev/zero fill its memory.
+    const info = statSync(file)
+    if (!info.isFile()) throw badInput(flag, `${shown(file)} is not a regular file. Give the path of the CA certificate, a PEM file.`)
+    if (info.size > MAX_CA_BYTES) {
+      throw badInput(flag, `${shown(file)} holds ${info.size} bytes, more than a CA bundle (at most ${MAX_CA_BYTES}). Give the path of the CA certificate, a PEM file.`)
+    }
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    throw badInput(flag, `cannot read '${file}' (${(error as NodeJS.ErrnoException).code ?? error}). Give the path of the CA certificate, a PEM file.`)
+    if (error instanceof DatainError) throw error
+    throw badInput(flag, `cannot read ${shown(file)} (${(error as NodeJS.ErrnoException).code ?? error}). Give the path of the CA certificate, a PEM file.`)
   }
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    throw badInput(flag, `'${file}' holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line). Give the CA certificate in PEM form.`)
+    throw badInput(flag, `${shown(file)} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line). Give the CA certificate in PEM form.`)
   }
   return file
 }

@@ -1,6 +1,8 @@
 import {describeTakeOver} from '../state/lock.js'
 import {ownWork} from '../preflight/own-work.js'
-import {openProfile, type ProfileStore} from '../state/profile-store.js'
+import {rmdir, stat} from 'node:fs/promises'
+import path from 'node:path'
+import {openProfile, profilesDir, type ProfileStore} from '../state/profile-store.js'
 import {CHECKPOINT_VERSION, type Settings, STATE_VERSION} from '../state/schema.js'
 import {DatainError, ExitCode, isDatainError} from '../lib/errors.js'
 import {requirePassword} from '../lib/ask.js'
@@ -40,6 +42,8 @@ export interface InitOptions {
 /** `datain init`: records the profile, then runs every preflight check. Changes nothing on any server. */
 export async function runInit({home, profile, flags, force, note}: InitOptions): Promise<InitResult> {
   const store = openProfile(home, profile)
+  // The lock needs the profile's folder: the folders it creates go again if init records nothing.
+  const created = await missingFolders([...ancestors(path.resolve(home)), profilesDir(home), store.dir])
   const lock = await store.lock('init')
   if (lock.takenOver) note(`datain ${describeTakeOver(lock.takenOver)}.`)
   try {
@@ -87,8 +91,31 @@ export async function runInit({home, profile, flags, force, note}: InitOptions):
     const passed = preflightPassed(checks)
     await store.journal('preflight', {passed, counts, failed: checks.filter((c) => c.status === 'fail').map((c) => c.id)})
     return {profile, recorded, settings, passed, counts, checks, refusedClientIp: preflight.refusedClientIp, untrustedClientIp: preflight.untrustedClientIp}
+  } catch (error) {
+    await lock.release()
+    await removeEmptyFolders(created)
+    throw error
   } finally {
     await lock.release()
+  }
+}
+
+/** `dir` and the folders above it, the root first. */
+function ancestors(dir: string): string[] {
+  const parent = path.dirname(dir)
+  return parent === dir ? [dir] : [...ancestors(parent), dir]
+}
+
+/** Those of `dirs` (a path and its parents) that do not exist yet. */
+async function missingFolders(dirs: string[]): Promise<string[]> {
+  const exists = await Promise.all(dirs.map((dir) => stat(dir).then(() => true, () => false)))
+  return dirs.filter((_, i) => !exists[i])
+}
+
+/** Removes the folders a failed init created, deepest first; rmdir leaves one that something else wrote into. */
+async function removeEmptyFolders(dirs: string[]): Promise<void> {
+  for (const dir of [...dirs].reverse()) {
+    if (!(await rmdir(dir).then(() => true, () => false))) return
   }
 }
 

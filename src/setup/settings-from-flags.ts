@@ -4,7 +4,7 @@ import {DatainError, ExitCode} from '../lib/errors.js'
 import type {Settings, SettingsInput} from '../state/schema.js'
 import {isLocalHost} from '../lib/ip-ranges.js'
 import {requireValue} from '../lib/ask.js'
-import {badInput, controlsShown, hasControlCharacter, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName} from '../lib/validate.js'
+import {badInput, controlsShown, hasControlCharacter, parseCaFile, parseDatabases, parseHost, parseFirewallIp, parsePort, parseReplicationUserName, parseUserName, shown} from '../lib/validate.js'
 
 /** The connection flags of `datain init`, as oclif parsed them (env fallbacks applied). */
 export interface InitFlags {
@@ -54,7 +54,7 @@ export async function settingsFromFlags(flags: InitFlags, createdAt: string, sou
     : flags['resource-group']
   const server = useArm ? await requireValue(flags.server, '--server', 'DATAIN_SERVER', "Replica's server name in Azure") : flags.server
   if (server !== undefined && !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(server)) {
-    throw badInput('--server', `'${server}' is not an Azure Database for MariaDB server name (3 to 63 lower-case letters, digits and hyphens). Give the name, not the host name.`)
+    throw badInput('--server', `${shown(server)} is not an Azure Database for MariaDB server name (3 to 63 lower-case letters, digits and hyphens). Give the name, not the host name.`)
   }
 
   const armEndpoint = flags['arm-endpoint'] ? parseArmEndpoint(flags['arm-endpoint']) : undefined
@@ -140,7 +140,7 @@ async function armReplicaHost(sources: SettingsSources, target: AzureTarget): Pr
 function parseTarget(flags: InitFlags): SettingsInput['target'] {
   const target = (flags.target ?? 'azure-mariadb').trim().toLowerCase()
   if (target !== 'azure-mariadb' && target !== 'mariadb') {
-    throw badInput('--target', `'${flags.target}' is not a target datain knows: azure-mariadb (Azure Database for MariaDB) or mariadb (a MariaDB server you administer).`)
+    throw badInput('--target', `${shown(String(flags.target))} is not a target datain knows: azure-mariadb (Azure Database for MariaDB) or mariadb (a MariaDB server you administer).`)
   }
   if (target === 'mariadb') {
     const azure = (
@@ -195,10 +195,10 @@ function parseArmEndpoint(value: string): string {
   try {
     url = new URL(value)
   } catch {
-    throw badInput('--arm-endpoint', `'${value}' is not a URL. Give the Azure Resource Manager endpoint, such as https://management.azure.com.`)
+    throw badInput('--arm-endpoint', `${shown(value)} is not a URL. Give the Azure Resource Manager endpoint, such as https://management.azure.com.`)
   }
   if (url.protocol !== 'https:') {
-    throw badInput('--arm-endpoint', `'${value}' is not https: Azure's SDK sends its bearer token only over TLS.`)
+    throw badInput('--arm-endpoint', `${shown(value)} is not https: Azure's SDK sends its bearer token only over TLS.`)
   }
   return url.origin
 }

@@ -82,6 +82,10 @@ export async function runSkip(options: SkipOptions): Promise<SkipResult> {
         exit: ExitCode.usage,
       })
     }
+    // Before the replica is reached: until the link step, its firewall may not even let datain in.
+    if (checkpoint.steps.link?.state !== 'done') {
+      throw nothingToSkip(`the setup of profile '${options.profile}' has not linked the replica to the source yet ('datain start' does)`)
+    }
     const replica = await session.replica()
     const link = await inspectLink(replica, session.settings)
     if (link.kind === 'none') throw nothingToSkip('the replica has no replication link')

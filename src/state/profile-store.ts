@@ -3,10 +3,12 @@ import path from 'node:path'
 import type {z} from 'zod'
 import {writeFileDurably} from '../lib/durable-write.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {shown} from '../lib/validate.js'
 import {appendJournal, readJournalFile} from './journal.js'
 import {acquireLock, LOCK_FILE, type Lock} from './lock.js'
 import type {ProfileStore} from './profile-store-api.js'
 import {makeDirs} from './make-dirs.js'
+import {assertOwnFolders} from './own-folders.js'
 import {type RecordSection, type RecordUpdate, withProgress, withRecordMarked} from './checkpoint-records.js'
 import {
   CHECKPOINT_MIGRATIONS,
@@ -48,7 +50,7 @@ const PROFILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
 export function assertProfileName(name: string): void {
   if (PROFILE_NAME.test(name)) return
   throw new DatainError(
-    `"${name}" is not a valid profile name: use 1 to 64 letters, digits, "-", "_" or ".", not starting with ".".`,
+    `${shown(name)} is not a valid profile name: use 1 to 64 letters, digits, "-", "_" or ".", not starting with ".".`,
     {code: 'E_PROFILE_NAME', exit: ExitCode.usage, suggestions: ['--profile prod-eu']},
   )
 }
@@ -67,6 +69,7 @@ export function openProfile(home: string, name: string): ProfileStore {
 /** The names of the profiles recorded under `home`, sorted; none when the folder does not exist. */
 export async function listProfiles(home: string): Promise<string[]> {
   const dir = profilesDir(home)
+  await assertOwnFolders([path.resolve(home), dir])
   let entries
   try {
     entries = await readdir(dir, {withFileTypes: true})
@@ -83,6 +86,7 @@ export async function listProfiles(home: string): Promise<string[]> {
 class FileProfileStore implements ProfileStore {
   readonly dir: string
   #prepared: Promise<void> | undefined
+  #ownership: Promise<void> | undefined
   #lock: Lock | undefined
   // Serialises this process's checkpoint read-modify-writes; the lock keeps other processes out.
   #checkpointQueue: Promise<unknown> = Promise.resolve()
@@ -222,6 +226,7 @@ class FileProfileStore implements ProfileStore {
     schema: T,
     versions?: VersionPolicy,
   ): Promise<z.infer<T> | undefined> {
+    await this.#trusted()
     const file = this.#file(role)
     let text: string
     try {
@@ -230,7 +235,6 @@ class FileProfileStore implements ProfileStore {
       if (isMissing(error)) return undefined
       throw stateReadError(error, file)
     }
-
     return parseStateFile(schema, text, this.#context(role), versions)
   }
 
@@ -260,9 +264,16 @@ class FileProfileStore implements ProfileStore {
     return run
   }
 
+  /** Once per store: DATAIN_HOME and the profile's folders, where they exist, are the user's own (E_STATE_NOT_OWN). */
+  #trusted(): Promise<void> {
+    this.#ownership ??= assertOwnFolders([this.home, profilesDir(this.home), this.dir])
+    return this.#ownership
+  }
+
   /** Creates `<home>/profiles/<name>/` if needed and (re)asserts mode 0700 on the last two folders. */
   #prepare(): Promise<void> {
     this.#prepared ??= (async () => {
+      await this.#trusted()
       try {
         await makeDirs(this.dir)
         await chmod(profilesDir(this.home), 0o700)

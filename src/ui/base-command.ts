@@ -1,4 +1,5 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {checkTimeoutSettings} from '../lib/env-seconds.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import type {StepUi} from '../steps/step.js'
 import {redact, redactValue} from '../lib/redact.js'
@@ -32,6 +33,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async init(): Promise<void> {
     await super.init()
+    checkTimeoutSettings()
     installTerminalPrompts()
     this.#interrupts = new Interrupts({
       note: (line) => this.logToStderr(line),

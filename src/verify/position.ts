@@ -78,7 +78,16 @@ export async function requireReplicating(replica: Connection): Promise<ReplicaSt
     throw new DatainError(
       `Replication is not running on the replica (IO thread ${status.ioThread}, SQL thread ${status.sqlRunning ? 'running' : 'stopped'}${errors ? `; ${errors}` : ''}), ` +
         'so nothing was compared: the replica cannot catch up with the source to be checked against it.',
-      {code: 'E_VERIFY_BROKEN', exit: ExitCode.broken, suggestions: ["Run 'datain status' for the error and what to do."]},
+      {
+        code: 'E_VERIFY_BROKEN',
+        exit: ExitCode.broken,
+        // Both threads stopped without an error: stopped on purpose (datain stop), not broken.
+        suggestions: [
+          !errors && status.ioThread === 'stopped' && !status.sqlRunning
+            ? "Run 'datain start' to start replication again, then 'datain verify'."
+            : "Run 'datain status' for the error and what to do.",
+        ],
+      },
     )
   }
   return status

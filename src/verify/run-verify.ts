@@ -3,6 +3,7 @@ import type {Session} from '../engine/session.js'
 import {setupMode} from '../engine/setup-checkpoint.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {openProfile} from '../state/profile-store.js'
+import {removedRecord} from '../state/stop-records.js'
 import type {VerifyProgress, VerifyResult} from './result.js'
 import {phase} from './timing.js'
 import {verifyTables} from './verify-tables.js'
@@ -60,6 +61,17 @@ export async function verifySession(session: VerifySession, options: VerifyRunOp
       exit: ExitCode.failed,
       suggestions: [`Run 'datain start -p ${session.profile}' to finish the setup first.`],
     })
+  }
+  const removed = removedRecord(checkpoint)
+  if (removed) {
+    throw new DatainError(
+      `The replication link of profile '${session.profile}' was removed at ${removed.output.removedAt} (datain stop): the replica stands alone, so there is no replication to verify.`,
+      {
+        code: 'E_VERIFY_NOT_LINKED',
+        exit: ExitCode.broken,
+        suggestions: [`To replicate again, record a new profile ('datain init --profile NEW') and run 'datain start --profile NEW'.`],
+      },
+    )
   }
   const mode = setupMode(checkpoint, session.settings)
   return verifyTables({
