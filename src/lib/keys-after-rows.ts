@@ -1,3 +1,4 @@
+import {shownValue} from './env-seconds.js'
 import {DatainError, ExitCode} from './errors.js'
 
 export const KEYS_AFTER_ROWS_ENV = 'DATAIN_KEYS_AFTER_ROWS_MB'
@@ -20,7 +21,7 @@ export function keysAfterRowsBytes(env: NodeJS.ProcessEnv = process.env): number
   if (!Number.isFinite(mb)) {
     throw new DatainError(
       `${KEYS_AFTER_ROWS_ENV} must be a size in MB, 0 or more (tables at least this large get their plain indexes built after their rows), ` +
-        `or 'off' to build every index with its table (it is '${text}').`,
+        `or 'off' to build every index with its table (it is '${shownValue(text)}').`,
       {code: 'E_BAD_INPUT', exit: ExitCode.usage},
     )
   }
