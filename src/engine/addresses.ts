@@ -1,4 +1,4 @@
-import {readFile} from 'node:fs/promises'
+import {readCaFile} from '../lib/validate.js'
 import {requirePassword} from '../lib/ask.js'
 import type {ServerAddress} from '../lib/mariadb.js'
 import type {Settings} from '../state/schema.js'
@@ -36,14 +36,14 @@ export async function sourceAddress(settings: Settings, password: string): Promi
   const {host, port, user, ssl, sslCa} = settings.source
   // TLS unless the profile says `--source-ssl off`: verified, against the CA file or the system's CAs.
   if (ssl === 'off') return {host, port, user, password}
-  return {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: true}}
+  return {host, port, user, password, tls: {ca: sslCa ? readCaFile('--source-ssl-ca', sslCa) : undefined, verify: true}}
 }
 
 export async function replicaAddress(settings: Settings, password: string): Promise<ServerAddress> {
   const {host, port, user, ssl, sslCa, tlsVerify} = settings.replica
   // Plain text only by an explicit `--replica-ssl off`, which init takes for --target mariadb alone.
   if (ssl === 'off') return {host, port, user, password}
-  const address: ServerAddress = {host, port, user, password, tls: {ca: sslCa ? await readFile(sslCa, 'utf8') : undefined, verify: tlsVerify}}
+  const address: ServerAddress = {host, port, user, password, tls: {ca: sslCa ? readCaFile('--replica-ssl-ca', sslCa) : undefined, verify: tlsVerify}}
   // Named in the advice when Azure's gateway refuses a login without `@server` (error 9002).
   if (settings.target !== 'mariadb' && settings.azure.server) address.azureServer = settings.azure.server
   return address

@@ -116,6 +116,15 @@ const MAX_CA_BYTES = 4 * 1024 * 1024
 
 /** A CA bundle file: it must exist and hold at least one PEM certificate. Returns its absolute path. */
 export function parseCaFile(flag: string, file: string): string {
+  readCaFile(flag, file)
+  return file
+}
+
+/**
+ * The text of a CA bundle file, checked as parseCaFile checks it: read again by every command, the
+ * path a profile recorded may have become a FIFO or a device since `init`.
+ */
+export function readCaFile(flag: string, file: string): string {
   let text: string
   try {
     // Looked at before it is read: a FIFO would block datain for good, /dev/zero fill its memory.
@@ -132,7 +141,7 @@ export function parseCaFile(flag: string, file: string): string {
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
     throw badInput(flag, `${shown(file)} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line). Give the CA certificate in PEM form.`)
   }
-  return file
+  return text
 }
 
 const isControl = (c: string) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f

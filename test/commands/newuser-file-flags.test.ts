@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises'
+import {copyFile, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -51,6 +51,23 @@ describe('file flags given what is not a file', () => {
       expect(error.message).toMatch(new RegExp(`^${flag}: `))
       expect(error.message).toMatch(why)
       expect(await readdir(home).catch(() => 'absent')).toBe('absent')
+    }
+  })
+
+  it('a CA file that became a FIFO after init: the next command says so, exit 2 within seconds, instead of blocking', {timeout: 120_000}, async () => {
+    const ca = path.join(dir, 'source-ca.pem')
+    await copyFile(e.sandbox.source.sslCa, ca)
+    const home = path.join(dir, 'home-later')
+    const init = await e.run(['init', '--source-ssl-ca', ca], {DATAIN_HOME: home, DATAIN_SOURCE_SSL_CA: ''})
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0)
+    await rm(ca)
+    await execa('mkfifo', [ca])
+    for (const command of [['status', '--json'], ['start', '--json']]) {
+      const began = Date.now()
+      const result = await execaBounded(e, command, home)
+      expect(result.exitCode, `${command.join(' ')}: ${result.stdout}${result.stderr}`).toBe(2)
+      expect(Date.now() - began).toBeLessThan(20_000)
+      expect(result.stdout).toContain('is not a regular file')
     }
   })
 })
