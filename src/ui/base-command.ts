@@ -104,7 +104,7 @@ export function toKnownError(error: Error & {exitCode?: number}): DatainError {
   if (error instanceof DatainError) return redactError(error)
   if (error instanceof Errors.CLIError) {
     const exit = (error.oclif?.exit ?? ExitCode.usage) as ExitCode
-    return new DatainError(redact(error.message), {code: error.code ?? 'E_USAGE', exit, suggestions: error.suggestions})
+    return new DatainError(redact(oneParagraph(error.message)), {code: error.code ?? 'E_USAGE', exit, suggestions: error.suggestions})
   }
   if (process.env.DATAIN_DEBUG) console.error(error)
   return new DatainError(
@@ -133,4 +133,19 @@ function redactError(error: DatainError): DatainError {
   const message = redact(error.message)
   if (message === error.message) return error
   return new DatainError(message, {code: error.code ?? 'E_UNKNOWN', exit: error.exitCode, suggestions: error.suggestions?.map(redact)})
+}
+
+/**
+ * oclif's parse errors as one paragraph, as datain's own: "Parsing --timeout \n\tExpected an
+ * integer but received: abc\nSee more help with --help" reads "--timeout: expected an integer but
+ * received: abc. See more help with --help".
+ */
+export function oneParagraph(message: string): string {
+  const parsing = /^Parsing (--[\w-]+|[\w-]+)\s*\n\s*(\S)/.exec(message)
+  const text = parsing ? `${parsing[1]}: ${parsing[2]!.toLowerCase()}${message.slice(parsing[0].length)}` : message
+  return text
+    .split(/\s*\n\s*/)
+    .filter(Boolean)
+    .map((line, i, lines) => (i < lines.length - 1 && !/[.:!?]$/.test(line) ? `${line}.` : line))
+    .join(' ')
 }

@@ -115,8 +115,13 @@ describe('newcomers\' bad input', () => {
     ]) {
       const result = await e.run(args, {DATAIN_HOME: home})
       expect(result.exitCode, args.join(' ')).toBe(2)
-      expect(result.stderr).toMatch(/less than or equal to 2147483/)
+      expect(result.stderr.replace(/\s*\n\s*›\s+/g, ' ')).toMatch(/less than or equal to 2147483/)
       expect(result.stderr).not.toMatch(/TimeoutOverflowWarning/)
+      // oclif's own parse error, as one paragraph like datain's (it was three lines, the second indented by a tab).
+      const json = await e.run([...args.filter((a) => a !== '--watch'), '--json'], {DATAIN_HOME: home})
+      expect(JSON.parse(json.stdout).error.message).toBe(
+        `${args.at(-2)}: expected an integer less than or equal to 2147483 but received: 9999999999. See more help with --help`,
+      )
     }
   })
 
