@@ -1,5 +1,6 @@
 import {Transform, type TransformCallback} from 'node:stream'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {withLoadSqlMode} from './load-sql-mode.js'
 
 /** The source's binary log coordinates of the snapshot, as mariadb-dump --master-data writes them. */
 export interface DumpCoordinates {
@@ -46,7 +47,8 @@ const FILE_POSITION = /^--\s*CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[
 const GTID_POSITION = /^--\s*SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
 
 /**
- * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it: the
+ * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it but its
+ * sql_mode (see withLoadSqlMode): the
  * snapshot's coordinates from the comments of `--master-data=2 --gtid`, row tuples counted, the
  * table being copied, and whether the dump ended with its closing comment.
  *
@@ -222,7 +224,7 @@ export class DumpTransform extends Transform {
       // For progress (single-stream.ts): the table before is done, whatever the sampling missed.
       this.emit('table', this.table)
     }
-    this.emit_(statement)
+    this.emit_(withLoadSqlMode(text) ?? statement)
   }
 
   private endComment(): void {
