@@ -47,8 +47,8 @@ const FILE_POSITION = /^--\s*CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[
 const GTID_POSITION = /^--\s*SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
 
 /**
- * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it but its
- * sql_mode (see withLoadSqlMode): the
+ * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it (but its
+ * sql_mode with `loadSqlMode`): the
  * snapshot's coordinates from the comments of `--master-data=2 --gtid`, row tuples counted, the
  * table being copied, and whether the dump ended with its closing comment.
  *
@@ -70,6 +70,8 @@ export class DumpTransform extends Transform {
   table?: string
   /** Whether the dump's closing comment (`-- Dump completed`) went by. */
   completed = false
+  /** Loads under LOAD_SQL_MODE: the one change made to the dump (see withLoadSqlMode). */
+  loadSqlMode = false
 
   private database?: string
   // Between statements; in a comment line; gathering a statement; streaming an INSERT.
@@ -224,7 +226,7 @@ export class DumpTransform extends Transform {
       // For progress (single-stream.ts): the table before is done, whatever the sampling missed.
       this.emit('table', this.table)
     }
-    this.emit_(withLoadSqlMode(text) ?? statement)
+    this.emit_((this.loadSqlMode && withLoadSqlMode(text)) || statement)
   }
 
   private endComment(): void {
