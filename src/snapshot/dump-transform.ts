@@ -47,10 +47,10 @@ const FILE_POSITION = /^--\s*CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[
 const GTID_POSITION = /^--\s*SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
 
 /**
- * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it (but its
- * sql_mode with `loadSqlMode`): the
- * snapshot's coordinates from the comments of `--master-data=2 --gtid`, row tuples counted, the
- * table being copied, and whether the dump ended with its closing comment.
+ * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it but,
+ * with `loadSqlMode`, its sql_mode: the snapshot's coordinates from the comments of
+ * `--master-data=2 --gtid`, row tuples counted, the table being copied, and whether the dump ended
+ * with its closing comment.
  *
  * It lets through only what such a dump holds: comments, INSERTs, and the few statements of
  * DATA_ONLY_STATEMENTS (session SETs, USE, LOCK/UNLOCK TABLES, ALTER TABLE … KEYS). Anything else
