@@ -34,6 +34,18 @@ export function stallError(options: ClientToolOptions, stallMs: number, on: stri
   )
 }
 
+/**
+ * A server also closes the connection (2006, gone away) on a statement larger than its
+ * max_allowed_packet: then every run fails alike, and the user must know it.
+ */
+function packetHint(options: ClientToolOptions, stderr: string[]): string {
+  if (options.tool !== 'mariadb' || options.role !== 'replica' || !stderr.some((line) => /\b2006\b/.test(line))) return ''
+  return (
+    "\nIf it fails at the same place again, a statement of the dump is larger than the replica's max_allowed_packet (mariadb-dump writes a row as one INSERT, " +
+    "binary columns in hex: twice their size): raise max_allowed_packet on the replica (at most 1G), or copy without --parallel 1 where no SEQUENCE needs the single stream."
+  )
+}
+
 export function toolError(options: ClientToolOptions, error: ExecaError, stderr: string[], stoppedByUs: boolean): DatainError {
   if (error.isCanceled) return interruptedError()
   const said = stderr.length > 0 ? ` It said:\n${stderr.map((l) => `  ${l}`).join('\n')}` : ''
@@ -53,7 +65,8 @@ export function toolError(options: ClientToolOptions, error: ExecaError, stderr:
   if (stderr.some((line) => LOST_CONNECTION.test(line))) {
     return new DatainError(
       `${options.tool} lost its connection to ${where} while trying to ${options.purpose}: it ${how}.${said}\n` +
-        `The server closed the connection (a restart, a killed session, the network). Run 'datain start' again: it goes on from the last checkpoint.`,
+        `The server closed the connection (a restart, a killed session, the network). Run 'datain start' again: it goes on from the last checkpoint.` +
+        packetHint(options, stderr),
       {code: `E_${options.role.toUpperCase()}_CONNECTION`, exit: ExitCode.unreachable, cause: error},
     )
   }

@@ -64,6 +64,13 @@ export class GatewayRefusedError extends DatainError {
   }
 }
 
+/**
+ * The sql_mode of every session datain opens: MariaDB 10.11's default, whatever the server's global
+ * one. datain's own SQL is written for it; a global ORACLE (BODY a reserved word, "…" a name),
+ * ANSI_QUOTES, NO_BACKSLASH_ESCAPES or PIPES_AS_CONCAT would otherwise change how it reads.
+ */
+export const SESSION_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION'
+
 /** Opens a connection, turning every way it can fail into one paragraph that says what to check. */
 export async function connectTo(role: ServerRole, address: ServerAddress): Promise<Connection> {
   registerSecret(address.password)
@@ -86,6 +93,7 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
       // Stated, not left to the default: a metadata connection never sends a local file, whatever the server asks.
       permitLocalInfile: false,
       keepAliveDelay: KEEPALIVE_DELAY_MS,
+      sessionVariables: {sql_mode: SESSION_SQL_MODE},
     })
   } catch (error) {
     throw connectionError(role, address, error)

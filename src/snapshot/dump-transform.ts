@@ -1,5 +1,6 @@
 import {Transform, type TransformCallback} from 'node:stream'
 import {DatainError, ExitCode} from '../lib/errors.js'
+import {withLoadSqlMode} from './load-sql-mode.js'
 
 /** The source's binary log coordinates of the snapshot, as mariadb-dump --master-data writes them. */
 export interface DumpCoordinates {
@@ -46,9 +47,10 @@ const FILE_POSITION = /^--\s*CHANGE\s+MASTER\s+TO\s+MASTER_LOG_FILE\s*=\s*'((?:[
 const GTID_POSITION = /^--\s*SET\s+GLOBAL\s+gtid_slave_pos\s*=\s*'([^']*)'/i
 
 /**
- * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it: the
- * snapshot's coordinates from the comments of `--master-data=2 --gtid`, row tuples counted, the
- * table being copied, and whether the dump ended with its closing comment.
+ * Reads a data-only mariadb-dump stream on its way into the replica, changing nothing in it but,
+ * with `loadSqlMode`, its sql_mode: the snapshot's coordinates from the comments of
+ * `--master-data=2 --gtid`, row tuples counted, the table being copied, and whether the dump ended
+ * with its closing comment.
  *
  * It lets through only what such a dump holds: comments, INSERTs, and the few statements of
  * DATA_ONLY_STATEMENTS (session SETs, USE, LOCK/UNLOCK TABLES, ALTER TABLE … KEYS). Anything else
@@ -68,6 +70,8 @@ export class DumpTransform extends Transform {
   table?: string
   /** Whether the dump's closing comment (`-- Dump completed`) went by. */
   completed = false
+  /** Loads under LOAD_SQL_MODE: the one change made to the dump (see withLoadSqlMode). */
+  loadSqlMode = false
 
   private database?: string
   // Between statements; in a comment line; gathering a statement; streaming an INSERT.
@@ -222,7 +226,7 @@ export class DumpTransform extends Transform {
       // For progress (single-stream.ts): the table before is done, whatever the sampling missed.
       this.emit('table', this.table)
     }
-    this.emit_(statement)
+    this.emit_((this.loadSqlMode && withLoadSqlMode(text)) || statement)
   }
 
   private endComment(): void {

@@ -116,6 +116,7 @@ export function describeCopy(options: Pick<CopyOptions, 'source' | 'replica' | '
 export async function streamCopy(options: CopyOptions): Promise<CopyResult> {
   const started = Date.now()
   const transform = new DumpTransform()
+  transform.loadSqlMode = true
   const {load, dump} = await startTools(options, transform)
   options.hooks?.onStart?.({dump: dump.pid, load: load.pid})
 
