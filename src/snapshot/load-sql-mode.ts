@@ -1,6 +1,3 @@
-import type {Connection} from 'mariadb'
-import {REPLICA_LOAD_SESSION} from './parallel/copy-plan.js'
-
 /**
  * The sql_mode rows are loaded into the replica under, by either copy: no strict mode (a value the
  * source accepted is kept as it is), NO_AUTO_VALUE_ON_ZERO (an AUTO_INCREMENT column's 0 stays 0),
@@ -8,12 +5,6 @@ import {REPLICA_LOAD_SESSION} from './parallel/copy-plan.js'
  * '0000-00-00' with only a warning.
  */
 export const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES'
-
-/** A parallel-copy worker's replica session: REPLICA_LOAD_SESSION, then LOAD_SQL_MODE over its sql_mode. */
-export async function startLoadSession(replica: Connection): Promise<void> {
-  await replica.query(REPLICA_LOAD_SESSION)
-  await replica.query(`SET SESSION sql_mode = '${LOAD_SQL_MODE}'`)
-}
 
 const DUMP_SQL_MODE = /^(\/\*!\d{5} SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE=)'NO_AUTO_VALUE_ON_ZERO'( \*\/;)$/
 

@@ -1,3 +1,4 @@
+import {LOAD_SQL_MODE} from '../load-sql-mode.js'
 import type {Connection} from 'mariadb'
 import {placeholders, quoteQualified} from '../../lib/sql.js'
 import type {KeyBuilds} from './key-builds.js'
@@ -35,7 +36,7 @@ export const DEFAULT_BATCH_BYTES = 500_000
  * it too); without the server's max_statement_time, which would end a load, a resume's checksum or
  * DELETE of a large chunk half-way.
  */
-export const REPLICA_LOAD_SESSION = "SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO', max_statement_time = 0"
+export const REPLICA_LOAD_SESSION = `SET SESSION time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_mode = '${LOAD_SQL_MODE}', max_statement_time = 0`
 
 /**
  * Creates the tables on the replica and lists the chunks to move, largest first. A table an

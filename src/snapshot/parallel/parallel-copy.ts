@@ -6,8 +6,7 @@ import {createObjects, readObjects} from '../objects/copy-objects.js'
 import {copyChunk, piecePool} from './chunk-copy.js'
 import {openConsistentSnapshot, type SnapshotOptions, type SnapshotPoint} from './consistent-snapshot.js'
 import {chunkName, copyError} from './copy-errors.js'
-import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, type WorkItem} from './copy-plan.js'
-import {startLoadSession} from '../load-sql-mode.js'
+import {batchSize, type CopyRecord, DEFAULT_BATCH_BYTES, planWork, REPLICA_LOAD_SESSION, type WorkItem} from './copy-plan.js'
 import {CopyRecorder, type RecorderOptions} from './copy-recorder.js'
 import {waitForEarlierBuilds} from './earlier-builds.js'
 import {KeyBuilds} from './key-builds.js'
@@ -175,7 +174,7 @@ async function openSnapshot(pool: WorkerPool, options: ParallelCopyOptions) {
   const replicas = await Promise.all(Array.from({length: pool.threads}, () => pool.open('replica', options.replica)))
   // What the source wrote (table DDL, object bodies) runs on a connection that cannot LOAD DATA LOCAL.
   const ddl = await pool.open('replica', options.replica, false)
-  await Promise.all(replicas.map((r) => startLoadSession(r)))
+  await Promise.all(replicas.map((r) => r.query(REPLICA_LOAD_SESSION)))
   // Before the source's snapshot opens: it must not stay open while an earlier run's build ends.
   if (options.resume) await waitForEarlierBuilds(ddl, options.databases, {signal: options.signal, busy: pool.busy})
   const coordinator = await pool.open('source', options.source)
