@@ -4,6 +4,7 @@ import {secondsFromEnv} from './env-seconds.js'
 import {DatainError, ExitCode} from './errors.js'
 import {classifyIpv4, quoteUntrusted} from './ip-ranges.js'
 import {registerSecret} from './redact.js'
+import {useSessionSqlMode} from './session-sql-mode.js'
 
 export type ServerRole = 'source' | 'replica'
 
@@ -64,12 +65,6 @@ export class GatewayRefusedError extends DatainError {
   }
 }
 
-/**
- * The sql_mode of every session datain opens: MariaDB 10.11's default, whatever the server's global
- * one. datain's own SQL is written for it; a global ORACLE (BODY a reserved word, "…" a name),
- * ANSI_QUOTES, NO_BACKSLASH_ESCAPES or PIPES_AS_CONCAT would otherwise change how it reads.
- */
-export const SESSION_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION'
 
 /** Opens a connection, turning every way it can fail into one paragraph that says what to check. */
 export async function connectTo(role: ServerRole, address: ServerAddress): Promise<Connection> {
@@ -93,7 +88,6 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
       // Stated, not left to the default: a metadata connection never sends a local file, whatever the server asks.
       permitLocalInfile: false,
       keepAliveDelay: KEEPALIVE_DELAY_MS,
-      sessionVariables: {sql_mode: SESSION_SQL_MODE},
     })
   } catch (error) {
     throw connectionError(role, address, error)
@@ -107,6 +101,7 @@ export async function connectTo(role: ServerRole, address: ServerAddress): Promi
   // closes and nobody listens for 'error': a server restart, a KILL, wait_timeout. With a listener
   // the connection only turns invalid; its next query fails, and the session opens a new one.
   connection.on('error', () => {})
+  await useSessionSqlMode(connection)
   return connection
 }
 

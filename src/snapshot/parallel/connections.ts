@@ -1,7 +1,8 @@
 import mariadb, {type Connection} from 'mariadb'
 import {authOptions} from '../../lib/auth-plugins.js'
 import {DatainError, ExitCode} from '../../lib/errors.js'
-import {boundQueries, connectionError, KEEPALIVE_DELAY_MS, SESSION_SQL_MODE, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
+import {boundQueries, connectionError, KEEPALIVE_DELAY_MS, type ServerAddress, type ServerRole} from '../../lib/mariadb.js'
+import {useSessionSqlMode} from '../../lib/session-sql-mode.js'
 import {registerSecret} from '../../lib/redact.js'
 import {STALL_TIMEOUT_ENV, stallTimeoutMs} from '../../lib/stall.js'
 
@@ -56,7 +57,6 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
       // No socketTimeout: a source connection waits, idle, while the replica takes a batch. The
       // copy's stall watchdog (chunk-copy) bounds the wait instead; keepalive notices a vanished peer.
       keepAliveDelay: KEEPALIVE_DELAY_MS,
-      sessionVariables: {sql_mode: SESSION_SQL_MODE},
     })
   } catch (error) {
     throw connectionError(role, address, error)
@@ -73,5 +73,6 @@ export async function connectForCopy(role: ServerRole, address: ServerAddress): 
         {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
       ),
   )
+  await useSessionSqlMode(connection)
   return connection
 }
