@@ -1,4 +1,5 @@
 import {DatainError, ExitCode} from './errors.js'
+import {shown} from './validate.js'
 
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once, so it is refused. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
@@ -15,18 +16,12 @@ export function secondsFromEnv(name: string, fallback: number, env: NodeJS.Proce
   if (text === undefined || text.trim() === '') return fallback
   const seconds = Number(text)
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMER_SECONDS) {
-    throw new DatainError(`${name} must be a number of seconds above 0 and at most ${MAX_TIMER_SECONDS} (24 days); it is '${shownValue(text)}'.`, {
+    throw new DatainError(`${name} must be a number of seconds above 0 and at most ${MAX_TIMER_SECONDS} (24 days); it is ${shown(text)}.`, {
       code: 'E_BAD_INPUT',
       exit: ExitCode.usage,
     })
   }
   return seconds
-}
-
-/** An environment value for a one-line message: control characters as `?`, cut after 40 characters. */
-export function shownValue(text: string): string {
-  const plain = [...text].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c))
-  return plain.length > 40 ? `${plain.slice(0, 40).join('')}…` : plain.join('')
 }
 
 /**
@@ -38,7 +33,7 @@ export function millisecondsFromEnv(name: string, fallback: number, env: NodeJS.
   if (text === undefined || text.trim() === '') return fallback
   const value = Number(text)
   if (!Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new DatainError(`${name} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}; it is '${shownValue(text)}'.`, {
+    throw new DatainError(`${name} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}; it is ${shown(text)}.`, {
       code: 'E_BAD_INPUT',
       exit: ExitCode.usage,
     })

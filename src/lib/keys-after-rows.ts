@@ -1,5 +1,5 @@
-import {shownValue} from './env-seconds.js'
 import {DatainError, ExitCode} from './errors.js'
+import {shown} from './validate.js'
 
 export const KEYS_AFTER_ROWS_ENV = 'DATAIN_KEYS_AFTER_ROWS_MB'
 /** The default size from which a table's plain indexes are built after its rows (MB of 1,048,576 bytes). */
@@ -21,7 +21,7 @@ export function keysAfterRowsBytes(env: NodeJS.ProcessEnv = process.env): number
   if (!Number.isFinite(mb)) {
     throw new DatainError(
       `${KEYS_AFTER_ROWS_ENV} must be a size in MB, 0 or more (tables at least this large get their plain indexes built after their rows), ` +
-        `or 'off' to build every index with its table (it is '${shownValue(text)}').`,
+        `or 'off' to build every index with its table (it is ${shown(text)}).`,
       {code: 'E_BAD_INPUT', exit: ExitCode.usage},
     )
   }

@@ -1,9 +1,10 @@
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
 import {interruptedError} from '../../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../../lib/errors.js'
-import {sizedDeadlineMs} from '../../lib/mariadb.js'
 import {placeholders} from '../../lib/sql.js'
 import {STALL_TIMEOUT_ENV, stallTimeoutMs} from '../../lib/stall.js'
+import {buildBoundMs} from './key-builds.js'
 import {type TableInfo, tableLabel} from './tables.js'
 
 /**
@@ -16,7 +17,7 @@ import {type TableInfo, tableLabel} from './tables.js'
  * So a resume first waits, before it opens the source's snapshot (which must not stay open that
  * long), for the builds of the copy's databases that the replica user's own sessions still run,
  * saying which (the progress line's "db.t (an earlier run's index build)"). The wait is bounded as
- * the build itself is (sizedDeadlineMs of the table's size on the replica, from the build's start);
+ * the build itself is (buildBoundMs of the table's size on the replica, from the build's start);
  * past it the resume fails, naming the thread to KILL. A build that is not building but waits for a
  * lock another session holds is waited for no longer than the stall bound, as this run's own.
  */
@@ -47,7 +48,7 @@ export async function waitForEarlierBuilds(
           {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
         )
       }
-      const boundMs = (options.boundMs ?? ((bytes: number) => sizedDeadlineMs(bytes, 1024 * 1024)))(first.bytes)
+      const boundMs = (options.boundMs ?? buildBoundMs)(first.bytes)
       if (first.seconds * 1000 > boundMs) {
         throw new DatainError(
           `An earlier run's index build of the table ${tableLabel(first.table)} has been running on the replica for ${first.seconds} s, longer than such a build ` +
@@ -56,7 +57,9 @@ export async function waitForEarlierBuilds(
           {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
         )
       }
-      await pause(options.pollMs ?? 1000, options.signal)
+      await sleep(options.pollMs ?? 1000, undefined, {signal: options.signal}).catch(() => {
+        throw interruptedError()
+      })
     }
   } finally {
     options.busy?.delete(slot)
@@ -119,16 +122,4 @@ function backtickName(text: string, at: number): {name: string; end: number} | u
     else return {name, end: i + 1}
   }
   return undefined
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, {once: true})
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }

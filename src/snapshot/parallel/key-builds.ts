@@ -185,12 +185,13 @@ async function addKeys(session: Connection, entry: Deferred): Promise<boolean> {
   try {
     if (!entry.missing) await findLacking(session, [entry])
     if (entry.keys.length === 0) return false
+    const build = () => session.query(withDeadline(addKeysStatement(database, name, entry.keys), buildBoundMs(entry.table.estimatedBytes)))
     try {
-      await session.query(withDeadline(addKeysStatement(database, name, entry.keys), buildBoundMs(entry.table.estimatedBytes)))
+      await build()
     } catch (error) {
       if ((error as {errno?: number})?.errno !== ER_DUP_KEYNAME) throw error
       await findLacking(session, [entry])
-      if (entry.keys.length > 0) await session.query(withDeadline(addKeysStatement(database, name, entry.keys), buildBoundMs(entry.table.estimatedBytes)))
+      if (entry.keys.length > 0) await build()
     }
     return true
   } catch (error) {
