@@ -110,7 +110,7 @@ export class RowEncoder {
       const width = first < 0xfb ? 1 : first === 0xfc ? 3 : first === 0xfd ? 4 : first === 0xfe ? 9 : 0
       if (width === 0 || p + width > end) throw new MalformedRowError(`value ${i + 1} has no valid length`)
       // 8-byte lengths: a value past 2^32 bytes cannot be in a packet of this row anyway.
-      const n = width === 1 ? first : width === 9 && (buf.readUInt32LE(p + 5) !== 0) ? Infinity : buf.readUIntLE(p + 1, Math.min(width - 1, 4))
+      const n = width === 1 ? first : width === 9 && buf.readUInt32LE(p + 5) !== 0 ? Infinity : buf.readUIntLE(p + 1, Math.min(width - 1, 4))
       p += width
       if (n > end - p) throw new MalformedRowError(`value ${i + 1} is longer than the rest of the row`)
       if (this.specials.from(buf, p) >= p + n) {
