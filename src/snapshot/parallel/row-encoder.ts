@@ -44,16 +44,7 @@ export class RowEncoder {
         at += n
         continue
       }
-      for (let j = 0; j < n; j++) {
-        const c = value[j]!
-        const escaped = ESCAPE[c]!
-        if (escaped === 0) {
-          out[at++] = c
-        } else {
-          out[at++] = BACKSLASH
-          out[at++] = escaped
-        }
-      }
+      at = escapeInto(out, at, value, 0, n)
     }
     out[at++] = NEWLINE
     this.position = at
@@ -117,16 +108,7 @@ export class RowEncoder {
         out.set(buf.subarray(p, p + n), at)
         at += n
       } else {
-        for (let j = p; j < p + n; j++) {
-          const c = buf[j]!
-          const escaped = ESCAPE[c]!
-          if (escaped === 0) {
-            out[at++] = c
-          } else {
-            out[at++] = BACKSLASH
-            out[at++] = escaped
-          }
-        }
+        at = escapeInto(out, at, buf, p, p + n)
       }
       p += n
     }
@@ -178,6 +160,21 @@ ESCAPE[0x00] = 0x30 // \0
 ESCAPE[TAB] = 0x74 // \t
 ESCAPE[NEWLINE] = 0x6e // \n
 ESCAPE[BACKSLASH] = BACKSLASH
+
+/** Writes `from[start, end)` into `out` at `at`, the four special bytes escaped; returns where it ended. */
+function escapeInto(out: Buffer, at: number, from: Uint8Array, start: number, end: number): number {
+  for (let j = start; j < end; j++) {
+    const c = from[j]!
+    const escaped = ESCAPE[c]!
+    if (escaped === 0) {
+      out[at++] = c
+    } else {
+      out[at++] = BACKSLASH
+      out[at++] = escaped
+    }
+  }
+  return at
+}
 
 /** A row from the source that is not the values its columns say: the copy of its chunk fails. */
 export class MalformedRowError extends Error {
