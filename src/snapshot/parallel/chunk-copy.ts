@@ -162,7 +162,11 @@ function readRows(options: ChunkCopyOptions, encoder: RowEncoder, pending: Piece
       encoder.push(row)
       afterRow()
     })
-    rows.once('error', (error: unknown) => {
+    // `on`, not `once`: the connector's stream may say 'error' twice for one failure (its command's
+    // throwError has no guard: the server's own error for a killed statement, then destroy()'s), and
+    // an 'error' with no listener is thrown out of the socket's handler, ending the process. The
+    // first one is the chunk's failure; any later one says nothing new.
+    rows.on('error', (error: unknown) => {
       pending.fail(error)
       reject(error)
     })

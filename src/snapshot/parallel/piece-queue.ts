@@ -48,8 +48,9 @@ export class PieceQueue {
     this.notify()
   }
 
+  /** The source failed: next() throws it. The first failure is kept; a later one says nothing new. */
   fail(error: unknown): void {
-    this.error = error
+    if (this.error === undefined) this.error = error
     this.notify()
   }
 
