@@ -94,69 +94,6 @@ const destroyKills: Workaround = {
 }
 
 /**
- * Not a bug's workaround but a use of mariadb 3.5.4's internals (lib/cmd/stream.js, parser.js): a
- * `queryStream` whose options carry a {@link RawRowSink} under {@link RAW_ROWS_OPTION} hands the
- * sink each row's packet as it sits in the socket's buffer, instead of an array of new Buffers per
- * row pushed through an object-mode stream. The copy reads every row of the databases this way:
- * measured with `npm run bench` (README, "Rows read from the packets"). The stream still ends and
- * fails as any other; it only carries no rows, and leaves the socket's flow to the sink.
- */
-const rawRows: Workaround = {
-  name: 'mariadb-raw-rows',
-  dependency: {name: 'mariadb', version: '3.5.4'},
-  async apply() {
-    const prototype = (await connectorModule('./lib/cmd/stream.js')).prototype as {setParser: (this: RawStream) => void}
-    const setParser = prototype.setParser
-    if (typeof setParser !== 'function') throw new Error('Stream.setParser is gone')
-    prototype.setParser = function (this: RawStream) {
-      setParser.call(this)
-      const sink = this.opts[RAW_ROWS_OPTION] as RawRowSink | undefined
-      if (sink === undefined) return
-      const columns = this._columnCount
-      const socket = this.socket
-      this.parseRow = (packet) => sink.row(packet.buf, packet.pos, packet.end, columns)
-      this.handleNewRows = () => {}
-      // The stream's reads would resume the socket: the sink alone decides when it flows.
-      this.inStream._read = () => {}
-      sink.attach({pause: () => socket.pause(), resume: () => socket.resume()})
-    }
-    rawRowsInstalled = true
-  },
-}
-
-/** The connector's streaming command, as rawRows uses it. */
-interface RawStream {
-  opts: Record<string, unknown>
-  _columnCount: number
-  socket: {pause(): void; resume(): void}
-  inStream: {_read: () => void}
-  parseRow: (packet: {buf: Buffer; pos: number; end: number}) => void
-  handleNewRows: (row: unknown) => void
-}
-
-/** The option of a `queryStream` that sends its rows to a sink (see rawRows). */
-export const RAW_ROWS_OPTION = 'datainRawRows'
-
-/** Where the rows of a `queryStream` go when it has {@link RAW_ROWS_OPTION}. */
-export interface RawRowSink {
-  /** Once the result's columns are known: the flow of the connection's socket, for backpressure. */
-  attach(flow: {pause(): void; resume(): void}): void
-  /**
-   * One row: `buf[start, end)` is its text-protocol packet of `columns` values. Called inside the
-   * connector's socket handler: it must not throw, and must copy what it keeps (the buffer is the
-   * socket's).
-   */
-  row(buf: Buffer, start: number, end: number, columns: number): void
-}
-
-let rawRowsInstalled = false
-
-/** Whether a `queryStream` with {@link RAW_ROWS_OPTION} sends its rows to the sink (installCopyWorkarounds applied rawRows). */
-export function rawRowsAvailable(): boolean {
-  return rawRowsInstalled
-}
-
-/**
  * V8 11.3 (Node 20) doubles the young generation's semi-spaces, up to 16 MB each, when many
  * objects survive a scavenge, as the copy's rows and buffers do: the copy then held 30 MB more
  * (peak RSS 161–165 MB against 128–133 MB) and spent more CPU, for no speed (table above). A growth
@@ -185,7 +122,7 @@ export function installProcessWorkarounds(debug: (line: string) => void = debugL
 export async function installCopyWorkarounds(debug: (line: string) => void = debugLine): Promise<WorkaroundReport[]> {
   installing ??= (async () => {
     const reports: WorkaroundReport[] = []
-    for (const w of [connectorBuffers, destroyKills, rawRows]) {
+    for (const w of [connectorBuffers, destroyKills]) {
       let report = checkWorkaround(w)
       if (report.applied) {
         try {

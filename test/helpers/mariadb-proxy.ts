@@ -8,11 +8,8 @@ import net from 'node:net'
  */
 export interface ProxyOptions {
   upstream: {host: string; port: number}
-  /**
-   * Called for each COM_QUERY: the rows to answer instead (each a list of column values, or a row
-   * packet's payload as it goes on the wire, for rows no server would send), or undefined to pass it through.
-   */
-  rewrite: (sql: string) => Array<string[] | Buffer> | undefined
+  /** Called for each COM_QUERY: the rows (each a list of column values) to answer instead, or undefined to pass it through. */
+  rewrite: (sql: string) => string[][] | undefined
 }
 
 export interface MariaDbProxy {
@@ -81,7 +78,7 @@ class Session {
   private greeted = false
   private deprecateEof = false
   /** The answer being replaced: how far into its result set the server is. */
-  private replacing?: {rows: Array<string[] | Buffer>; columns?: number; seen: number; eofs: number}
+  private replacing?: {rows: string[][]; columns?: number; seen: number; eofs: number}
 
   constructor(
     private readonly options: ProxyOptions,
@@ -138,7 +135,7 @@ class Session {
     // The server's rows were dropped; ours go out before its end packet, numbered from where its rows began:
     // column count (1), the columns, one EOF unless deprecated.
     this.replacing = undefined
-    const ours = r.rows.map((row) => packetOf(Buffer.isBuffer(row) ? row : Buffer.concat(row.map(lengthEncodedString))))
+    const ours = r.rows.map((row) => packetOf(Buffer.concat(row.map(lengthEncodedString))))
     return renumber([...ours, packet], 2 + r.columns + (this.deprecateEof ? 0 : 1))
   }
 }

@@ -1,12 +1,11 @@
 import {execFile} from 'node:child_process'
-import {once} from 'node:events'
 import {readFileSync} from 'node:fs'
 import {Readable} from 'node:stream'
 import {promisify} from 'node:util'
 import mariadb from 'mariadb'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import {type Sandbox, startSandbox} from '../../sandbox/sandbox.js'
-import {checkWorkaround, installCopyWorkarounds, installedVersion, RAW_ROWS_OPTION, type RawRowSink} from '../../src/lib/runtime-workarounds.js'
+import {checkWorkaround, installCopyWorkarounds, installedVersion} from '../../src/lib/runtime-workarounds.js'
 import {allowLoopback} from '../helpers/preflight.js'
 
 /**
@@ -151,51 +150,6 @@ describe('the runtime workarounds', () => {
       expect(fixed.code).toBe(0)
     }
   }, 180_000)
-
-  it('mariadb 3.5.4 hands the rows of a stream with the raw-rows option to its sink as their packets, and ends or fails the stream as before', async () => {
-    await installCopyWorkarounds()
-    const conn = await mariadb.createConnection({
-      host: sandbox.source.host,
-      port: sandbox.source.port,
-      user: sandbox.source.user,
-      password: sandbox.source.password,
-      ssl: {ca: readFileSync(sandbox.source.sslCa, 'utf8')},
-    })
-    try {
-      const packets: Buffer[] = []
-      const flows: unknown[] = []
-      const sink: RawRowSink = {
-        attach: (flow) => flows.push(flow),
-        row: (buf, start, end, columns) => {
-          expect(columns).toBe(2)
-          packets.push(Buffer.from(buf.subarray(start, end)))
-        },
-      }
-      const raw = {[RAW_ROWS_OPTION]: sink}
-      const rows: unknown[] = []
-      const stream = conn.queryStream({sql: "SELECT CAST(seq AS BINARY), IF(seq % 2, NULL, REPEAT('x', seq)) FROM mysql.seq_1_to_300", rowsAsArray: true, ...raw})
-      stream.on('data', (row) => rows.push(row))
-      await once(stream, 'end')
-      expect(rows).toEqual([])
-      expect(flows).toHaveLength(1)
-      expect(packets).toHaveLength(300)
-      expect(packets[0]).toEqual(Buffer.from([1, 0x31, 0xfb]))
-      expect(packets[1]).toEqual(Buffer.from([1, 0x32, 2, 0x78, 0x78]))
-      expect(packets[299]).toEqual(Buffer.concat([Buffer.from([3, 0x33, 0x30, 0x30, 0xfc, 300 % 256, 1]), Buffer.alloc(300, 0x78)]))
-      // A failure after some rows (the subquery returns two rows from seq 101 on) reaches the stream.
-      const failing = conn.queryStream({sql: 'SELECT seq, (SELECT 1 UNION SELECT 2 FROM DUAL WHERE seq > 100) FROM mysql.seq_1_to_300', rowsAsArray: true, ...raw})
-      failing.on('data', () => {})
-      await expect(once(failing, 'end')).rejects.toThrow(/more than 1 row/)
-      // Without the option, rows come through the stream as ever; and the connection still serves.
-      const plain = conn.queryStream({sql: 'SELECT seq FROM mysql.seq_1_to_3', rowsAsArray: true})
-      const plainRows: unknown[] = []
-      plain.on('data', (row) => plainRows.push(row))
-      await once(plain, 'end')
-      expect(plainRows).toEqual([[1n], [2n], [3n]])
-    } finally {
-      await conn.end()
-    }
-  })
 
   it('Node 20 grows the young generation to 32 MB when many objects survive; not at all once the workaround is installed', async () => {
     const allocate = `

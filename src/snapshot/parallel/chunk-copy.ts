@@ -1,7 +1,6 @@
 import {Readable} from 'node:stream'
 import type {Connection} from 'mariadb'
 import {DatainError, ExitCode} from '../../lib/errors.js'
-import {RAW_ROWS_OPTION, type RawRowSink, rawRowsAvailable} from '../../lib/runtime-workarounds.js'
 import {STALL_TIMEOUT_ENV, StallWatchdog, stallTimeoutMs} from '../../lib/stall.js'
 import {type Piece, PieceQueue, SourceReadError} from './piece-queue.js'
 import {BufferPool, RowEncoder} from './row-encoder.js'
@@ -69,9 +68,37 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
   // On a connection the source dropped (a restart between two chunks) the connector's queryStream
   // throws a TypeError (it resumes a socket that is gone): say that it is the source's failure.
   if (!options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
-  const source = readRows(options, encoder, pending)
+  const rows = options.source.queryStream({sql: options.select, rowsAsArray: true}, options.values)
+  let rowsRead = 0
   let rowsLoaded = 0
-  const stall = stallGuard(options, () => source.rowsRead + rowsLoaded)
+  const stall = stallGuard(options, () => rowsRead + rowsLoaded)
+
+  const flush = () => {
+    if (encoder.length > 0) pending.put(encoder.take())
+  }
+  const reading = new Promise<void>((resolve, reject) => {
+    rows.on('data', (row: Array<Uint8Array | null>) => {
+      rowsRead++
+      encoder.push(row)
+      if (encoder.length >= PIECE_BYTES) {
+        flush()
+        if (pending.full) {
+          rows.pause()
+          pending.onRoom = () => rows.resume()
+        }
+      }
+    })
+    rows.once('error', (error: unknown) => {
+      pending.fail(error)
+      reject(error)
+    })
+    rows.once('end', () => {
+      flush()
+      pending.end()
+      resolve()
+    })
+  })
+  reading.catch(() => {})
 
   const result: ChunkCopyResult = {rows: 0, bytes: 0, statements: 0, retries: 0}
   try {
@@ -100,89 +127,19 @@ export async function copyChunk(options: ChunkCopyOptions): Promise<ChunkCopyRes
       result.bytes += sent.bytes
       options.onLoaded?.(sent.rows, sent.bytes)
     } while (!pending.drained)
-    await stall.race(source.reading)
+    await stall.race(reading)
     encoder.close()
     return result
   } catch (error) {
     if (stall.error) throw stall.error
     // The source stream stops with its connection (which the caller ends): the snapshot is lost anyway.
-    source.rows.removeAllListeners('data')
+    rows.removeAllListeners('data')
     // A replica failure while the source's connection is gone too, before its row stream said so:
     // the source's loss is what the user must hear of (the chunk is read again either way).
     if (!(error instanceof SourceReadError) && !options.source.isValid()) throw new SourceReadError(new Error('the connection to the source was lost'))
     throw error
   } finally {
     stall.stop()
-  }
-}
-
-/**
- * Starts the chunk's SELECT: its rows are encoded into `pending`'s pieces as they come, the source
- * paused while `pending` is full. They come as the source's packets to a sink where the connector
- * allows it (rawRowsAvailable), else as arrays of Buffers through the stream's 'data'; the flow
- * paused is then the socket's, else the stream's. `reading` settles with the result's end or failure.
- */
-function readRows(options: ChunkCopyOptions, encoder: RowEncoder, pending: PieceQueue) {
-  let flow: {pause(): void; resume(): void} = {pause: () => rows.pause(), resume: () => rows.resume()}
-  let malformed = false
-  const sink: RawRowSink = {
-    attach: (socket) => (flow = socket),
-    row: (buf, start, end, columns) => {
-      if (malformed) return
-      try {
-        encoder.pushPacket(buf, start, end, columns)
-      } catch (error) {
-        // Inside the connector's socket handler: the failure goes to the copy, not up the stack.
-        malformed = true
-        flow.pause()
-        pending.fail(error)
-        return
-      }
-      afterRow()
-    },
-  }
-  const raw = rawRowsAvailable() ? {[RAW_ROWS_OPTION]: sink} : {}
-  const rows = options.source.queryStream({sql: options.select, rowsAsArray: true, ...raw}, options.values)
-  let rowsRead = 0
-  const flush = () => {
-    if (encoder.length > 0) pending.put(encoder.take())
-  }
-  const afterRow = () => {
-    rowsRead++
-    if (encoder.length >= PIECE_BYTES) {
-      flush()
-      if (pending.full) {
-        flow.pause()
-        pending.onRoom = () => flow.resume()
-      }
-    }
-  }
-  const reading = new Promise<void>((resolve, reject) => {
-    rows.on('data', (row: Array<Uint8Array | null>) => {
-      encoder.push(row)
-      afterRow()
-    })
-    // `on`, not `once`: the connector's stream may say 'error' twice for one failure (its command's
-    // throwError has no guard: the server's own error for a killed statement, then destroy()'s), and
-    // an 'error' with no listener is thrown out of the socket's handler, ending the process. The
-    // first one is the chunk's failure; any later one says nothing new.
-    rows.on('error', (error: unknown) => {
-      pending.fail(error)
-      reject(error)
-    })
-    rows.once('end', () => {
-      flush()
-      pending.end()
-      resolve()
-    })
-  })
-  reading.catch(() => {})
-  return {
-    rows,
-    reading,
-    get rowsRead() {
-      return rowsRead
-    },
   }
 }
 

@@ -48,9 +48,8 @@ export class PieceQueue {
     this.notify()
   }
 
-  /** The source failed: next() throws it. The first failure is kept; a later one says nothing new. */
   fail(error: unknown): void {
-    if (this.error === undefined) this.error = error
+    this.error = error
     this.notify()
   }
 

@@ -10,7 +10,6 @@
 export class RowEncoder {
   private buffer: Buffer
   private position = 0
-  private readonly specials = new SpecialBytes()
   /** Rows encoded since the last take(). */
   rows = 0
 
@@ -44,75 +43,17 @@ export class RowEncoder {
         at += n
         continue
       }
-      at = escapeInto(out, at, value, 0, n)
-    }
-    out[at++] = NEWLINE
-    this.position = at
-    this.rows++
-  }
-
-  /**
-   * Appends one row as the source sent it (a text-protocol row packet, `buf[start, end)`): for each
-   * of `columns` values a length-encoded byte count and the bytes, or 0xfb alone for NULL. The
-   * same output as push() of those values, without a Buffer or an array per row: a row whose
-   * values are all under 251 bytes, none NULL, with no byte to escape (the usual row) is one copy,
-   * its length bytes then overwritten with tabs. Throws MalformedRowError, having appended
-   * nothing, when the bytes are not exactly `columns` values (a broken or hostile source).
-   */
-  pushPacket(buf: Buffer, start: number, end: number, columns: number): void {
-    // Every value takes a byte at least: more columns than bytes is malformed (and bounds `need`).
-    if (columns < 1 || columns > end - start) throw new MalformedRowError(`${columns} values in a row of ${end - start} bytes`)
-    // A value's output is at most a separator and twice its bytes, or `\N` for NULL's one byte.
-    this.reserve(2 * (end - start) + columns + 1)
-    let p = start
-    let values = 0
-    while (values < columns && p < end && buf[p]! < 0xfb) {
-      p += 1 + buf[p]!
-      values++
-    }
-    if (values === columns && p === end && this.specials.from(buf, start) >= end) {
-      const out = this.buffer
-      const at = this.position - start - 1 // out[at + q] is the output of buf[q]
-      out.set(buf.subarray(start + 1, end), this.position)
-      for (let q = start + 1 + buf[start]!; q < end; q += 1 + buf[q]!) out[at + q] = TAB
-      out[at + end] = NEWLINE
-      this.position = at + end + 1
-      this.rows++
-      return
-    }
-    this.pushValues(buf, start, end, columns)
-  }
-
-  /** pushPacket's general case: value by value, with NULLs, long values and escapes. */
-  private pushValues(buf: Buffer, start: number, end: number, columns: number): void {
-    const out = this.buffer
-    let at = this.position
-    let p = start
-    for (let i = 0; i < columns; i++) {
-      if (i > 0) out[at++] = TAB
-      if (p >= end) throw new MalformedRowError(`the row ends before its value ${i + 1} of ${columns}`)
-      const first = buf[p]!
-      if (first === 0xfb) {
-        out[at++] = BACKSLASH
-        out[at++] = 0x4e // N
-        p++
-        continue
+      for (let j = 0; j < n; j++) {
+        const c = value[j]!
+        const escaped = ESCAPE[c]!
+        if (escaped === 0) {
+          out[at++] = c
+        } else {
+          out[at++] = BACKSLASH
+          out[at++] = escaped
+        }
       }
-      const width = first < 0xfb ? 1 : first === 0xfc ? 3 : first === 0xfd ? 4 : first === 0xfe ? 9 : 0
-      if (width === 0 || p + width > end) throw new MalformedRowError(`value ${i + 1} has no valid length`)
-      // 8-byte lengths: a value past 2^32 bytes cannot be in a packet of this row anyway.
-      const n = width === 1 ? first : width === 9 && buf.readUInt32LE(p + 5) !== 0 ? Infinity : buf.readUIntLE(p + 1, Math.min(width - 1, 4))
-      p += width
-      if (n > end - p) throw new MalformedRowError(`value ${i + 1} is longer than the rest of the row`)
-      if (this.specials.from(buf, p) >= p + n) {
-        out.set(buf.subarray(p, p + n), at)
-        at += n
-      } else {
-        at = escapeInto(out, at, buf, p, p + n)
-      }
-      p += n
     }
-    if (p !== end) throw new MalformedRowError(`${end - p} bytes follow the row's ${columns} values`)
     out[at++] = NEWLINE
     this.position = at
     this.rows++
@@ -160,61 +101,6 @@ ESCAPE[0x00] = 0x30 // \0
 ESCAPE[TAB] = 0x74 // \t
 ESCAPE[NEWLINE] = 0x6e // \n
 ESCAPE[BACKSLASH] = BACKSLASH
-
-/** Writes `from[start, end)` into `out` at `at`, the four special bytes escaped; returns where it ended. */
-function escapeInto(out: Buffer, at: number, from: Uint8Array, start: number, end: number): number {
-  for (let j = start; j < end; j++) {
-    const c = from[j]!
-    const escaped = ESCAPE[c]!
-    if (escaped === 0) {
-      out[at++] = c
-    } else {
-      out[at++] = BACKSLASH
-      out[at++] = escaped
-    }
-  }
-  return at
-}
-
-/** A row from the source that is not the values its columns say: the copy of its chunk fails. */
-export class MalformedRowError extends Error {
-  constructor(what: string) {
-    super(`the source sent a malformed row (${what})`)
-  }
-}
-
-const SPECIAL = [0x00, TAB, NEWLINE, BACKSLASH]
-
-/**
- * Where the next byte to escape is in a buffer of rows, searched with the native indexOf once per
- * buffer and byte rather than for every row (bytes to escape are rare, and a search for one
- * that is absent would run to the buffer's end from every row). The positions hold while the
- * buffer's bytes do: the connector hands over the rows of one socket read in one synchronous run,
- * so they are forgotten at its end (a microtask), before anything could reuse the buffer.
- */
-class SpecialBytes {
-  private buf: Buffer | undefined
-  private searchedFrom = 0
-  /** Per special byte: its next position at or after searchedFrom, -1 if none, -2 not searched. */
-  private readonly next = [-2, -2, -2, -2]
-
-  /** The first position at or after `from` of a byte to escape in `buf`, or Infinity. */
-  from(buf: Buffer, from: number): number {
-    if (buf !== this.buf || from < this.searchedFrom) {
-      if (buf !== this.buf) queueMicrotask(() => (this.buf = undefined))
-      this.buf = buf
-      this.next.fill(-2)
-    }
-    this.searchedFrom = from
-    let first = Infinity
-    for (let k = 0; k < 4; k++) {
-      let at = this.next[k]!
-      if (at === -2 || (at >= 0 && at < from)) this.next[k] = at = buf.indexOf(SPECIAL[k]!, from)
-      if (at >= 0 && at < first) first = at
-    }
-    return first
-  }
-}
 
 function needsEscape(value: Uint8Array): boolean {
   return value.indexOf(BACKSLASH) >= 0 || value.indexOf(TAB) >= 0 || value.indexOf(NEWLINE) >= 0 || value.indexOf(0) >= 0
