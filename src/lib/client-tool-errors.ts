@@ -1,3 +1,4 @@
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {ExecaError} from 'execa'
 import type {ClientToolOptions} from './child-process.js'
 import {DatainError, ExitCode} from './errors.js'
@@ -23,6 +24,15 @@ export function interruptedError(): DatainError {
     code: 'E_INTERRUPTED',
     exit: ExitCode.failed,
   })
+}
+
+/** Waits `ms`, or throws interruptedError() as soon as `signal` aborts (at once if it has). */
+export async function pauseUnlessInterrupted(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, {signal})
+  } catch {
+    throw interruptedError()
+  }
 }
 
 export function stallError(options: ClientToolOptions, stallMs: number, on: string, cause: unknown): DatainError {

@@ -1,5 +1,5 @@
-import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
+import {interruptedError, pauseUnlessInterrupted} from '../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../lib/errors.js'
 import {connectionLost} from '../lib/mariadb.js'
 import {type HintContext, replicationHint, type ThreadError} from './hints.js'
@@ -100,7 +100,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
       // The replica dropped datain's connection (a KILL, a restart, wait_timeout): replication goes on
       // without it, so look again on a new one rather than fail the whole wait.
       if (typeof options.replica !== 'function' || ++lostInARow > RECONNECTS_IN_A_ROW) throw connectionLostError(error, options.hint)
-      await pause(options.signal, pollMs)
+      await pauseUnlessInterrupted(pollMs, options.signal)
       continue
     }
     if (!status) throw notLinked(options.hint)
@@ -128,7 +128,7 @@ export async function waitUntilCaughtUp(options: CatchUpOptions): Promise<CatchU
     }
 
     if (elapsed >= timeoutMs) throw failure ? brokenError(failure, status, options.hint) : laggingError(lag, timeoutMs, options.hint)
-    await pause(options.signal, Math.min(pauseAfterLook(looks, pollMs), Math.max(0, timeoutMs - elapsed)))
+    await pauseUnlessInterrupted(Math.min(pauseAfterLook(looks, pollMs), Math.max(0, timeoutMs - elapsed)), options.signal)
   }
 }
 
@@ -145,14 +145,6 @@ export function ioGrace(failure: ThreadError, status: ReplicaStatus, graceMs: nu
 
 async function connection(source: ConnectionSource): Promise<Connection> {
   return typeof source === 'function' ? source() : source
-}
-
-async function pause(signal: AbortSignal, ms: number): Promise<void> {
-  try {
-    await sleep(ms, undefined, {signal})
-  } catch {
-    throw interrupted()
-  }
 }
 
 function connectionLostError(error: unknown, hint: HintContext = {}): DatainError {
@@ -214,13 +206,6 @@ function formatWait(ms: number): string {
   return ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`
 }
 
-function interrupted(): DatainError {
-  return new DatainError("datain was interrupted; the checkpoint records where it stopped. Run 'datain start' again to go on.", {
-    code: 'E_INTERRUPTED',
-    exit: ExitCode.failed,
-  })
-}
-
 function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw interrupted()
+  if (signal.aborted) throw interruptedError()
 }

@@ -1,6 +1,5 @@
-import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mariadb'
-import {interruptedError} from '../../lib/client-tool-errors.js'
+import {interruptedError, pauseUnlessInterrupted} from '../../lib/client-tool-errors.js'
 import {DatainError, ExitCode} from '../../lib/errors.js'
 import {placeholders} from '../../lib/sql.js'
 import {STALL_TIMEOUT_ENV, stallTimeoutMs} from '../../lib/stall.js'
@@ -57,9 +56,7 @@ export async function waitForEarlierBuilds(
           {code: 'E_SNAPSHOT_STALLED', exit: ExitCode.failed},
         )
       }
-      await sleep(options.pollMs ?? 1000, undefined, {signal: options.signal}).catch(() => {
-        throw interruptedError()
-      })
+      await pauseUnlessInterrupted(options.pollMs ?? 1000, options.signal)
     }
   } finally {
     options.busy?.delete(slot)
